@@ -1,0 +1,121 @@
+/**
+ * The recording model: what one recorded exchange looks like in memory, in the store, on the sync
+ * wire and (with bodies base64-encoded) in the API. It imports nothing else from QProxy so that every
+ * other component can depend on it.
+ *
+ * Field names are snake_case because they are the public JSON shape (SPEC §7).
+ */
+
+/** Bumped when a stored or synced record changes shape incompatibly. */
+export const RECORD_FORMAT_VERSION = 1;
+
+/** One header line as it was on the wire: name case and line order are kept. */
+export type HeaderLine = [name: string, value: string];
+
+/** A captured body. `data` holds at most `storage.max_body` bytes; `size` counts every byte seen. */
+export interface CapturedBody {
+  data: Buffer;
+  /** Bytes that passed through, including those beyond the capture limit. */
+  size: number;
+  /** True when `data` holds fewer bytes than passed through. */
+  truncated: boolean;
+}
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface TlsInfo {
+  /** SNI server name the client asked for, if any. */
+  sni: string | null;
+  /** Negotiated ALPN protocol ("h2", "http/1.1"), if any. */
+  alpn: string | null;
+  /** TLS protocol version ("TLSv1.3"). */
+  version: string | null;
+}
+
+/** Why an exchange did not complete normally. `code` is a stable QP_ERR_* or a Node/undici code. */
+export interface RecordError {
+  code: string;
+  message: string;
+}
+
+export interface HttpRequestPart {
+  method: string;
+  /** Request target as received (origin-form, query included), after redaction of secret query values. */
+  url: string;
+  /** "1.0", "1.1" or "2.0". */
+  http_version: string;
+  /** Client's header block as received (after redaction), order and case kept. */
+  headers: HeaderLine[];
+  body: CapturedBody;
+  trailers: HeaderLine[];
+}
+
+export interface HttpResponsePart {
+  status: number;
+  status_message: string;
+  http_version: string;
+  /** Downstream's header block as received (after redaction). */
+  headers: HeaderLine[];
+  body: CapturedBody;
+  trailers: HeaderLine[];
+}
+
+/** Offsets in milliseconds (fractional, µs precision) from `started_at`. Null when the phase never happened. */
+export interface HttpTimings {
+  /** Last request body byte received from the client. */
+  request_end: number | null;
+  /** Response head received from the downstream. */
+  response_start: number | null;
+  /** Last response byte written to the client. */
+  response_end: number | null;
+}
+
+export interface HttpRecord {
+  v: typeof RECORD_FORMAT_VERSION;
+  /** UUIDv7: time-ordered, unique across nodes. */
+  id: string;
+  protocol: 'http';
+  node_id: string;
+  /** Epoch milliseconds when the request head arrived. */
+  started_at: number;
+  duration_ms: number;
+  client: Endpoint;
+  /** TLS details when the listener terminated TLS. */
+  tls: TlsInfo | null;
+  /** Downstream origin the request was sent to ("http://10.0.0.5:8081"), null if none was tried. */
+  downstream: string | null;
+  request: HttpRequestPart;
+  /** Null when no response head came back (connect failure, timeout before headers). */
+  response: HttpResponsePart | null;
+  /** Status QProxy sent to the client (differs from response.status on 502/504). */
+  status: number | null;
+  timings: HttpTimings;
+  error: RecordError | null;
+  /** Dotted paths of what was redacted, e.g. "request.headers.authorization", "request.query.token". */
+  redacted: string[];
+}
+
+/** Every kind of record the store holds. TCP sessions join this union later. */
+export type QRecord = HttpRecord;
+
+/** The list view of a record: SPEC §7 fields, cheap to read without bodies. */
+export interface RecordSummary {
+  id: string;
+  protocol: QRecord['protocol'];
+  node_id: string;
+  /** ISO 8601. */
+  started_at: string;
+  duration_ms: number;
+  size_bytes: number;
+  method?: string;
+  url?: string;
+  status?: number | null;
+  client?: string;
+  downstream?: string | null;
+  bytes_in?: number;
+  bytes_out?: number;
+  error?: string | null;
+}

@@ -1,0 +1,26 @@
+import type { HttpRecord, QRecord } from './model.js';
+
+/**
+ * Where finished records go (the store implements it). `offer` must never block or throw: it
+ * returns false when the record was dropped (queue full, storage failing), and the sink counts why.
+ */
+export interface RecordSink {
+  offer(record: QRecord): boolean;
+}
+
+/**
+ * What the proxy hands to the recorder when an HTTP exchange ends, whatever the outcome. Headers,
+ * URL and bodies are raw (not yet redacted): the recorder redacts, stamps id and node_id, and
+ * offers the finished record to its sink.
+ */
+export type HttpRecordDraft = Omit<HttpRecord, 'v' | 'id' | 'node_id' | 'redacted'>;
+
+/** The recorder as the proxy sees it. */
+export interface HttpExchangeRecorder {
+  /** False when recording is switched off: the proxy then skips body capture entirely. */
+  readonly enabled: boolean;
+  /** Bytes of each body to keep (storage.max_body). */
+  readonly maxBody: number;
+  /** Never throws, never blocks: a failure becomes a counted drop. */
+  commit(draft: HttpRecordDraft): void;
+}
