@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+/**
+ * The `qproxy` command. Thin by design: parse arguments, load the config, hand it to the node, map
+ * outcomes to exit codes (0 clean stop, 2 bad config or usage, 1 anything else). Only this file exits.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkConfigFile, loadConfig } from './config/load.js';
+import { ConfigError, QProxyError, errorMessage } from './errors.js';
+import { createLogger } from './log.js';
+import { QProxyNode } from './node/node.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+const USAGE = `Usage:
+  qproxy                      run a node with ./config.json, or the file named by $CONFIG_PATH
+  qproxy --config FILE        run a node with FILE
+  qproxy check-config [FILE]  validate a config file (default as above) and print what it would start
+  qproxy --version | --help
+
+Environment: CONFIG_PATH, QPROXY_API_TOKEN, QPROXY_PEER_TOKEN, QPROXY_SYNC_TOKEN,
+QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL. Exit codes: 0 clean stop, 2 bad config or usage, 1 other errors.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`qproxy: ${errorMessage(err)}\n\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return EXIT_OK;
+  }
+  const [command, ...rest] = positionals;
+  if (command === 'check-config') return checkConfig(rest[0] ?? values.config);
+  if (command !== undefined) {
+    process.stderr.write(`qproxy: unknown command "${command}"\n\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  return run(values.config);
+}
+
+function checkConfig(path: string | undefined): number {
+  try {
+    const result = checkConfigFile(path ?? process.env.CONFIG_PATH ?? 'config.json');
+    process.stdout.write(`${result.summary}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    return reportStartupError(err);
+  }
+}
+
+async function run(path: string | undefined): Promise<number> {
+  let node: QProxyNode;
+  let logger;
+  try {
+    const { config } = loadConfig({ ...(path !== undefined ? { path } : {}), env: process.env, cwd: process.cwd() });
+    logger = createLogger(config.log.level, config.node_id);
+    node = await QProxyNode.create(config, logger, version());
+    await node.start();
+  } catch (err) {
+    logger?.flush();
+    return reportStartupError(err);
+  }
+  const log = logger;
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal }, 'second signal: exiting without finishing the drain');
+        resolve(EXIT_FAILURE);
+        return;
+      }
+      log.info({ signal }, 'shutting down');
+      node.stop().then(
+        () => resolve(EXIT_OK),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }).then((code) => {
+    log.flush();
+    return code;
+  });
+}
+
+function reportStartupError(err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`qproxy: invalid configuration\n${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof QProxyError) {
+    process.stderr.write(`qproxy: ${err.code}: ${err.message}\n`);
+    return EXIT_FAILURE;
+  }
+  process.stderr.write(`qproxy: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT_FAILURE;
+}
+
+process.on('uncaughtException', (err) => {
+  // A bug must not leave a half-working proxy behind: report and exit so a supervisor restarts us.
+  process.stderr.write(`qproxy: uncaught exception: ${err.stack ?? err.message}\n`);
+  process.exit(EXIT_FAILURE);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => process.exit(reportStartupError(err)),
+);

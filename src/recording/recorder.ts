@@ -1,0 +1,106 @@
+import { errorMessage } from '../errors.js';
+import { RECORD_FORMAT_VERSION, type HttpRecord } from './model.js';
+import type { Redactor } from './redaction.js';
+import type { HttpExchangeRecorder, HttpRecordDraft, RecordSink } from './sink.js';
+import { uuidv7 } from './uuidv7.js';
+
+/** Why the recorder itself dropped a record (drops inside the sink are the sink's to count). */
+export type RecorderDropReason = 'redaction_error' | 'sink_error';
+
+/** Told about every record the recorder drops, e.g. to count it in metrics. */
+export interface RecorderObserver {
+  dropped(reason: RecorderDropReason, count: number): void;
+}
+
+/** The one logger method the recorder uses; a pino logger fits. */
+export interface RecorderLogger {
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** What an HttpRecorder needs, passed in by the composition root. */
+export interface HttpRecorderOptions {
+  /** False: commit() ignores drafts (the proxy should not capture bodies at all then). */
+  enabled: boolean;
+  /** Stamped into every record. */
+  nodeId: string;
+  /** Bytes of each body to capture (storage.max_body). */
+  maxBody: number;
+  /** Null: records are stored unredacted. */
+  redactor: Redactor | null;
+  sink: RecordSink;
+  observer?: RecorderObserver;
+  logger?: RecorderLogger;
+}
+
+/**
+ * Turns the proxy's drafts into records: redacts, stamps format version, a UUIDv7 id (time-ordered
+ * at commit time) and the node id, and offers the record to the sink. It is fail-closed for
+ * secrets and fail-open for traffic: if redaction fails the record is dropped (never stored
+ * unredacted) and counted, and nothing is ever thrown back into the proxy.
+ */
+export class HttpRecorder implements HttpExchangeRecorder {
+  readonly enabled: boolean;
+  readonly maxBody: number;
+  private readonly nodeId: string;
+  private readonly redactor: Redactor | null;
+  private readonly sink: RecordSink;
+  private readonly observer: RecorderObserver | undefined;
+  private readonly logger: RecorderLogger | undefined;
+  /** Each failure reason is logged once per recorder: a broken rule would otherwise log per request. */
+  private readonly logged = new Set<RecorderDropReason>();
+
+  constructor(opts: HttpRecorderOptions) {
+    this.enabled = opts.enabled;
+    this.maxBody = opts.maxBody;
+    this.nodeId = opts.nodeId;
+    this.redactor = opts.redactor;
+    this.sink = opts.sink;
+    this.observer = opts.observer;
+    this.logger = opts.logger;
+  }
+
+  /** Redacts, stamps and offers one exchange. Never throws. */
+  commit(draft: HttpRecordDraft): void {
+    if (!this.enabled) return;
+    let record: HttpRecord;
+    try {
+      record = this.build(draft);
+    } catch (err) {
+      this.drop('redaction_error', err);
+      return;
+    }
+    try {
+      // false means the sink dropped it and already counted why.
+      this.sink.offer(record);
+    } catch (err) {
+      this.drop('sink_error', err);
+    }
+  }
+
+  private build(draft: HttpRecordDraft): HttpRecord {
+    const { draft: clean, redacted } = this.redactor ? this.redactor.redactHttp(draft) : { draft, redacted: [] };
+    return { v: RECORD_FORMAT_VERSION, id: uuidv7(), node_id: this.nodeId, ...clean, redacted };
+  }
+
+  private drop(reason: RecorderDropReason, err: unknown): void {
+    // An observer or logger that throws must not reach the proxy, nor keep the other from running.
+    try {
+      this.observer?.dropped(reason, 1);
+    } catch {
+      // counted nowhere: the observer itself is what failed
+    }
+    if (this.logger === undefined || this.logged.has(reason)) return;
+    this.logged.add(reason);
+    try {
+      const code = (err as { code?: unknown } | null)?.code;
+      this.logger.warn(
+        { reason, err: { name: (err as Error | null)?.name, code, message: errorMessage(err) } },
+        reason === 'redaction_error'
+          ? 'recording dropped: redaction failed, so the record was not stored; later failures are only counted'
+          : 'recording dropped: the record sink threw; later failures are only counted',
+      );
+    } catch {
+      // same as above: logging is best effort here
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Redaction of secrets in HTTP records, done in the recorder before a record is queued, so that
+ * neither the store, the sync link, exports nor logs ever hold the values (security.md §3).
+ */
+import { ConfigError } from '../errors.js';
+import { redactBody, type BodyRules } from './body-redaction.js';
+import { redactHeaderValue } from './header-redaction.js';
+import { compileJsonPath } from './json-path.js';
+import type { HeaderLine, HttpRequestPart, HttpResponsePart } from './model.js';
+import { createDigest, type Digest } from './redaction-digest.js';
+import type { HttpRecordDraft } from './sink.js';
+import { redactUrlQuery, redactUrlUserinfo } from './urlencoded-redaction.js';
+
+export { REDACTION_PREFIX } from './redaction-digest.js';
+
+/** What to redact and with which key. */
+export interface RedactionOptions {
+  /** False: records are stored exactly as they passed. */
+  enabled: boolean;
+  /** HMAC secret, one per deployment; the same key on every node keeps digests comparable. */
+  key: Buffer | string;
+  /** Extra header names (case-insensitive); applied to headers and trailers. */
+  headers: string[];
+  /** Extra query parameter names (case-insensitive); also applied to urlencoded form bodies. */
+  queryParams: string[];
+  /** JSON paths into JSON bodies: "$.password", "$..token", "$.user.ssn", "$.items[*].card". */
+  jsonPaths: string[];
+  /** Regular expression sources run over text bodies; group 1, if the pattern has one, is what is replaced. */
+  bodyPatterns: string[];
+  /** True: only the lists above. False: the defaults plus the lists above. */
+  replaceDefaults: boolean;
+}
+
+/** Header names redacted by default. */
+export const DEFAULT_REDACTED_HEADERS: readonly string[] = Object.freeze([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'x-auth-token',
+  'x-amz-security-token',
+  'api-key',
+  'x-csrf-token',
+]);
+
+/** Query (and form) parameter names redacted by default. */
+export const DEFAULT_REDACTED_QUERY: readonly string[] = Object.freeze([
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'api_key',
+  'apikey',
+  'key',
+  'secret',
+  'client_secret',
+  'password',
+  'passwd',
+  'signature',
+  'sig',
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+]);
+
+type Report = (path: string) => void;
+type PartName = 'request' | 'response';
+
+/**
+ * Replaces secret values in an HTTP record draft by `REDACTED:hmac-sha256:<16 hex>` digests. All
+ * rules are compiled in the constructor. The default rules (headers and query) never look at
+ * bodies; bodies are read only when a body rule fits their media type, and copied only when
+ * something in them was redacted.
+ */
+export class Redactor {
+  readonly enabled: boolean;
+  private readonly digest: Digest;
+  private readonly headerNames: ReadonlySet<string>;
+  private readonly queryNames: ReadonlySet<string>;
+  private readonly userinfo: boolean;
+  private readonly body: BodyRules;
+  private readonly anyBodyRule: boolean;
+
+  /** @throws ConfigError for an empty key (when enabled), an unsupported JSON path or an invalid pattern. */
+  constructor(opts: RedactionOptions) {
+    this.enabled = opts.enabled;
+    this.digest = opts.enabled ? createDigest(opts.key) : (value) => value;
+    const defaults = !opts.replaceDefaults;
+    this.headerNames = nameSet(defaults ? DEFAULT_REDACTED_HEADERS : [], opts.headers);
+    this.queryNames = nameSet(defaults ? DEFAULT_REDACTED_QUERY : [], opts.queryParams);
+    this.userinfo = defaults;
+    this.body = {
+      formNames: this.queryNames,
+      jsonPaths: opts.jsonPaths.map(compileJsonPath),
+      patterns: opts.bodyPatterns.map(compilePattern),
+    };
+    this.anyBodyRule = this.queryNames.size > 0 || this.body.jsonPaths.length > 0 || this.body.patterns.length > 0;
+  }
+
+  /**
+   * Redacts a draft without mutating it: changed parts are new objects, unchanged parts (and the
+   * whole draft, when nothing was redacted) are the input's own objects.
+   *
+   * @returns the redacted draft and the paths redacted or skipped, each once, e.g.
+   *   "request.headers.authorization", "request.query.token", "request.body$.password",
+   *   "response.body/pattern:0", "response.body:skipped-encoded".
+   */
+  redactHttp(draft: HttpRecordDraft): { draft: HttpRecordDraft; redacted: string[] } {
+    if (!this.enabled) return { draft, redacted: [] };
+    const redacted: string[] = [];
+    const report: Report = (path) => {
+      if (!redacted.includes(path)) redacted.push(path);
+    };
+    const request = this.redactRequest(draft.request, report);
+    const response = draft.response && this.redactPart(draft.response, 'response', report);
+    if (request === draft.request && response === draft.response) return { draft, redacted };
+    return { draft: { ...draft, request, response }, redacted };
+  }
+
+  private redactRequest(part: HttpRequestPart, report: Report): HttpRequestPart {
+    let url = part.url;
+    if (this.userinfo) {
+      const u = redactUrlUserinfo(url, this.digest);
+      if (u !== null) {
+        url = u;
+        report('request.url.userinfo');
+      }
+    }
+    url = redactUrlQuery(url, this.queryNames, this.digest, (name) => report(`request.query.${name}`)) ?? url;
+    const rest = this.redactPart(part, 'request', report);
+    if (url === part.url) return rest;
+    return { ...rest, url };
+  }
+
+  private redactPart<P extends HttpRequestPart | HttpResponsePart>(part: P, name: PartName, report: Report): P {
+    const headers = this.redactHeaders(part.headers, `${name}.headers`, report);
+    const trailers = this.redactHeaders(part.trailers, `${name}.trailers`, report);
+    const body = this.anyBodyRule ? this.redactPartBody(part, name, report) : part.body;
+    if (headers === part.headers && trailers === part.trailers && body === part.body) return part;
+    return { ...part, headers, trailers, body };
+  }
+
+  private redactPartBody(part: HttpRequestPart | HttpResponsePart, side: PartName, report: Report): HttpRequestPart['body'] {
+    if (part.body.data.length === 0) return part.body;
+    const ctx = {
+      side,
+      contentType: headerValue(part.headers, 'content-type'),
+      contentEncoding: headerValue(part.headers, 'content-encoding'),
+    };
+    return redactBody(part.body, ctx, this.body, this.digest, report);
+  }
+
+  /** Copy-on-write: the array is copied only at the first header that is redacted. */
+  private redactHeaders(lines: HeaderLine[], prefix: string, report: Report): HeaderLine[] {
+    if (this.headerNames.size === 0) return lines;
+    let out: HeaderLine[] | null = null;
+    for (let i = 0; i < lines.length; i++) {
+      const [name, value] = lines[i]!;
+      const lower = name.toLowerCase();
+      if (value.length === 0 || !this.headerNames.has(lower)) continue;
+      out ??= lines.slice();
+      out[i] = [name, redactHeaderValue(lower, value, this.digest)];
+      report(`${prefix}.${lower}`);
+    }
+    return out ?? lines;
+  }
+}
+
+function nameSet(defaults: readonly string[], extra: readonly string[]): ReadonlySet<string> {
+  const set = new Set<string>();
+  for (const n of [...defaults, ...extra]) {
+    const lower = n.trim().toLowerCase();
+    if (lower.length > 0) set.add(lower);
+  }
+  return set;
+}
+
+function compilePattern(source: string, index: number): RegExp {
+  try {
+    // "d" gives match indices, so that only group 1 is replaced when the pattern has groups.
+    return new RegExp(source, 'gd');
+  } catch (err) {
+    throw new ConfigError(
+      `redaction body pattern #${index} (${JSON.stringify(source)}) is not a valid regular expression: ` +
+        `${(err as Error).message}. Fix or remove it`,
+      { cause: err },
+    );
+  }
+}
+
+function headerValue(lines: readonly HeaderLine[], lowerName: string): string | undefined {
+  for (const [name, value] of lines) {
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return value;
+  }
+  return undefined;
+}

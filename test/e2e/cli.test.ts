@@ -1,0 +1,218 @@
+/**
+ * End to end: the built `qproxy` binary as a child process with a config file, a real backend, the
+ * API over HTTP, SIGTERM drain, and the store file read back afterwards.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+interface Started {
+  child: ChildProcess;
+  http: string;
+  api: string;
+  stdout: string[];
+  stderr: string[];
+}
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'qproxy-e2e-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function backend(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('set-cookie', 'session=abc123; Path=/');
+      res.end(JSON.stringify({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString() }));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  after(() => server.close());
+  const { port } = server.address() as { port: number };
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+/** Runs the CLI and waits (bounded) for its "qproxy started" log line, which names the bound ports. */
+async function startCli(configPath: string): Promise<Started> {
+  const child = spawn(process.execPath, [CLI], { env: { ...process.env, CONFIG_PATH: configPath }, stdio: ['ignore', 'pipe', 'pipe'] });
+  after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  child.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`qproxy did not start within 20 s; stderr: ${stderr.join('')}`)), 20_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`qproxy exited early with ${code}; stderr: ${stderr.join('')} stdout: ${stdout.join('\n')}`));
+    });
+    child.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        stdout.push(line);
+        const entry = JSON.parse(line) as { msg: string; http?: string; api?: string };
+        if (entry.msg === 'qproxy started') {
+          clearTimeout(timer);
+          child.removeAllListeners('exit');
+          resolve({ child, http: `http://${entry.http}`, api: `http://${entry.api}`, stdout, stderr });
+        }
+      }
+    });
+  });
+}
+
+function httpRequest(url: string, opts: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('records traffic through the built binary, serves the API, drains on SIGTERM and keeps the records', async () => {
+  const dir = await tempDir();
+  const { url } = await backend();
+  const configPath = join(dir, 'config.json');
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      mode: 'Record',
+      node_id: 'e2e-node',
+      http: { host: '127.0.0.1', port: 0, downstream: url },
+      api: { host: '127.0.0.1', port: 0, token: 'secret-token' },
+      storage: { path: 'data/e2e.db' },
+      log: { level: 'info' },
+    }),
+  );
+  const node = await startCli(configPath);
+
+  const get = await httpRequest(`${node.http}/hello?x=1&token=abc`, { headers: { authorization: 'Bearer top-secret' } });
+  assert.equal(get.status, 200);
+  assert.equal((JSON.parse(get.body) as { url: string }).url, '/hello?x=1&token=abc');
+  const post = await httpRequest(`${node.http}/items`, { method: 'POST', body: '{"name":"widget"}', headers: { 'content-type': 'application/json' } });
+  assert.equal(post.status, 200);
+  assert.equal((JSON.parse(post.body) as { body: string }).body, '{"name":"widget"}');
+
+  const auth = { authorization: 'Bearer secret-token' };
+  assert.equal((await httpRequest(`${node.api}/api/records`)).status, 401);
+  // Records become visible after the store's flush interval; poll with a bound.
+  let list: { records: Array<{ id: string; method: string; url: string; status: number; node_id: string }>; next: string | null } = { records: [], next: null };
+  for (let i = 0; i < 100 && list.records.length < 2; i++) {
+    list = JSON.parse((await httpRequest(`${node.api}/api/records?limit=10`, { headers: auth })).body) as typeof list;
+    if (list.records.length < 2) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(list.records.length, 2);
+  assert.deepEqual(list.records.map((r) => r.method), ['POST', 'GET'], 'newest first');
+  assert.ok(list.records.every((r) => r.node_id === 'e2e-node' && r.status === 200));
+  assert.match(list.records[1]!.url, /^\/hello\?x=1&token=REDACTED/);
+
+  const full = JSON.parse((await httpRequest(`${node.api}/api/records/${list.records[1]!.id}`, { headers: auth })).body) as {
+    request: { headers: Array<[string, string]> };
+    redacted: string[];
+  };
+  const authHeader = full.request.headers.find(([n]) => n.toLowerCase() === 'authorization');
+  assert.ok(authHeader && authHeader[1].startsWith('Bearer REDACTED:'), 'authorization is redacted at record time');
+  assert.ok(full.redacted.includes('request.headers.authorization'));
+
+  const status = JSON.parse((await httpRequest(`${node.api}/api/status`, { headers: auth })).body) as { mode: string; node_id: string; records: { count: number } };
+  assert.equal(status.mode, 'Record');
+  assert.equal(status.node_id, 'e2e-node');
+  assert.equal(status.records.count, 2);
+  const metrics = await httpRequest(`${node.api}/metrics`, { headers: auth });
+  assert.match(metrics.body, /qproxy_http_requests_total\{[^}]*\} 2/);
+  assert.equal((await httpRequest(`${node.api}/healthz`)).status, 200);
+
+  // A third exchange right before SIGTERM must still be flushed to disk by the drain.
+  assert.equal((await httpRequest(`${node.http}/last`)).status, 200);
+  node.child.kill('SIGTERM');
+  const [code] = (await once(node.child, 'exit')) as [number | null];
+  assert.equal(code, 0, `exit code 0 after SIGTERM; stderr: ${node.stderr.join('')}`);
+
+  const db = new Database(join(dir, 'data/e2e.db'), { readonly: true });
+  after(() => db.close());
+  const urls = (db.prepare('SELECT url FROM records ORDER BY seq').all() as Array<{ url: string }>).map((r) => r.url);
+  assert.equal(urls.length, 3);
+  assert.equal(urls[2], '/last');
+});
+
+test('check-config accepts the seed example and rejects a bad file with exit code 2', async () => {
+  const dir = await tempDir();
+  const seed = join(dir, 'seed.json');
+  await writeFile(
+    seed,
+    `{
+    "http": {
+        "host": "127.0.0.1",
+        "port": 8080,
+        "downstream": "http://localhost:8081"
+    },
+    "tcp": {
+        "host": "127.0.0.1",
+        "port": 8082,
+        "downstream": ["localhost:8083"],
+        "tls": {
+            "tls_cert": "cert.pem",
+            "tls_key": "key.pem"
+        }
+    },
+    "mode": "Record",
+    "peer": {
+        "host": "remote-host",
+        "port": 8084,
+        "tls": true
+    }
+}`,
+  );
+  const ok = await runCli(['check-config', seed]);
+  assert.equal(ok.code, 0, ok.stderr);
+
+  const bad = join(dir, 'bad.json');
+  await writeFile(bad, JSON.stringify({ mode: 'Recrod', http: { host: '127.0.0.1', port: 'eighty', dowstream: 'x' } }));
+  const res = await runCli(['check-config', bad]);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /mode/);
+  assert.match(res.stderr, /http\.port/);
+  assert.match(res.stderr, /dowstream/);
+
+  const missing = await runCli([], { CONFIG_PATH: join(dir, 'nope.json') });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope\.json/);
+
+  const usage = await runCli(['frobnicate']);
+  assert.equal(usage.code, 2);
+});
