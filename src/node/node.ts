@@ -170,7 +170,7 @@ async function createHttpProxy(config: QProxyConfig, logger: Logger, metrics: Me
           },
         }
       : {}),
-    downstreams: Array.isArray(http.downstream) ? [...http.downstream] : [http.downstream],
+    downstreams: [...http.downstream],
     downstreamTls: {
       rejectUnauthorized: downstreamTls.reject_unauthorized,
       ...(downstreamTls.ca ? { ca: readPem(downstreamTls.ca, 'http.downstream_tls.ca') } : {}),

@@ -1,0 +1,123 @@
+/**
+ * Rules that span fields, checked after the per-field schemas. They may run on a config that also
+ * has field errors (so everything is reported at once), hence the defensive type checks.
+ */
+
+/** One cross-field problem; `plain` messages are printed as-is after the path (no "got …"). */
+export interface RuleIssue {
+  path: (string | number)[];
+  message: string;
+  plain: boolean;
+}
+
+/** The parts of a parsed config the rules read; `unknown` because a field may have failed. */
+export interface RuleInput {
+  mode?: unknown;
+  http?: unknown;
+  tcp?: unknown;
+  peer?: unknown;
+  sync?: unknown;
+  api?: unknown;
+}
+
+type Section = Record<string, unknown>;
+
+function section(value: unknown): Section | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Section) : undefined;
+}
+
+/** Runs every cross-field rule. */
+export function crossFieldIssues(config: RuleInput): RuleIssue[] {
+  return [...listenerRules(config), ...peerRules(config), ...portClashes(config)];
+}
+
+function listenerRules(config: RuleInput): RuleIssue[] {
+  if (config.mode !== 'Record') return [];
+  const http = section(config.http);
+  const tcp = section(config.tcp);
+  if (config.http === undefined && config.tcp === undefined) {
+    return [
+      {
+        path: ['mode'],
+        message: '"Record" needs an "http" or "tcp" section to receive the traffic it records — add one with a port and a downstream',
+        plain: true,
+      },
+    ];
+  }
+  const issues: RuleIssue[] = [];
+  if (http && isEmptyList(http.downstream)) {
+    issues.push({
+      path: ['http', 'downstream'],
+      message: 'expected an http:// or https:// URL, or a list of them: a Record node forwards requests there',
+      plain: false,
+    });
+  }
+  if (tcp && isEmptyList(tcp.downstream)) {
+    issues.push({
+      path: ['tcp', 'downstream'],
+      message: 'expected a list of "host:port" strings like ["localhost:8083"]: a Record node forwards connections there',
+      plain: false,
+    });
+  }
+  return issues;
+}
+
+/** An absent downstream is parsed to []; an explicit [] fails its own check (and prints once per path). */
+function isEmptyList(value: unknown): boolean {
+  return value === undefined || (Array.isArray(value) && value.length === 0);
+}
+
+function peerRules(config: RuleInput): RuleIssue[] {
+  const peer = section(config.peer);
+  if (!peer) return [];
+  const issues: RuleIssue[] = [];
+  if (peer.cert !== undefined && peer.key === undefined) {
+    issues.push({ path: ['peer', 'key'], message: 'expected a path to the private key for peer.cert (mutual TLS needs both)', plain: false });
+  }
+  if (peer.key !== undefined && peer.cert === undefined) {
+    issues.push({ path: ['peer', 'cert'], message: 'expected a path to the certificate for peer.key (mutual TLS needs both)', plain: false });
+  }
+  const tlsFiles = (['ca', 'cert', 'key'] as const).filter((k) => peer[k] !== undefined);
+  if (peer.tls === false && tlsFiles.length > 0) {
+    const named = tlsFiles.map((k) => `peer.${k}`).join(', ');
+    issues.push({ path: ['peer', 'tls'], message: `is false, but ${named} only apply over TLS — set "tls": true or remove them`, plain: true });
+  }
+  return issues;
+}
+
+interface Listener {
+  name: string;
+  host: string;
+  port: number;
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '']);
+
+/** Two listeners on the same port and overlapping addresses would fail at bind time; say so now. */
+function portClashes(config: RuleInput): RuleIssue[] {
+  const listeners: Listener[] = [];
+  const add = (name: string, value: unknown): void => {
+    const s = section(value);
+    if (s && typeof s.host === 'string' && typeof s.port === 'number' && s.port !== 0) listeners.push({ name, host: s.host, port: s.port });
+  };
+  add('http', config.http);
+  add('tcp', config.tcp);
+  if (config.mode === 'Playback') add('sync', config.sync);
+  add('api', config.api);
+  const issues: RuleIssue[] = [];
+  listeners.forEach((b, i) => {
+    const a = listeners.slice(0, i).find((l) => l.port === b.port && overlaps(l.host, b.host));
+    if (a) {
+      issues.push({
+        path: [b.name, 'port'],
+        message: `${b.port} is also used by ${a.name} (${a.host}:${a.port}) — give each listener its own port`,
+        plain: true,
+      });
+    }
+  });
+  return issues;
+}
+
+function overlaps(a: string, b: string): boolean {
+  return a === b || WILDCARDS.has(a) || WILDCARDS.has(b);
+}

@@ -1,0 +1,114 @@
+/**
+ * The traffic listeners: `http` (HTTP/HTTPS reverse proxy) and `tcp` (raw TCP proxy). Defaults for
+ * limits and timeouts follow reliability.md §1: every timeout has a non-zero default and the
+ * header limits match what Node and Envoy enforce.
+ */
+import { z } from 'zod';
+import { count, downstreamUrls, filePath, hostName, hostPorts, ipOrCidr, listenPort } from './fields.js';
+import { MAX_TIMER_MS, duration, size } from './units.js';
+
+/** Certificate and key a listener serves TLS with (PEM files). */
+export const tlsFilesSchema = z
+  .strictObject({
+    tls_cert: filePath('a PEM certificate file').describe(
+      'Certificate chain (PEM) the listener presents. Relative paths are resolved against the config file\'s folder.',
+    ),
+    tls_key: filePath('a PEM private key file').describe('Private key (PEM) for tls_cert. Relative paths are resolved against the config file\'s folder.'),
+    ca: filePath('a PEM CA bundle')
+      .optional()
+      .describe('Optional CA bundle (PEM). When set, clients must present a certificate signed by it (mutual TLS).'),
+  })
+  .describe('Serve TLS on this listener. Both tls_cert and tls_key are required.');
+
+function timer(def: string, what: string, opts: { min?: number } = {}) {
+  return duration({ example: def, min: opts.min ?? 1, max: MAX_TIMER_MS })
+    .prefault(def)
+    .describe(`${what} Default "${def}". At most "24d".`);
+}
+
+const limitsSchema = z
+  .strictObject({
+    max_header_size: size({ example: '16KiB', min: 1024 })
+      .prefault('16KiB')
+      .describe('Largest request head (request line and headers) accepted; larger ones get 431. Default "16KiB", at least "1KiB".'),
+    max_headers_count: count(1, 10_000)
+      .prefault(100)
+      .describe('Most header lines a request may carry; more get 431. Default 100.'),
+    max_body_size: size({ example: '10MiB' })
+      .prefault(0)
+      .describe(
+        'Largest request body proxied; larger ones get 413. 0 = unlimited (default). Independent of storage.max_body, which only truncates what is recorded.',
+      ),
+    max_connections: count(0)
+      .prefault(0)
+      .describe('Most client connections open at once; further ones are refused. 0 = unlimited (default).'),
+  })
+  .prefault({})
+  .describe('Size and count limits for client requests.');
+
+const timeoutsSchema = z
+  .strictObject({
+    header_read: timer('15s', 'Time a client has to send the complete request head (slowloris defence).'),
+    request: timer('300s', 'Time a client has to send the whole request, body included. 0 = off, for long uploads.', { min: 0 }),
+    idle: timer('60s', 'How long an idle client keep-alive connection stays open. Keep it longer than any load balancer in front.'),
+    downstream_connect: timer('3s', 'Time to open a connection (and TLS handshake) to the downstream; a timeout answers 504.'),
+    downstream_response: timer('30s', 'Time from sending the request until the downstream\'s response head arrives; a timeout answers 504.'),
+    downstream_idle: timer('300s', 'Inactivity allowed while streaming a body or an upgraded (WebSocket) tunnel.'),
+  })
+  .prefault({})
+  .describe('Timeouts; durations are numbers of milliseconds or strings like "30s".');
+
+const downstreamTlsSchema = z
+  .strictObject({
+    ca: filePath('a PEM CA bundle')
+      .optional()
+      .describe('CA bundle (PEM) to trust for https:// downstreams, instead of the system store.'),
+    reject_unauthorized: z
+      .boolean({ error: 'expected true or false' })
+      .default(true)
+      .describe('Verify the downstream\'s certificate. Default true; false only for test setups.'),
+    servername: hostName()
+      .optional()
+      .describe('TLS server name (SNI) to send and verify; default: the downstream URL\'s host.'),
+  })
+  .prefault({})
+  .describe('How QProxy connects to https:// downstreams.');
+
+/** The HTTP/HTTPS listener and where it forwards to. */
+export const httpSchema = z
+  .strictObject({
+    host: hostName().default('127.0.0.1').describe('Address to listen on. Default "127.0.0.1".'),
+    port: listenPort().describe('Port to listen on (required). 0 picks a free port.'),
+    downstream: downstreamUrls()
+      .optional()
+      .transform((urls) => urls ?? [])
+      .describe(
+        'Where requests go: an http:// or https:// URL, or a list of them (balanced). Required in Record mode; in Playback mode it is the replay target. Read as a list, empty when absent.',
+      ),
+    tls: tlsFilesSchema.optional(),
+    trusted_proxies: z
+      .array(ipOrCidr(), { error: 'expected a list of IP addresses or CIDR ranges' })
+      .default([])
+      .describe(
+        'Addresses (IPs or CIDR ranges) of proxies in front of QProxy whose X-Forwarded-* headers are kept and extended; others are replaced. Default [].',
+      ),
+    downstream_tls: downstreamTlsSchema,
+    limits: limitsSchema,
+    timeouts: timeoutsSchema,
+  })
+  .describe('The HTTP/HTTPS listener (HTTP/1.1, and HTTP/2 over TLS). Optional.');
+
+/** The raw TCP listener and its downstreams. */
+export const tcpSchema = z
+  .strictObject({
+    host: hostName().default('127.0.0.1').describe('Address to listen on. Default "127.0.0.1".'),
+    port: listenPort().describe('Port to listen on (required). 0 picks a free port.'),
+    downstream: hostPorts()
+      .optional()
+      .transform((targets) => targets ?? [])
+      .describe(
+        'Where connections go: "host:port" strings (IPv6 as "[::1]:6379"); a single string is accepted too. Required in Record mode. Read as a list, empty when absent.',
+      ),
+    tls: tlsFilesSchema.optional().describe('Terminate TLS on the listener with these files. Optional.'),
+  })
+  .describe('The raw TCP listener. Optional.');

@@ -1,0 +1,45 @@
+/**
+ * The human summary `qproxy check-config` prints: what the node is, then one line per listener it
+ * would open, so an operator can see at a glance what a file will do before running it.
+ */
+import { formatDuration, formatSize } from './units.js';
+import type { QProxyConfig } from './schema.js';
+
+/** Lines describing a validated config (no secrets: tokens are only reported as set or not). */
+export function describeConfig(config: QProxyConfig, path: string): string[] {
+  const lines = [header(config, path)];
+  const { http, tcp } = config;
+  if (http) {
+    const to = http.downstream.length > 0 ? ` → ${http.downstream.join(', ')}` : ' (serves recordings)';
+    lines.push(`http  ${address(http.host, http.port)} ${http.tls ? 'HTTPS (h2, http/1.1)' : 'HTTP/1.1'}${to}`);
+  }
+  if (tcp) {
+    const to = tcp.downstream.length > 0 ? ` → ${tcp.downstream.join(', ')}` : ' (serves recordings)';
+    lines.push(`tcp   ${address(tcp.host, tcp.port)} ${tcp.tls ? 'TLS' : 'plain'}${to}`);
+  }
+  if (config.mode === 'Playback') {
+    const { sync } = config;
+    lines.push(`sync  ${address(sync.host, sync.port)} ${sync.tls ? 'TLS' : 'plain'}, ${sync.token ? 'token required' : 'no token'}`);
+  }
+  lines.push(`api   ${address(config.api.host, config.api.port)} ${config.api.token ? 'token required' : 'no token'}`);
+  return lines;
+}
+
+function header(config: QProxyConfig, path: string): string {
+  const { storage, recording } = config;
+  const parts = [`${path}: OK`, `mode ${config.mode}`, `node_id "${config.node_id}"`];
+  if (config.mode === 'Record') {
+    parts.push(recording.enabled ? `recording on (redaction ${recording.redaction.enabled ? 'on' : 'off'})` : 'recording off');
+    const peer = config.peer;
+    parts.push(peer ? `records sent to ${address(peer.host, peer.port)}${peer.tls ? ' over TLS' : ''}` : 'records kept locally');
+  }
+  const retention = storage.retention === 0 ? 'no age limit' : `retention ${formatDuration(storage.retention)}`;
+  const maxSize = storage.max_size === 0 ? 'no size limit' : `max ${formatSize(storage.max_size)}`;
+  parts.push(`store ${storage.path} (${retention}, ${maxSize})`);
+  return parts.join(', ');
+}
+
+function address(host: string, port: number): string {
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return `${shown}:${port === 0 ? 'any free port' : port}`;
+}
