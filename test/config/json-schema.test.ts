@@ -58,3 +58,11 @@ test('the input side is published: sizes and durations accept strings, defaults 
   assert.match(storage.retention!.description!, /Default "72h"/);
   assert.equal(doc.properties.http!.properties!.port!.type, 'integer');
 });
+
+test('docs/configuration.md is generated from the schema and up to date', async () => {
+  const { renderConfigReference } = await import('../../src/config/reference-doc.js');
+  const { readFileSync } = await import('node:fs');
+  const onDisk = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  assert.equal(onDisk, renderConfigReference(), 'run `npm run schema` to regenerate docs/configuration.md');
+  assert.match(onDisk, /\| `storage\.max_body` \|/);
+});
