@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { QProxyConfig } from '../config/schema.js';
-import { Metrics } from '../metrics/index.js';
+import { Metrics } from '../metrics/metrics.js';
 import { Store } from '../store/index.js';
 import { HttpRecorder } from '../recording/recorder.js';
 import { Redactor } from '../recording/redaction.js';
 import { HttpProxyServer } from '../proxy/http/index.js';
-import { ApiServer } from '../api/index.js';
+import { ApiServer } from '../api/api-server.js';
 import { readPem } from './tls-files.js';
 import { buildStatus } from './status.js';
 

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from '../metrics/index.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface StatusInput {
   mode: 'Record' | 'Playback';

@@ -1,0 +1,266 @@
+/**
+ * @module The HTTP API (SPEC §7) on its own node:http listener: records, status, metrics and
+ * probes. Request flow:
+ *
+ *   request ─ shape (headers, no body) ─ route? ─ public? ─────────────────────────┐
+ *                                                 └ no ─ Host guard ─ bearer token ─┴ method ─ handler
+ *
+ * Every error, whoever raised it, becomes JSON in one place (errorReply).
+ */
+import { lookup } from 'node:dns/promises';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { ListenError, errorMessage } from '../errors.js';
+import { ApiError, UnsafeBindError, errorReply } from './api-errors.js';
+import { BearerAuth } from './bearer-auth.js';
+import { HostGuard, isLoopbackAddress } from './host-guard.js';
+import { CLIENT_ERROR_REPLIES, toWire, writeReply } from './http-reply.js';
+import type { WireReply } from './http-reply.js';
+import { allowedMethods, handlerFor, Router } from './router.js';
+import type { Reply } from './router.js';
+import { apiRoutes } from './routes.js';
+import type { ApiRecords } from './routes.js';
+
+export type { ApiRecords, RecordPage } from './routes.js';
+export type { RecordQuery } from './records-query.js';
+
+export interface ApiOptions {
+  host: string;
+  /** 0 picks a free port (tests); `listen()` returns the one chosen. */
+  port: number;
+  /** Bearer token for every route but /healthz and /readyz; unset or empty = no authentication. */
+  token?: string;
+  /** Extra names the API may be called by (besides loopback names and the bound address). */
+  allowedHosts: string[];
+  records: ApiRecords;
+  /** The whole /api/status document, built by the wiring. */
+  status: () => object;
+  metrics: { render(): Promise<string>; contentType: string };
+  /** /readyz: false while the node drains. */
+  ready: () => boolean;
+  logger: Logger;
+}
+
+// The API carries no request bodies and small answers; these bounds keep a misbehaving or hostile
+// client from holding sockets or memory. Header limits follow reliability.md §1.2.
+const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_HEADER_COUNT = 100;
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const SOCKET_IDLE_TIMEOUT_MS = 60_000;
+const MAX_CONNECTIONS = 256;
+/** In-flight API calls get this long after close() before their sockets are cut. */
+const CLOSE_GRACE_MS = 5_000;
+
+/** The API listener. `listen()` once, `close()` any number of times. */
+export class ApiServer {
+  private readonly server: Server;
+  private readonly router: Router;
+  private readonly auth: BearerAuth;
+  private readonly hosts: HostGuard;
+  private readonly log: Logger;
+  private startup: Promise<AddressInfo> | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly o: ApiOptions) {
+    this.log = o.logger.child({ component: 'api' });
+    this.auth = new BearerAuth(o.token);
+    this.hosts = new HostGuard(o.allowedHosts);
+    this.router = new Router(
+      apiRoutes({ records: o.records, status: o.status, metrics: o.metrics, ready: o.ready, audit: this.log }),
+    );
+    this.server = createServer(
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.server.maxConnections = MAX_CONNECTIONS;
+    this.server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+  }
+
+  /**
+   * Starts listening. Refuses (UnsafeBindError, QP_ERR_API_UNSAFE_BIND) to listen beyond loopback
+   * without a token; a bind failure is a ListenError naming the address.
+   */
+  listen(): Promise<AddressInfo> {
+    if (this.startup !== null) {
+      return Promise.reject(new ListenError('the API server was already started; create a new one'));
+    }
+    this.startup = this.start();
+    return this.startup;
+  }
+
+  /**
+   * Stops accepting, lets in-flight calls finish (up to a few seconds), then cuts what is left.
+   * Idempotent; also stops a listen() still in progress.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async start(): Promise<AddressInfo> {
+    await this.assertSafeBind();
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(
+          new ListenError(
+            `the API could not listen on ${this.o.host}:${this.o.port} (${err.code ?? errorMessage(err)}); ` +
+              'free the port or choose another api.port/api.host',
+            { cause: err },
+          ),
+        );
+      };
+      this.server.once('error', onError);
+      this.server.listen({ host: this.o.host, port: this.o.port }, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    this.server.on('error', (err) => this.log.error({ err }, 'API server error'));
+    const address = this.server.address() as AddressInfo;
+    this.hosts.bound(this.o.host, address.address);
+    this.log.info({ address: address.address, port: address.port, auth: this.auth.enabled }, 'API listening');
+    return address;
+  }
+
+  private async shutdown(): Promise<void> {
+    // A listen() in flight finishes (or fails) first, so that no socket is left listening.
+    await this.startup?.catch(() => undefined);
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // After close(), so that no connection accepted in between is missed (Node docs).
+    this.server.closeIdleConnections();
+    const force = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS);
+    force.unref();
+    await closed;
+    clearTimeout(force);
+  }
+
+  private async assertSafeBind(): Promise<void> {
+    if (this.auth.enabled || (await resolvesToLoopbackOnly(this.o.host))) return;
+    throw new UnsafeBindError(
+      `api.host "${this.o.host}" is reachable from other machines and no API token is set, so anyone ` +
+        'could read and delete recordings: set an API token, or bind the API to 127.0.0.1',
+    );
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.handle(req, res).catch((err: unknown) => {
+      this.log.error({ err }, 'API response failed');
+      res.destroy();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    let wire: WireReply;
+    try {
+      wire = toWire(await this.dispatch(req));
+    } catch (err) {
+      wire = toWire(this.replyForError(err, req));
+    }
+    writeReply(res, wire, this.closing !== null);
+    this.log.debug(
+      { method: req.method, path: pathOf(req.url), status: wire.status, ms: Math.round(performance.now() - started) },
+      'API request',
+    );
+  }
+
+  private async dispatch(req: IncomingMessage): Promise<Reply> {
+    checkRequestShape(req);
+    const url = req.url ?? '';
+    const match = this.router.match(pathOf(url));
+    if (!match?.route.public) {
+      this.hosts.check(req.headers.host);
+      this.auth.check(req.headers.authorization);
+    }
+    if (match === undefined) {
+      throw new ApiError(404, 'QP_ERR_API_NOT_FOUND', `no API route ${JSON.stringify(pathOf(url).slice(0, 200))}`);
+    }
+    const handler = handlerFor(match.route, req.method);
+    if (handler === undefined) {
+      const allow = allowedMethods(match.route).join(', ');
+      throw new ApiError(405, 'QP_ERR_API_METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allow}`, {
+        Allow: allow,
+      });
+    }
+    return handler({ req, params: match.params, query: new URLSearchParams(queryOf(url)) });
+  }
+
+  private replyForError(err: unknown, req: IncomingMessage): Reply {
+    const reply = errorReply(err);
+    if (reply.internal) {
+      this.log.error({ err, method: req.method, path: pathOf(req.url) }, 'API call failed');
+    } else if (reply.status === 401 || reply.status === 421) {
+      // Never the header values themselves: they may hold (wrong but real) secrets.
+      this.log.warn({ code: reply.body.code, path: pathOf(req.url), client: req.socket.remoteAddress }, 'API request refused');
+    }
+    return { status: reply.status, json: reply.body, headers: { ...reply.headers } };
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    // Node's documented pattern: nothing can be answered on a reset or already-closed socket.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const reply =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? CLIENT_ERROR_REPLIES.headersTooLarge
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? CLIENT_ERROR_REPLIES.timeout
+          : CLIENT_ERROR_REPLIES.badRequest;
+    socket.end(reply);
+  }
+}
+
+/** Header count (Node truncates long header lists silently) and bodies (the API takes none). */
+function checkRequestShape(req: IncomingMessage): void {
+  if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) {
+    throw new ApiError(431, 'QP_ERR_API_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_COUNT} request headers`, {
+      Connection: 'close',
+    });
+  }
+  const length = req.headers['content-length'];
+  if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
+    // The body is never read: closing the connection after the answer discards it.
+    throw new ApiError(413, 'QP_ERR_API_BODY_NOT_ALLOWED', 'API calls take no request body', { Connection: 'close' });
+  }
+  if (!req.url?.startsWith('/')) {
+    throw new ApiError(400, 'QP_ERR_API_BAD_REQUEST', 'the request target must be a path such as /api/records');
+  }
+}
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '';
+  const q = u.indexOf('?');
+  return q < 0 ? u : u.slice(0, q);
+}
+
+function queryOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
+async function resolvesToLoopbackOnly(host: string): Promise<boolean> {
+  if (host === '') return false;
+  if (isIP(host) !== 0) return isLoopbackAddress(host);
+  if (host.toLowerCase() === 'localhost') return true;
+  try {
+    const addresses = await lookup(host, { all: true });
+    return addresses.length > 0 && addresses.every((a) => isLoopbackAddress(a.address));
+  } catch (err) {
+    throw new ListenError(`api.host "${host}" does not resolve (${errorMessage(err)}); use an IP address`, { cause: err });
+  }
+}

@@ -1,0 +1,94 @@
+import type { Logger } from 'pino';
+import type { QRecord, RecordSummary } from '../recording/model.js';
+import { ApiError } from './api-errors.js';
+import { recordToJson } from './record-json.js';
+import { parseRecordQuery } from './records-query.js';
+import type { RecordQuery } from './records-query.js';
+import type { Reply, RequestContext, Route } from './router.js';
+
+/** One page of `GET /api/records`, newest first. */
+export interface RecordPage {
+  records: RecordSummary[];
+  /** Cursor of the next page, null on the last one. */
+  next: string | null;
+}
+
+/** What the API needs from the store (which implements it structurally). */
+export interface ApiRecords {
+  /** Throws a QProxyError with code QP_ERR_BAD_CURSOR for a cursor it did not issue. */
+  list(q: RecordQuery): RecordPage;
+  get(id: string): QRecord | null;
+  /** True when the record existed and is gone. */
+  delete(id: string): Promise<boolean>;
+}
+
+/** Everything the routes read from the rest of the node. */
+export interface RouteDeps {
+  records: ApiRecords;
+  status: () => object;
+  metrics: { render(): Promise<string>; contentType: string };
+  ready: () => boolean;
+  /** Destructive calls are logged here (OWASP logging: who, what, result). */
+  audit: Logger;
+}
+
+// Record ids are UUIDv7 (or ULIDs); anything else cannot name a record, and never reaches the store.
+const RECORD_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+function json(status: number, body: unknown): Reply {
+  return { status, json: body };
+}
+
+function recordId(ctx: RequestContext): string {
+  const id = ctx.params.id ?? '';
+  if (RECORD_ID.test(id)) return id;
+  throw recordNotFound(id.length > 128 ? `${id.slice(0, 128)}…` : id);
+}
+
+function recordNotFound(id: string): ApiError {
+  return new ApiError(404, 'QP_ERR_API_RECORD_NOT_FOUND', `record ${id} not found`);
+}
+
+/** The API's routes (SPEC §7), bound to the node's components. */
+export function apiRoutes(d: RouteDeps): Route[] {
+  return [
+    { path: '/healthz', public: true, methods: { GET: () => json(200, { status: 'ok' }) } },
+    {
+      path: '/readyz',
+      public: true,
+      methods: { GET: () => (d.ready() ? json(200, { status: 'ready' }) : json(503, { status: 'draining' })) },
+    },
+    {
+      path: '/metrics',
+      methods: { GET: async () => ({ status: 200, text: await d.metrics.render(), contentType: d.metrics.contentType }) },
+    },
+    { path: '/api/status', methods: { GET: () => json(200, d.status()) } },
+    {
+      path: '/api/records',
+      methods: {
+        GET: (ctx) => {
+          const page = d.records.list(parseRecordQuery(ctx.query));
+          return json(200, { records: page.records, next: page.next });
+        },
+      },
+    },
+    {
+      path: '/api/records/:id',
+      methods: {
+        GET: (ctx) => {
+          const id = recordId(ctx);
+          const record = d.records.get(id);
+          if (record === null) throw recordNotFound(id);
+          return json(200, recordToJson(record));
+        },
+        DELETE: async (ctx) => {
+          const id = recordId(ctx);
+          const deleted = await d.records.delete(id);
+          d.audit.info({ action: 'record.delete', id, deleted, client: ctx.req.socket.remoteAddress }, 'API delete');
+          if (!deleted) throw recordNotFound(id);
+          return { status: 204 };
+        },
+      },
+    },
+  ];
+}

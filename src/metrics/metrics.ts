@@ -1,0 +1,112 @@
+/**
+ * @module One node's Prometheus metrics: a private prom-client Registry (never the global one,
+ * so several nodes can live in one process, as they do in tests) plus the observer objects the
+ * proxy, recorder and store report to. Metric names and labels are listed in docs/metrics.md.
+ */
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { CpuWindow } from './cpu-window.js';
+import { HttpMetrics } from './http-metrics.js';
+import type { HttpMetricsObserver } from './http-metrics.js';
+import { RecordMetrics } from './record-metrics.js';
+import type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+
+export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
+export type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+
+export interface MetricsOptions {
+  /**
+   * Export prom-client's process metrics (CPU seconds, resident memory, heap, event-loop lag,
+   * file descriptors, GC) with the `qproxy_` prefix. Default true. They start an event-loop
+   * delay monitor and a GC observer that live as long as the process, so tests that build many
+   * Metrics turn them off.
+   */
+  collectDefault?: boolean;
+}
+
+/** Process figures for `/api/status`. */
+export interface ResourceFigures {
+  /** Process CPU over the last ~5 s (or since the previous call), 0..100 × cores. */
+  cpu_percent: number;
+  rss_bytes: number;
+  heap_used_bytes: number;
+  /** Bytes received from clients, all proxy protocols. */
+  net_rx_bytes: number;
+  /** Bytes sent to clients, all proxy protocols. */
+  net_tx_bytes: number;
+}
+
+/** Counters since start, for `/api/status`. */
+export interface TotalFigures {
+  /** Proxied exchanges, whatever their outcome. */
+  requests: number;
+  /** Exchanges that did not end "ok" (downstream error, timeout, client abort). */
+  errors: number;
+  /** Records durably stored. */
+  recorded: number;
+  recorded_bytes: number;
+  /** Records lost by the recorder or the store. */
+  dropped: number;
+  dropped_by_reason: Record<string, number>;
+}
+
+/** All metrics of one QProxy node. */
+export class Metrics {
+  readonly registry: Registry;
+  readonly http: HttpMetricsObserver;
+  readonly store: StoreMetricsObserver;
+  readonly recorder: RecorderMetricsObserver;
+
+  private readonly httpMetrics: HttpMetrics;
+  private readonly recordMetrics: RecordMetrics;
+  private readonly cpu = new CpuWindow();
+
+  constructor(opts: MetricsOptions = {}) {
+    this.registry = new Registry();
+    this.httpMetrics = new HttpMetrics(this.registry);
+    this.recordMetrics = new RecordMetrics(this.registry);
+    this.http = this.httpMetrics;
+    this.store = this.recordMetrics.store;
+    this.recorder = this.recordMetrics.recorder;
+    if (opts.collectDefault ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'qproxy_' });
+  }
+
+  /** Content type of {@link render}'s output (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /**
+   * Source of the store gauges (records, bytes, queue depth), read on every scrape. Called once
+   * by the wiring; a later call replaces the function.
+   */
+  setStoreStats(fn: () => StoreStats): void {
+    this.recordMetrics.setStoreStats(fn);
+  }
+
+  resources(): ResourceFigures {
+    const mem = process.memoryUsage();
+    return {
+      cpu_percent: this.cpu.percent(),
+      rss_bytes: mem.rss,
+      heap_used_bytes: mem.heapUsed,
+      net_rx_bytes: this.httpMetrics.rxBytes,
+      net_tx_bytes: this.httpMetrics.txBytes,
+    };
+  }
+
+  totals(): TotalFigures {
+    return {
+      requests: this.httpMetrics.requestCount,
+      errors: this.httpMetrics.errorCount,
+      recorded: this.recordMetrics.recorded,
+      recorded_bytes: this.recordMetrics.recordedBytes,
+      dropped: this.recordMetrics.dropped.sum,
+      dropped_by_reason: this.recordMetrics.dropped.byReason(),
+    };
+  }
+
+  /** Every metric in Prometheus text format. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

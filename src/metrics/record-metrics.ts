@@ -1,0 +1,121 @@
+import { Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { ReasonCounter } from './reason-counter.js';
+import { ScrapedCounter } from './scraped-counter.js';
+
+/** What the store reports to metrics. */
+export interface StoreMetricsObserver {
+  /** Records durably written, and their size in bytes. */
+  stored(count: number, bytes: number): void;
+  /** Records the store gave up on (queue full, write failed), by reason. */
+  dropped(reason: string, count: number): void;
+  /** Records deleted on purpose (retention, max_size, API delete), by reason. */
+  purged(reason: string, count: number, bytes: number): void;
+}
+
+/** What the recorder reports to metrics. */
+export interface RecorderMetricsObserver {
+  dropped(reason: string, count: number): void;
+}
+
+/** Store figures read on every scrape. */
+export interface StoreStats {
+  count: number;
+  bytes: number;
+  queueDepth: number;
+}
+
+function positive(n: number): boolean {
+  return n > 0 && Number.isFinite(n);
+}
+
+/**
+ * Recording and storage metrics. Recorder and store drops share one counter: for an operator a
+ * lost record is a lost record, and the reasons tell the stages apart.
+ */
+export class RecordMetrics {
+  readonly dropped: ReasonCounter;
+  readonly store: StoreMetricsObserver;
+  readonly recorder: RecorderMetricsObserver;
+
+  private readonly stored: ScrapedCounter<never>;
+  private readonly storedBytes: ScrapedCounter<never>;
+  private storeStats: (() => StoreStats) | null = null;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    const unlabelled = (name: string, help: string): ScrapedCounter<never> =>
+      new ScrapedCounter({ name, help, labelNames: [], registers }, [{}]);
+    this.stored = unlabelled('qproxy_records_stored_total', 'Records durably written to the store.');
+    this.storedBytes = unlabelled('qproxy_recorded_bytes_total', 'Bytes of records durably written to the store.');
+    this.dropped = new ReasonCounter({
+      name: 'qproxy_records_dropped_total',
+      help: 'Records lost before reaching the store (recorder or store), by reason.',
+      registers,
+    });
+    const purged = new ReasonCounter({
+      name: 'qproxy_records_purged_total',
+      help: 'Records deleted from the store on purpose, by reason.',
+      registers,
+    });
+    const purgedBytes = new ReasonCounter({
+      name: 'qproxy_records_purged_bytes_total',
+      help: 'Bytes of records deleted from the store on purpose, by reason.',
+      registers,
+    });
+    this.registerStoreGauges(registers);
+
+    this.store = {
+      stored: (count, bytes) => {
+        if (positive(count)) this.stored.add(0, count);
+        if (positive(bytes)) this.storedBytes.add(0, bytes);
+      },
+      dropped: (reason, count) => this.dropped.add(reason, count),
+      purged: (reason, count, bytes) => {
+        purged.add(reason, count);
+        purgedBytes.add(reason, bytes);
+      },
+    };
+    this.recorder = { dropped: (reason, count) => this.dropped.add(reason, count) };
+  }
+
+  /** Records durably stored since start. */
+  get recorded(): number {
+    return this.stored.value(0);
+  }
+
+  get recordedBytes(): number {
+    return this.storedBytes.value(0);
+  }
+
+  setStoreStats(fn: () => StoreStats): void {
+    this.storeStats = fn;
+  }
+
+  private registerStoreGauges(registers: Registry[]): void {
+    // Read on scrape: the wiring's function must be cheap (running counters, not a COUNT(*)
+    // query). A failing or missing function leaves the gauges where they were instead of
+    // failing the whole scrape.
+    const read = (key: keyof StoreStats): number | null => {
+      try {
+        const value = this.storeStats?.()[key];
+        return typeof value === 'number' && Number.isFinite(value) ? value : null;
+      } catch {
+        return null;
+      }
+    };
+    const gauge = (name: string, help: string, key: keyof StoreStats): Gauge =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read(key);
+          if (value !== null) this.set(value);
+        },
+      });
+    gauge('qproxy_store_records', 'Records in the store.', 'count');
+    gauge('qproxy_store_bytes', 'Bytes of records in the store.', 'bytes');
+    gauge('qproxy_store_queue_depth', 'Records accepted by the store, waiting to be written.', 'queueDepth');
+  }
+}
