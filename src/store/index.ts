@@ -1,0 +1,4 @@
+/** The record store: SQLite, written by one worker thread, read on the main thread. */
+export { Store } from './store.js';
+export { SCHEMA_VERSION } from './schema.js';
+export type { ListQuery, ListResult, StoreLogger, StoreObserver, StoreOptions, StoreStats } from './types.js';

@@ -1,0 +1,167 @@
+import type { CapturedBody, Endpoint, QRecord, RecordSummary } from '../recording/model.js';
+
+/**
+ * How a record maps onto the `records` row and its `chunks` ("分片存储"): bodies leave the JSON
+ * document and are stored as BLOB chunks of at most {@link CHUNK_BYTES}, so that no single SQLite
+ * value grows with the capture limit and readers can page through large payloads.
+ */
+export const CHUNK_BYTES = 256 * 1024;
+
+/** Memory a queued record is charged for beyond its body bytes (headers, URL, the object itself). */
+export const RECORD_OVERHEAD_BYTES = 1024;
+
+/** The columns of one `records` row, as the writer inserts them. */
+export interface RecordRow {
+  id: string;
+  protocol: string;
+  node_id: string;
+  started_at: number;
+  duration_ms: number;
+  size_bytes: number;
+  method: string | null;
+  url: string | null;
+  status: number | null;
+  client: string | null;
+  downstream: string | null;
+  bytes_in: number | null;
+  bytes_out: number | null;
+  error: string | null;
+  doc: string;
+}
+
+/** The list columns read back for a summary (the row without its document). */
+export type SummaryRow = Omit<RecordRow, 'doc'>;
+
+/** One stored slice of a body. `part` names the body ("request.body"), `idx` orders the slices. */
+export interface Chunk {
+  part: string;
+  idx: number;
+  data: Uint8Array;
+}
+
+interface BodyRef {
+  part: string;
+  body: CapturedBody;
+}
+
+/** The bodies a record carries, each with the part name its chunks are stored under. */
+export function bodiesOf(record: QRecord): BodyRef[] {
+  const refs: BodyRef[] = [{ part: 'request.body', body: record.request.body }];
+  if (record.response) refs.push({ part: 'response.body', body: record.response.body });
+  return refs;
+}
+
+/** Bytes a queued record is charged against the queue's byte bound; cheap and never throws on a well-formed record. */
+export function queuedBytes(record: QRecord): number {
+  let bytes = RECORD_OVERHEAD_BYTES + record.request.body.data.byteLength;
+  if (record.response) bytes += record.response.body.data.byteLength;
+  return bytes;
+}
+
+function formatEndpoint(ep: Endpoint): string {
+  return ep.address.includes(':') ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+}
+
+function bodyWithoutData(body: CapturedBody): Omit<CapturedBody, 'data'> {
+  return { size: body.size, truncated: body.truncated };
+}
+
+/** Splits a record into its row (document without body bytes) and its body chunks. */
+export function encodeRecord(record: QRecord): { row: RecordRow; chunks: Chunk[] } {
+  const docObject = {
+    ...record,
+    request: { ...record.request, body: bodyWithoutData(record.request.body) },
+    response: record.response && { ...record.response, body: bodyWithoutData(record.response.body) },
+  };
+  const doc = JSON.stringify(docObject);
+  const chunks: Chunk[] = [];
+  let bodyBytes = 0;
+  for (const { part, body } of bodiesOf(record)) {
+    const data = body.data;
+    bodyBytes += data.byteLength;
+    for (let off = 0, idx = 0; off < data.byteLength; off += CHUNK_BYTES, idx++) {
+      chunks.push({ part, idx, data: data.subarray(off, off + CHUNK_BYTES) });
+    }
+  }
+  const row: RecordRow = {
+    id: record.id,
+    protocol: record.protocol,
+    node_id: record.node_id,
+    // The column orders pages and cursors; the exact value stays in the document.
+    started_at: Math.trunc(record.started_at),
+    duration_ms: record.duration_ms,
+    size_bytes: bodyBytes + Buffer.byteLength(doc),
+    method: record.request.method,
+    url: record.request.url,
+    status: record.status,
+    client: formatEndpoint(record.client),
+    downstream: record.downstream,
+    bytes_in: record.request.body.size,
+    bytes_out: record.response?.body.size ?? 0,
+    error: record.error?.code ?? null,
+    doc,
+  };
+  return { row, chunks };
+}
+
+/** Rebuilds the full record from its document and its chunks (ordered by part, then idx). */
+export function decodeRecord(doc: string, chunks: Array<{ part: string; data: Buffer }>): QRecord {
+  const record = JSON.parse(doc) as QRecord;
+  const byPart = new Map<string, Buffer[]>();
+  for (const c of chunks) {
+    const list = byPart.get(c.part);
+    if (list) list.push(c.data);
+    else byPart.set(c.part, [c.data]);
+  }
+  for (const { part, body } of bodiesOf(record)) {
+    const list = byPart.get(part);
+    body.data = !list ? Buffer.alloc(0) : list.length === 1 ? list[0]! : Buffer.concat(list);
+  }
+  return record;
+}
+
+/** The SPEC §7 list item for a row. */
+export function toSummary(row: SummaryRow): RecordSummary {
+  return {
+    id: row.id,
+    protocol: row.protocol as RecordSummary['protocol'],
+    node_id: row.node_id,
+    started_at: new Date(row.started_at).toISOString(),
+    duration_ms: row.duration_ms,
+    size_bytes: row.size_bytes,
+    ...(row.method !== null && { method: row.method }),
+    ...(row.url !== null && { url: row.url }),
+    status: row.status,
+    ...(row.client !== null && { client: row.client }),
+    downstream: row.downstream,
+    ...(row.bytes_in !== null && { bytes_in: row.bytes_in }),
+    ...(row.bytes_out !== null && { bytes_out: row.bytes_out }),
+    error: row.error,
+  };
+}
+
+function compactBody(body: CapturedBody, transfer: ArrayBuffer[]): CapturedBody {
+  const d = body.data;
+  if (d.byteOffset === 0 && d.byteLength === d.buffer.byteLength) return body;
+  const own = new ArrayBuffer(d.byteLength);
+  const data = Buffer.from(own);
+  data.set(d);
+  transfer.push(own);
+  return { ...body, data };
+}
+
+/**
+ * Prepares a record for postMessage without touching the caller's object. A Buffer that is a slice
+ * of a larger ArrayBuffer (socket reads, Buffer's 8 KiB pool) would be cloned whole, backing store
+ * and all; such bodies are copied into exact-size buffers that are then transferred, not cloned.
+ */
+export function compactBodies(record: QRecord, transfer: ArrayBuffer[]): QRecord {
+  const reqBody = compactBody(record.request.body, transfer);
+  const resBody = record.response && compactBody(record.response.body, transfer);
+  if (reqBody === record.request.body && resBody === (record.response?.body ?? null)) return record;
+  return {
+    ...record,
+    request: { ...record.request, body: reqBody },
+    response: record.response && resBody ? { ...record.response, body: resBody } : record.response,
+  };
+}

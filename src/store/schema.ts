@@ -1,0 +1,156 @@
+import { statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { StoreError, errorMessage } from '../errors.js';
+
+/** Version of the table layout below; a file with a higher one was written by a newer QProxy. */
+export const SCHEMA_VERSION = 1;
+
+/** Meta keys the store owns; `setMeta` refuses them. */
+export const RESERVED_META_KEYS: ReadonlySet<string> = new Set(['schema_version', 'created_by']);
+
+// seq is AUTOINCREMENT so a deleted record's seq is never handed out again: sync cursors rely on it.
+// Rowid tables with the implicit rowid at the end of every index, so (started_at) also orders by seq.
+// totals is maintained by triggers inside the inserting/deleting transaction: stats() stays O(1).
+const SCHEMA_V1 = `
+CREATE TABLE records (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  protocol TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  duration_ms REAL NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  method TEXT,
+  url TEXT,
+  status INTEGER,
+  client TEXT,
+  downstream TEXT,
+  bytes_in INTEGER,
+  bytes_out INTEGER,
+  error TEXT,
+  doc TEXT NOT NULL
+);
+CREATE INDEX records_started_at ON records (started_at);
+CREATE INDEX records_protocol_started_at ON records (protocol, started_at);
+CREATE TABLE chunks (
+  record_seq INTEGER NOT NULL REFERENCES records (seq) ON DELETE CASCADE,
+  part TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (record_seq, part, idx)
+);
+CREATE TABLE totals (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL
+);
+INSERT INTO totals (id, count, bytes) VALUES (1, 0, 0);
+CREATE TRIGGER records_totals_insert AFTER INSERT ON records BEGIN
+  UPDATE totals SET count = count + 1, bytes = bytes + NEW.size_bytes WHERE id = 1;
+END;
+CREATE TRIGGER records_totals_delete AFTER DELETE ON records BEGIN
+  UPDATE totals SET count = count - 1, bytes = bytes - OLD.size_bytes WHERE id = 1;
+END;
+`;
+
+/** The WAL file is truncated back to this after a checkpoint, so a burst does not keep disk forever. */
+const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
+function notAStore(path: string, why: string): StoreError {
+  return new StoreError(
+    'QP_ERR_STORE_CORRUPT',
+    `${path} is not a usable QProxy store (${why}); QProxy left it untouched: move it away or set storage.path to another file`,
+  );
+}
+
+function newerVersion(path: string, version: number): StoreError {
+  return new StoreError(
+    'QP_ERR_STORE_VERSION',
+    `${path} was written by a newer QProxy (store schema version ${version}; this QProxy reads up to version ${SCHEMA_VERSION}); upgrade QProxy or set storage.path to another file`,
+  );
+}
+
+/** Maps whatever opening failed with onto the three documented open errors. */
+export function classifyOpenError(path: string, err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return notAStore(path, `SQLite says: ${errorMessage(err)}`);
+  return new StoreError(
+    'QP_ERR_STORE_OPEN',
+    `cannot open store ${path}: ${errorMessage(err)}; check that its folder is writable by this user or set storage.path elsewhere`,
+    { cause: err },
+  );
+}
+
+function checkVersion(path: string, value: unknown): void {
+  const version = Number(value);
+  if (!Number.isInteger(version) || version < 1) throw notAStore(path, `schema_version is ${JSON.stringify(value)}`);
+  if (version > SCHEMA_VERSION) throw newerVersion(path, version);
+}
+
+/**
+ * Looks at an existing file read-only before anything may write to it: a garbage, foreign or newer
+ * file must stay byte-identical (switching it to WAL would already change its header).
+ */
+function probeExisting(path: string): void {
+  const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+  if (size === 0) return;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const tables = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
+    if (tables.length === 0) return;
+    if (!tables.includes('meta')) throw notAStore(path, 'it is a SQLite database without QProxy tables');
+    const version = db.prepare<[], unknown>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get();
+    if (version === undefined) throw notAStore(path, 'its meta table has no schema_version');
+    checkVersion(path, version);
+  } finally {
+    db.close();
+  }
+}
+
+function migrate(db: Database.Database, path: string, createdBy: string): void {
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    const version = db.prepare<[], unknown>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get();
+    if (version !== undefined) {
+      checkVersion(path, version);
+      return;
+    }
+    db.exec(SCHEMA_V1);
+    const put = db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?)');
+    put.run('schema_version', String(SCHEMA_VERSION));
+    put.run('created_by', createdBy);
+  }).immediate();
+}
+
+/**
+ * Opens (creating if needed) the store file for the single writer: probe read-only, then WAL,
+ * `synchronous`, foreign keys (chunk cascade) and the schema. Throws StoreError
+ * `QP_ERR_STORE_CORRUPT` / `QP_ERR_STORE_VERSION` / `QP_ERR_STORE_OPEN`.
+ */
+export function openForWriting(path: string, synchronous: 'normal' | 'full', createdBy: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    probeExisting(path);
+    db = new Database(path);
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') throw new Error(`the file system refused WAL journaling (journal_mode stayed ${String(mode)})`);
+    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+    migrate(db, path, createdBy);
+    return db;
+  } catch (err) {
+    db?.close();
+    throw classifyOpenError(path, err);
+  }
+}
+
+/** The main thread's connection for list/get/stats: read-only, so it can never contend for the write lock. */
+export function openForReading(path: string): Database.Database {
+  try {
+    return new Database(path, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw classifyOpenError(path, err);
+  }
+}

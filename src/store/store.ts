@@ -1,0 +1,205 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, isAbsolute } from 'node:path';
+import { StoreError, errorMessage } from '../errors.js';
+import type { QRecord } from '../recording/model.js';
+import type { RecordSink } from '../recording/sink.js';
+import { StoreReader } from './reader.js';
+import { RESERVED_META_KEYS } from './schema.js';
+import type { ListQuery, ListResult, StoreLogger, StoreOptions, StoreStats } from './types.js';
+import { WritePipeline, closedError } from './write-pipeline.js';
+import type { FromWriter } from './writer-protocol.js';
+
+const silent: StoreLogger = { warn() {}, error() {}, info() {} };
+
+function checkOptions(opts: StoreOptions): void {
+  const bad = (what: string): never => {
+    throw new StoreError('QP_ERR_STORE_OPEN', `cannot open store ${opts.path}: ${what}`);
+  };
+  if (!isAbsolute(opts.path)) bad('the path must be absolute (resolve it against the config file first)');
+  for (const k of ['flushIntervalMs', 'purgeIntervalMs', 'queueMaxRecords', 'queueMaxBytes'] as const) {
+    if (!Number.isFinite(opts[k]) || opts[k] <= 0) bad(`${k} must be a positive number, got ${opts[k]}`);
+  }
+  for (const k of ['retentionMs', 'maxSizeBytes'] as const) {
+    if (!Number.isFinite(opts[k]) || opts[k] < 0) bad(`${k} must be 0 (off) or a positive number, got ${opts[k]}`);
+  }
+}
+
+/**
+ * The record store: an SQLite file written by one worker thread in group commits, read on the
+ * main thread through a read-only connection.
+ *
+ * `offer()` only appends to a bounded queue; every `flushIntervalMs` (or at 500 records) the queue
+ * goes to the writer as one transaction, so a crash loses at most one flush interval. Failures
+ * never reach the caller of `offer()`: they become counted drops (see {@link StoreObserver}).
+ */
+export class Store implements RecordSink {
+  private readonly log: StoreLogger;
+  private readonly pipeline: WritePipeline;
+  private reader: StoreReader | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closing: Promise<void> | null = null;
+  private closed = false;
+
+  private constructor(private readonly opts: StoreOptions) {
+    this.log = opts.logger ?? silent;
+    this.pipeline = new WritePipeline({
+      path: opts.path,
+      synchronous: opts.synchronous,
+      queueMaxRecords: opts.queueMaxRecords,
+      queueMaxBytes: opts.queueMaxBytes,
+      observer: opts.observer,
+      logger: this.log,
+      onOtherMessage: (msg) => this.onWriterNews(msg),
+    });
+  }
+
+  /**
+   * Opens or creates the store. Throws StoreError: `QP_ERR_STORE_OPEN` (path unusable),
+   * `QP_ERR_STORE_CORRUPT` (not a QProxy store; the file is left untouched),
+   * `QP_ERR_STORE_VERSION` (written by a newer QProxy).
+   */
+  static async open(opts: StoreOptions): Promise<Store> {
+    checkOptions(opts);
+    try {
+      await mkdir(dirname(opts.path), { recursive: true });
+    } catch (err) {
+      throw new StoreError(
+        'QP_ERR_STORE_OPEN',
+        `cannot create the folder of store ${opts.path}: ${errorMessage(err)}; set storage.path to a writable location`,
+        { cause: err },
+      );
+    }
+    const store = new Store(opts);
+    await store.pipeline.start();
+    try {
+      store.reader = new StoreReader(opts.path);
+    } catch (err) {
+      await store.pipeline.stop();
+      throw err;
+    }
+    store.startTimers();
+    return store;
+  }
+
+  /** Queues a record for writing. Never blocks or throws; false when it was dropped (and counted). */
+  offer(record: QRecord): boolean {
+    return this.pipeline.offer(record);
+  }
+
+  /** Resolves when every record offered before the call is committed (or was counted as dropped). */
+  flush(): Promise<void> {
+    return this.pipeline.flush();
+  }
+
+  /**
+   * One page of record summaries, newest first (`started_at` desc, then `seq` desc). Throws
+   * QProxyError `QP_ERR_BAD_CURSOR` for a cursor this store did not issue and `QP_ERR_BAD_QUERY`
+   * for a non-positive limit or a non-finite time bound.
+   */
+  list(q: ListQuery): ListResult {
+    return this.read().listRecords(q);
+  }
+
+  /** The full record with its bodies, or null if there is none with this id. */
+  get(id: string): QRecord | null {
+    return this.read().get(id);
+  }
+
+  /** Deletes a committed record; false if there was none with this id. */
+  delete(id: string): Promise<boolean> {
+    return this.pipeline.op({ type: 'delete', id });
+  }
+
+  /** Cheap: totals are kept by triggers in the writing transactions, not summed per call. */
+  stats(): StoreStats {
+    return { ...this.read().totalsNow(), queueDepth: this.pipeline.depth };
+  }
+
+  /**
+   * Up to `limit` records with a seq above `seq`, in ascending seq order (the sync sender's feed).
+   * Throws QProxyError `QP_ERR_BAD_QUERY` for a non-positive limit.
+   */
+  readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> {
+    return this.read().readAfter(seq, limit);
+  }
+
+  getMeta(key: string): string | null {
+    return this.read().getMeta(key);
+  }
+
+  /** Durably sets a free key/value (sync cursors and the like); `schema_version` and `created_by` are refused. */
+  async setMeta(key: string, value: string): Promise<void> {
+    if (RESERVED_META_KEYS.has(key)) {
+      throw new StoreError('QP_ERR_STORE_META_KEY', `meta key "${key}" belongs to the store itself; choose another key`);
+    }
+    await this.pipeline.op({ type: 'setMeta', key, value });
+  }
+
+  /** Writes out everything queued, stops the writer, closes the connections. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** @internal Test hook: the writer thread crashes; records queued now are lost with it ('writer_down'). */
+  __killWriter(): boolean {
+    return this.pipeline.crashWriter();
+  }
+
+  /** @internal Test hook: every write fails with SQLITE_READONLY until switched off again. */
+  __setWriterReadOnly(on: boolean): boolean {
+    return this.pipeline.post({ type: 'test:queryOnly', on });
+  }
+
+  private read(): StoreReader {
+    if (this.closed || !this.reader) throw closedError();
+    return this.reader;
+  }
+
+  private startTimers(): void {
+    this.timers.push(setInterval(() => this.pipeline.tick(), this.opts.flushIntervalMs).unref());
+    if (this.opts.retentionMs > 0 || this.opts.maxSizeBytes > 0) {
+      this.requestPurge();
+      this.timers.push(setInterval(() => this.requestPurge(), this.opts.purgeIntervalMs).unref());
+    }
+  }
+
+  private requestPurge(): void {
+    let floor = Number.POSITIVE_INFINITY;
+    if (this.opts.purgeFloor) {
+      try {
+        floor = this.opts.purgeFloor();
+      } catch (err) {
+        // Unknown floor: protect every record from retention this round rather than purge unsent ones.
+        this.log.warn({ err }, 'store purgeFloor threw; retention skipped this round');
+        floor = 0;
+      }
+    }
+    const { retentionMs, maxSizeBytes } = this.opts;
+    this.pipeline.post({ type: 'purge', now: Date.now(), retentionMs, maxSizeBytes, floor });
+  }
+
+  private onWriterNews(msg: FromWriter): void {
+    if (msg.type === 'purged') {
+      this.log.info({ reason: msg.reason, count: msg.count, bytes: msg.bytes }, 'store purged records');
+      const observer = this.opts.observer;
+      try {
+        observer?.purged(msg.reason, msg.count, msg.bytes);
+      } catch (err) {
+        this.log.error({ err }, 'store observer threw; ignored');
+      }
+    } else if (msg.type === 'purgeFailed') {
+      this.log.warn({ code: msg.error.code }, `store purge failed (${msg.error.message}); it runs again next interval`);
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    // The reader goes before the writer so that the writer's connection is the last one: SQLite
+    // then checkpoints the WAL into the main file and removes it, leaving one self-contained file.
+    await this.pipeline.stop(() => {
+      this.closed = true;
+      this.reader?.close();
+    });
+  }
+}

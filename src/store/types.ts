@@ -1,0 +1,85 @@
+import type { RecordSummary } from '../recording/model.js';
+
+/** What the store logs through. A pino logger fits; so does anything with these three methods. */
+export interface StoreLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/**
+ * Told about every record the store commits, drops or purges, so that metrics stay a thin
+ * subscriber. Calls come on the main thread; an observer that throws is logged, never propagated.
+ */
+export interface StoreObserver {
+  /** `count` records (`bytes` stored bytes in all) were committed to disk. */
+  stored(count: number, bytes: number): void;
+  /**
+   * `count` records were lost: `queue_full` (the in-memory queue was at its bound),
+   * `storage_error` (the write transaction failed), `writer_down` (the writer thread died with them
+   * in flight, or was down while the queue was full), `closed` (offered after or lost during close).
+   */
+  dropped(reason: 'queue_full' | 'storage_error' | 'writer_down' | 'closed', count: number): void;
+  /** `count` records (`bytes` stored bytes) were deleted by the retention or size policy. */
+  purged(reason: 'retention' | 'max_size', count: number, bytes: number): void;
+}
+
+export interface StoreOptions {
+  /** Absolute path of the SQLite file; parent folders are created. */
+  path: string;
+  /** Records whose `started_at` is older than this are purged. 0 keeps records forever. */
+  retentionMs: number;
+  /** When the stored bytes exceed this, the oldest records are purged until they do not. 0 = no cap. */
+  maxSizeBytes: number;
+  /**
+   * Group-commit interval (the config default is 100 ms). Queued records are written at least
+   * this often, so a crash loses at most one interval of records.
+   */
+  flushIntervalMs: number;
+  /** SQLite `synchronous`: `normal` survives a process crash, `full` also a power loss. */
+  synchronous: 'normal' | 'full';
+  /** Bound on records waiting in memory for the writer; beyond it `offer()` drops. */
+  queueMaxRecords: number;
+  /** Bound on the bytes of those records (body bytes plus a small per-record overhead). */
+  queueMaxBytes: number;
+  /** How often the retention and size policies run (they also run once at open). */
+  purgeIntervalMs: number;
+  observer?: StoreObserver;
+  logger?: StoreLogger;
+  /**
+   * Seam for sync: records with `seq` above the returned value are not yet safely elsewhere, so
+   * retention skips them (the size cap still applies, since a full disk is worse). Read once per
+   * purge run. Omitted: every record may be purged by retention.
+   */
+  purgeFloor?: () => number;
+}
+
+export interface ListQuery {
+  /** Epoch ms, inclusive lower bound on `started_at`. */
+  start?: number;
+  /** Epoch ms, exclusive upper bound on `started_at`. */
+  end?: number;
+  /** Page size, a positive integer. */
+  limit: number;
+  protocol?: 'http' | 'tcp';
+  /** The `next` of the previous page, unchanged. */
+  cursor?: string;
+}
+
+export interface ListResult {
+  /** Newest first: `started_at` descending, then `seq` descending. */
+  records: RecordSummary[];
+  /** Pass as `cursor` to read the next page; null on the last page. */
+  next: string | null;
+}
+
+export interface StoreStats {
+  /** Records stored. */
+  count: number;
+  /** Stored bytes (body bytes plus JSON document bytes) of those records. */
+  bytes: number;
+  /** Records accepted by `offer()` and not yet committed or dropped (queued plus in flight). */
+  queueDepth: number;
+  /** Highest `seq` ever assigned (0 for a new store); never reused, even after deletes. */
+  lastSeq: number;
+}

@@ -1,0 +1,355 @@
+import { StoreError } from '../errors.js';
+import type { QRecord } from '../recording/model.js';
+import { compactBodies, queuedBytes } from './record-codec.js';
+import { RecordQueue } from './record-queue.js';
+import type { StoreLogger, StoreObserver, StoreOptions } from './types.js';
+import type { FromWriter, ToWriter, WriterFailure } from './writer-protocol.js';
+import { WriterThread } from './writer-thread.js';
+
+/** A batch is posted once this many records are queued, without waiting for the flush tick. */
+export const BATCH_MAX_RECORDS = 500;
+/** ... or once this many bytes are; also the most one transaction writes. */
+export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
+/** Batches handed to the writer and not yet answered. Two keep it busy; more would only move the queue out of reach of its bound. */
+const MAX_BATCHES_IN_FLIGHT = 2;
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 10_000;
+
+type DropReason = Parameters<StoreObserver['dropped']>[0];
+type OpMessage = Extract<ToWriter, { opId: number }>;
+type OpBody = OpMessage extends infer M ? (M extends OpMessage ? Omit<M, 'opId'> : never) : never;
+
+interface Batch {
+  batchId: number;
+  count: number;
+  /** Ticket just past this batch's last record; `settled` moves here when the batch is answered. */
+  end: number;
+  done: boolean;
+}
+
+interface Op {
+  msg: OpMessage;
+  resolve(result: boolean): void;
+  reject(err: Error): void;
+}
+
+/** What the pipeline needs from the store's options, plus where to send the writer's other news. */
+export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queueMaxRecords' | 'queueMaxBytes'> & {
+  observer: StoreObserver | undefined;
+  logger: StoreLogger;
+  /** Messages the pipeline does not handle itself (purge results). */
+  onOtherMessage(msg: FromWriter): void;
+};
+
+/** The error every call on a closed store gets. */
+export function closedError(): StoreError {
+  return new StoreError('QP_ERR_STORE_CLOSED', 'the store is closed; open a new Store to read or write records');
+}
+
+/**
+ * Everything between `offer()` and the writer thread: the bounded queue, batches in flight, writes
+ * other than records (ops), flush waiters, and the writer's supervision (restart with back-off).
+ *
+ *   offer ─► queue ─(tick / 500 records / flush)─► batch ─postMessage─► writer ─► batchDone ─► settled
+ *
+ * Every accepted record gets a ticket; `settled` is the ticket up to which every record was
+ * committed or counted as dropped, so flush() waits for `settled >= accepted-at-call-time`.
+ */
+export class WritePipeline {
+  private readonly queue = new RecordQueue();
+  private writer: WriterThread | null = null;
+  private accepted = 0;
+  private sent = 0;
+  private settled = 0;
+  private readonly batches: Batch[] = [];
+  private nextBatchId = 1;
+  private nextOpId = 1;
+  private readonly unsentOps: Op[] = [];
+  private readonly sentOps = new Map<number, Op>();
+  private readonly waiters: Array<{ target: number; resolve(): void }> = [];
+  private forceSend = false;
+  private pumpScheduled = false;
+  private stopping = false;
+  private closeSent = false;
+  private restartDelay = RESTART_MIN_MS;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private restarting: Promise<void> | null = null;
+  private failingBurst = 0;
+
+  constructor(private readonly opts: PipelineOptions) {}
+
+  /** Starts the first writer; rejects with the StoreError that kept it from opening the file. */
+  async start(): Promise<void> {
+    const w = this.spawn();
+    try {
+      await w.ready;
+    } catch (err) {
+      await w.exited;
+      throw err;
+    }
+    this.writer = w;
+  }
+
+  get depth(): number {
+    return this.accepted - this.settled;
+  }
+
+  offer(record: QRecord): boolean {
+    if (this.stopping) return this.drop('closed', 1);
+    let bytes: number;
+    try {
+      bytes = queuedBytes(record);
+    } catch (err) {
+      this.opts.logger.error({ err }, 'record offered to the store is malformed; dropped');
+      return this.drop('storage_error', 1);
+    }
+    if (this.queue.length >= this.opts.queueMaxRecords || this.queue.bytes + bytes > this.opts.queueMaxBytes) {
+      return this.drop(this.writer ? 'queue_full' : 'writer_down', 1);
+    }
+    this.queue.push(record, bytes);
+    this.accepted++;
+    if (!this.pumpScheduled && (this.queue.length >= BATCH_MAX_RECORDS || this.queue.bytes >= BATCH_MAX_BYTES)) {
+      // Posting a batch clones it; keep that off the caller's stack so offer() stays O(1).
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump(false);
+      });
+    }
+    return true;
+  }
+
+  /** Sends everything queued now (the flush tick). */
+  tick(): void {
+    this.pump(true);
+  }
+
+  flush(): Promise<void> {
+    const target = this.accepted;
+    if (this.settled >= target) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.waiters.push({ target, resolve });
+      this.pump(true);
+    });
+  }
+
+  /** A write other than records (delete, setMeta). Kept across a writer restart and sent again: both are idempotent. */
+  op(body: OpBody): Promise<boolean> {
+    if (this.stopping) return Promise.reject(closedError());
+    return new Promise<boolean>((resolve, reject) => {
+      const op: Op = { msg: { ...body, opId: this.nextOpId++ }, resolve, reject };
+      if (this.writer) this.sendOp(this.writer, op);
+      else this.unsentOps.push(op);
+    });
+  }
+
+  /** Posts a message nobody waits for (purge, test hooks); false when the writer is down. */
+  post(msg: ToWriter): boolean {
+    if (!this.writer) return false;
+    this.writer.post(msg);
+    return true;
+  }
+
+  /** Test hook: the writer dies abruptly; records queued now go in flight behind the crash and are lost with it. */
+  crashWriter(): boolean {
+    if (!this.post({ type: 'test:crash' })) return false;
+    this.pump(true);
+    return true;
+  }
+
+  /**
+   * Drains the queue and ops through the writer, then stops it; `beforeWriterCloses` runs once
+   * everything is written, just before. Anything that cannot be written is counted 'closed'.
+   */
+  async stop(beforeWriterCloses: () => void = () => {}): Promise<void> {
+    this.stopping = true;
+    if (!this.writer) {
+      if (this.restartTimer) {
+        clearTimeout(this.restartTimer);
+        this.restartTimer = null;
+        this.restarting = this.restart();
+      }
+      if (this.restarting) await this.restarting;
+    }
+    const w = this.writer;
+    if (w) {
+      await this.flush();
+      if (this.writer === w) {
+        beforeWriterCloses();
+        this.closeSent = true;
+        w.post({ type: 'close' });
+        await w.exited;
+      }
+    }
+    this.abandon();
+    if (!this.closeSent) beforeWriterCloses();
+  }
+
+  private drop(reason: DropReason, count: number): false {
+    this.notify((o) => o.dropped(reason, count));
+    return false;
+  }
+
+  private notify(fn: (o: StoreObserver) => void): void {
+    const o = this.opts.observer;
+    if (!o) return;
+    try {
+      fn(o);
+    } catch (err) {
+      this.opts.logger.error({ err }, 'store observer threw; ignored');
+    }
+  }
+
+  private pump(force: boolean): void {
+    if (force) this.forceSend = true;
+    const w = this.writer;
+    while (
+      w &&
+      this.batches.length < MAX_BATCHES_IN_FLIGHT &&
+      this.queue.length > 0 &&
+      (this.forceSend || this.queue.length >= BATCH_MAX_RECORDS || this.queue.bytes >= BATCH_MAX_BYTES)
+    ) {
+      this.sendBatch(w);
+    }
+    if (this.queue.length === 0) this.forceSend = false;
+  }
+
+  private sendBatch(w: WriterThread): void {
+    const records = this.queue.take(BATCH_MAX_RECORDS, BATCH_MAX_BYTES);
+    this.sent += records.length;
+    const batch: Batch = { batchId: this.nextBatchId++, count: records.length, end: this.sent, done: false };
+    this.batches.push(batch);
+    const transfer: ArrayBuffer[] = [];
+    try {
+      const packed = records.map((r) => compactBodies(r, transfer));
+      w.post({ type: 'batch', batchId: batch.batchId, records: packed }, transfer);
+    } catch (err) {
+      // A record holding something that cannot cross threads (DataCloneError): a caller bug, not a disk problem,
+      // but the records are lost all the same.
+      this.opts.logger.error({ err, count: records.length }, 'records could not be handed to the store writer; dropped');
+      batch.done = true;
+      this.drop('storage_error', records.length);
+      this.advance();
+    }
+  }
+
+  private sendOp(w: WriterThread, op: Op): void {
+    this.sentOps.set(op.msg.opId, op);
+    w.post(op.msg);
+  }
+
+  private onMessage(msg: FromWriter): void {
+    if (msg.type === 'batchDone') this.onBatchDone(msg);
+    else if (msg.type === 'opDone') this.onOpDone(msg);
+    else this.opts.onOtherMessage(msg);
+  }
+
+  private onBatchDone(msg: Extract<FromWriter, { type: 'batchDone' }>): void {
+    const batch = this.batches.find((b) => b.batchId === msg.batchId);
+    if (batch) batch.done = true;
+    if (msg.stored > 0) this.notify((o) => o.stored(msg.stored, msg.bytes));
+    if (msg.failed > 0) {
+      this.drop('storage_error', msg.failed);
+      this.noteFailure(msg.error, msg.failed);
+    } else if (this.failingBurst > 0) {
+      this.opts.logger.info({ path: this.opts.path, dropped: this.failingBurst }, 'store writes succeed again');
+      this.failingBurst = 0;
+    }
+    this.advance();
+  }
+
+  /** Logged once per burst of failures, not once per batch: a full disk would otherwise flood the log. */
+  private noteFailure(error: WriterFailure | null, count: number): void {
+    if (this.failingBurst === 0) {
+      this.opts.logger.error(
+        { path: this.opts.path, code: error?.code, dropped: count },
+        `store write failed (${error?.message ?? 'unknown error'}); records are dropped until writes succeed again`,
+      );
+    }
+    this.failingBurst += count;
+  }
+
+  private onOpDone(msg: Extract<FromWriter, { type: 'opDone' }>): void {
+    const op = this.sentOps.get(msg.opId);
+    if (!op) return;
+    this.sentOps.delete(msg.opId);
+    if (!msg.error) op.resolve(msg.result);
+    else op.reject(new StoreError('QP_ERR_STORE_WRITE', `store ${op.msg.type} failed: ${msg.error.message} (${msg.error.code})`));
+  }
+
+  /** Moves `settled` past every answered batch at the front, wakes flush waiters, sends more. */
+  private advance(): void {
+    while (this.batches[0]?.done) this.settled = this.batches.shift()!.end;
+    while (this.waiters[0] && this.waiters[0].target <= this.settled) this.waiters.shift()!.resolve();
+    this.pump(false);
+  }
+
+  private spawn(): WriterThread {
+    const w: WriterThread = new WriterThread(
+      { path: this.opts.path, synchronous: this.opts.synchronous },
+      {
+        message: (msg) => this.onMessage(msg),
+        exit: (code, error) => {
+          if (this.writer === w) this.onExit(code, error);
+        },
+      },
+    );
+    return w;
+  }
+
+  private onExit(code: number, error: Error | null): void {
+    this.writer = null;
+    const lost = this.batches.filter((b) => !b.done).reduce((n, b) => n + b.count, 0);
+    for (const b of this.batches) b.done = true;
+    if (lost > 0) this.drop('writer_down', lost);
+    // Sent ops go back in front, in their order: delete and setMeta are safe to repeat.
+    this.unsentOps.unshift(...[...this.sentOps.values()].sort((a, b) => a.msg.opId - b.msg.opId));
+    this.sentOps.clear();
+    if (!this.closeSent) {
+      this.opts.logger.error({ err: error, code, lost, path: this.opts.path }, 'store writer thread died; restarting it');
+      if (!this.stopping) this.scheduleRestart();
+      else this.abandon();
+    }
+    this.advance();
+  }
+
+  private scheduleRestart(): void {
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(delay * 2, RESTART_MAX_MS);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.restarting = this.restart();
+    }, delay);
+  }
+
+  private async restart(): Promise<void> {
+    let w: WriterThread | null = null;
+    try {
+      w = this.spawn();
+      await w.ready;
+    } catch (err) {
+      if (w) await w.exited;
+      this.opts.logger.error({ err, retryInMs: this.restartDelay }, 'store writer thread could not be restarted');
+      if (!this.stopping) this.scheduleRestart();
+      return;
+    } finally {
+      this.restarting = null;
+    }
+    this.writer = w;
+    this.restartDelay = RESTART_MIN_MS;
+    this.opts.logger.info({ path: this.opts.path }, 'store writer thread restarted');
+    for (const op of this.unsentOps.splice(0)) this.sendOp(w, op);
+    this.pump(false);
+  }
+
+  /** After the writer is gone for good: whatever is left is dropped as 'closed' and waiters are released. */
+  private abandon(): void {
+    const left = this.queue.clear();
+    if (left > 0) this.drop('closed', left);
+    this.sent = this.settled = this.accepted;
+    this.batches.length = 0;
+    for (const op of [...this.unsentOps.splice(0), ...this.sentOps.values()]) op.reject(closedError());
+    this.sentOps.clear();
+    while (this.waiters.length > 0) this.waiters.shift()!.resolve();
+  }
+}

@@ -1,0 +1,85 @@
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { StoreError, errorMessage } from '../errors.js';
+import type { FromWriter, ToWriter, WriterInit } from './writer-protocol.js';
+
+export interface WriterEvents {
+  /** Every message after `ready`. */
+  message(msg: FromWriter): void;
+  /** The thread ended after it was ready; `error` is what killed it, if anything did. */
+  exit(code: number, error: Error | null): void;
+}
+
+/**
+ * Starts the writer entry with the same extension as this module: `.js` under dist, `.ts` when
+ * running from source. Node 20 does not apply the parent's `--import` loader hooks to worker
+ * threads (privatenumber/tsx#354), so from source the worker registers tsx itself before loading
+ * the entry; dist never touches tsx.
+ */
+function spawn(init: WriterInit): Worker {
+  const ext = extname(fileURLToPath(import.meta.url));
+  const entry = new URL(`./writer-worker${ext}`, import.meta.url);
+  try {
+    if (ext === '.js') return new Worker(entry, { workerData: init });
+    const tsxApi = import.meta.resolve('tsx/esm/api');
+    const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;
+    return new Worker(bootstrap, { eval: true, workerData: init });
+  } catch (err) {
+    throw new StoreError('QP_ERR_STORE_OPEN', `cannot start the store writer thread (${entry.href}): ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/** One writer thread's life: started, ready (or failed to open the file), then exited. */
+export class WriterThread {
+  /** Resolves once the file is open; rejects with the StoreError that kept it from opening. */
+  readonly ready: Promise<void>;
+  /** Resolves with the exit code when the thread has ended, whatever the reason. */
+  readonly exited: Promise<number>;
+  private readonly worker: Worker;
+  private isReady = false;
+  private lastError: Error | null = null;
+
+  constructor(init: WriterInit, events: WriterEvents) {
+    this.worker = spawn(init);
+    let settleReady!: (err: StoreError | null) => void;
+    this.ready = new Promise<void>((resolve, reject) => {
+      settleReady = (err) => (err ? reject(err) : resolve());
+    });
+    this.worker.on('message', (msg: FromWriter) => {
+      if (this.isReady) return events.message(msg);
+      if (msg.type === 'ready') {
+        this.isReady = true;
+        settleReady(null);
+      } else if (msg.type === 'fatal') {
+        settleReady(new StoreError(msg.code, msg.message));
+      }
+    });
+    // Without this listener an uncaught error in the thread would be rethrown in the main thread.
+    this.worker.on('error', (err) => {
+      this.lastError = err;
+    });
+    this.exited = new Promise<number>((resolve) => {
+      this.worker.once('exit', (code) => {
+        if (this.isReady) events.exit(code, this.lastError);
+        else {
+          const why = this.lastError ? errorMessage(this.lastError) : `it exited with code ${code}`;
+          settleReady(new StoreError('QP_ERR_STORE_OPEN', `the store writer thread failed to start: ${why}`));
+        }
+        resolve(code);
+      });
+    });
+  }
+
+  /** Hands a message to the thread; `transfer` moves buffers instead of copying them. */
+  post(msg: ToWriter, transfer?: ArrayBuffer[]): void {
+    this.worker.postMessage(msg, transfer);
+  }
+
+  /** Stops the thread at once, abandoning whatever it had not yet handled. */
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { HttpRecord } from '../../src/recording/model.js';
+import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { Store } from '../../src/store/index.js';
+import type { StoreObserver, StoreOptions } from '../../src/store/index.js';
+
+/** A complete HttpRecord; `over` replaces top-level fields. */
+export function makeRecord(over: Partial<HttpRecord> = {}): HttpRecord {
+  const startedAt = over.started_at ?? Date.now();
+  return {
+    v: 1,
+    id: uuidv7(startedAt),
+    protocol: 'http',
+    node_id: 'az-a-1',
+    started_at: startedAt,
+    duration_ms: 12.345,
+    client: { address: '127.0.0.1', port: 50123 },
+    tls: null,
+    downstream: 'http://127.0.0.1:8081',
+    request: {
+      method: 'POST',
+      url: '/orders?id=7',
+      http_version: '1.1',
+      headers: [
+        ['Host', 'shop.example'],
+        ['X-Trace', 'a'],
+        ['content-type', 'application/octet-stream'],
+        ['X-Trace', 'b'],
+      ],
+      body: { data: Buffer.from('hello'), size: 5, truncated: false },
+      trailers: [],
+    },
+    response: {
+      status: 201,
+      status_message: 'Created',
+      http_version: '1.1',
+      headers: [['Content-Length', '2']],
+      body: { data: Buffer.from('ok'), size: 2, truncated: false },
+      trailers: [],
+    },
+    status: 201,
+    timings: { request_end: 1.5, response_start: 9.25, response_end: 12.345 },
+    error: null,
+    redacted: [],
+    ...over,
+  };
+}
+
+export function binary(n: number): Buffer {
+  return randomBytes(n);
+}
+
+/** Counts every observer call, for assertions. */
+export class CountingObserver implements StoreObserver {
+  storedCount = 0;
+  storedBytes = 0;
+  drops: Record<string, number> = {};
+  purges: Record<string, { count: number; bytes: number }> = {};
+  stored(count: number, bytes: number): void {
+    this.storedCount += count;
+    this.storedBytes += bytes;
+  }
+  dropped(reason: string, count: number): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + count;
+  }
+  purged(reason: string, count: number, bytes: number): void {
+    const p = (this.purges[reason] ??= { count: 0, bytes: 0 });
+    p.count += count;
+    p.bytes += bytes;
+  }
+}
+
+/** Collects log calls by level. */
+export class MemoryLogger {
+  lines: Array<{ level: string; obj: object; msg: string }> = [];
+  warn(obj: object, msg: string): void {
+    this.lines.push({ level: 'warn', obj, msg });
+  }
+  error(obj: object, msg: string): void {
+    this.lines.push({ level: 'error', obj, msg });
+  }
+  info(obj: object, msg: string): void {
+    this.lines.push({ level: 'info', obj, msg });
+  }
+  count(level: string, includes: string): number {
+    return this.lines.filter((l) => l.level === level && l.msg.includes(includes)).length;
+  }
+}
+
+/** A fresh temp folder, removed after the test. */
+export async function tempDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'qproxy-store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function storeOptions(path: string, over: Partial<StoreOptions> = {}): StoreOptions {
+  return {
+    path,
+    retentionMs: 0,
+    maxSizeBytes: 0,
+    flushIntervalMs: 20,
+    synchronous: 'normal',
+    queueMaxRecords: 10_000,
+    queueMaxBytes: 256 * 1024 * 1024,
+    purgeIntervalMs: 60_000,
+    ...over,
+  };
+}
+
+/** Opens a store in a fresh temp folder and closes it after the test. */
+export async function openStore(
+  t: TestContext,
+  over: Partial<StoreOptions> = {},
+): Promise<{ store: Store; path: string; dir: string }> {
+  const dir = await tempDir(t);
+  const path = join(dir, 'nested', 'qproxy.db');
+  const store = await Store.open(storeOptions(path, over));
+  t.after(() => store.close());
+  return { store, path, dir };
+}
+
+/** Polls `check` until it returns true; fails after `tries` turns of 20 ms. */
+export async function waitFor(check: () => boolean, what: string, tries = 250): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
