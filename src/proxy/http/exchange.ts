@@ -1,0 +1,414 @@
+import { constants as h2constants } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import { QProxyError, errorMessage } from '../../errors.js';
+import { BodyCapture } from '../../recording/capture.js';
+import type { RecordError } from '../../recording/model.js';
+import type { ExchangeOutcome, RejectReason } from '../observer.js';
+import { RequestBodySource } from './body-source.js';
+import type { ConnectionInfo } from './connection-info.js';
+import type { ProxyContext } from './context.js';
+import { buildHttpDraft } from './draft.js';
+import { pickDownstream } from './downstream.js';
+import { downstreamFailure, errorBody, rejection } from './failures.js';
+import { sanitizeHopByHop } from './hop-by-hop.js';
+import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
+import { parseRequestTarget } from './target.js';
+
+/**
+ * One proxied request/response: the client side (Node's HTTP/1 or HTTP/2-compat objects) and the
+ * undici dispatch handler for the downstream side. Listeners are shared functions that find the
+ * exchange through a symbol, so a request allocates no closures.
+ *
+ * @module
+ */
+
+/** The client's request as Node hands it over, HTTP/1 or HTTP/2 (compat API). */
+export type ClientRequest = IncomingMessage | Http2ServerRequest;
+/** The matching response object. */
+export type ClientResponse = ServerResponse | Http2ServerResponse;
+
+/** The write side both response flavours share (their overload sets don't unify). */
+type Writable = { write(chunk: Buffer): boolean };
+
+const kExchange = Symbol('qproxy.exchange');
+type Carrier = { [kExchange]?: Exchange };
+
+const enum State {
+  /** Downstream request in progress (or not started yet). */
+  Active,
+  /** Downstream side finished (complete, failed or aborted); the client side may still be flushing. */
+  Settled,
+  /** Recorded and counted. */
+  Committed,
+}
+
+/** Starts proxying one request. `expectContinue`: the client sent `Expect: 100-continue`. */
+export function proxyRequest(ctx: ProxyContext, req: ClientRequest, res: ClientResponse, conn: ConnectionInfo, expectContinue: boolean): void {
+  const exchange = new Exchange(ctx, req, res, conn);
+  try {
+    exchange.start(expectContinue);
+  } catch (err) {
+    exchange.internalError(err);
+  }
+}
+
+class Exchange implements Dispatcher.DispatchHandler {
+  private readonly t0 = performance.now();
+  private readonly startedAt = Date.now();
+  private readonly h2: boolean;
+  private state = State.Active;
+
+  private target: string;
+  private origin: string | null = null;
+  private source: RequestBodySource | null = null;
+  private reqCapture: BodyCapture | null = null;
+  private bytesIn = 0;
+  private requestEnd: number | null = null;
+
+  private abortDownstream: ((err?: Error) => void) | null = null;
+  private pendingAbort: Error | null = null;
+  private resumeDownstream: (() => void) | null = null;
+  private drainListening = false;
+
+  private resStatus = 0;
+  private resMessage = '';
+  private resHeaders: string[] | null = null;
+  private resTrailers: string[] = [];
+  private resCapture: BodyCapture | null = null;
+  private bytesOut = 0;
+  private responseStart: number | null = null;
+
+  private failure: RecordError | null = null;
+  private outcome: ExchangeOutcome = 'ok';
+  private rejected: RejectReason | null = null;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly req: ClientRequest,
+    private readonly res: ClientResponse,
+    private readonly conn: ConnectionInfo,
+  ) {
+    this.h2 = req.httpVersionMajor === 2;
+    this.target = req.url ?? '';
+  }
+
+  start(expectContinue: boolean): void {
+    const { req, res, ctx } = this;
+    ctx.exchangeStarted();
+    (req as ClientRequest & Carrier)[kExchange] = this;
+    (res as ClientResponse & Carrier)[kExchange] = this;
+    res.on('close', onResponseClose);
+    req.on('error', onRequestError);
+    if (!this.h2) (res as ServerResponse).sendDate = false;
+
+    const facts = inspectRequestHead(req.rawHeaders, this.h2);
+    const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, this.h2);
+    if (reason !== null) return this.reject(reason);
+    const target = parseRequestTarget(this.target);
+    if (target === null) return this.reject('bad_request');
+    this.target = target.path;
+    if (expectContinue) res.writeContinue();
+
+    const tap = new ForwardingTap(this.conn, target.authority, this.h2);
+    const headers = tap.finish(sanitizeHopByHop(req.rawHeaders, false, tap), this.h2 ? '2' : req.httpVersion);
+    const hasBody = this.h2
+      ? !(req as Http2ServerRequest).stream.endAfterHeaders && facts.contentLength !== 0
+      : (facts.contentLength !== null && facts.contentLength > 0) || facts.hasTransferEncoding;
+    const body = hasBody ? this.openBody() : this.noBody();
+
+    const origin = pickDownstream(ctx.downstreams);
+    this.origin = origin;
+    ctx.pools.get(origin).dispatch({ method: req.method ?? 'GET', path: this.target, headers, body }, this);
+  }
+
+  private openBody(): RequestBodySource {
+    const source = new RequestBodySource(this.req);
+    this.source = source;
+    if (this.ctx.recorder.enabled) this.reqCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    this.req.on('data', onRequestData);
+    this.req.on('end', onRequestEnd);
+    return source;
+  }
+
+  private noBody(): null {
+    this.requestEnd = performance.now() - this.t0;
+    // An HTTP/2 stream's readable side must still be drained for the stream to close.
+    if (this.h2) this.req.resume();
+    return null;
+  }
+
+  /** A chunk of the client's body: count, enforce the cap, tap for the recorder, pass on. */
+  requestChunk(chunk: Buffer): void {
+    if (this.state !== State.Active) return; // answered already: discard the rest, keep reading
+    this.bytesIn += chunk.length;
+    this.reqCapture?.push(chunk);
+    const max = this.ctx.limits.maxBodySize;
+    if (max > 0 && this.bytesIn > max) return this.reject('body_too_large');
+    if (!this.source!.push(chunk)) this.req.pause();
+  }
+
+  requestEnded(): void {
+    this.requestEnd = performance.now() - this.t0;
+    if (this.state === State.Active) this.source!.push(null);
+  }
+
+  // undici DispatchHandler (the legacy shape, which undici 7 calls without an adapter).
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.pendingAbort !== null) abort(this.pendingAbort);
+    else this.abortDownstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.state !== State.Active) return false;
+    if (statusCode < 200) return true; // 1xx (103 Early Hints): not relayed
+    this.responseStart = performance.now() - this.t0;
+    this.resumeDownstream = resume;
+    const raw = new Array<string>(rawHeaders.length);
+    for (let i = 0; i < rawHeaders.length; i++) raw[i] = rawHeaders[i]!.toString('latin1');
+    this.resStatus = statusCode;
+    this.resMessage = statusText;
+    this.resHeaders = raw;
+    if (this.ctx.recorder.enabled) this.resCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    const out = sanitizeHopByHop(raw);
+    try {
+      if (this.h2) {
+        writeHeadH2(this.res as Http2ServerResponse, statusCode, out);
+      } else {
+        if (this.ctx.draining) out.push('Connection', 'close');
+        // An empty reason phrase from the downstream: Node's standard one instead.
+        if (statusText === '') (this.res as ServerResponse).writeHead(statusCode, out);
+        else (this.res as ServerResponse).writeHead(statusCode, statusText, out);
+      }
+    } catch (err) {
+      // A field the client side refuses (invalid for HTTP/2, bad characters): a bad downstream answer.
+      const bad = new QProxyError('QP_ERR_DOWNSTREAM_PROTOCOL', `downstream response head cannot be relayed: ${errorMessage(err)}`);
+      this.downstreamFailed(bad);
+      this.abort(bad);
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.state !== State.Active) return false;
+    this.bytesOut += chunk.length;
+    this.resCapture?.push(chunk);
+    if ((this.res as Writable).write(chunk)) return true;
+    if (!this.drainListening) {
+      this.drainListening = true;
+      this.res.on('drain', onResponseDrain);
+    }
+    return false;
+  }
+
+  onComplete(rawTrailers: Buffer[] | string[] | null): void {
+    if (this.state !== State.Active) return;
+    this.state = State.Settled;
+    this.releaseClientBody();
+    if (rawTrailers !== null && rawTrailers.length > 0) this.relayTrailers(rawTrailers);
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    if (this.state !== State.Active) return; // QProxy aborted it (client gone, 413): already handled
+    this.downstreamFailed(err);
+  }
+
+  resumeFromDrain(): void {
+    this.resumeDownstream?.();
+  }
+
+  private relayTrailers(rawTrailers: Buffer[] | string[]): void {
+    const t = rawTrailers.map((b) => (typeof b === 'string' ? b : b.toString('latin1')));
+    this.resTrailers = t;
+    try {
+      if (this.h2) {
+        const obj: Record<string, string> = {};
+        for (let i = 0; i + 1 < t.length; i += 2) obj[t[i]!.toLowerCase()] = t[i + 1]!;
+        (this.res as Http2ServerResponse).addTrailers(obj);
+      } else {
+        const pairs: [string, string][] = [];
+        for (let i = 0; i + 1 < t.length; i += 2) pairs.push([t[i]!, t[i + 1]!]);
+        (this.res as ServerResponse).addTrailers(pairs);
+      }
+    } catch (err) {
+      this.ctx.logger.debug({ err: errorMessage(err) }, 'downstream trailers could not be relayed');
+    }
+  }
+
+  private downstreamFailed(err: Error): void {
+    this.state = State.Settled;
+    this.releaseClientBody();
+    const f = downstreamFailure(err);
+    this.failure = { code: f.code, message: errorMessage(err) };
+    this.outcome = f.outcome;
+    this.source?.destroy();
+    this.ctx.logger.debug({ origin: this.origin, code: f.code, err: errorMessage(err) }, 'downstream failed');
+    if (!this.res.headersSent) this.sendError(f.status, f.error, f.code, !this.req.complete);
+    else this.destroyClient();
+  }
+
+  /** Refuses the request (or the rest of its body): answer, stop the downstream, count the reason. */
+  private reject(reason: RejectReason): void {
+    this.state = State.Settled;
+    this.rejected = reason;
+    const r = rejection(reason);
+    this.failure = { code: r.code, message: r.error };
+    this.abort(new QProxyError(r.code, r.error));
+    this.releaseClientBody();
+    if (!this.res.headersSent) this.sendError(r.status, r.error, r.code, r.close);
+    else this.destroyClient();
+  }
+
+  /**
+   * The downstream no longer takes the client's body (answered early, failed, refused): read and
+   * drop the rest, as Node does for unread bodies, so the client is not left blocked on a paused
+   * request and a keep-alive connection stays usable.
+   */
+  private releaseClientBody(): void {
+    if (this.source === null || this.req.complete) return;
+    this.source.destroy();
+    this.req.resume();
+  }
+
+  /** Stops the downstream request now, or as soon as undici hands over its abort function. */
+  private abort(err: Error): void {
+    this.source?.destroy();
+    if (this.abortDownstream !== null) this.abortDownstream(err);
+    else this.pendingAbort = err;
+  }
+
+  private sendError(status: number, error: string, code: string, close: boolean): void {
+    const body = errorBody(error, code);
+    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body))];
+    if (this.h2) {
+      writeHeadH2(this.res as Http2ServerResponse, status, head);
+    } else {
+      if (close || this.ctx.draining) head.push('Connection', 'close');
+      (this.res as ServerResponse).writeHead(status, head);
+    }
+    this.res.end(body);
+  }
+
+  /** The response already started, so the only honest signal left is breaking the connection. */
+  private destroyClient(): void {
+    if (this.h2) (this.res as Http2ServerResponse).stream.close(h2constants.NGHTTP2_INTERNAL_ERROR);
+    else (this.res as ServerResponse).destroy();
+  }
+
+  /** The client side is over (response flushed, or the client went away). */
+  clientClosed(): void {
+    if (this.state === State.Committed) return;
+    const completed = this.res.writableFinished;
+    if (!completed && this.failure === null) {
+      this.failure = { code: 'QP_ERR_CLIENT_ABORT', message: 'client closed the connection before the response was complete' };
+      this.outcome = 'client_abort';
+    }
+    const wasActive = this.state === State.Active;
+    // Before aborting: undici reports the abort back through onError synchronously.
+    this.state = State.Committed;
+    if (wasActive) this.abort(new QProxyError('QP_ERR_CLIENT_ABORT', 'client went away'));
+    this.commit(completed ? performance.now() - this.t0 : null);
+  }
+
+  private commit(responseEnd: number | null): void {
+    const { ctx, res } = this;
+    ctx.exchangeEnded();
+    const duration = performance.now() - this.t0;
+    const statusSent = res.headersSent ? res.statusCode : null;
+    if (this.rejected !== null) ctx.observer.rejected(this.rejected);
+    else {
+      ctx.observer.exchange({
+        outcome: this.outcome,
+        status: statusSent ?? 499,
+        durationSec: duration / 1000,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+      });
+    }
+    if (!ctx.recorder.enabled) return;
+    try {
+      ctx.recorder.commit(
+        buildHttpDraft({
+          startedAt: this.startedAt,
+          durationMs: duration,
+          conn: this.conn,
+          origin: this.origin,
+          method: this.req.method ?? '',
+          url: this.target,
+          httpVersion: this.req.httpVersion,
+          requestHeaders: this.req.rawHeaders,
+          requestBody: this.reqCapture,
+          requestTrailers: this.req.rawTrailers,
+          response: this.resHeaders === null ? null : {
+            status: this.resStatus,
+            message: this.resMessage,
+            headers: this.resHeaders,
+            body: this.resCapture,
+            trailers: this.resTrailers,
+          },
+          statusSent,
+          timings: { request_end: this.requestEnd, response_start: this.responseStart, response_end: responseEnd },
+          error: this.failure,
+        }),
+      );
+    } catch (err) {
+      ctx.logger.warn({ err: errorMessage(err) }, 'recorder threw; record dropped');
+    }
+  }
+
+  /** A bug in QProxy surfaced while starting the exchange: answer 500 rather than hang. */
+  internalError(err: unknown): void {
+    this.ctx.logger.error({ err: errorMessage(err), url: this.target }, 'HTTP proxy failed to handle a request');
+    if (this.state !== State.Active) return;
+    this.state = State.Settled;
+    this.failure = { code: 'QP_ERR_INTERNAL', message: errorMessage(err) };
+    this.outcome = 'downstream_error';
+    this.abort(new QProxyError('QP_ERR_INTERNAL', errorMessage(err)));
+    this.releaseClientBody();
+    if (!this.res.headersSent) this.sendError(500, 'internal proxy error', 'QP_ERR_INTERNAL', true);
+    else this.destroyClient();
+  }
+
+  /** The client's request stream failed (connection reset mid-body). */
+  clientFailed(): void {
+    if (this.state !== State.Active) return;
+    this.failure = { code: 'QP_ERR_CLIENT_ABORT', message: 'client connection failed while sending the request' };
+    this.outcome = 'client_abort';
+    this.state = State.Settled;
+    this.abort(new QProxyError('QP_ERR_CLIENT_ABORT', 'client went away'));
+  }
+}
+
+/** Node's compat writeHead takes a flat raw list like HTTP/1's (keeps order); @types/node omits it. */
+function writeHeadH2(res: Http2ServerResponse, status: number, flat: string[]): void {
+  res.writeHead(status, flat as unknown as Record<string, string>);
+}
+
+function exchangeOf(emitter: unknown): Exchange | undefined {
+  return (emitter as Carrier)[kExchange];
+}
+
+function onRequestData(this: ClientRequest, chunk: Buffer): void {
+  exchangeOf(this)?.requestChunk(chunk);
+}
+
+function onRequestEnd(this: ClientRequest): void {
+  exchangeOf(this)?.requestEnded();
+}
+
+function onRequestError(this: ClientRequest): void {
+  exchangeOf(this)?.clientFailed();
+}
+
+function onResponseDrain(this: ClientResponse): void {
+  exchangeOf(this)?.resumeFromDrain();
+}
+
+function onResponseClose(this: ClientResponse): void {
+  exchangeOf(this)?.clientClosed();
+}

@@ -1,0 +1,67 @@
+import type { Logger } from 'pino';
+import type { HttpExchangeRecorder } from '../../recording/sink.js';
+import type { HttpProxyObserver } from '../observer.js';
+
+/** PEM material for the TLS listener (contents, not paths). */
+export interface ListenerTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Extra CA certificates to present in the chain. */
+  ca?: string | Buffer;
+}
+
+/** How QProxy verifies https downstreams. */
+export interface DownstreamTlsOptions {
+  /** CA to trust instead of the system roots (an internal CA). */
+  ca?: string | Buffer;
+  rejectUnauthorized: boolean;
+  /** SNI name and the name the certificate must carry; defaults to the downstream's host. */
+  servername?: string;
+}
+
+/** Size and count limits; all enforced before a byte is forwarded. */
+export interface HttpLimits {
+  /** Bytes of the request head (Node's `maxHeaderSize`); above it → 431. */
+  maxHeaderSize: number;
+  /** Header lines per request; above it → 431 (counted by QProxy, Node only truncates). 0 = no limit. */
+  maxHeadersCount: number;
+  /** Request body bytes; above it → 413. 0 switches the check off. */
+  maxBodySize: number;
+  /** Concurrent client connections per listener; beyond it new ones are dropped. 0 = no limit. */
+  maxConnections: number;
+}
+
+/** Every timeout in milliseconds. */
+export interface HttpTimeouts {
+  /** Whole request head must arrive within this (slowloris defence); also bounds the TLS handshake. */
+  headerReadMs: number;
+  /** Whole request (head and body) must arrive within this; 0 = off (long uploads). */
+  requestMs: number;
+  /** Idle keep-alive connection (HTTP/1.1) or session (HTTP/2) is closed after this. */
+  idleMs: number;
+  /** Dialling a downstream (TCP + TLS). */
+  downstreamConnectMs: number;
+  /** Waiting for the downstream's response head once the request was sent. */
+  downstreamResponseMs: number;
+  /** Silence on a downstream response body or an upgraded tunnel. */
+  downstreamIdleMs: number;
+}
+
+/** Everything the HTTP proxy needs; the composition root builds it from the configuration. */
+export interface HttpProxyOptions {
+  host: string;
+  /** 0 = ephemeral. */
+  port: number;
+  /** When set, the listener speaks TLS with ALPN h2 and http/1.1. */
+  tls?: ListenerTlsOptions;
+  /** Origins such as "http://127.0.0.1:8081" or "https://svc.internal:8443". */
+  downstreams: string[];
+  downstreamTls: DownstreamTlsOptions;
+  /** IPs and CIDRs (v4 or v6) whose X-Forwarded-For is appended to instead of replaced. */
+  trustedProxies: string[];
+  limits: HttpLimits;
+  timeouts: HttpTimeouts;
+  recorder: HttpExchangeRecorder;
+  observer: HttpProxyObserver;
+  logger: Logger;
+}

@@ -1,0 +1,318 @@
+import { request as httpRequest } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import { QProxyError, errorMessage } from '../../errors.js';
+import { BodyCapture } from '../../recording/capture.js';
+import type { RecordError } from '../../recording/model.js';
+import type { ExchangeOutcome, RejectReason } from '../observer.js';
+import type { ConnectionInfo } from './connection-info.js';
+import type { ProxyContext } from './context.js';
+import { buildHttpDraft } from './draft.js';
+import type { DraftResponse } from './draft.js';
+import { pickDownstream } from './downstream.js';
+import { downstreamFailure, errorBody, errorCode, rejection } from './failures.js';
+import { sanitizeHopByHop } from './hop-by-hop.js';
+import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
+import { parseRequestTarget } from './target.js';
+
+/**
+ * `Upgrade` (WebSocket and friends) pass-through. undici refuses upgrade headers on plain
+ * requests, so the downstream leg uses node:http(s) on a fresh connection. After a 101 both sockets
+ * are piped into each other; any other answer is relayed as an ordinary response and the client
+ * connection closed. The handshake is recorded as an HTTP exchange (status 101) when the tunnel ends.
+ *
+ * @module
+ */
+
+/** Takes over a client socket that Node's HTTP server handed out with its `'upgrade'` event. */
+export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer, conn: ConnectionInfo): void {
+  try {
+    new UpgradeExchange(ctx, req, socket as Socket, conn).start(head);
+  } catch (err) {
+    // A bug in QProxy: drop this connection rather than leave it hanging (it records on close).
+    ctx.logger.error({ err: errorMessage(err), url: req.url }, 'HTTP proxy failed to handle an upgrade');
+    socket.destroy();
+  }
+}
+
+class UpgradeExchange {
+  private readonly t0 = performance.now();
+  private readonly startedAt = Date.now();
+  private target: string;
+  private origin: string | null = null;
+  private downstreamReq: ClientRequest | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private tunnel: Socket | null = null;
+  private response: DraftResponse | null = null;
+  private responseStart: number | null = null;
+  private statusSent: number | null = null;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private failure: RecordError | null = null;
+  private outcome: ExchangeOutcome = 'ok';
+  private rejected: RejectReason | null = null;
+  private committed = false;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly req: IncomingMessage,
+    private readonly client: Socket,
+    private readonly conn: ConnectionInfo,
+  ) {
+    this.target = req.url ?? '';
+  }
+
+  start(head: Buffer): void {
+    const { ctx, req, client } = this;
+    ctx.exchangeStarted();
+    client.on('error', (err) => this.clientFailed(err));
+    client.on('close', () => this.clientClosed());
+
+    const facts = inspectRequestHead(req.rawHeaders, false);
+    const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, false);
+    if (reason !== null) return this.reject(reason);
+    // A handshake carrying a body has no sane meaning and is a classic desync vehicle.
+    if (facts.hasTransferEncoding || (facts.contentLength ?? 0) > 0) return this.reject('bad_request');
+    const target = parseRequestTarget(this.target);
+    if (target === null) return this.reject('bad_request');
+    this.target = target.path;
+
+    const tap = new ForwardingTap(this.conn, target.authority, false);
+    const headers = tap.finish(sanitizeHopByHop(req.rawHeaders, true, tap), req.httpVersion);
+    headers.push('Connection', 'Upgrade');
+    this.origin = pickDownstream(ctx.downstreams);
+    const dsReq = this.openDownstream(this.origin, headers);
+    this.downstreamReq = dsReq;
+    dsReq.on('upgrade', (res: IncomingMessage, socket: Socket, dsHead: Buffer) => this.switched(res, socket, dsHead, head));
+    dsReq.on('response', (res: IncomingMessage) => this.refused(res));
+    dsReq.on('error', (err) => this.downstreamFailed(err));
+    dsReq.end();
+  }
+
+  private openDownstream(origin: string, headers: string[]): ClientRequest {
+    const url = new URL(origin);
+    const https = url.protocol === 'https:';
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const { downstreamTls: tls, timeouts } = this.ctx;
+    const options = {
+      host: hostname,
+      port: url.port === '' ? (https ? 443 : 80) : Number(url.port),
+      method: this.req.method ?? 'GET',
+      path: this.target,
+      headers,
+      agent: false as const,
+    };
+    const req = https
+      ? httpsRequest({
+          ...options,
+          ca: tls.ca,
+          rejectUnauthorized: tls.rejectUnauthorized,
+          servername: tls.servername ?? (isIP(hostname) === 0 ? hostname : undefined),
+        })
+      : httpRequest(options);
+    this.arm(timeouts.downstreamConnectMs, 'connect');
+    req.on('socket', (s: Socket) => {
+      s.once(https ? 'secureConnect' : 'connect', () => this.arm(timeouts.downstreamResponseMs, 'response'));
+    });
+    return req;
+  }
+
+  /** One timer for the phase we are in (connect, then response head). */
+  private arm(ms: number, phase: string): void {
+    this.disarm();
+    this.timer = setTimeout(() => {
+      this.downstreamReq?.destroy(new QProxyError('QP_ERR_DOWNSTREAM_TIMEOUT', `downstream ${phase} took longer than ${ms} ms`));
+    }, ms);
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** 101: relay the handshake answer, then splice the two sockets. */
+  private switched(res: IncomingMessage, socket: Socket, dsHead: Buffer, clientHead: Buffer): void {
+    this.disarm();
+    this.tunnel = socket;
+    this.noteResponse(res, null);
+    if (this.client.destroyed) {
+      socket.destroy();
+      return;
+    }
+    this.ctx.observer.upgrade('open');
+    const lines = sanitizeHopByHop(res.rawHeaders, true);
+    lines.push('Connection', 'Upgrade');
+    this.client.write(responseHead(res.statusCode ?? 101, res.statusMessage ?? '', lines));
+    this.statusSent = res.statusCode ?? 101;
+    if (dsHead.length > 0) this.client.write(dsHead);
+    if (clientHead.length > 0) socket.write(clientHead);
+    this.bytesIn += clientHead.length;
+    this.bytesOut += dsHead.length;
+
+    const idle = this.ctx.timeouts.downstreamIdleMs;
+    for (const s of [this.client, socket]) {
+      s.setTimeout(idle, () => this.tunnelIdle());
+    }
+    socket.on('data', (chunk: Buffer) => (this.bytesOut += chunk.length));
+    this.client.on('data', (chunk: Buffer) => (this.bytesIn += chunk.length));
+    socket.on('error', (err) => this.tunnelFailed(err, 'downstream_error'));
+    socket.on('close', () => this.tunnelClosed());
+    // Errors are handled by the listeners above; pipeline destroys both sides on any of them.
+    pipeline(this.client, socket, noop);
+    pipeline(socket, this.client, noop);
+  }
+
+  /** Anything but 101: relay it as a plain response and close the client connection. */
+  private refused(res: IncomingMessage): void {
+    this.disarm();
+    const capture = this.ctx.recorder.enabled ? new BodyCapture(this.ctx.recorder.maxBody) : null;
+    this.noteResponse(res, capture);
+    const lines = sanitizeHopByHop(res.rawHeaders);
+    lines.push('Connection', 'close');
+    this.statusSent = res.statusCode ?? 502;
+    this.client.write(responseHead(this.statusSent, res.statusMessage ?? '', lines));
+    res.on('data', (chunk: Buffer) => {
+      this.bytesOut += chunk.length;
+      capture?.push(chunk);
+    });
+    this.client.setTimeout(this.ctx.timeouts.downstreamIdleMs, () => this.tunnelIdle());
+    pipeline(res, this.client, (err) => {
+      if (err) this.tunnelFailed(err, 'downstream_error');
+    });
+  }
+
+  private noteResponse(res: IncomingMessage, body: BodyCapture | null): void {
+    this.responseStart = performance.now() - this.t0;
+    this.response = {
+      status: res.statusCode ?? 0,
+      message: res.statusMessage ?? '',
+      headers: res.rawHeaders,
+      body,
+      trailers: [],
+    };
+  }
+
+  private downstreamFailed(err: Error): void {
+    this.disarm();
+    if (this.failure !== null) return;
+    const f = downstreamFailure(err);
+    this.failure = { code: f.code, message: errorMessage(err) };
+    this.outcome = f.outcome;
+    this.ctx.logger.debug({ origin: this.origin, code: f.code, err: errorMessage(err) }, 'upgrade downstream failed');
+    if (this.statusSent === null) this.answer(f.status, f.error, f.code);
+    else this.client.destroy();
+  }
+
+  private reject(reason: RejectReason): void {
+    this.rejected = reason;
+    const r = rejection(reason);
+    this.failure = { code: r.code, message: r.error };
+    this.answer(r.status, r.error, r.code);
+  }
+
+  /** A QProxy-made answer on the raw socket, then close. */
+  private answer(status: number, error: string, code: string): void {
+    const body = errorBody(error, code);
+    this.statusSent = status;
+    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close'];
+    this.client.end(responseHead(status, '', head) + body);
+  }
+
+  private tunnelIdle(): void {
+    this.failure ??= { code: 'QP_ERR_TUNNEL_IDLE', message: `no traffic for ${this.ctx.timeouts.downstreamIdleMs} ms` };
+    this.outcome = 'timeout';
+    this.client.destroy();
+    this.tunnel?.destroy();
+  }
+
+  private tunnelFailed(err: Error, outcome: ExchangeOutcome): void {
+    // One side closing without the courtesy of a half-close (WebSocket servers do that after the
+    // close handshake) makes pipeline report a premature close: that is an ordinary end.
+    if (this.failure === null && errorCode(err) !== 'ERR_STREAM_PREMATURE_CLOSE') {
+      this.failure = { code: errorCode(err) || 'QP_ERR_DOWNSTREAM_RESET', message: errorMessage(err) };
+      this.outcome = outcome;
+      this.ctx.observer.upgrade('error');
+    }
+    this.client.destroy();
+    this.tunnel?.destroy();
+  }
+
+  private clientFailed(err: Error): void {
+    if (this.tunnel !== null) return this.tunnelFailed(err, 'client_abort');
+    this.failure ??= { code: 'QP_ERR_CLIENT_ABORT', message: errorMessage(err) };
+    this.outcome = 'client_abort';
+  }
+
+  private clientClosed(): void {
+    if (this.tunnel === null) {
+      if (this.statusSent === null && this.failure === null) {
+        this.failure = { code: 'QP_ERR_CLIENT_ABORT', message: 'client closed the connection before the upgrade completed' };
+        this.outcome = 'client_abort';
+      }
+      this.disarm();
+      this.downstreamReq?.destroy();
+      return this.commit();
+    }
+    this.tunnel.destroy();
+    this.tunnelClosed();
+  }
+
+  private tunnelClosed(): void {
+    if (this.client.destroyed && this.tunnel?.destroyed === true) this.commit();
+  }
+
+  private commit(): void {
+    if (this.committed) return;
+    this.committed = true;
+    const { ctx } = this;
+    ctx.exchangeEnded();
+    const duration = performance.now() - this.t0;
+    if (this.tunnel !== null) ctx.observer.upgrade('close');
+    if (this.rejected !== null) ctx.observer.rejected(this.rejected);
+    else {
+      ctx.observer.exchange({
+        outcome: this.outcome,
+        status: this.statusSent ?? 499,
+        durationSec: duration / 1000,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+      });
+    }
+    if (!ctx.recorder.enabled) return;
+    try {
+      ctx.recorder.commit(
+        buildHttpDraft({
+          startedAt: this.startedAt,
+          durationMs: duration,
+          conn: this.conn,
+          origin: this.origin,
+          method: this.req.method ?? '',
+          url: this.target,
+          httpVersion: this.req.httpVersion,
+          requestHeaders: this.req.rawHeaders,
+          requestBody: null,
+          requestTrailers: [],
+          response: this.response,
+          statusSent: this.statusSent,
+          timings: { request_end: 0, response_start: this.responseStart, response_end: this.statusSent === null ? null : duration },
+          error: this.failure,
+        }),
+      );
+    } catch (err) {
+      ctx.logger.warn({ err: errorMessage(err) }, 'recorder threw; record dropped');
+    }
+  }
+}
+
+function responseHead(status: number, message: string, flat: readonly string[]): string {
+  let head = `HTTP/1.1 ${status} ${message}\r\n`;
+  for (let i = 0; i + 1 < flat.length; i += 2) head += `${flat[i]}: ${flat[i + 1]}\r\n`;
+  return head + '\r\n';
+}
+
+function noop(): void {}

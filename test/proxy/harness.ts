@@ -1,0 +1,172 @@
+import { request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { connect as netConnect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pino } from 'pino';
+import { HttpProxyServer } from '../../src/proxy/http/index.js';
+import type { HttpProxyOptions } from '../../src/proxy/http/index.js';
+import type { ExchangeEvent, HttpProxyObserver } from '../../src/proxy/observer.js';
+import type { HttpExchangeRecorder, HttpRecordDraft } from '../../src/recording/sink.js';
+
+/**
+ * Shared set-up for the proxy tests: a real HttpProxyServer on 127.0.0.1:0 with a recorder that
+ * keeps drafts in an array and an observer that keeps every event.
+ */
+
+export class CollectingRecorder implements HttpExchangeRecorder {
+  readonly drafts: HttpRecordDraft[] = [];
+  constructor(
+    readonly enabled = true,
+    readonly maxBody = 64 * 1024,
+  ) {}
+  commit(draft: HttpRecordDraft): void {
+    this.drafts.push(draft);
+  }
+}
+
+export class CollectingObserver implements HttpProxyObserver {
+  readonly exchanges: ExchangeEvent[] = [];
+  readonly rejections: string[] = [];
+  readonly upgrades: string[] = [];
+  exchange(e: ExchangeEvent): void {
+    this.exchanges.push(e);
+  }
+  rejected(reason: string): void {
+    this.rejections.push(reason);
+  }
+  upgrade(event: 'open' | 'close' | 'error'): void {
+    this.upgrades.push(event);
+  }
+}
+
+export interface ProxyHarness {
+  proxy: HttpProxyServer;
+  port: number;
+  origin: string;
+  recorder: CollectingRecorder;
+  observer: CollectingObserver;
+  close(): Promise<void>;
+}
+
+export type ProxyOverrides = Partial<Omit<HttpProxyOptions, 'limits' | 'timeouts' | 'recorder' | 'observer'>> & {
+  limits?: Partial<HttpProxyOptions['limits']>;
+  timeouts?: Partial<HttpProxyOptions['timeouts']>;
+  recorder?: CollectingRecorder;
+};
+
+export async function startProxy(downstream: string, overrides: ProxyOverrides = {}): Promise<ProxyHarness> {
+  const recorder = overrides.recorder ?? new CollectingRecorder();
+  const observer = new CollectingObserver();
+  const proxy = new HttpProxyServer({
+    host: '127.0.0.1',
+    port: 0,
+    downstreams: [downstream],
+    downstreamTls: { rejectUnauthorized: true },
+    trustedProxies: [],
+    logger: pino({ level: 'silent' }),
+    ...overrides,
+    limits: { maxHeaderSize: 16 * 1024, maxHeadersCount: 100, maxBodySize: 0, maxConnections: 0, ...overrides.limits },
+    timeouts: {
+      headerReadMs: 5_000,
+      requestMs: 30_000,
+      idleMs: 5_000,
+      downstreamConnectMs: 2_000,
+      downstreamResponseMs: 10_000,
+      downstreamIdleMs: 10_000,
+      ...overrides.timeouts,
+    },
+    recorder,
+    observer,
+  });
+  const { port } = await proxy.listen();
+  return {
+    proxy,
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    recorder,
+    observer,
+    close: () => proxy.close(1_000),
+  };
+}
+
+/** Polls `cond` (bounded: about 5 s) instead of sleeping a fixed time. */
+export async function waitFor(cond: () => boolean, what: string, attempts = 500): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (cond()) return;
+    await delay(10);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface SimpleResponse {
+  status: number;
+  statusMessage: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  trailers: NodeJS.Dict<string>;
+  body: Buffer;
+}
+
+/** One request over a fresh connection (no agent), body fully read. */
+export function send(
+  port: number,
+  opts: { method?: string; path?: string; headers?: OutgoingHttpHeaders | string[]; body?: Buffer | string | Iterable<Buffer> | AsyncIterable<Buffer> } = {},
+): Promise<SimpleResponse> {
+  // Node's client adds Host only for object headers; a raw header list must carry its own.
+  const headers = Array.isArray(opts.headers) && !opts.headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host') ? [...opts.headers, 'Host', `127.0.0.1:${port}`] : opts.headers;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path ?? '/', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          trailers: res.trailers,
+          body: Buffer.concat(chunks),
+        }),
+      );
+    });
+    req.on('error', reject);
+    const body = opts.body;
+    if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
+      req.end(body);
+      return;
+    }
+    void (async () => {
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+        }
+        req.end();
+      } catch (err) {
+        req.destroy(err as Error);
+      }
+    })();
+  });
+}
+
+/** Sends raw bytes on a fresh TCP connection and returns everything received until the server closes it. */
+export function rawExchange(port: number, bytes: string | Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    socket.on('connect', () => socket.write(bytes));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A reset after the answer arrived still counts as an answer.
+      if (err.code === 'ECONNRESET' && chunks.length > 0) resolve(Buffer.concat(chunks));
+      else reject(err);
+    });
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** Header value(s) of a draft's header lines, matched case-insensitively. */
+export function headerValues(lines: readonly [string, string][], name: string): string[] {
+  const lower = name.toLowerCase();
+  return lines.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
+}
