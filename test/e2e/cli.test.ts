@@ -54,7 +54,7 @@ async function startCli(configPath: string): Promise<Started> {
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  child.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
+  child.stderr.on('data', (c: Buffer) => stderr.push(c.toString()));
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`qproxy did not start within 20 s; stderr: ${stderr.join('')}`)), 20_000);
@@ -62,7 +62,7 @@ async function startCli(configPath: string): Promise<Started> {
       clearTimeout(timer);
       reject(new Error(`qproxy exited early with ${code}; stderr: ${stderr.join('')} stdout: ${stdout.join('\n')}`));
     });
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stdout.on('data', (c: Buffer) => {
       buf += c.toString();
       let nl;
       while ((nl = buf.indexOf('\n')) >= 0) {
