@@ -7,6 +7,8 @@ export type ApiErrorCode =
   | 'QP_ERR_API_UNAUTHORIZED'
   | 'QP_ERR_API_NOT_FOUND'
   | 'QP_ERR_API_RECORD_NOT_FOUND'
+  | 'QP_ERR_API_REPLAY_NOT_FOUND'
+  | 'QP_ERR_API_UNSUPPORTED_MEDIA_TYPE'
   | 'QP_ERR_API_METHOD_NOT_ALLOWED'
   | 'QP_ERR_API_BODY_NOT_ALLOWED'
   | 'QP_ERR_API_HOST_NOT_ALLOWED'
@@ -45,6 +47,11 @@ export interface ErrorReply {
 /** Codes raised by components behind the API that are the client's fault. */
 const CLIENT_ERROR_CODES: Readonly<Record<string, number>> = {
   QP_ERR_BAD_CURSOR: 400,
+  QP_ERR_BAD_QUERY: 400,
+  QP_ERR_CONFIG: 400,
+  QP_ERR_REPLAY_LIMIT: 429,
+  QP_ERR_REPLAY_LIVE: 409,
+  QP_ERR_REPLAY_CLOSED: 503,
 };
 
 /**

@@ -24,8 +24,10 @@ import { allowedMethods, handlerFor, Router } from './router.js';
 import type { Reply } from './router.js';
 import { apiRoutes } from './routes.js';
 import type { ApiRecords } from './routes.js';
+import type { ReplaysApi } from './replay-routes.js';
 
 export type { ApiRecords, RecordPage } from './routes.js';
+export type { ReplaysApi } from './replay-routes.js';
 export type { RecordQuery } from './records-query.js';
 
 export interface ApiOptions {
@@ -43,12 +45,16 @@ export interface ApiOptions {
   /** /readyz: false while the node drains. */
   ready: () => boolean;
   logger: Logger;
+  /** Replays of a Playback node (the /api/replays routes); absent on Record nodes. */
+  replays?: ReplaysApi;
 }
 
-// The API carries no request bodies and small answers; these bounds keep a misbehaving or hostile
+// The API carries small answers and no request bodies but small JSON ones on POST; these bounds keep a misbehaving or hostile
 // client from holding sockets or memory. Header limits follow reliability.md §1.2.
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_HEADER_COUNT = 100;
+/** Largest POST body (a replay request with its filters and rules). */
+const MAX_BODY_BYTES = 64 * 1024;
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -72,7 +78,14 @@ export class ApiServer {
     this.auth = new BearerAuth(o.token);
     this.hosts = new HostGuard(o.allowedHosts);
     this.router = new Router(
-      apiRoutes({ records: o.records, status: o.status, metrics: o.metrics, ready: o.ready, audit: this.log }),
+      apiRoutes({
+        records: o.records,
+        status: o.status,
+        metrics: o.metrics,
+        ready: o.ready,
+        audit: this.log,
+        ...(o.replays !== undefined && { replays: o.replays }),
+      }),
     );
     this.server = createServer(
       {
@@ -170,7 +183,8 @@ export class ApiServer {
     } catch (err) {
       wire = toWire(this.replyForError(err, req));
     }
-    writeReply(res, wire, this.closing !== null);
+    // A POST answered before its body was read (refused, unknown route) leaves bytes on the socket.
+    writeReply(res, wire, this.closing !== null || (req.method === 'POST' && !req.readableEnded));
     this.log.debug(
       { method: req.method, path: pathOf(req.url), status: wire.status, ms: Math.round(performance.now() - started) },
       'API request',
@@ -195,7 +209,8 @@ export class ApiServer {
         Allow: allow,
       });
     }
-    return handler({ req, params: match.params, query: new URLSearchParams(queryOf(url)) });
+    const body = req.method === 'POST' ? await readJsonBody(req) : null;
+    return handler({ req, params: match.params, query: new URLSearchParams(queryOf(url)), body });
   }
 
   private replyForError(err: unknown, req: IncomingMessage): Reply {
@@ -233,13 +248,40 @@ function checkRequestShape(req: IncomingMessage): void {
     });
   }
   const length = req.headers['content-length'];
-  if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
+  if (req.method !== 'POST' && ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined)) {
     // The body is never read: closing the connection after the answer discards it.
     throw new ApiError(413, 'QP_ERR_API_BODY_NOT_ALLOWED', 'API calls take no request body', { Connection: 'close' });
   }
   if (!req.url?.startsWith('/')) {
     throw new ApiError(400, 'QP_ERR_API_BAD_REQUEST', 'the request target must be a path such as /api/records');
   }
+}
+
+/**
+ * Reads a POST body of at most MAX_BODY_BYTES. JSON only: a content type browsers cannot send
+ * cross-origin without a preflight (which this API never answers) keeps pages from forging calls.
+ */
+async function readJsonBody(req: IncomingMessage): Promise<Buffer> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new ApiError(415, 'QP_ERR_API_UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json', {
+      Connection: 'close',
+    });
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) {
+    throw new ApiError(413, 'QP_ERR_API_BODY_NOT_ALLOWED', `the body is larger than ${MAX_BODY_BYTES} bytes`, { Connection: 'close' });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      throw new ApiError(413, 'QP_ERR_API_BODY_NOT_ALLOWED', `the body is larger than ${MAX_BODY_BYTES} bytes`, { Connection: 'close' });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 function pathOf(url: string | undefined): string {

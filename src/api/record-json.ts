@@ -1,10 +1,19 @@
 /**
  * @module The API's JSON shape of a whole record (SPEC §7): the record model as it is, with every
- * body turned into base64 plus, when the bytes are UTF-8, the text itself so people can read
- * JSON and form bodies without decoding.
+ * body and every TCP chunk turned into base64 plus, when the bytes are UTF-8, the text itself so
+ * people can read JSON, form bodies and text protocols (Redis, SMTP, …) without decoding.
  */
 import { isUtf8 } from 'node:buffer';
-import type { CapturedBody, HttpRecord, HttpRequestPart, HttpResponsePart, QRecord } from '../recording/model.js';
+import type {
+  CapturedBody,
+  HttpRecord,
+  HttpRequestPart,
+  HttpResponsePart,
+  QRecord,
+  TcpChunk,
+  TcpDirection,
+  TcpRecord,
+} from '../recording/model.js';
 
 /** A body as the API shows it. */
 export interface JsonBody {
@@ -26,10 +35,30 @@ export type JsonHttpRecord = Omit<HttpRecord, 'request' | 'response'> & {
   response: (Omit<HttpResponsePart, 'body'> & { body: JsonBody }) | null;
 };
 
-/** Every record kind as the API shows it; TCP sessions join when QRecord grows. */
-export type JsonRecord = JsonHttpRecord;
+/** One TCP chunk as the API shows it. */
+export interface JsonTcpChunk {
+  dir: TcpDirection;
+  /** Microseconds from the session's `started_at`. */
+  t_us: number;
+  encoding: 'base64';
+  data: string;
+  /** Bytes in this chunk. */
+  size: number;
+  /** The bytes as text, present only when the chunk is valid UTF-8 on its own. */
+  text?: string;
+}
 
+export type JsonTcpRecord = Omit<TcpRecord, 'chunks'> & { chunks: JsonTcpChunk[] };
+
+/** Every record kind as the API shows it. */
+export type JsonRecord = JsonHttpRecord | JsonTcpRecord;
+
+/** The API shape of a record: bodies and chunks in base64 (plus text when UTF-8), the rest as is. */
+export function recordToJson(record: HttpRecord): JsonHttpRecord;
+export function recordToJson(record: TcpRecord): JsonTcpRecord;
+export function recordToJson(record: QRecord): JsonRecord;
 export function recordToJson(record: QRecord): JsonRecord {
+  if (record.protocol === 'tcp') return { ...record, chunks: record.chunks.map(chunkToJson) };
   return {
     ...record,
     request: { ...record.request, body: bodyToJson(record.request.body) },
@@ -46,6 +75,22 @@ export function bodyToJson(body: CapturedBody): JsonBody {
   };
   const textBytes = body.truncated ? body.data.subarray(0, completeUtf8Length(body.data)) : body.data;
   if (isUtf8(textBytes)) json.text = textBytes.toString('utf8');
+  return json;
+}
+
+/**
+ * A chunk's bytes in base64, and as text when they are UTF-8. A character split across two reads
+ * makes both chunks non-text; `data` always has every byte.
+ */
+export function chunkToJson(chunk: TcpChunk): JsonTcpChunk {
+  const json: JsonTcpChunk = {
+    dir: chunk.dir,
+    t_us: chunk.t_us,
+    encoding: 'base64',
+    data: chunk.data.toString('base64'),
+    size: chunk.data.length,
+  };
+  if (isUtf8(chunk.data)) json.text = chunk.data.toString('utf8');
   return json;
 }
 

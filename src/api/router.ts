@@ -11,11 +11,13 @@ export interface RequestContext {
   /** Path parameters, percent-decoded (`:id` in "/api/records/:id"). */
   params: Readonly<Record<string, string>>;
   query: URLSearchParams;
+  /** The request body (POST only, at most the API's body limit), or null. */
+  body: Buffer | null;
 }
 
 export type Handler = (ctx: RequestContext) => Reply | Promise<Reply>;
 
-export type Method = 'GET' | 'DELETE';
+export type Method = 'GET' | 'DELETE' | 'POST';
 
 export interface Route {
   /** Segments starting with ":" match one non-empty segment, e.g. "/api/records/:id". */
@@ -43,6 +45,7 @@ export function allowedMethods(route: Route): string[] {
 export function handlerFor(route: Route, method: string | undefined): Handler | undefined {
   if (method === 'GET' || method === 'HEAD') return route.methods.GET;
   if (method === 'DELETE') return route.methods.DELETE;
+  if (method === 'POST') return route.methods.POST;
   return undefined;
 }
 

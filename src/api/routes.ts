@@ -3,6 +3,7 @@ import type { QRecord, RecordSummary } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
 import { recordToJson } from './record-json.js';
 import { parseRecordQuery } from './records-query.js';
+import { replayRoutes, type ReplaysApi } from './replay-routes.js';
 import type { RecordQuery } from './records-query.js';
 import type { Reply, RequestContext, Route } from './router.js';
 
@@ -30,6 +31,8 @@ export interface RouteDeps {
   ready: () => boolean;
   /** Destructive calls are logged here (OWASP logging: who, what, result). */
   audit: Logger;
+  /** Replays of a Playback node; absent on Record nodes (the replay routes then answer 404). */
+  replays?: ReplaysApi;
 }
 
 // Record ids are UUIDv7 (or ULIDs); anything else cannot name a record, and never reaches the store.
@@ -90,5 +93,6 @@ export function apiRoutes(d: RouteDeps): Route[] {
         },
       },
     },
+    ...(d.replays ? replayRoutes(d.replays, d.audit) : []),
   ];
 }

@@ -106,8 +106,9 @@ function resolveFilePaths(config: QProxyConfig, dir: string): void {
     tls.tls_key = abs(tls.tls_key);
     if (tls.ca !== undefined) tls.ca = abs(tls.ca);
   }
-  const downstreamTls = config.http?.downstream_tls;
-  if (downstreamTls?.ca !== undefined) downstreamTls.ca = abs(downstreamTls.ca);
+  for (const downstreamTls of [config.http?.downstream_tls, config.tcp?.downstream_tls]) {
+    if (downstreamTls?.ca !== undefined) downstreamTls.ca = abs(downstreamTls.ca);
+  }
   const peer = config.peer;
   if (peer) {
     if (peer.ca !== undefined) peer.ca = abs(peer.ca);

@@ -2,6 +2,7 @@
  * Rules that span fields, checked after the per-field schemas. They may run on a config that also
  * has field errors (so everything is reported at once), hence the defensive type checks.
  */
+import { syncRules } from './schema-sync.js';
 
 /** One cross-field problem; `plain` messages are printed as-is after the path (no "got …"). */
 export interface RuleIssue {
@@ -28,7 +29,7 @@ function section(value: unknown): Section | undefined {
 
 /** Runs every cross-field rule. */
 export function crossFieldIssues(config: RuleInput): RuleIssue[] {
-  return [...listenerRules(config), ...peerRules(config), ...portClashes(config)];
+  return [...listenerRules(config), ...peerRules(config), ...tcpTlsRules(config), ...balancingRules(config), ...syncRules(config), ...portClashes(config)];
 }
 
 function listenerRules(config: RuleInput): RuleIssue[] {
@@ -81,6 +82,32 @@ function peerRules(config: RuleInput): RuleIssue[] {
   if (peer.tls === false && tlsFiles.length > 0) {
     const named = tlsFiles.map((k) => `peer.${k}`).join(', ');
     issues.push({ path: ['peer', 'tls'], message: `is false, but ${named} only apply over TLS — set "tls": true or remove them`, plain: true });
+  }
+  return issues;
+}
+
+function tcpTlsRules(config: RuleInput): RuleIssue[] {
+  const tls = section(section(config.tcp)?.downstream_tls);
+  if (!tls || tls.enabled !== false) return [];
+  const set = (['ca', 'servername'] as const).filter((k) => tls[k] !== undefined);
+  if (set.length === 0) return [];
+  const named = set.map((k) => `tcp.downstream_tls.${k}`).join(', ');
+  return [{ path: ['tcp', 'downstream_tls', 'enabled'], message: `is false, but ${named} only apply over TLS — set "enabled": true or remove them`, plain: true }];
+}
+
+/** Discovery refuses a max_ejection below ejection at start; say so while reading the file instead. */
+function balancingRules(config: RuleInput): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  for (const name of ['http', 'tcp'] as const) {
+    const passive = section(section(section(config[name])?.balancing)?.passive);
+    if (!passive || typeof passive.ejection !== 'number' || typeof passive.max_ejection !== 'number') continue;
+    if (passive.max_ejection < passive.ejection) {
+      issues.push({
+        path: [name, 'balancing', 'passive', 'max_ejection'],
+        message: `is shorter than ${name}.balancing.passive.ejection — the longest ejection cannot be shorter than the first; raise it or lower ejection`,
+        plain: true,
+      });
+    }
   }
   return issues;
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { count, downstreamUrls, filePath, hostName, hostPorts, ipOrCidr, listenPort } from './fields.js';
+import { balancingSchema } from './schema-balancing.js';
 import { MAX_TIMER_MS, duration, size } from './units.js';
 
 /** Certificate and key a listener serves TLS with (PEM files). */
@@ -95,8 +96,61 @@ export const httpSchema = z
     downstream_tls: downstreamTlsSchema,
     limits: limitsSchema,
     timeouts: timeoutsSchema,
+    balancing: balancingSchema({ http: true }),
   })
   .describe('The HTTP/HTTPS listener (HTTP/1.1, and HTTP/2 over TLS). Optional.');
+
+const tcpDownstreamTlsSchema = z
+  .strictObject({
+    enabled: z
+      .boolean({ error: 'expected true or false' })
+      .default(false)
+      .describe('Speak TLS to the downstream. Default false (plain TCP).'),
+    ca: filePath('a PEM CA bundle')
+      .optional()
+      .describe('CA bundle (PEM) to trust for the downstream\'s certificate, instead of the system store. Needs enabled: true.'),
+    servername: hostName()
+      .optional()
+      .describe('TLS server name (SNI) to send and verify; default: the downstream\'s host name (none for an IP address). Needs enabled: true.'),
+    reject_unauthorized: z
+      .boolean({ error: 'expected true or false' })
+      .default(true)
+      .describe('Verify the downstream\'s certificate. Default true; false only for test setups.'),
+  })
+  .prefault({})
+  .describe('TLS from QProxy to the downstream. Off by default.');
+
+const tcpTimeoutsSchema = z
+  .strictObject({
+    connect: timer('3s', 'Time to connect to one downstream address (TLS handshake included); then the next address is tried.'),
+    idle: timer('300s', 'A session with no bytes in either direction for this long is closed (close_reason "idle_timeout"). A client\'s TLS handshake must finish within the smaller of this and "15s".'),
+  })
+  .prefault({})
+  .describe('TCP timeouts; durations are numbers of milliseconds or strings like "30s".');
+
+const tcpLimitsSchema = z
+  .strictObject({
+    max_connections: count(0)
+      .prefault(0)
+      .describe('Most client connections open at once; further ones are closed on accept. 0 = unlimited (default).'),
+  })
+  .prefault({})
+  .describe('Connection limits of the TCP listener.');
+
+const tcpRecordingSchema = z
+  .strictObject({
+    max_session_bytes: size({ example: '16MiB' })
+      .prefault('16MiB')
+      .describe('Bytes of one session kept in its record (both directions together); beyond it bytes are counted, not kept, and the record is marked truncated. Default "16MiB".'),
+    segment_interval: duration({ example: '1s', min: 10, max: MAX_TIMER_MS })
+      .prefault('1s')
+      .describe('An open session\'s new chunks are written to the store at least this often, so it is listed while in progress and memory stays bounded. Default "1s", at least "10ms".'),
+    segment_bytes: size({ example: '256KiB', min: 1024 })
+      .prefault('256KiB')
+      .describe('... or as soon as this many new bytes are waiting. Default "256KiB", at least "1KiB".'),
+  })
+  .prefault({})
+  .describe('How TCP sessions are recorded (recording.enabled switches recording off altogether).');
 
 /** The raw TCP listener and its downstreams. */
 export const tcpSchema = z
@@ -109,6 +163,11 @@ export const tcpSchema = z
       .describe(
         'Where connections go: "host:port" strings (IPv6 as "[::1]:6379"); a single string is accepted too. Required in Record mode. Read as a list, empty when absent.',
       ),
-    tls: tlsFilesSchema.optional().describe('Terminate TLS on the listener with these files. Optional.'),
+    tls: tlsFilesSchema.optional().describe('Terminate TLS on the listener with these files; set ca to require client certificates (mutual TLS). Optional.'),
+    downstream_tls: tcpDownstreamTlsSchema,
+    timeouts: tcpTimeoutsSchema,
+    limits: tcpLimitsSchema,
+    recording: tcpRecordingSchema,
+    balancing: balancingSchema({ http: false }),
   })
   .describe('The raw TCP listener. Optional.');

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { filePath, hostName, listenPort, nonEmpty, remotePort, secret } from './fields.js';
 import { tlsFilesSchema } from './schema-listeners.js';
+import { peerSyncFields, syncReceiverFields } from './schema-sync.js';
 
 /** Record mode: the Playback node records are streamed to. */
 export const peerSchema = z
@@ -18,6 +19,7 @@ export const peerSchema = z
     ca: filePath('a PEM CA bundle').optional().describe('CA bundle (PEM) to trust for the peer\'s certificate. Needs tls: true.'),
     cert: filePath('a PEM certificate file').optional().describe('Client certificate (PEM) for mutual TLS. Needs key and tls: true.'),
     key: filePath('a PEM private key file').optional().describe('Private key (PEM) for cert. Needs cert and tls: true.'),
+    ...peerSyncFields,
   })
   .describe('Record mode: where recordings are sent. Optional; without it records stay in the local store.');
 
@@ -30,6 +32,7 @@ export const syncSchema = z
     token: secret('a token')
       .optional()
       .describe('Bearer token peers must present. Overridden by QPROXY_SYNC_TOKEN.'),
+    ...syncReceiverFields,
   })
   .prefault({})
   .describe('Playback mode: the listener Record nodes push recordings to. Ignored in Record mode. Defaults apply when absent.');

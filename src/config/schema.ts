@@ -10,6 +10,7 @@ import { crossFieldIssues } from './rules.js';
 import { apiSchema, peerSchema, syncSchema } from './schema-services.js';
 import { httpSchema, tcpSchema } from './schema-listeners.js';
 import { recordingSchema, storageSchema } from './schema-data.js';
+import { playbackSchema } from './schema-playback.js';
 import { MAX_TIMER_MS, duration } from './units.js';
 
 const shutdownSchema = z
@@ -58,6 +59,7 @@ export const configSchema = z
     api: apiSchema,
     storage: storageSchema,
     recording: recordingSchema,
+    playback: playbackSchema,
     shutdown: shutdownSchema,
     log: logSchema,
   })

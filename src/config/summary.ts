@@ -14,7 +14,8 @@ export function describeConfig(config: QProxyConfig, path: string): string[] {
     lines.push(`http  ${address(http.host, http.port)} ${http.tls ? 'HTTPS (h2, http/1.1)' : 'HTTP/1.1'}${to}`);
   }
   if (tcp) {
-    const to = tcp.downstream.length > 0 ? ` → ${tcp.downstream.join(', ')}` : ' (serves recordings)';
+    const overTls = tcp.downstream_tls.enabled ? ' over TLS' : '';
+    const to = tcp.downstream.length > 0 ? ` → ${tcp.downstream.join(', ')}${overTls}` : ' (serves recordings)';
     lines.push(`tcp   ${address(tcp.host, tcp.port)} ${tcp.tls ? 'TLS' : 'plain'}${to}`);
   }
   if (config.mode === 'Playback') {

@@ -1,5 +1,6 @@
 import { Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { BYTES_SLOT } from './proxy-bytes.js';
 import { ReasonCounter } from './reason-counter.js';
 import { ScrapedCounter } from './scraped-counter.js';
 
@@ -42,12 +43,13 @@ export const DURATION_BUCKETS = [
 type HistogramChild = ReturnType<Histogram['labels']>;
 
 const UPGRADE_EVENTS = ['open', 'close', 'error'] as const;
-const RX = 0;
-const TX = 1;
+const RX = BYTES_SLOT.httpRx;
+const TX = BYTES_SLOT.httpTx;
 
 /**
  * HTTP listener metrics. `exchange()` runs once per proxied request, so it only indexes arrays;
- * the histogram children are resolved once here.
+ * the histogram children are resolved once here. `bytes` is the `qproxy_proxy_bytes_total`
+ * counter shared with the TCP listener (see proxy-bytes.ts).
  */
 export class HttpMetrics implements HttpMetricsObserver {
   private readonly requests: ScrapedCounter<'outcome' | 'code_class'>;
@@ -56,8 +58,9 @@ export class HttpMetrics implements HttpMetricsObserver {
   private readonly upgrades: ScrapedCounter<'event'>;
   private readonly rejects: ReasonCounter;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, bytes: ScrapedCounter<'protocol' | 'direction'>) {
     const registers = [registry];
+    this.bytes = bytes;
     this.requests = new ScrapedCounter(
       {
         name: 'qproxy_http_requests_total',
@@ -78,18 +81,6 @@ export class HttpMetrics implements HttpMetricsObserver {
       duration.zero({ outcome });
       this.durations.push(duration.labels(outcome));
     }
-    this.bytes = new ScrapedCounter(
-      {
-        name: 'qproxy_proxy_bytes_total',
-        help: 'Bytes relayed by the proxy listeners: rx received from clients, tx sent to clients.',
-        labelNames: ['protocol', 'direction'],
-        registers,
-      },
-      [
-        { protocol: 'http', direction: 'rx' },
-        { protocol: 'http', direction: 'tx' },
-      ],
-    );
     this.upgrades = new ScrapedCounter(
       {
         name: 'qproxy_http_upgrades_total',

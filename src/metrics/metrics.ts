@@ -7,11 +7,20 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { CpuWindow } from './cpu-window.js';
 import { HttpMetrics } from './http-metrics.js';
 import type { HttpMetricsObserver } from './http-metrics.js';
+import { BYTES_SLOT, createProxyBytes } from './proxy-bytes.js';
+import type { ScrapedCounter } from './scraped-counter.js';
+import { TcpMetrics } from './tcp-metrics.js';
+import type { TcpMetricsObserver } from './tcp-metrics.js';
+import { SyncMetrics } from './sync-metrics.js';
+import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
 import type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
 export type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+export type { TcpMetricsObserver } from './tcp-metrics.js';
+export type { SyncMetricsObserver } from './sync-metrics.js';
+export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
 
 export interface MetricsOptions {
   /**
@@ -49,20 +58,43 @@ export interface TotalFigures {
   dropped_by_reason: Record<string, number>;
 }
 
+/** TCP session counters since start, for `/api/status`. */
+export interface TcpFigures {
+  /** Sessions ended, whatever the outcome. */
+  sessions: number;
+  /** Sessions open now. */
+  active: number;
+  /** Sessions that ended in a reset, a connect or TLS failure, or another error. */
+  errors: number;
+}
+
 /** All metrics of one QProxy node. */
 export class Metrics {
   readonly registry: Registry;
   readonly http: HttpMetricsObserver;
   readonly store: StoreMetricsObserver;
   readonly recorder: RecorderMetricsObserver;
+  /** The TCP proxy's observer. */
+  readonly tcp: TcpMetricsObserver;
+  /** The sync sender's and receiver's observer (`qproxy_sync_*`). */
+  readonly sync: SyncMetrics;
+  /** Playback's observer (`qproxy_playback_*`): replay results, lateness, serving hits and misses. */
+  readonly playback: PlaybackMetrics;
 
+  private readonly proxyBytes: ScrapedCounter<'protocol' | 'direction'>;
   private readonly httpMetrics: HttpMetrics;
+  private readonly tcpMetrics: TcpMetrics;
   private readonly recordMetrics: RecordMetrics;
   private readonly cpu = new CpuWindow();
 
   constructor(opts: MetricsOptions = {}) {
     this.registry = new Registry();
-    this.httpMetrics = new HttpMetrics(this.registry);
+    this.proxyBytes = createProxyBytes(this.registry);
+    this.httpMetrics = new HttpMetrics(this.registry, this.proxyBytes);
+    this.tcpMetrics = new TcpMetrics(this.registry, this.proxyBytes);
+    this.tcp = this.tcpMetrics;
+    this.sync = new SyncMetrics(this.registry);
+    this.playback = new PlaybackMetrics(this.registry);
     this.recordMetrics = new RecordMetrics(this.registry);
     this.http = this.httpMetrics;
     this.store = this.recordMetrics.store;
@@ -89,8 +121,8 @@ export class Metrics {
       cpu_percent: this.cpu.percent(),
       rss_bytes: mem.rss,
       heap_used_bytes: mem.heapUsed,
-      net_rx_bytes: this.httpMetrics.rxBytes,
-      net_tx_bytes: this.httpMetrics.txBytes,
+      net_rx_bytes: this.proxyBytes.value(BYTES_SLOT.httpRx) + this.proxyBytes.value(BYTES_SLOT.tcpRx),
+      net_tx_bytes: this.proxyBytes.value(BYTES_SLOT.httpTx) + this.proxyBytes.value(BYTES_SLOT.tcpTx),
     };
   }
 
@@ -103,6 +135,11 @@ export class Metrics {
       dropped: this.recordMetrics.dropped.sum,
       dropped_by_reason: this.recordMetrics.dropped.byReason(),
     };
+  }
+
+  tcpTotals(): TcpFigures {
+    const t = this.tcpMetrics;
+    return { sessions: t.sessionCount, active: t.activeCount, errors: t.errorCount };
   }
 
   /** Every metric in Prometheus text format. */

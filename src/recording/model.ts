@@ -98,8 +98,64 @@ export interface HttpRecord {
   redacted: string[];
 }
 
-/** Every kind of record the store holds. TCP sessions join this union later. */
-export type QRecord = HttpRecord;
+/** c2s: client → downstream; s2c: downstream → client. */
+export type TcpDirection = 'c2s' | 's2c';
+
+/** One read from either socket, kept as it arrived. */
+export interface TcpChunk {
+  dir: TcpDirection;
+  /** Offset from `started_at` in microseconds. */
+  t_us: number;
+  data: Buffer;
+}
+
+/** How a TCP session ended. */
+export type TcpCloseReason =
+  | 'client_close'
+  | 'server_close'
+  | 'client_reset'
+  | 'server_reset'
+  | 'idle_timeout'
+  | 'connect_failed'
+  | 'connect_timeout'
+  | 'tls_error'
+  | 'error'
+  | 'shutdown';
+
+/**
+ * One TCP connection. A long session is recorded in segments while it is open: every segment
+ * carries the same `id`, the chunks since the previous segment and the current totals; the store
+ * appends the chunks and updates the rest. `get` returns the whole session.
+ */
+export interface TcpRecord {
+  v: typeof RECORD_FORMAT_VERSION;
+  id: string;
+  protocol: 'tcp';
+  node_id: string;
+  started_at: number;
+  duration_ms: number;
+  client: Endpoint;
+  /** TLS details when the listener terminated TLS. */
+  tls: TlsInfo | null;
+  /** "host:port" of the downstream connected to, null if none could be reached. */
+  downstream: string | null;
+  /** Whether QProxy spoke TLS to the downstream. */
+  downstream_tls: boolean;
+  /** Bytes client → downstream, including any beyond the session cap. */
+  bytes_in: number;
+  /** Bytes downstream → client, including any beyond the session cap. */
+  bytes_out: number;
+  chunks: TcpChunk[];
+  /** True once the per-session byte cap was reached: later bytes are counted, not kept. */
+  truncated: boolean;
+  state: 'open' | 'closed';
+  close_reason: TcpCloseReason | null;
+  error: RecordError | null;
+  redacted: string[];
+}
+
+/** Every kind of record the store holds. */
+export type QRecord = HttpRecord | TcpRecord;
 
 /** The list view of a record: SPEC §7 fields, cheap to read without bodies. */
 export interface RecordSummary {
@@ -118,4 +174,6 @@ export interface RecordSummary {
   bytes_in?: number;
   bytes_out?: number;
   error?: string | null;
+  /** TCP only: "open" while the session is still being recorded. */
+  state?: 'open' | 'closed';
 }

@@ -2,3 +2,5 @@
 export { Store } from './store.js';
 export { SCHEMA_VERSION } from './schema.js';
 export type { ListQuery, ListResult, StoreLogger, StoreObserver, StoreOptions, StoreStats } from './types.js';
+export type { IngestResult } from './writer-protocol.js';
+export { PURGED_UNSENT_META } from './writer-db.js';

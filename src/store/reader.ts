@@ -10,7 +10,7 @@ type ListRow = SummaryRow & { seq: number };
 type ChunkRow = { record_seq: number; part: string; data: Buffer };
 
 const SUMMARY_COLUMNS =
-  'seq, id, protocol, node_id, started_at, duration_ms, size_bytes, method, url, status, client, downstream, bytes_in, bytes_out, error';
+  'seq, id, protocol, node_id, started_at, duration_ms, size_bytes, method, url, status, client, downstream, bytes_in, bytes_out, error, state';
 
 /** Bound of the time filter when a caller gives none: every stored started_at is inside it. */
 const FAR = Number.MAX_SAFE_INTEGER;
@@ -41,7 +41,8 @@ export class StoreReader {
   private readonly list: Array<Database.Statement<[Record<string, unknown>], ListRow>>;
   private readonly byId: Database.Statement<[string], { seq: number; doc: string }>;
   private readonly chunksOf: Database.Statement<[number, number], ChunkRow>;
-  private readonly after: Database.Statement<[number, number], { seq: number; doc: string }>;
+  private readonly after: Database.Statement<[number, number], { seq: number; feed: number; doc: string }>;
+  private readonly pending: Database.Statement<[number], { count: number; bytes: number }>;
   private readonly totals: Database.Statement<[], { count: number; bytes: number; last_seq: number | null }>;
   private readonly meta: Database.Statement<[string], string>;
 
@@ -57,7 +58,13 @@ export class StoreReader {
     this.chunksOf = this.db.prepare(
       'SELECT record_seq, part, data FROM chunks WHERE record_seq BETWEEN ? AND ? ORDER BY record_seq, part, idx',
     );
-    this.after = this.db.prepare('SELECT seq, doc FROM records WHERE seq > ? ORDER BY seq LIMIT ?');
+    // The expression matches the records_feed index, so this is an index range scan.
+    this.after = this.db.prepare(
+      'SELECT seq, coalesce(feed_seq, seq) AS feed, doc FROM records WHERE coalesce(feed_seq, seq) > ? ORDER BY coalesce(feed_seq, seq) LIMIT ?',
+    );
+    this.pending = this.db.prepare(
+      'SELECT count(*) AS count, coalesce(sum(size_bytes), 0) AS bytes FROM records WHERE coalesce(feed_seq, seq) > ?',
+    );
     this.totals = this.db.prepare(
       `SELECT count, bytes, (SELECT seq FROM sqlite_sequence WHERE name = 'records') AS last_seq FROM totals WHERE id = 1`,
     );
@@ -95,19 +102,16 @@ export class StoreReader {
 
   readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> {
     if (!Number.isInteger(limit) || limit < 1) throw badQuery(`limit must be a positive integer, got ${limit}`);
-    return this.db.transaction(() => {
-      const rows = this.after.all(seq, limit);
-      const first = rows[0];
-      const last = rows[rows.length - 1];
-      if (!first || !last) return [];
-      const bySeq = new Map<number, ChunkRow[]>();
-      for (const c of this.chunksOf.all(first.seq, last.seq)) {
-        const list = bySeq.get(c.record_seq);
-        if (list) list.push(c);
-        else bySeq.set(c.record_seq, [c]);
-      }
-      return rows.map((r) => ({ seq: r.seq, record: decodeRecord(r.doc, bySeq.get(r.seq) ?? []) }));
-    })();
+    // Chunks are looked up per record: a session moved along the feed keeps its old row seq, so
+    // the rows of one page are not a contiguous seq range.
+    return this.db.transaction(() =>
+      this.after.all(seq, limit).map((r) => ({ seq: r.feed, record: decodeRecord(r.doc, this.chunksOf.all(r.seq, r.seq)) })),
+    )();
+  }
+
+  /** Records (and their stored bytes) whose feed position is above `seq`: what sync has not yet sent. */
+  countAfter(seq: number): { count: number; bytes: number } {
+    return this.pending.get(seq) ?? { count: 0, bytes: 0 };
   }
 
   totalsNow(): { count: number; bytes: number; lastSeq: number } {

@@ -1,11 +1,16 @@
-import type { CapturedBody, Endpoint, QRecord, RecordSummary } from '../recording/model.js';
+import type { CapturedBody, Endpoint, HttpRecord, QRecord, RecordSummary, TcpRecord } from '../recording/model.js';
+import { frameTcpChunks, unframeTcpChunks } from './tcp-frames.js';
 
 /**
  * How a record maps onto the `records` row and its `chunks` ("分片存储"): bodies leave the JSON
  * document and are stored as BLOB chunks of at most {@link CHUNK_BYTES}, so that no single SQLite
- * value grows with the capture limit and readers can page through large payloads.
+ * value grows with the capture limit and readers can page through large payloads. A TCP session's
+ * chunks are framed into rows of part {@link TCP_PART} (see tcp-frames.ts).
  */
 export const CHUNK_BYTES = 256 * 1024;
+
+/** The `chunks.part` of a TCP session's framed chunk rows. */
+export const TCP_PART = 'tcp';
 
 /** Memory a queued record is charged for beyond its body bytes (headers, URL, the object itself). */
 export const RECORD_OVERHEAD_BYTES = 1024;
@@ -26,6 +31,8 @@ export interface RecordRow {
   bytes_in: number | null;
   bytes_out: number | null;
   error: string | null;
+  /** TCP sessions: "open" while segments may still arrive, then "closed". Null for HTTP. */
+  state: string | null;
   doc: string;
 }
 
@@ -44,8 +51,8 @@ interface BodyRef {
   body: CapturedBody;
 }
 
-/** The bodies a record carries, each with the part name its chunks are stored under. */
-export function bodiesOf(record: QRecord): BodyRef[] {
+/** The bodies an HTTP record carries, each with the part name its chunks are stored under. */
+export function bodiesOf(record: HttpRecord): BodyRef[] {
   const refs: BodyRef[] = [{ part: 'request.body', body: record.request.body }];
   if (record.response) refs.push({ part: 'response.body', body: record.response.body });
   return refs;
@@ -53,7 +60,12 @@ export function bodiesOf(record: QRecord): BodyRef[] {
 
 /** Bytes a queued record is charged against the queue's byte bound; cheap and never throws on a well-formed record. */
 export function queuedBytes(record: QRecord): number {
-  let bytes = RECORD_OVERHEAD_BYTES + record.request.body.data.byteLength;
+  let bytes = RECORD_OVERHEAD_BYTES;
+  if (record.protocol === 'tcp') {
+    for (const c of record.chunks) bytes += c.data.byteLength;
+    return bytes;
+  }
+  bytes += record.request.body.data.byteLength;
   if (record.response) bytes += record.response.body.data.byteLength;
   return bytes;
 }
@@ -66,8 +78,12 @@ function bodyWithoutData(body: CapturedBody): Omit<CapturedBody, 'data'> {
   return { size: body.size, truncated: body.truncated };
 }
 
-/** Splits a record into its row (document without body bytes) and its body chunks. */
+/** Splits a record into its row (document without body or chunk bytes) and its chunk rows. */
 export function encodeRecord(record: QRecord): { row: RecordRow; chunks: Chunk[] } {
+  return record.protocol === 'tcp' ? encodeTcp(record) : encodeHttp(record);
+}
+
+function encodeHttp(record: HttpRecord): { row: RecordRow; chunks: Chunk[] } {
   const docObject = {
     ...record,
     request: { ...record.request, body: bodyWithoutData(record.request.body) },
@@ -99,6 +115,41 @@ export function encodeRecord(record: QRecord): { row: RecordRow; chunks: Chunk[]
     bytes_in: record.request.body.size,
     bytes_out: record.response?.body.size ?? 0,
     error: record.error?.code ?? null,
+    state: null,
+    doc,
+  };
+  return { row, chunks };
+}
+
+/**
+ * A TCP record or segment. Chunk rows are numbered from 0; the writer shifts them past the rows
+ * already stored when the segment extends an open session.
+ */
+function encodeTcp(record: TcpRecord): { row: RecordRow; chunks: Chunk[] } {
+  const { chunks: sessionChunks, ...rest } = record;
+  const doc = JSON.stringify(rest);
+  const rows = frameTcpChunks(sessionChunks, CHUNK_BYTES);
+  let chunkBytes = 0;
+  const chunks = rows.map((data, idx) => {
+    chunkBytes += data.byteLength;
+    return { part: TCP_PART, idx, data };
+  });
+  const row: RecordRow = {
+    id: record.id,
+    protocol: record.protocol,
+    node_id: record.node_id,
+    started_at: Math.trunc(record.started_at),
+    duration_ms: record.duration_ms,
+    size_bytes: chunkBytes + Buffer.byteLength(doc),
+    method: null,
+    url: null,
+    status: null,
+    client: formatEndpoint(record.client),
+    downstream: record.downstream,
+    bytes_in: record.bytes_in,
+    bytes_out: record.bytes_out,
+    error: record.error?.code ?? null,
+    state: record.state,
     doc,
   };
   return { row, chunks };
@@ -107,6 +158,10 @@ export function encodeRecord(record: QRecord): { row: RecordRow; chunks: Chunk[]
 /** Rebuilds the full record from its document and its chunks (ordered by part, then idx). */
 export function decodeRecord(doc: string, chunks: Array<{ part: string; data: Buffer }>): QRecord {
   const record = JSON.parse(doc) as QRecord;
+  if (record.protocol === 'tcp') {
+    record.chunks = unframeTcpChunks(chunks.filter((c) => c.part === TCP_PART).map((c) => c.data));
+    return record;
+  }
   const byPart = new Map<string, Buffer[]>();
   for (const c of chunks) {
     const list = byPart.get(c.part);
@@ -137,6 +192,7 @@ export function toSummary(row: SummaryRow): RecordSummary {
     ...(row.bytes_in !== null && { bytes_in: row.bytes_in }),
     ...(row.bytes_out !== null && { bytes_out: row.bytes_out }),
     error: row.error,
+    ...((row.state === 'open' || row.state === 'closed') && { state: row.state }),
   };
 }
 
@@ -154,8 +210,11 @@ function compactBody(body: CapturedBody, transfer: ArrayBuffer[]): CapturedBody 
  * Prepares a record for postMessage without touching the caller's object. A Buffer that is a slice
  * of a larger ArrayBuffer (socket reads, Buffer's 8 KiB pool) would be cloned whole, backing store
  * and all; such bodies are copied into exact-size buffers that are then transferred, not cloned.
+ * A TCP segment's chunks are copied into one buffer: they are the very Buffers the proxy wrote to
+ * the other socket, so they must never be transferred (detached) themselves.
  */
 export function compactBodies(record: QRecord, transfer: ArrayBuffer[]): QRecord {
+  if (record.protocol === 'tcp') return compactChunks(record, transfer);
   const reqBody = compactBody(record.request.body, transfer);
   const resBody = record.response && compactBody(record.response.body, transfer);
   if (reqBody === record.request.body && resBody === (record.response?.body ?? null)) return record;
@@ -164,4 +223,21 @@ export function compactBodies(record: QRecord, transfer: ArrayBuffer[]): QRecord
     request: { ...record.request, body: reqBody },
     response: record.response && resBody ? { ...record.response, body: resBody } : record.response,
   };
+}
+
+function compactChunks(record: TcpRecord, transfer: ArrayBuffer[]): TcpRecord {
+  if (record.chunks.length === 0) return record;
+  let total = 0;
+  for (const c of record.chunks) total += c.data.byteLength;
+  const own = new ArrayBuffer(total);
+  const all = Buffer.from(own);
+  let off = 0;
+  const chunks = record.chunks.map((c) => {
+    all.set(c.data, off);
+    const data = all.subarray(off, off + c.data.byteLength);
+    off += c.data.byteLength;
+    return { dir: c.dir, t_us: c.t_us, data };
+  });
+  transfer.push(own);
+  return { ...record, chunks };
 }

@@ -11,6 +11,12 @@ export const RESERVED_META_KEYS: ReadonlySet<string> = new Set(['schema_version'
 // seq is AUTOINCREMENT so a deleted record's seq is never handed out again: sync cursors rely on it.
 // Rowid tables with the implicit rowid at the end of every index, so (started_at) also orders by seq.
 // totals is maintained by triggers inside the inserting/deleting transaction: stats() stays O(1).
+// A TCP session is written in segments: its row is updated (size_bytes, state, doc) and chunk rows
+// appended while state is 'open', hence the update trigger.
+// The sync feed (readAfter) is ordered by coalesce(feed_seq, seq): a record's feed position is its
+// seq until its document changes (a TCP segment appended), when records_feed_bump gives it the next
+// value of the seq sequence, so the sync sender sees the session again after its cursor. Bumping
+// sqlite_sequence keeps feed positions and later seqs from ever colliding.
 const SCHEMA_V1 = `
 CREATE TABLE records (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -28,9 +34,12 @@ CREATE TABLE records (
   bytes_in INTEGER,
   bytes_out INTEGER,
   error TEXT,
-  doc TEXT NOT NULL
+  state TEXT,
+  doc TEXT NOT NULL,
+  feed_seq INTEGER
 );
 CREATE INDEX records_started_at ON records (started_at);
+CREATE INDEX records_feed ON records (coalesce(feed_seq, seq));
 CREATE INDEX records_protocol_started_at ON records (protocol, started_at);
 CREATE TABLE chunks (
   record_seq INTEGER NOT NULL REFERENCES records (seq) ON DELETE CASCADE,
@@ -50,6 +59,13 @@ CREATE TRIGGER records_totals_insert AFTER INSERT ON records BEGIN
 END;
 CREATE TRIGGER records_totals_delete AFTER DELETE ON records BEGIN
   UPDATE totals SET count = count - 1, bytes = bytes - OLD.size_bytes WHERE id = 1;
+END;
+CREATE TRIGGER records_totals_update AFTER UPDATE OF size_bytes ON records BEGIN
+  UPDATE totals SET bytes = bytes - OLD.size_bytes + NEW.size_bytes WHERE id = 1;
+END;
+CREATE TRIGGER records_feed_bump AFTER UPDATE OF doc ON records BEGIN
+  UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'records';
+  UPDATE records SET feed_seq = (SELECT seq FROM sqlite_sequence WHERE name = 'records') WHERE seq = NEW.seq;
 END;
 `;
 

@@ -7,7 +7,7 @@ import { StoreReader } from './reader.js';
 import { RESERVED_META_KEYS } from './schema.js';
 import type { ListQuery, ListResult, StoreLogger, StoreOptions, StoreStats } from './types.js';
 import { WritePipeline, closedError } from './write-pipeline.js';
-import type { FromWriter } from './writer-protocol.js';
+import type { FromWriter, IngestResult } from './writer-protocol.js';
 
 const silent: StoreLogger = { warn() {}, error() {}, info() {} };
 
@@ -116,11 +116,41 @@ export class Store implements RecordSink {
   }
 
   /**
-   * Up to `limit` records with a seq above `seq`, in ascending seq order (the sync sender's feed).
-   * Throws QProxyError `QP_ERR_BAD_QUERY` for a non-positive limit.
+   * The sync sender's feed: up to `limit` records whose feed position is above `seq`, ascending;
+   * each comes with its feed position as `seq`. A record's feed position is its seq until a TCP
+   * segment is appended to it, which moves it to a new, higher position (see schema.ts), so a
+   * session that grows after it was read shows up again. Throws QProxyError `QP_ERR_BAD_QUERY`
+   * for a non-positive limit.
    */
   readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> {
     return this.read().readAfter(seq, limit);
+  }
+
+  /**
+   * Records (and their stored bytes) whose feed position is above `seq` — what the sync sender
+   * with that cursor has still to send. A range count over an index: cache it, do not call per record.
+   */
+  countAfter(seq: number): { count: number; bytes: number } {
+    return this.read().countAfter(seq);
+  }
+
+  /**
+   * Stores records received from a peer in ONE transaction and resolves only after it committed:
+   * all of them or (rejecting) none. An id already present is skipped; a TCP segment whose session
+   * is stored and open is appended to it. `opts.tally`: per origin node_id, the stored and skipped
+   * counts are added to meta `${tally}${node_id}:stored` / `:skipped` in the same transaction.
+   * `opts.meta`: key/values written (null deletes) in the same transaction. Rejects with StoreError
+   * `QP_ERR_STORE_WRITE`, `QP_ERR_STORE_WRITER_DOWN` (outcome unknown: the writer died) or
+   * `QP_ERR_STORE_CLOSED`.
+   */
+  ingest(records: QRecord[], opts: { tally?: string; meta?: Record<string, string | null> } = {}): Promise<IngestResult> {
+    const meta = Object.entries(opts.meta ?? {});
+    for (const [key] of meta) {
+      if (RESERVED_META_KEYS.has(key)) {
+        return Promise.reject(new StoreError('QP_ERR_STORE_META_KEY', `meta key "${key}" belongs to the store itself; choose another key`));
+      }
+    }
+    return this.pipeline.ingest(records, opts.tally ?? null, meta);
   }
 
   getMeta(key: string): string | null {
@@ -182,6 +212,12 @@ export class Store implements RecordSink {
   private onWriterNews(msg: FromWriter): void {
     if (msg.type === 'purged') {
       this.log.info({ reason: msg.reason, count: msg.count, bytes: msg.bytes }, 'store purged records');
+      if (msg.unsent) {
+        this.log.warn(
+          { reason: msg.reason, count: msg.unsent.count, bytes: msg.unsent.bytes },
+          'store size limit forced purging records that sync had not yet sent to the peer; they are lost for the peer (counted in the sync ledger as purged_unsent) — raise storage.max_size or check the sync link',
+        );
+      }
       const observer = this.opts.observer;
       try {
         observer?.purged(msg.reason, msg.count, msg.bytes);

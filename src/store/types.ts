@@ -12,7 +12,10 @@ export interface StoreLogger {
  * subscriber. Calls come on the main thread; an observer that throws is logged, never propagated.
  */
 export interface StoreObserver {
-  /** `count` records (`bytes` stored bytes in all) were committed to disk. */
+  /**
+   * `count` new records and `bytes` stored bytes were committed to disk. Segments appended to an
+   * open TCP session count their bytes only, so `count` may be 0 with `bytes` > 0.
+   */
   stored(count: number, bytes: number): void;
   /**
    * `count` records were lost: `queue_full` (the in-memory queue was at its bound),
@@ -47,9 +50,10 @@ export interface StoreOptions {
   observer?: StoreObserver;
   logger?: StoreLogger;
   /**
-   * Seam for sync: records with `seq` above the returned value are not yet safely elsewhere, so
-   * retention skips them (the size cap still applies, since a full disk is worse). Read once per
-   * purge run. Omitted: every record may be purged by retention.
+   * Seam for sync: records whose feed position (see `readAfter`) is above the returned value are
+   * not yet safely elsewhere, so retention skips them (the size cap still applies, since a full
+   * disk is worse; such losses are counted in meta `sync.purged_unsent.records` / `.bytes`). Read
+   * once per purge run. Omitted: every record may be purged by retention.
    */
   purgeFloor?: () => number;
 }

@@ -3,7 +3,7 @@ import type { QRecord } from '../recording/model.js';
 import { compactBodies, queuedBytes } from './record-codec.js';
 import { RecordQueue } from './record-queue.js';
 import type { StoreLogger, StoreObserver, StoreOptions } from './types.js';
-import type { FromWriter, ToWriter, WriterFailure } from './writer-protocol.js';
+import type { FromWriter, IngestResult, ToWriter, WriterFailure } from './writer-protocol.js';
 import { WriterThread } from './writer-thread.js';
 
 /** A batch is posted once this many records are queued, without waiting for the flush tick. */
@@ -33,6 +33,11 @@ interface Op {
   reject(err: Error): void;
 }
 
+interface PendingIngest {
+  resolve(result: IngestResult): void;
+  reject(err: Error): void;
+}
+
 /** What the pipeline needs from the store's options, plus where to send the writer's other news. */
 export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queueMaxRecords' | 'queueMaxBytes'> & {
   observer: StoreObserver | undefined;
@@ -40,6 +45,11 @@ export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queue
   /** Messages the pipeline does not handle itself (purge results). */
   onOtherMessage(msg: FromWriter): void;
 };
+
+/** What an ingest in flight gets when the writer thread dies under it. */
+function writerDown(): StoreError {
+  return new StoreError('QP_ERR_STORE_WRITER_DOWN', 'the store writer thread is down (it restarts by itself); retry the batch shortly');
+}
 
 /** The error every call on a closed store gets. */
 export function closedError(): StoreError {
@@ -66,6 +76,8 @@ export class WritePipeline {
   private nextOpId = 1;
   private readonly unsentOps: Op[] = [];
   private readonly sentOps = new Map<number, Op>();
+  private readonly ingests = new Map<number, PendingIngest>();
+  private nextIngestId = 1;
   private readonly waiters: Array<{ target: number; resolve(): void }> = [];
   private forceSend = false;
   private pumpScheduled = false;
@@ -140,6 +152,28 @@ export class WritePipeline {
       const op: Op = { msg: { ...body, opId: this.nextOpId++ }, resolve, reject };
       if (this.writer) this.sendOp(this.writer, op);
       else this.unsentOps.push(op);
+    });
+  }
+
+  /**
+   * Stores a received batch in one transaction (see writer-ingest.ts). Unlike ops it is never sent
+   * again after a writer crash: whether it committed is unknown, so the caller gets
+   * `QP_ERR_STORE_WRITER_DOWN` and decides (the sync receiver answers 503 and the sender retries).
+   */
+  ingest(records: QRecord[], tally: string | null, meta: Array<[string, string | null]>): Promise<IngestResult> {
+    if (this.stopping) return Promise.reject(closedError());
+    const w = this.writer;
+    if (!w) return Promise.reject(writerDown());
+    return new Promise<IngestResult>((resolve, reject) => {
+      const ingestId = this.nextIngestId++;
+      this.ingests.set(ingestId, { resolve, reject });
+      const transfer: ArrayBuffer[] = [];
+      try {
+        w.post({ type: 'ingest', ingestId, records: records.map((r) => compactBodies(r, transfer)), tally, meta }, transfer);
+      } catch (err) {
+        this.ingests.delete(ingestId);
+        reject(new StoreError('QP_ERR_STORE_WRITE', `records could not be handed to the store writer: ${(err as Error).message}`));
+      }
     });
   }
 
@@ -241,13 +275,15 @@ export class WritePipeline {
   private onMessage(msg: FromWriter): void {
     if (msg.type === 'batchDone') this.onBatchDone(msg);
     else if (msg.type === 'opDone') this.onOpDone(msg);
+    else if (msg.type === 'ingestDone') this.onIngestDone(msg);
     else this.opts.onOtherMessage(msg);
   }
 
   private onBatchDone(msg: Extract<FromWriter, { type: 'batchDone' }>): void {
     const batch = this.batches.find((b) => b.batchId === msg.batchId);
     if (batch) batch.done = true;
-    if (msg.stored > 0) this.notify((o) => o.stored(msg.stored, msg.bytes));
+    // Segments appended to open TCP sessions add bytes without adding records.
+    if (msg.stored > 0 || msg.bytes > 0) this.notify((o) => o.stored(msg.stored, msg.bytes));
     if (msg.failed > 0) {
       this.drop('storage_error', msg.failed);
       this.noteFailure(msg.error, msg.failed);
@@ -277,6 +313,20 @@ export class WritePipeline {
     else op.reject(new StoreError('QP_ERR_STORE_WRITE', `store ${op.msg.type} failed: ${msg.error.message} (${msg.error.code})`));
   }
 
+  private onIngestDone(msg: Extract<FromWriter, { type: 'ingestDone' }>): void {
+    const pending = this.ingests.get(msg.ingestId);
+    if (!pending) return;
+    this.ingests.delete(msg.ingestId);
+    if (msg.result) {
+      const { stored, bytes } = msg.result;
+      if (stored > 0) this.notify((o) => o.stored(stored, bytes));
+      pending.resolve(msg.result);
+    } else {
+      const e = msg.error;
+      pending.reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${e?.message ?? 'unknown error'} (${e?.code ?? '?'})`));
+    }
+  }
+
   /** Moves `settled` past every answered batch at the front, wakes flush waiters, sends more. */
   private advance(): void {
     while (this.batches[0]?.done) this.settled = this.batches.shift()!.end;
@@ -302,6 +352,8 @@ export class WritePipeline {
     const lost = this.batches.filter((b) => !b.done).reduce((n, b) => n + b.count, 0);
     for (const b of this.batches) b.done = true;
     if (lost > 0) this.drop('writer_down', lost);
+    for (const pending of this.ingests.values()) pending.reject(writerDown());
+    this.ingests.clear();
     // Sent ops go back in front, in their order: delete and setMeta are safe to repeat.
     this.unsentOps.unshift(...[...this.sentOps.values()].sort((a, b) => a.msg.opId - b.msg.opId));
     this.sentOps.clear();
@@ -350,6 +402,8 @@ export class WritePipeline {
     this.batches.length = 0;
     for (const op of [...this.unsentOps.splice(0), ...this.sentOps.values()]) op.reject(closedError());
     this.sentOps.clear();
+    for (const pending of this.ingests.values()) pending.reject(closedError());
+    this.ingests.clear();
     while (this.waiters.length > 0) this.waiters.shift()!.resolve();
   }
 }

@@ -3,14 +3,20 @@ import { errorMessage } from '../errors.js';
 import type { QRecord } from '../recording/model.js';
 import { encodeRecord, type Chunk, type RecordRow } from './record-codec.js';
 import { openForWriting } from './schema.js';
-import type { WriterFailure } from './writer-protocol.js';
+import { ingestBatch } from './writer-ingest.js';
+import type { IngestResult, WriterFailure } from './writer-protocol.js';
 
 /** Records deleted per purge transaction: small enough that a purge never holds the writer long. */
 export const PURGE_BATCH = 500;
 /** ... and stored bytes: deleting a few huge records also means freeing many chunk pages. */
 export const PURGE_BYTES = 64 * 1024 * 1024;
 
-/** What one record batch came to; `failed` records are lost (`error` says why). */
+/** The columns a later segment of an open TCP session updates. */
+type SessionUpdate = Pick<RecordRow, 'duration_ms' | 'size_bytes' | 'downstream' | 'bytes_in' | 'bytes_out' | 'error' | 'state' | 'doc'> & {
+  seq: number;
+};
+
+/** What one record batch came to; `failed` records are lost (`error` says why); `bytes` includes what segments added. */
 export interface BatchOutcome {
   stored: number;
   bytes: number;
@@ -24,7 +30,12 @@ export interface PurgeRound {
   bytes: number;
   /** True when this round hit its batch bound and more may be left. */
   more: boolean;
+  /** Of those, records above the sync floor: never sent to the peer (size purges only). */
+  unsent?: { count: number; bytes: number };
 }
+
+/** Meta key prefix under which size purges count records lost before sync sent them (`…records`, `…bytes`). */
+export const PURGED_UNSENT_META = 'sync.purged_unsent.';
 
 /** The code (SQLite's, when it has one) and message of an error, for the trip to the main thread. */
 export function toFailure(err: unknown): WriterFailure {
@@ -43,19 +54,38 @@ export class WriterDb {
   private readonly deleteBySeq: Database.Statement<[number]>;
   private readonly upsertMeta: Database.Statement<[string, string]>;
   private readonly expired: Database.Statement<[number, number, number], { seq: number; size_bytes: number }>;
-  private readonly oldest: Database.Statement<[number], { seq: number; size_bytes: number }>;
+  private readonly oldest: Database.Statement<[number], { seq: number; size_bytes: number; feed: number }>;
+  private readonly addMeta: Database.Statement<[{ key: string; amount: number }]>;
+  private readonly deleteMeta: Database.Statement<[string]>;
+  private readonly totalChanges: Database.Statement<[], number>;
   private readonly totalBytes: Database.Statement<[], number>;
   private readonly insertAll: (rows: Array<{ row: RecordRow; chunks: Chunk[] }>) => { stored: number; bytes: number };
+  private readonly knownId: Database.Statement<[string], number>;
+  private readonly openSession: Database.Statement<[string], { seq: number; size_bytes: number; doc_bytes: number }>;
+  private readonly nextChunkIdx: Database.Statement<[number, string], number>;
+  private readonly updateSession: Database.Statement<[SessionUpdate]>;
 
   private constructor(private readonly db: Database.Database) {
     // ON CONFLICT(id) DO NOTHING rather than INSERT OR IGNORE: only a duplicate id is skipped (the
     // sync receiver relies on it); any other constraint failure still fails loudly.
     this.insertRow = db.prepare(
       `INSERT INTO records (id, protocol, node_id, started_at, duration_ms, size_bytes, method, url, status,
-         client, downstream, bytes_in, bytes_out, error, doc)
+         client, downstream, bytes_in, bytes_out, error, state, doc)
        VALUES (@id, @protocol, @node_id, @started_at, @duration_ms, @size_bytes, @method, @url, @status,
-         @client, @downstream, @bytes_in, @bytes_out, @error, @doc)
+         @client, @downstream, @bytes_in, @bytes_out, @error, @state, @doc)
        ON CONFLICT (id) DO NOTHING`,
+    );
+    this.knownId = db.prepare<[string], number>('SELECT 1 FROM records WHERE id = ?').pluck();
+    this.openSession = db.prepare(
+      `SELECT seq, size_bytes, octet_length(doc) AS doc_bytes FROM records WHERE id = ? AND protocol = 'tcp' AND state = 'open'`,
+    );
+    this.nextChunkIdx = db
+      .prepare<[number, string], number>('SELECT COALESCE(MAX(idx) + 1, 0) FROM chunks WHERE record_seq = ? AND part = ?')
+      .pluck();
+    this.updateSession = db.prepare(
+      `UPDATE records SET duration_ms = @duration_ms, size_bytes = @size_bytes, downstream = @downstream,
+         bytes_in = @bytes_in, bytes_out = @bytes_out, error = @error, state = @state, doc = @doc
+       WHERE seq = @seq`,
     );
     this.insertChunk = db.prepare('INSERT INTO chunks (record_seq, part, idx, data) VALUES (?, ?, ?, ?)');
     this.deleteById = db.prepare('DELETE FROM records WHERE id = ?');
@@ -63,13 +93,28 @@ export class WriterDb {
     this.upsertMeta = db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
-    this.expired = db.prepare('SELECT seq, size_bytes FROM records WHERE started_at < ? AND seq <= ? LIMIT ?');
-    this.oldest = db.prepare('SELECT seq, size_bytes FROM records ORDER BY started_at, seq LIMIT ?');
+    // The sync floor compares feed positions (see schema.ts): a TCP session that grew after it was
+    // sent has moved past the floor again and is protected until its new part is sent too.
+    this.expired = db.prepare('SELECT seq, size_bytes FROM records WHERE started_at < ? AND coalesce(feed_seq, seq) <= ? LIMIT ?');
+    this.oldest = db.prepare('SELECT seq, size_bytes, coalesce(feed_seq, seq) AS feed FROM records ORDER BY started_at, seq LIMIT ?');
+    this.addMeta = db.prepare(
+      `INSERT INTO meta (key, value) VALUES (@key, CAST(@amount AS TEXT))
+       ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + @amount AS TEXT)`,
+    );
+    this.deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
+    this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
     this.totalBytes = db.prepare<[], number>('SELECT bytes FROM totals WHERE id = 1').pluck();
     this.insertAll = db.transaction((rows: Array<{ row: RecordRow; chunks: Chunk[] }>) => {
       let stored = 0;
       let bytes = 0;
       for (const { row, chunks } of rows) {
+        // A TCP segment whose id is known extends its open session (or, once closed, changes
+        // nothing). Looking first keeps it from burning an AUTOINCREMENT seq, as a conflicting
+        // INSERT would.
+        if (row.protocol === 'tcp' && this.knownId.get(row.id) !== undefined) {
+          bytes += this.appendSegment(row, chunks);
+          continue;
+        }
         const res = this.insertRow.run(row);
         if (res.changes === 0) continue;
         const seq = Number(res.lastInsertRowid);
@@ -79,6 +124,36 @@ export class WriterDb {
       }
       return { stored, bytes };
     });
+  }
+
+  /**
+   * A later segment of a TCP session whose row is still 'open': its chunk rows go after the stored
+   * ones and the row takes the segment's totals, state and document. A segment for a closed
+   * session (a repeat, e.g. from a sync retry) changes nothing. Returns the bytes added.
+   */
+  private appendSegment(row: RecordRow, chunks: Chunk[]): number {
+    const open = this.openSession.get(row.id);
+    if (!open) return 0;
+    let base: number | null = null;
+    let added = 0;
+    for (const c of chunks) {
+      base ??= this.nextChunkIdx.get(open.seq, c.part) ?? 0;
+      this.insertChunk.run(open.seq, c.part, base + c.idx, c.data);
+      added += c.data.byteLength;
+    }
+    const sizeBytes = open.size_bytes - open.doc_bytes + Buffer.byteLength(row.doc) + added;
+    this.updateSession.run({
+      seq: open.seq,
+      duration_ms: row.duration_ms,
+      size_bytes: sizeBytes,
+      downstream: row.downstream,
+      bytes_in: row.bytes_in,
+      bytes_out: row.bytes_out,
+      error: row.error,
+      state: row.state,
+      doc: row.doc,
+    });
+    return sizeBytes - open.size_bytes;
   }
 
   /** Opens the file for writing; throws the StoreError of {@link openForWriting}. */
@@ -117,6 +192,23 @@ export class WriterDb {
     this.upsertMeta.run(key, value);
   }
 
+  /** A batch received by sync, all or nothing; see {@link ingestBatch}. */
+  ingest(records: QRecord[], tally: string | null, meta: Array<[string, string | null]>): IngestResult {
+    return ingestBatch(
+      {
+        db: this.db,
+        totalChanges: () => this.totalChanges.get()!,
+        insertAll: (rows) => this.insertAll(rows),
+        addMeta: (key, amount) => this.addMeta.run({ key, amount }),
+        setMeta: (key, value) => this.upsertMeta.run(key, value),
+        deleteMeta: (key) => this.deleteMeta.run(key),
+      },
+      records,
+      tally,
+      meta,
+    );
+  }
+
   /** Deletes records started before `cutoff` whose seq is at most `floor`, one bounded round. */
   purgeRetention(cutoff: number, floor: number): PurgeRound {
     return this.db.transaction(() => {
@@ -126,13 +218,29 @@ export class WriterDb {
     })();
   }
 
-  /** Deletes the oldest records (by started_at) until stored bytes are at most `maxBytes`, one bounded round. */
-  purgeSize(maxBytes: number): PurgeRound {
+  /**
+   * Deletes the oldest records (by started_at) until stored bytes are at most `maxBytes`, one bounded
+   * round. Records above `floor` had not been sent by sync: they are counted in meta
+   * ({@link PURGED_UNSENT_META}) in the same transaction, so the loss ledger survives restarts.
+   */
+  purgeSize(maxBytes: number, floor = Number.MAX_SAFE_INTEGER): PurgeRound {
     return this.db.transaction(() => {
       const excess = this.totalBytes.get()! - maxBytes;
       if (excess <= 0) return { count: 0, bytes: 0, more: false };
-      const done = this.deleteRows(this.oldest.all(PURGE_BATCH), excess);
-      return { ...done, more: done.bytes < excess && done.count > 0 };
+      const rows = this.oldest.all(PURGE_BATCH);
+      const done = this.deleteRows(rows, excess);
+      const unsent = { count: 0, bytes: 0 };
+      for (const row of rows.slice(0, done.count)) {
+        if (row.feed > floor) {
+          unsent.count++;
+          unsent.bytes += row.size_bytes;
+        }
+      }
+      if (unsent.count > 0) {
+        this.addMeta.run({ key: `${PURGED_UNSENT_META}records`, amount: unsent.count });
+        this.addMeta.run({ key: `${PURGED_UNSENT_META}bytes`, amount: unsent.bytes });
+      }
+      return { ...done, more: done.bytes < excess && done.count > 0, unsent };
     })();
   }
 

@@ -12,11 +12,24 @@ export interface WriterFailure {
   message: string;
 }
 
+/** Per origin node_id: entries that changed the store, and entries already there. */
+export interface IngestResult {
+  stored: number;
+  skipped: number;
+  bytes: number;
+  byNode: Record<string, { stored: number; skipped: number }>;
+}
+
 /** Messages the main thread posts to the writer. The writer handles them strictly in order. */
 export type ToWriter =
   | { type: 'batch'; batchId: number; records: QRecord[] }
   | { type: 'delete'; opId: number; id: string }
   | { type: 'setMeta'; opId: number; key: string; value: string }
+  /**
+   * A batch received by sync: stored in one transaction with `meta` (null deletes the key); per
+   * origin node_id the stored/skipped counts are added to meta `${tally}${node_id}:stored|skipped`.
+   */
+  | { type: 'ingest'; ingestId: number; records: QRecord[]; tally: string | null; meta: Array<[string, string | null]> }
   /** `floor`: records with a higher seq are skipped by retention (sync has not sent them yet). */
   | { type: 'purge'; now: number; retentionMs: number; maxSizeBytes: number; floor: number }
   | { type: 'close' }
@@ -32,5 +45,7 @@ export type FromWriter =
   /** `stored` inserted, `bytes` their size_bytes; `failed` > 0 only when the transaction failed. */
   | { type: 'batchDone'; batchId: number; stored: number; bytes: number; failed: number; error: WriterFailure | null }
   | { type: 'opDone'; opId: number; result: boolean; error: WriterFailure | null }
-  | { type: 'purged'; reason: 'retention' | 'max_size'; count: number; bytes: number }
+  /** `unsent`: of those, records above the sync floor (not yet sent to the peer); max_size only. */
+  | { type: 'purged'; reason: 'retention' | 'max_size'; count: number; bytes: number; unsent?: { count: number; bytes: number } }
+  | { type: 'ingestDone'; ingestId: number; result: IngestResult | null; error: WriterFailure | null }
   | { type: 'purgeFailed'; error: WriterFailure };

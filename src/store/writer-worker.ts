@@ -46,11 +46,16 @@ class Purger {
     const cutoff = req.now - req.retentionMs;
     const floor = Number.isFinite(req.floor) ? req.floor : Number.MAX_SAFE_INTEGER;
     const sums = { retention: { count: 0, bytes: 0 }, max_size: { count: 0, bytes: 0 } };
+    const unsent = { count: 0, bytes: 0 };
     const round = (): void => {
       if (this.stopped) return;
       try {
         const byAge = req.retentionMs > 0 ? this.db.purgeRetention(cutoff, floor) : null;
-        const bySize = !byAge?.more && req.maxSizeBytes > 0 ? this.db.purgeSize(req.maxSizeBytes) : null;
+        const bySize = !byAge?.more && req.maxSizeBytes > 0 ? this.db.purgeSize(req.maxSizeBytes, floor) : null;
+        if (bySize?.unsent) {
+          unsent.count += bySize.unsent.count;
+          unsent.bytes += bySize.unsent.bytes;
+        }
         for (const [reason, r] of [['retention', byAge], ['max_size', bySize]] as const) {
           if (r) {
             sums[reason].count += r.count;
@@ -64,15 +69,17 @@ class Purger {
       } catch (err) {
         this.post({ type: 'purgeFailed', error: toFailure(err) });
       }
-      this.finish(sums);
+      this.finish(sums, unsent);
     };
     round();
   }
 
-  private finish(sums: Record<'retention' | 'max_size', { count: number; bytes: number }>): void {
+  private finish(sums: Record<'retention' | 'max_size', { count: number; bytes: number }>, unsent: { count: number; bytes: number }): void {
     for (const reason of ['retention', 'max_size'] as const) {
       const s = sums[reason];
-      if (s.count > 0) this.post({ type: 'purged', reason, count: s.count, bytes: s.bytes });
+      if (s.count > 0) {
+        this.post({ type: 'purged', reason, count: s.count, bytes: s.bytes, ...(reason === 'max_size' && unsent.count > 0 && { unsent }) });
+      }
     }
     this.running = false;
     const next = this.next;
@@ -107,6 +114,13 @@ function serve(port: MessagePort, db: WriterDb): void {
           db.setMeta(msg.key, msg.value);
           return true;
         });
+        break;
+      case 'ingest':
+        try {
+          post({ type: 'ingestDone', ingestId: msg.ingestId, result: db.ingest(msg.records, msg.tally, msg.meta), error: null });
+        } catch (err) {
+          post({ type: 'ingestDone', ingestId: msg.ingestId, result: null, error: toFailure(err) });
+        }
         break;
       case 'purge':
         purger.request(msg);

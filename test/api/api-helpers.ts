@@ -47,6 +47,7 @@ export function makeRecord(startedAt: number, opts: { reqBody?: Buffer; resBody?
 }
 
 function summary(r: QRecord): RecordSummary {
+  if (r.protocol !== 'http') throw new Error('MemoryRecords summarises HTTP records only');
   return {
     id: r.id,
     protocol: r.protocol,

@@ -27,7 +27,23 @@ test('the seed README example loads unchanged', async (t) => {
   assert.equal(config.http?.port, 8080);
   assert.deepEqual(config.tcp?.downstream, ['localhost:8083']);
   assert.deepEqual(config.tcp?.tls, { tls_cert: join(dir, 'cert.pem'), tls_key: join(dir, 'key.pem') });
-  assert.deepEqual(config.peer, { host: 'remote-host', port: 8084, tls: true });
+  assert.deepEqual(config.peer, {
+    host: 'remote-host',
+    port: 8084,
+    tls: true,
+    // sync tuning defaults (src/config/schema-sync.ts)
+    batch_max_records: 500,
+    batch_max_bytes: 4 * 1024 * 1024,
+    compression: 'br',
+    streams: 4,
+    ping_interval: 5000,
+    ping_timeout: 5000,
+    connect_timeout: 10_000,
+    ack_timeout: 60_000,
+    backoff_initial: 250,
+    backoff_max: 30_000,
+    poll_interval: 100,
+  });
 });
 
 test('defaults are applied to every optional section', async (t) => {
@@ -50,10 +66,16 @@ test('defaults are applied to every optional section', async (t) => {
       downstream_response: 30_000,
       downstream_idle: 300_000,
     },
+    balancing: {
+      policy: 'round_robin',
+      resolve_interval: 30_000,
+      health_check: { enabled: false, interval: 5_000, timeout: 2_000, rise: 2, fall: 3, path: '/' },
+      passive: { failures: 5, ejection: 30_000, max_ejection: 300_000 },
+    },
   });
   assert.equal(config.tcp, undefined);
   assert.equal(config.peer, undefined);
-  assert.deepEqual(config.sync, { host: '0.0.0.0', port: 8084 });
+  assert.deepEqual(config.sync, { host: '0.0.0.0', port: 8084, max_batch_bytes: 64 * 1024 * 1024, allowed_clients: [] });
   assert.deepEqual(config.api, { host: '127.0.0.1', port: 8085, allowed_hosts: [] });
   assert.deepEqual(config.storage, {
     path: join(dir, 'data/qproxy.db'),

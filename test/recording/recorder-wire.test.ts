@@ -83,6 +83,7 @@ void describe('HttpRecorder with exchanges captured from real sockets', () => {
 
     assert.equal(records.length, 1);
     const r = records[0]!;
+    assert.ok(r.protocol === 'http');
     assert.equal(r.request.url, `/login?next=%2Fhome&api_key=${expected('K1')}`);
     const reqH = new Map(r.request.headers);
     assert.equal(reqH.get('authorization'), `Bearer ${expected('client-token')}`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { QRecord } from '../../src/recording/model.js';
+import type { HttpRecord, QRecord } from '../../src/recording/model.js';
 import { HttpRecorder, type RecorderDropReason } from '../../src/recording/recorder.js';
 import { Redactor } from '../../src/recording/redaction.js';
 import type { RecordSink } from '../../src/recording/sink.js';
@@ -12,9 +12,10 @@ import { draft, expected, options } from './draft.js';
 const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 class ListSink implements RecordSink {
-  readonly records: QRecord[] = [];
+  readonly records: HttpRecord[] = [];
   constructor(private readonly accept = true) {}
   offer(record: QRecord): boolean {
+    if (record.protocol !== 'http') throw new Error('the HTTP recorder offered a non-HTTP record');
     if (this.accept) this.records.push(record);
     return this.accept;
   }

@@ -1,0 +1,300 @@
+/**
+ * Builds the playback side of a Playback node from the configuration: replay (live and on demand,
+ * HTTP to `http.downstream`, TCP to `tcp.downstream`), the results file, and the serving listeners
+ * (`http` and `tcp` answer from recordings). The lead's composition root (node.ts) calls `start()`
+ * after the store is open and `close()` before it closes; `replays` goes into ApiOptions and
+ * `status()` under `/api/status` `playback`.
+ */
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { QProxyConfig } from '../config/schema.js';
+import { parseTcpTarget } from '../discovery/index.js';
+import { QProxyError } from '../errors.js';
+import type { PlaybackGauges } from '../metrics/playback-metrics.js';
+import { PlaybackEngine, type EngineOptions } from '../playback/engine.js';
+import type { PlaybackObserver } from '../playback/observer.js';
+import type { ReplayRequest, ReplaysApi } from '../playback/replay-params.js';
+import { resultsPathFor } from '../playback/results/schema.js';
+import { Forwarder } from '../playback/serve/forwarder.js';
+import { HttpStubServer } from '../playback/serve/http-stub-server.js';
+import type { MatchRules } from '../playback/serve/request-key.js';
+import type { PlaybackStore } from '../playback/source/store-port.js';
+import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
+import { compileJsonPath } from '../recording/json-path.js';
+import { HttpRecorder, type RecorderObserver } from '../recording/recorder.js';
+import { Redactor } from '../recording/redaction.js';
+import type { RecordSink } from '../recording/sink.js';
+import { readPem } from './tls-files.js';
+
+/** What playback takes from the node. */
+export interface PlaybackDeps {
+  /** The record store: read for replay and serving; written by forward-on-miss. */
+  store: PlaybackStore & RecordSink & { getMeta(key: string): string | null; setMeta(key: string, value: string): Promise<void> };
+  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops. */
+  metrics: { playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void }; recorder: RecorderObserver };
+  logger: PlaybackLogger;
+}
+
+/** A logger that can make children; a pino logger fits. */
+export interface PlaybackLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  child(bindings: Record<string, unknown>): PlaybackLogger;
+}
+
+/** The listeners playback opened. */
+export interface PlaybackAddresses {
+  http: AddressInfo | null;
+  tcp: AddressInfo | null;
+}
+
+export interface PlaybackHandle {
+  /** Opens the results file, starts replays, indexes recordings and opens the serving listeners. */
+  start(): Promise<PlaybackAddresses>;
+  /** Stops serving and replaying; requests in flight get until `deadlineMs`. Idempotent. */
+  close(deadlineMs: number): Promise<void>;
+  /** The `/api/status` `playback` section (SPEC keys replayed/matched/mismatched/failed/success_rate). */
+  status(): Record<string, unknown>;
+  /** For ApiOptions.replays: answers 503 (QP_ERR_REPLAY_CLOSED) until started and after close. */
+  replays: ReplaysApi;
+  /** The serving HTTP listener, once started (null when serving is off or there is no `http`). */
+  readonly serveServer: HttpStubServer | null;
+  /** The serving TCP listener, once started. */
+  readonly tcpServeServer: TcpStubServer | null;
+  /** The replay engine, once started. */
+  readonly engine: PlaybackEngine | null;
+}
+
+/** Largest request body serving reads to match when http.limits.max_body_size is 0 (unlimited). */
+const SERVE_MAX_BODY = 16 * 1024 * 1024;
+/** Largest downstream answer forward-on-miss relays (held in memory). */
+const FORWARD_MAX_RESPONSE = 64 * 1024 * 1024;
+const SERVE_POLL_MS = 500;
+
+type Config = QProxyConfig;
+
+function notStarted(): QProxyError {
+  return new QProxyError('QP_ERR_REPLAY_CLOSED', 'playback is not running (starting up or shutting down); try again shortly');
+}
+
+function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
+  const p = config.playback;
+  const http = config.http;
+  const tcp = config.tcp;
+  const httpTarget = http !== undefined && http.downstream.length > 0;
+  const tcpTarget = tcp !== undefined && tcp.downstream.length > 0;
+  const liveEnabled = p.live.enabled ?? ((httpTarget || tcpTarget) && !p.serve.forward_on_miss);
+  const dt = http?.downstream_tls;
+  const tt = tcp?.downstream_tls;
+  return {
+    store: deps.store,
+    resultsPath: resultsPathFor(config.storage.path),
+    http: httpTarget
+      ? {
+          origins: [...http.downstream],
+          tls: {
+            rejectUnauthorized: dt!.reject_unauthorized,
+            ...(dt!.ca !== undefined && { ca: readPem(dt!.ca, 'http.downstream_tls.ca') }),
+            ...(dt!.servername !== undefined && { servername: dt!.servername }),
+          },
+          rewrite: p.rewrite,
+        }
+      : null,
+    tcp: tcpTarget
+      ? {
+          targets: tcp.downstream.map((t) => parseTcpTarget(t)),
+          ...(tt!.enabled && {
+            tls: {
+              rejectUnauthorized: tt!.reject_unauthorized,
+              ...(tt!.ca !== undefined && { ca: readPem(tt!.ca, 'tcp.downstream_tls.ca') }),
+              ...(tt!.servername !== undefined && { servername: tt!.servername }),
+            },
+          }),
+          replyTimeoutMs: p.tcp.reply_timeout,
+          compare: p.tcp.compare,
+        }
+      : null,
+    timeoutMs: p.timeout,
+    compareMaxBody: p.compare.max_body,
+    live: { enabled: liveEnabled, delayMs: p.live.delay, concurrency: p.concurrency, compare: p.compare, safety: p.safety },
+    defaults: { speed: p.speed, rate: p.rate, maxGapMs: p.max_gap, concurrency: p.concurrency, compare: p.compare, safety: p.safety },
+    retentionMs: p.results.retention,
+    maxReplays: p.results.max_replays,
+    observer: deps.metrics.playback,
+    logger: deps.logger.child({ module: 'replay' }),
+  };
+}
+
+function matchRules(config: Config): MatchRules {
+  const s = config.playback.serve;
+  return {
+    method: s.match.method,
+    query: s.match.query,
+    body: s.match.body,
+    headers: s.match.headers,
+    ignoreQuery: new Set(s.ignore.query_params.map((q) => q.toLowerCase())),
+    ignoreJson: s.ignore.json_paths.map(compileJsonPath),
+  };
+}
+
+/**
+ * The HMAC key forwarded answers are redacted with: the configured one, else the one this store
+ * keeps (generated once), as a Record node does.
+ */
+async function redactionKey(config: Config, store: PlaybackDeps['store']): Promise<string> {
+  if (config.recording.redaction.key) return config.recording.redaction.key;
+  const kept = store.getMeta('redaction_key');
+  if (kept) return kept;
+  const key = randomBytes(32).toString('base64url');
+  await store.setMeta('redaction_key', key);
+  return key;
+}
+
+async function forwarder(config: Config, deps: PlaybackDeps): Promise<Forwarder | null> {
+  const http = config.http;
+  if (!config.playback.serve.forward_on_miss || http === undefined || http.downstream.length === 0) return null;
+  const r = config.recording.redaction;
+  const redactor = r.enabled
+    ? new Redactor({
+        enabled: true,
+        key: await redactionKey(config, deps.store),
+        headers: r.headers,
+        queryParams: r.query_params,
+        jsonPaths: r.json_paths,
+        bodyPatterns: r.body_patterns,
+        replaceDefaults: r.replace_defaults,
+      })
+    : null;
+  const recorder = new HttpRecorder({
+    enabled: config.recording.enabled,
+    nodeId: config.node_id,
+    maxBody: config.storage.max_body,
+    redactor,
+    sink: deps.store,
+    observer: deps.metrics.recorder,
+    logger: deps.logger.child({ module: 'recorder' }),
+  });
+  const dt = http.downstream_tls;
+  return new Forwarder({
+    origins: http.downstream,
+    tls: {
+      rejectUnauthorized: dt.reject_unauthorized,
+      ...(dt.ca !== undefined && { ca: readPem(dt.ca, 'http.downstream_tls.ca') }),
+      ...(dt.servername !== undefined && { servername: dt.servername }),
+    },
+    timeoutMs: config.playback.timeout,
+    maxResponseBytes: FORWARD_MAX_RESPONSE,
+    recorder,
+  });
+}
+
+function listenerTls(tls: { tls_cert: string; tls_key: string; ca?: string | undefined } | undefined, section: string) {
+  if (tls === undefined) return {};
+  return {
+    tls: {
+      cert: readPem(tls.tls_cert, `${section}.tls.tls_cert`),
+      key: readPem(tls.tls_key, `${section}.tls.tls_key`),
+      ...(tls.ca !== undefined && { ca: readPem(tls.ca, `${section}.tls.ca`) }),
+    },
+  };
+}
+
+async function httpStub(config: Config, deps: PlaybackDeps): Promise<HttpStubServer | null> {
+  const http = config.http;
+  if (http === undefined || !config.playback.serve.enabled) return null;
+  return new HttpStubServer({
+    host: http.host,
+    port: http.port,
+    ...listenerTls(http.tls, 'http'),
+    store: deps.store,
+    match: matchRules(config),
+    limits: {
+      maxHeaderSize: http.limits.max_header_size,
+      maxBodyBytes: http.limits.max_body_size > 0 ? http.limits.max_body_size : SERVE_MAX_BODY,
+      maxConnections: http.limits.max_connections,
+    },
+    timeouts: { headerReadMs: http.timeouts.header_read, requestMs: http.timeouts.request, idleMs: http.timeouts.idle },
+    forwarder: await forwarder(config, deps),
+    observer: deps.metrics.playback,
+    logger: deps.logger.child({ module: 'serve', listener: 'http' }),
+    pollMs: SERVE_POLL_MS,
+  });
+}
+
+function tcpStub(config: Config, deps: PlaybackDeps): TcpStubServer | null {
+  const tcp = config.tcp;
+  if (tcp === undefined || !config.playback.serve.enabled) return null;
+  return new TcpStubServer({
+    host: tcp.host,
+    port: tcp.port,
+    ...listenerTls(tcp.tls, 'tcp'),
+    store: deps.store,
+    idleMs: tcp.timeouts.idle,
+    maxConnections: tcp.limits.max_connections,
+    observer: deps.metrics.playback,
+    logger: deps.logger.child({ module: 'serve', listener: 'tcp' }),
+    pollMs: SERVE_POLL_MS,
+  });
+}
+
+/** Playback of a Playback node; null in Record mode. Throws ConfigError for unreadable PEM files (at start). */
+export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHandle | null {
+  if (config.mode !== 'Playback') return null;
+  let engine: PlaybackEngine | null = null;
+  let http: HttpStubServer | null = null;
+  let tcp: TcpStubServer | null = null;
+  let closing: Promise<void> | null = null;
+  const manager = () => {
+    if (engine === null || closing !== null) throw notStarted();
+    return engine.manager;
+  };
+  deps.metrics.playback.setGauges(() => {
+    const s = engine?.manager.status();
+    return { successRatio: (s?.success_rate as number | null | undefined) ?? null, inFlight: (s?.in_flight as number | undefined) ?? 0 };
+  });
+  const replays: ReplaysApi = {
+    create: (req: ReplayRequest) => manager().create(req),
+    list: (limit) => manager().list(limit),
+    get: (id) => manager().get(id),
+    remove: (id) => manager().remove(id),
+    results: (id, q) => manager().results(id, q),
+  };
+  return {
+    replays,
+    get serveServer() {
+      return http;
+    },
+    get tcpServeServer() {
+      return tcp;
+    },
+    get engine() {
+      return engine;
+    },
+    async start() {
+      const opts = engineOptions(config, deps);
+      engine = await PlaybackEngine.open(opts);
+      engine.start();
+      try {
+        http = await httpStub(config, deps);
+        tcp = tcpStub(config, deps);
+        return { http: http ? await http.listen() : null, tcp: tcp ? await tcp.listen() : null };
+      } catch (err) {
+        await Promise.all([http?.close(0), tcp?.close(0)]);
+        await engine.close(0);
+        throw err;
+      }
+    },
+    close(deadlineMs) {
+      closing ??= (async () => {
+        await Promise.all([http?.close(deadlineMs), tcp?.close(deadlineMs)]);
+        await engine?.close(deadlineMs);
+      })();
+      return closing;
+    },
+    status() {
+      const base = engine?.manager.status() ?? { replayed: 0, matched: 0, mismatched: 0, failed: 0, success_rate: null };
+      return { ...base, serve: { http: http?.status() ?? null, tcp: tcp?.status() ?? null } };
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Builds the cross-zone sync components from the configuration: the sender on a Record node with a
+ * `peer`, the receiver on a Playback node. The lead's composition root (node.ts) starts them after
+ * the store and stops them before it; both report into `/api/status` `sync`.
+ */
+import type { AddressInfo } from 'node:net';
+import type { QProxyConfig } from '../config/schema.js';
+import type { SyncMetricsObserver } from '../sync/observer.js';
+import { SyncReceiver, type ReceiverStatus } from '../sync/receiver.js';
+import { SyncSender } from '../sync/sender.js';
+import { readDurableCursor } from '../sync/sender-state.js';
+import type { SenderStatus, UpstreamFigures } from '../sync/sender-status.js';
+import type { ReceiverStore, SenderStore, SyncLogger } from '../sync/store-port.js';
+import { readPem } from './tls-files.js';
+
+/** What the sync components need from the node. */
+export interface SyncDeps {
+  store: SenderStore & ReceiverStore;
+  metrics: {
+    sync: SyncMetricsObserver;
+    totals(): { requests: number; recorded: number; dropped_by_reason: Record<string, number> };
+    tcpTotals?(): { sessions: number; active: number };
+  };
+  logger: SyncLogger & { child?(bindings: object): SyncLogger };
+}
+
+/** A started-and-stopped sync component. */
+export interface SyncHandle<Started, Status> {
+  start(): Promise<Started>;
+  /** Graceful: batches in flight get up to `deadlineMs`. */
+  close(deadlineMs: number): Promise<void>;
+  /** The `/api/status` `sync` section. */
+  status(): Status;
+}
+
+function childLogger(logger: SyncDeps['logger']): SyncLogger {
+  return logger.child ? logger.child({ module: 'sync' }) : logger;
+}
+
+function upstreamOf(metrics: SyncDeps['metrics']): () => UpstreamFigures {
+  return () => {
+    const t = metrics.totals();
+    const tcp = metrics.tcpTotals?.();
+    return { proxied: t.requests + (tcp ? tcp.sessions + tcp.active : 0), recorded: t.recorded, dropped: t.dropped_by_reason };
+  };
+}
+
+/** The sender of a Record node with a `peer` section; null otherwise. Throws ConfigError for unreadable PEM files. */
+export function createSyncSender(config: QProxyConfig, deps: SyncDeps): SyncHandle<void, SenderStatus> | null {
+  const peer = config.peer;
+  if (config.mode !== 'Record' || !peer) return null;
+  const sender = new SyncSender({
+    nodeId: config.node_id,
+    peer: {
+      host: peer.host,
+      port: peer.port,
+      tls: peer.tls,
+      ...(peer.token !== undefined && { token: peer.token }),
+      ...(peer.ca !== undefined && { ca: readPem(peer.ca, 'peer.ca') }),
+      ...(peer.cert !== undefined && { cert: readPem(peer.cert, 'peer.cert') }),
+      ...(peer.key !== undefined && { key: readPem(peer.key, 'peer.key') }),
+    },
+    timers: {
+      connectTimeoutMs: peer.connect_timeout,
+      pingIntervalMs: peer.ping_interval,
+      pingTimeoutMs: peer.ping_timeout,
+      ackTimeoutMs: peer.ack_timeout,
+    },
+    batch: { maxRecords: peer.batch_max_records, maxBytes: peer.batch_max_bytes },
+    compression: peer.compression,
+    streams: peer.streams,
+    backoffInitialMs: peer.backoff_initial,
+    backoffMaxMs: peer.backoff_max,
+    pollIntervalMs: peer.poll_interval,
+    store: deps.store,
+    observer: deps.metrics.sync,
+    logger: childLogger(deps.logger),
+    upstream: upstreamOf(deps.metrics),
+  });
+  return { start: () => sender.start(), close: (ms) => sender.close(ms), status: () => sender.status() };
+}
+
+/** The receiver of a Playback node; null in Record mode. Throws ConfigError for unreadable PEM files. */
+export function createSyncReceiver(config: QProxyConfig, deps: SyncDeps): SyncHandle<AddressInfo, ReceiverStatus> | null {
+  if (config.mode !== 'Playback') return null;
+  const sync = config.sync;
+  const receiver = new SyncReceiver({
+    host: sync.host,
+    port: sync.port,
+    ...(sync.tls && {
+      tls: {
+        cert: readPem(sync.tls.tls_cert, 'sync.tls.tls_cert'),
+        key: readPem(sync.tls.tls_key, 'sync.tls.tls_key'),
+        ...(sync.tls.ca !== undefined && { ca: readPem(sync.tls.ca, 'sync.tls.ca') }),
+      },
+    }),
+    ...(sync.token !== undefined && { token: sync.token }),
+    allowedClients: sync.allowed_clients,
+    maxBatchBytes: sync.max_batch_bytes,
+    store: deps.store,
+    observer: deps.metrics.sync,
+    logger: childLogger(deps.logger),
+  });
+  return { start: () => receiver.listen(), close: (ms) => receiver.close(ms), status: () => receiver.status() };
+}
+
+/**
+ * The store's retention floor on a Record node with a `peer`: records above the durable sync cursor
+ * are kept by retention until sent (only `storage.max_size` may purge them, and that loss is counted).
+ * Pass it as `StoreOptions.purgeFloor`; `store` is called lazily, so it may be assigned after open
+ * (until then the floor is 0: retention keeps everything for that round).
+ */
+export function syncPurgeFloor(config: QProxyConfig, store: () => Pick<SenderStore, 'getMeta'> | null): (() => number) | undefined {
+  if (config.mode !== 'Record' || !config.peer) return undefined;
+  return () => {
+    const s = store();
+    return s ? readDurableCursor((k) => s.getMeta(k)) : 0;
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Entry of the results thread: it compares replayed answers with the recorded ones (decoding, JSON
+ * parsing and diffing stay off the event loop that schedules the replay) and writes the results to
+ * the results file in group commits. Messages are handled strictly in order.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { compareHttp, type RecordedOutcome } from '../compare/compare-http.js';
+import { compareTcp } from '../compare/compare-tcp.js';
+import { compileRules, type CompiledRules } from '../compare/rules.js';
+import type { CompareOutcome, ResponseSide } from '../compare/types.js';
+import type { FromResults, ResultsInit, ToResults } from './protocol.js';
+import type { ReplayResult, ResultBase } from './result.js';
+import { ResultsWriterDb, type ReplayRow } from './writer-db.js';
+
+const BATCH_ROWS = 500;
+
+const port = parentPort as MessagePort;
+const init = workerData as ResultsInit;
+const post = (msg: FromResults): void => port.postMessage(msg);
+
+let db!: ResultsWriterDb;
+
+const rules = new Map<number, { rules: CompiledRules; maxDecoded: number }>();
+let results: ReplayResult[] = [];
+let replays = new Map<string, ReplayRow>();
+let meta = new Map<string, string>();
+let timer: NodeJS.Timeout | null = null;
+
+function commit(): void {
+  if (timer) clearTimeout(timer);
+  timer = null;
+  if (results.length === 0 && replays.size === 0 && meta.size === 0) return;
+  const batch = results;
+  results = [];
+  const rows = [...replays.values()];
+  replays = new Map();
+  const values = [...meta.entries()];
+  meta = new Map();
+  try {
+    db.write(batch, rows, values);
+  } catch (err) {
+    post({ type: 'writeFailed', count: batch.length, message: (err as Error).message });
+  }
+}
+
+function queued(): void {
+  if (results.length >= BATCH_ROWS) commit();
+  else timer ??= setTimeout(commit, init.flushIntervalMs);
+}
+
+function finish(base: ResultBase, jobId: number, outcome: CompareOutcome): void {
+  const kinds = [...new Set(outcome.differences.map((d) => d.kind))];
+  const lines = outcome.differences.map((d) => d.line);
+  if (outcome.more > 0) lines.push(`… and ${outcome.more} more differences`);
+  lines.push(...outcome.notes.map((n) => `note: ${n}`));
+  results.push({
+    ...base,
+    status: outcome.match ? 'match' : 'mismatch',
+    truncated: outcome.truncated,
+    kinds,
+    diff: lines.length > 0 ? lines.join('\n') : null,
+  });
+  post({ type: 'compared', jobId, match: outcome.match, truncated: outcome.truncated, kinds });
+  queued();
+}
+
+function failedCompare(base: ResultBase, jobId: number, err: unknown): void {
+  finish(base, jobId, {
+    match: false,
+    truncated: false,
+    differences: [{ kind: 'comparison error', line: `comparison failed: ${(err as Error).message}` }],
+    more: 0,
+    notes: [],
+  });
+}
+
+function handle(msg: ToResults): void {
+  switch (msg.type) {
+    case 'rules':
+      rules.set(msg.rulesId, { rules: compileRules(msg.compare), maxDecoded: msg.maxDecoded });
+      return;
+    case 'compareHttp': {
+      const r = rules.get(msg.rulesId);
+      try {
+        if (!r) throw new Error(`comparison rules ${msg.rulesId} were never sent`);
+        finish(msg.base, msg.jobId, compareHttp(withBuffers(msg.recorded), sideWithBuffer(msg.replayed), r.rules, r.maxDecoded));
+      } catch (err) {
+        failedCompare(msg.base, msg.jobId, err);
+      }
+      return;
+    }
+    case 'compareTcp':
+      try {
+        finish(msg.base, msg.jobId, compareTcp(view(msg.job.recorded), view(msg.job.replayed), msg.job.mode, msg.job.truncated));
+      } catch (err) {
+        failedCompare(msg.base, msg.jobId, err);
+      }
+      return;
+    case 'result':
+      results.push(msg.result);
+      queued();
+      return;
+    case 'replay':
+      replays.set(msg.row.id, msg.row);
+      queued();
+      return;
+    case 'meta':
+      meta.set(msg.key, msg.value);
+      queued();
+      return;
+    case 'deleteReplay':
+      commit();
+      replays.delete(msg.id);
+      runOp(msg.opId, () => db.deleteReplay(msg.id));
+      return;
+    case 'purge':
+      commit();
+      purge(msg.before, msg.keepReplays);
+      return;
+    case 'flush':
+      runOp(msg.opId, commit);
+      return;
+    case 'close':
+      commit();
+      db.close();
+      port.close();
+      return;
+  }
+}
+
+/** Buffers arrive as plain Uint8Arrays (structured clone); view them as Buffers without copying. */
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function sideWithBuffer(side: ResponseSide): ResponseSide {
+  return { ...side, body: { ...side.body, data: view(side.body.data) } };
+}
+
+function withBuffers(rec: RecordedOutcome): RecordedOutcome {
+  return rec.response === null ? rec : { ...rec, response: sideWithBuffer(rec.response) };
+}
+
+function runOp(opId: number, fn: () => void): void {
+  try {
+    fn();
+    post({ type: 'opDone', opId, error: null });
+  } catch (err) {
+    post({ type: 'opDone', opId, error: (err as Error).message });
+  }
+}
+
+/** Purges in rounds with a turn of the event loop between them, so results keep flowing. */
+function purge(before: number, keepReplays: number): void {
+  try {
+    if (db.purge(before, keepReplays)) setImmediate(() => purge(before, 0x7fffffff));
+  } catch (err) {
+    post({ type: 'writeFailed', count: 0, message: `purge failed: ${(err as Error).message}` });
+  }
+}
+
+function main(): void {
+  try {
+    db = new ResultsWriterDb(init.path);
+  } catch (err) {
+    post({ type: 'fatal', message: (err as Error).message });
+    port.close();
+    return;
+  }
+  port.on('message', handle);
+  post({ type: 'ready' });
+}
+
+main();

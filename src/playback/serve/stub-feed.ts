@@ -1,0 +1,64 @@
+import { setImmediate as yieldTurn } from 'node:timers/promises';
+import type { QRecord } from '../../recording/model.js';
+import type { PlaybackStore } from '../source/store-port.js';
+
+const PAGE = 500;
+
+/**
+ * Feeds a serving index from the store: everything at start, then whatever arrives (sync,
+ * forwarded misses), polled every `pollMs`. Records are read with their bodies once and dropped;
+ * the index keeps digests only.
+ */
+export class StoreFollower {
+  private cursor = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  private failed = false;
+
+  constructor(
+    private readonly store: Pick<PlaybackStore, 'readAfter'>,
+    private readonly take: (record: QRecord) => void,
+    private readonly pollMs: number,
+    private readonly logger: { warn(obj: object, msg: string): void },
+  ) {}
+
+  /** Reads every stored record (yielding to the event loop between pages), then follows new ones. */
+  async start(): Promise<void> {
+    while (!this.stopped && this.readPage()) await yieldTurn();
+    if (this.stopped) return;
+    this.timer = setInterval(() => this.poll(), this.pollMs);
+    this.timer.unref();
+  }
+
+  /** Reads what arrived since the last look (tests and forwarded misses call it to be sure). */
+  catchUp(): void {
+    while (!this.stopped && this.readPage());
+  }
+
+  /** A failing store (closed, unreadable) must not throw out of a timer: warn once, try again next time. */
+  private poll(): void {
+    try {
+      while (!this.stopped && this.readPage());
+      this.failed = false;
+    } catch (err) {
+      if (!this.failed) this.logger.warn({ err: (err as Error).message }, 'new recordings could not be read from the store; serving goes on with those indexed');
+      this.failed = true;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** True when the page was full (more may follow). */
+  private readPage(): boolean {
+    const rows = this.store.readAfter(this.cursor, PAGE);
+    for (const row of rows) {
+      this.cursor = row.seq;
+      this.take(row.record);
+    }
+    return rows.length === PAGE;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The running summary of one replay: counts per result status, success rate, latency recorded vs
+ * replayed, scheduler lateness, the most frequent kinds of difference and failure.
+ */
+import { RESULT_STATUSES, type ResultStatus } from '../results/result.js';
+import { LogHistogram } from './histogram.js';
+
+/** Distinct difference kinds (and error codes) tracked per replay; more are folded into "other". */
+const MAX_KINDS = 500;
+const TOP = 10;
+
+export interface SummaryJson {
+  counts: Record<ResultStatus, number>;
+  /** Requests sent that got a verdict: match + mismatch + failed. */
+  replayed: number;
+  /** matched / replayed, from 0 to 1; null before anything was replayed. */
+  success_rate: number | null;
+  /** Results whose comparison was limited by truncation. */
+  truncated: number;
+  latency_ms: {
+    recorded: { p50: number | null; p99: number | null };
+    replayed: { p50: number | null; p99: number | null };
+  };
+  lateness_ms: { p50: number | null; p99: number | null; max: number | null };
+  top_differences: Array<{ kind: string; count: number }>;
+  top_errors: Array<{ error: string; count: number }>;
+}
+
+class TopCounter {
+  private readonly counts = new Map<string, number>();
+
+  add(key: string): void {
+    const k = this.counts.has(key) || this.counts.size < MAX_KINDS ? key : 'other';
+    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+  }
+
+  top(n: number): Array<[string, number]> {
+    return [...this.counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, n);
+  }
+}
+
+export class ReplaySummary {
+  readonly counts: Record<ResultStatus, number> = Object.fromEntries(RESULT_STATUSES.map((s) => [s, 0])) as Record<ResultStatus, number>;
+  private truncatedCount = 0;
+  private readonly recordedMs = new LogHistogram();
+  private readonly replayedMs = new LogHistogram();
+  readonly lateness = new LogHistogram();
+  private readonly kinds = new TopCounter();
+  private readonly errors = new TopCounter();
+
+  add(status: ResultStatus, r: { truncated?: boolean; kinds?: readonly string[]; errorCode?: string | null }): void {
+    this.counts[status]++;
+    if (r.truncated) this.truncatedCount++;
+    for (const k of r.kinds ?? []) this.kinds.add(k);
+    if (r.errorCode) this.errors.add(r.errorCode);
+  }
+
+  latency(recordedMs: number | null, replayedMs: number): void {
+    if (recordedMs !== null) this.recordedMs.record(recordedMs);
+    this.replayedMs.record(replayedMs);
+  }
+
+  get replayed(): number {
+    return this.counts.match + this.counts.mismatch + this.counts.failed;
+  }
+
+  get successRate(): number | null {
+    const n = this.replayed;
+    return n === 0 ? null : this.counts.match / n;
+  }
+
+  toJSON(): SummaryJson {
+    const rate = this.successRate;
+    const rec = this.recordedMs.summary();
+    const rep = this.replayedMs.summary();
+    const late = this.lateness.summary();
+    return {
+      counts: { ...this.counts },
+      replayed: this.replayed,
+      success_rate: rate === null ? null : Math.round(rate * 10_000) / 10_000,
+      truncated: this.truncatedCount,
+      latency_ms: { recorded: { p50: rec.p50, p99: rec.p99 }, replayed: { p50: rep.p50, p99: rep.p99 } },
+      lateness_ms: { p50: late.p50, p99: late.p99, max: late.max },
+      top_differences: this.kinds.top(TOP).map(([kind, count]) => ({ kind, count })),
+      top_errors: this.errors.top(TOP).map(([error, count]) => ({ error, count })),
+    };
+  }
+}

@@ -1,0 +1,160 @@
+import { performance } from 'node:perf_hooks';
+import {
+  RECORD_FORMAT_VERSION,
+  type Endpoint,
+  type RecordError,
+  type TcpChunk,
+  type TcpCloseReason,
+  type TcpDirection,
+  type TcpRecord,
+  type TlsInfo,
+} from './model.js';
+import { uuidv7 } from './uuidv7.js';
+
+/** What the proxy knows when a client connection is accepted (after the TLS handshake, if any). */
+export interface TcpSessionStart {
+  client: Endpoint;
+  /** TLS details when the listener terminated TLS. */
+  tls: TlsInfo | null;
+  /** Whether QProxy speaks TLS to the downstream (recorded even when no downstream could be reached). */
+  downstreamTls: boolean;
+}
+
+/**
+ * One session's recording as the proxy drives it. Calls are cheap and never throw: `chunk` keeps a
+ * reference to the Buffer it is given, so the caller must not reuse that Buffer's memory.
+ */
+export interface TcpSessionTap {
+  /** The downstream accepted: its "host:port". */
+  connected(downstream: string): void;
+  /** One read from either socket, as it arrived. */
+  chunk(dir: TcpDirection, data: Buffer): void;
+  /** The session ended (call once; later calls are ignored). */
+  close(reason: TcpCloseReason, error: RecordError | null): void;
+}
+
+/** What a session needs from its recorder. */
+export interface SegmentOutlet {
+  readonly nodeId: string;
+  readonly maxSessionBytes: number;
+  readonly segmentBytes: number;
+  /** Hands a segment to the sink; false when it was dropped. */
+  offer(segment: TcpRecord): boolean;
+  /** The session has sent its last segment. */
+  ended(session: SessionRecording): void;
+}
+
+/**
+ * The recording of one TCP connection. Chunks are kept by reference until `maxSessionBytes` bytes
+ * (both directions together) are kept; later bytes are only counted and the record is marked
+ * truncated. Kept chunks wait in `pending` until a segment takes them to the sink, so memory per
+ * session stays below about `segmentBytes`:
+ *
+ * ```
+ * chunk ─▶ pending ─(segmentBytes reached, or the recorder's sweep after segmentInterval)─▶ segment (state "open")
+ * close ─▶ last segment (state "closed", close_reason) ─▶ store appends it to the same record id
+ * ```
+ */
+export class SessionRecording implements TcpSessionTap {
+  readonly id: string;
+  readonly #out: SegmentOutlet;
+  readonly #start: TcpSessionStart;
+  readonly #startedAt: number;
+  /** performance.now() at accept: chunk offsets and durations are measured from it. */
+  readonly #t0: number;
+  #downstream: string | null = null;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #kept = 0;
+  #truncated = false;
+  /** A segment was dropped by the sink: the stored record misses bytes, so it is marked truncated. */
+  #lost = false;
+  #pending: TcpChunk[] = [];
+  #pendingBytes = 0;
+  /** performance.now() of the last segment, or null before the first. */
+  #lastSegment: number | null = null;
+  /** bytes_in + bytes_out as of the last segment, to see whether totals moved since. */
+  #lastTotals = 0;
+  #closed = false;
+
+  constructor(out: SegmentOutlet, start: TcpSessionStart) {
+    this.#out = out;
+    this.#start = start;
+    this.#startedAt = Date.now();
+    this.#t0 = performance.now();
+    this.id = uuidv7(this.#startedAt);
+  }
+
+  connected(downstream: string): void {
+    this.#downstream = downstream;
+  }
+
+  chunk(dir: TcpDirection, data: Buffer): void {
+    if (this.#closed) return;
+    const n = data.length;
+    if (dir === 'c2s') this.#bytesIn += n;
+    else this.#bytesOut += n;
+    const room = this.#out.maxSessionBytes - this.#kept;
+    if (room <= 0) {
+      if (n > 0) this.#truncated = true;
+      return;
+    }
+    const part = n <= room ? data : data.subarray(0, room);
+    if (part !== data) this.#truncated = true;
+    this.#pending.push({ dir, t_us: Math.round((performance.now() - this.#t0) * 1000), data: part });
+    this.#kept += part.length;
+    this.#pendingBytes += part.length;
+    if (this.#pendingBytes >= this.#out.segmentBytes) this.#emit('open', null, null);
+  }
+
+  close(reason: TcpCloseReason, error: RecordError | null): void {
+    if (this.#closed) return;
+    this.#emit('closed', reason, error);
+    this.#closed = true;
+    this.#out.ended(this);
+  }
+
+  /**
+   * Called by the recorder's sweep: the first segment once the session is `intervalMs` old (short
+   * sessions then make a single record), later ones when chunks or totals changed and the last
+   * segment is `intervalMs` old.
+   */
+  sweep(now: number, intervalMs: number): void {
+    if (this.#closed) return;
+    if (this.#lastSegment === null) {
+      if (now - this.#t0 >= intervalMs) this.#emit('open', null, null);
+      return;
+    }
+    const changed = this.#pending.length > 0 || this.#bytesIn + this.#bytesOut !== this.#lastTotals;
+    if (changed && now - this.#lastSegment >= intervalMs) this.#emit('open', null, null);
+  }
+
+  #emit(state: 'open' | 'closed', reason: TcpCloseReason | null, error: RecordError | null): void {
+    const now = performance.now();
+    const segment: TcpRecord = {
+      v: RECORD_FORMAT_VERSION,
+      id: this.id,
+      protocol: 'tcp',
+      node_id: this.#out.nodeId,
+      started_at: this.#startedAt,
+      duration_ms: Math.round((now - this.#t0) * 1000) / 1000,
+      client: this.#start.client,
+      tls: this.#start.tls,
+      downstream: this.#downstream,
+      downstream_tls: this.#start.downstreamTls,
+      bytes_in: this.#bytesIn,
+      bytes_out: this.#bytesOut,
+      chunks: this.#pending,
+      truncated: this.#truncated || this.#lost,
+      state,
+      close_reason: reason,
+      error,
+      redacted: [],
+    };
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#lastSegment = now;
+    this.#lastTotals = this.#bytesIn + this.#bytesOut;
+    if (!this.#out.offer(segment)) this.#lost = true;
+  }
+}

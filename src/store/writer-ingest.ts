@@ -1,0 +1,69 @@
+import type Database from 'better-sqlite3';
+import { errorMessage } from '../errors.js';
+import type { QRecord } from '../recording/model.js';
+import { encodeRecord, type Chunk, type RecordRow } from './record-codec.js';
+import type { IngestResult } from './writer-protocol.js';
+
+/** What an ingest needs from the writer's connection. */
+export interface IngestDeps {
+  db: Database.Database;
+  /** SQLite's total_changes(): rows written so far on this connection, triggers included. */
+  totalChanges(): number;
+  /** The writer's record insert (new record, or a segment appended to an open TCP session). */
+  insertAll(rows: Array<{ row: RecordRow; chunks: Chunk[] }>): { stored: number; bytes: number };
+  /** Adds an integer to a meta value (created at 0). */
+  addMeta(key: string, amount: number): void;
+  setMeta(key: string, value: string): void;
+  deleteMeta(key: string): void;
+}
+
+/**
+ * Stores a batch received by sync as one transaction: every record, the per-node tallies and the
+ * meta writes commit together or not at all. Records go through the same insert as recorded ones,
+ * so an id already present is skipped and a TCP segment extends its open session. Throws (and so
+ * rolls back everything) when any record cannot be encoded or any write fails.
+ */
+export function ingestBatch(
+  deps: IngestDeps,
+  records: readonly QRecord[],
+  tally: string | null,
+  meta: ReadonlyArray<[string, string | null]>,
+): IngestResult {
+  const rows = records.map((record, i) => {
+    try {
+      return encodeRecord(record);
+    } catch (err) {
+      throw new Error(`record ${i} (${String(record.id)}) could not be encoded: ${errorMessage(err)}`, { cause: err });
+    }
+  });
+  return deps.db.transaction(() => {
+    const result: IngestResult = { stored: 0, skipped: 0, bytes: 0, byNode: {} };
+    rows.forEach((encoded, i) => {
+      const before = deps.totalChanges();
+      const done = deps.insertAll([encoded]);
+      // A skipped duplicate writes nothing; a new record or an appended segment always writes rows.
+      const changed = deps.totalChanges() > before;
+      const node = records[i]!.node_id;
+      const n = (result.byNode[node] ??= { stored: 0, skipped: 0 });
+      if (changed) {
+        result.stored++;
+        n.stored++;
+      } else {
+        result.skipped++;
+        n.skipped++;
+      }
+      result.bytes += done.bytes;
+    });
+    if (tally !== null) {
+      for (const [node, n] of Object.entries(result.byNode)) {
+        if (n.stored > 0) deps.addMeta(`${tally}${node}:stored`, n.stored);
+        if (n.skipped > 0) deps.addMeta(`${tally}${node}:skipped`, n.skipped);
+      }
+    }
+    for (const [key, value] of meta) {
+      if (value === null) deps.deleteMeta(key);
+      else deps.setMeta(key, value);
+    }
+    return result;
+  })();
+}

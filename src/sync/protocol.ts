@@ -1,0 +1,40 @@
+/**
+ * The sync link's HTTP/2 surface, shared by sender and receiver.
+ *
+ *   POST /sync/v1/batches
+ *   authorization: Bearer <peer.token>
+ *   content-type: application/x-qproxy-batch
+ *   content-encoding: gzip | br | identity
+ *   x-qproxy-node: <sender node_id>            (for logs and status; the ledger counts records by their own node_id)
+ *   x-qproxy-records: <entries in the batch>   (for the ledger when the body turns out unreadable)
+ *   → 200 {"stored": n, "skipped": n}          only after the batch is committed on disk
+ *   → 4xx/5xx {"error": "...", "code": "QP_ERR_SYNC_..."}
+ */
+
+export const SYNC_PATH = '/sync/v1/batches';
+export const BATCH_CONTENT_TYPE = 'application/x-qproxy-batch';
+export const HEADER_NODE = 'x-qproxy-node';
+export const HEADER_RECORDS = 'x-qproxy-records';
+
+/** Compression of a batch body on the wire. */
+export type Compression = 'gzip' | 'br' | 'none';
+
+/** Content-Encoding token for each compression. */
+export const CONTENT_ENCODING: Readonly<Record<Compression, string>> = { gzip: 'gzip', br: 'br', none: 'identity' };
+
+/** What a receiver answers a stored batch with. */
+export interface BatchAck {
+  /** Entries that changed the store (new records, or new TCP segments of a known session). */
+  stored: number;
+  /** Entries already present (a re-sent batch after a lost acknowledgement). */
+  skipped: number;
+}
+
+/** What a receiver answers a refused batch with. */
+export interface BatchRefusal {
+  error: string;
+  code: string;
+}
+
+/** Largest response body a sender reads; receivers answer with a few hundred bytes. */
+export const MAX_RESPONSE_BYTES = 64 * 1024;

@@ -1,0 +1,148 @@
+import type { SyncRejectReason } from './observer.js';
+import type { ReceiverStore } from './store-port.js';
+
+/**
+ * The receiving half of the loss ledger, per origin node_id, kept in the store's meta table so it
+ * survives restarts:
+ *
+ *   sync.rx.nodes                 JSON list of node ids seen
+ *   sync.rx.tally:<node>:stored   entries that changed the store   } added by the store inside the
+ *   sync.rx.tally:<node>:skipped  entries already present          } batch's own transaction
+ *   sync.rx.tally:<node>:tcp_dup  TCP segments already present (left out before the store saw them)
+ *   sync.rx.node:<node>           JSON { rejected: {reason: n}, last_seq, last_received_at }
+ *
+ * `received` is not kept: it is stored + duplicates + rejected.
+ */
+export const TALLY_PREFIX = 'sync.rx.tally:';
+const NODES_KEY = 'sync.rx.nodes';
+const NODE_PREFIX = 'sync.rx.node:';
+
+/** One origin node's figures, as `/api/status` shows them. */
+export interface NodeLedger {
+  received: number;
+  stored: number;
+  duplicates: number;
+  rejected: Record<string, number>;
+  /** Highest seq of the sender's store seen in a stored batch: with the sender's cursor, shows what is in flight. */
+  last_seq: number;
+  last_received_at: string | null;
+}
+
+interface NodeInfo {
+  rejected: Record<string, number>;
+  last_seq: number;
+  last_received_at: string | null;
+}
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+type Tallied = NodeInfo & { stored: number; skipped: number; tcpDup: number };
+
+function count(text: string | null): number {
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/** In-memory ledger mirrored to meta. Callers serialise writes (the receiver's write queue does). */
+export class ReceiverLedger {
+  private readonly nodes = new Map<string, Tallied>();
+
+  constructor(private readonly store: Pick<ReceiverStore, 'getMeta'>) {
+    for (const node of parseJson<string[]>(store.getMeta(NODES_KEY), [])) {
+      if (typeof node !== 'string') continue;
+      const info = parseJson<Partial<NodeInfo>>(store.getMeta(NODE_PREFIX + node), {});
+      this.nodes.set(node, {
+        rejected: typeof info.rejected === 'object' && info.rejected !== null ? { ...info.rejected } : {},
+        last_seq: typeof info.last_seq === 'number' ? info.last_seq : 0,
+        last_received_at: typeof info.last_received_at === 'string' ? info.last_received_at : null,
+        stored: count(store.getMeta(`${TALLY_PREFIX}${node}:stored`)),
+        skipped: count(store.getMeta(`${TALLY_PREFIX}${node}:skipped`)),
+        tcpDup: count(store.getMeta(`${TALLY_PREFIX}${node}:tcp_dup`)),
+      });
+    }
+  }
+
+  /**
+   * Meta writes that record a batch from these nodes (ids seen, highest seq, time), to commit in the
+   * batch's own transaction. Nothing changes in memory until {@link stored} confirms the commit.
+   */
+  metaForBatch(maxSeqByNode: ReadonlyMap<string, number>, tcpDupByNode: ReadonlyMap<string, number>, at: Date): Record<string, string> {
+    const meta: Record<string, string> = {};
+    let newNode = false;
+    for (const [node, seq] of maxSeqByNode) {
+      const cur = this.nodes.get(node);
+      if (!cur) newNode = true;
+      const dup = tcpDupByNode.get(node) ?? 0;
+      if (dup > 0) meta[`${TALLY_PREFIX}${node}:tcp_dup`] = String((cur?.tcpDup ?? 0) + dup);
+      meta[NODE_PREFIX + node] = JSON.stringify({
+        rejected: cur?.rejected ?? {},
+        last_seq: Math.max(cur?.last_seq ?? 0, seq),
+        last_received_at: at.toISOString(),
+      } satisfies NodeInfo);
+    }
+    if (newNode) meta[NODES_KEY] = JSON.stringify([...new Set([...this.nodes.keys(), ...maxSeqByNode.keys()])]);
+    return meta;
+  }
+
+  /** The batch committed: mirror what {@link metaForBatch} and the store's tally wrote. */
+  stored(
+    maxSeqByNode: ReadonlyMap<string, number>,
+    byNode: Record<string, { stored: number; skipped: number }>,
+    tcpDupByNode: ReadonlyMap<string, number>,
+    at: Date,
+  ): void {
+    for (const [node, seq] of maxSeqByNode) {
+      const n = this.node(node);
+      n.last_seq = Math.max(n.last_seq, seq);
+      n.last_received_at = at.toISOString();
+      n.stored += byNode[node]?.stored ?? 0;
+      n.skipped += byNode[node]?.skipped ?? 0;
+      n.tcpDup += tcpDupByNode.get(node) ?? 0;
+    }
+  }
+
+  /** Counts a refused batch of `records` entries from `node`; returns the meta writes to persist it. */
+  rejected(node: string, reason: SyncRejectReason, records: number): Record<string, string> {
+    const isNew = !this.nodes.has(node);
+    const n = this.node(node);
+    n.rejected[reason] = (n.rejected[reason] ?? 0) + records;
+    const meta: Record<string, string> = {
+      [NODE_PREFIX + node]: JSON.stringify({ rejected: n.rejected, last_seq: n.last_seq, last_received_at: n.last_received_at } satisfies NodeInfo),
+    };
+    if (isNew) meta[NODES_KEY] = JSON.stringify([...this.nodes.keys()]);
+    return meta;
+  }
+
+  /** Every node's figures. */
+  snapshot(): Record<string, NodeLedger> {
+    const out: Record<string, NodeLedger> = {};
+    for (const [node, n] of this.nodes) {
+      const rejected = Object.values(n.rejected).reduce((a, b) => a + b, 0);
+      out[node] = {
+        received: n.stored + n.skipped + n.tcpDup + rejected,
+        stored: n.stored,
+        duplicates: n.skipped + n.tcpDup,
+        rejected: { ...n.rejected },
+        last_seq: n.last_seq,
+        last_received_at: n.last_received_at,
+      };
+    }
+    return out;
+  }
+
+  private node(node: string): Tallied {
+    let n = this.nodes.get(node);
+    if (!n) {
+      n = { rejected: {}, last_seq: 0, last_received_at: null, stored: 0, skipped: 0, tcpDup: 0 };
+      this.nodes.set(node, n);
+    }
+    return n;
+  }
+}

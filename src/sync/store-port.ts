@@ -1,0 +1,41 @@
+/**
+ * The narrow views of the store that sync needs (src/store's Store implements both), so sender
+ * and receiver can be tested and reasoned about without the rest of the store.
+ *
+ * @module
+ */
+import type { QRecord } from '../recording/model.js';
+
+/** Per origin node: entries that changed the store, and entries already there. */
+export interface IngestOutcome {
+  stored: number;
+  skipped: number;
+  bytes: number;
+  byNode: Record<string, { stored: number; skipped: number }>;
+}
+
+/** What the sender reads and persists. */
+export interface SenderStore {
+  /** Up to `limit` records with a feed position above `seq`, ascending. */
+  readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }>;
+  /** Records and bytes with a feed position above `seq`. */
+  countAfter(seq: number): { count: number; bytes: number };
+  stats(): { lastSeq: number };
+  getMeta(key: string): string | null;
+  setMeta(key: string, value: string): Promise<void>;
+}
+
+/** What the receiver writes and reads. */
+export interface ReceiverStore {
+  ingest(records: QRecord[], opts: { tally?: string; meta?: Record<string, string | null> }): Promise<IngestOutcome>;
+  get(id: string): QRecord | null;
+  getMeta(key: string): string | null;
+  setMeta(key: string, value: string): Promise<void>;
+}
+
+/** The logger sync writes through; pino fits. */
+export interface SyncLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}

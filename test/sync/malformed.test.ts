@@ -1,0 +1,173 @@
+/**
+ * What the receiver does with batches that are not what a QProxy sender sends: refused with a
+ * clear 4xx and nothing of them stored — and what the sender does when the receiver refuses one
+ * record of its own store: it isolates it by halving, skips only that one and counts it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type OutgoingHttpHeaders } from 'node:http2';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { encodeBatch } from '../../src/sync/wire-format.js';
+import { allRecords, fill, httpRecord, openStore, senderOptions, startReceiver, startSender, syncMetrics, tempDir, waitFor } from './helpers.js';
+
+interface Reply {
+  status: number;
+  body: { error?: string; code?: string; stored?: number };
+}
+
+/** One POST over a fresh h2c connection. */
+async function post(port: number, headers: OutgoingHttpHeaders, body: Buffer): Promise<Reply> {
+  const session = connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  try {
+    return await new Promise<Reply>((resolve, reject) => {
+      const req = session.request({
+        ':method': 'POST',
+        ':path': '/sync/v1/batches',
+        'content-type': 'application/x-qproxy-batch',
+        'x-qproxy-node': 'az-x',
+        'x-qproxy-records': '3',
+        ...headers,
+      });
+      let status = 0;
+      const parts: Buffer[] = [];
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => resolve({ status, body: JSON.parse(Buffer.concat(parts).toString() || '{}') as Reply['body'] }));
+      req.on('error', reject);
+      req.end(body);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+function validBatch(n = 3): Buffer {
+  return encodeBatch(
+    'az-x',
+    Array.from({ length: n }, (_, i) => ({ seq: i + 1, record: httpRecord(i, { node_id: 'az-x' }) })),
+  );
+}
+
+/** Re-encodes a batch after editing its JSON head. */
+function withHead(edit: (head: { entries: Array<{ record: Record<string, unknown> }> } & Record<string, unknown>) => void): Buffer {
+  const buf = validBatch();
+  const len = buf.readUInt32BE(4);
+  const head = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Parameters<typeof edit>[0];
+  edit(head);
+  const json = Buffer.from(JSON.stringify(head));
+  const prefix = Buffer.alloc(8);
+  buf.copy(prefix, 0, 0, 4);
+  prefix.writeUInt32BE(json.byteLength, 4);
+  return Buffer.concat([prefix, json, buf.subarray(8 + len)]);
+}
+
+test('malformed, truncated, mis-typed, oversized and foreign batches get a clear 4xx and store nothing', async (t) => {
+  const dir = await tempDir(t);
+  const b = await openStore(t, join(dir, 'b.db'));
+  const rx = syncMetrics();
+  const { receiver, port } = await startReceiver(t, { store: b, maxBatchBytes: 1024 * 1024, observer: rx.metrics });
+
+  const cases: Array<{ name: string; headers?: OutgoingHttpHeaders; body: Buffer; status: number; code: string; says: RegExp }> = [
+    { name: 'garbage', body: Buffer.from('this is not a batch at all'), status: 400, code: 'QP_ERR_SYNC_BATCH_MALFORMED', says: /QPB1/ },
+    {
+      name: 'truncated gzip',
+      headers: { 'content-encoding': 'gzip' },
+      body: gzipSync(validBatch()).subarray(0, 60),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /cannot be decompressed/,
+    },
+    {
+      name: 'wrong schema (status is text)',
+      body: withHead((h) => (h.entries[1]!.record.status = 'two hundred')),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /entries\[1\]\.record/,
+    },
+    {
+      name: 'one record without its id among good ones',
+      body: withHead((h) => delete h.entries[2]!.record.id),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /entries\[2\]\.record\.id/,
+    },
+    {
+      name: 'unknown field',
+      body: withHead((h) => (h.entries[0]!.record.extra = true)),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /extra/,
+    },
+    {
+      name: 'blob table that does not match the blob area',
+      body: withHead((h) => ((h.blobs as number[])[0]! += 1)),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /blob area/,
+    },
+    {
+      name: 'newer format',
+      body: withHead((h) => (h.format = 2)),
+      status: 400,
+      code: 'QP_ERR_SYNC_FORMAT_VERSION',
+      says: /upgrade QProxy/,
+    },
+    { name: 'too big on the wire', body: Buffer.alloc(2 * 1024 * 1024, 1), status: 413, code: 'QP_ERR_SYNC_BATCH_TOO_LARGE', says: /max_batch_bytes/ },
+    {
+      name: 'decompression bomb',
+      headers: { 'content-encoding': 'gzip' },
+      body: gzipSync(Buffer.alloc(8 * 1024 * 1024)),
+      status: 413,
+      code: 'QP_ERR_SYNC_BATCH_TOO_LARGE',
+      says: /decompresses/,
+    },
+    { name: 'unknown encoding', headers: { 'content-encoding': 'zstd' }, body: validBatch(), status: 415, code: 'QP_ERR_SYNC_UNSUPPORTED_MEDIA', says: /zstd/ },
+    { name: 'wrong content type', headers: { 'content-type': 'application/json' }, body: validBatch(), status: 415, code: 'QP_ERR_SYNC_UNSUPPORTED_MEDIA', says: /content-type/ },
+    { name: 'wrong path', headers: { ':path': '/upload' }, body: validBatch(), status: 404, code: 'QP_ERR_SYNC_NOT_FOUND', says: /sync\/v1\/batches/ },
+  ];
+  for (const c of cases) {
+    const r = await post(port, c.headers ?? {}, c.body);
+    assert.equal(r.status, c.status, `${c.name}: status`);
+    assert.equal(r.body.code, c.code, `${c.name}: code`);
+    assert.match(r.body.error ?? '', c.says, `${c.name}: message "${r.body.error}"`);
+  }
+  assert.equal(b.stats().count, 0, 'nothing of any refused batch was stored');
+
+  const ledger = receiver.status().ledger['az-x'];
+  assert.ok(ledger, 'refusals of authenticated batches are in the ledger, by the sending node');
+  assert.equal(ledger.rejected.malformed, 3 * 6);
+  assert.equal(ledger.rejected.too_large, 3 * 2);
+  assert.equal(ledger.rejected.format_version, 3);
+  assert.equal(ledger.stored, 0);
+
+  // The same receiver still takes a good batch afterwards.
+  const ok = await post(port, {}, validBatch());
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body.stored, 3);
+  assert.equal(b.stats().count, 3);
+  assert.ok((rx.metrics.failuresByReason().malformed ?? 0) >= 6);
+});
+
+test('a record the receiver refuses is isolated by halving the batch: only it is skipped, and counted', async (t) => {
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const b = await openStore(t, join(dir, 'b.db'));
+  const records = Array.from({ length: 64 }, (_, i) => httpRecord(i));
+  // The store takes any id string; the receiver wants a UUID. One poison record in the middle.
+  records[37] = httpRecord(37, { id: 'not-a-uuid' });
+  await fill(a, records);
+  const { receiver, port } = await startReceiver(t, { store: b });
+  const tx = syncMetrics();
+  const sender = await startSender(t, senderOptions(a, port, { observer: tx.metrics, batch: { maxRecords: 64, maxBytes: 4 * 1024 * 1024 } }));
+  await waitFor(() => sender.status().pending.records === 0, 'every batch settled');
+  const got = allRecords(b);
+  assert.equal(got.size, 63);
+  assert.equal(got.has('not-a-uuid'), false);
+  for (const r of records) if (r.id !== 'not-a-uuid') assert.deepEqual(got.get(r.id), a.get(r.id));
+  assert.equal(sender.status().ledger.refused_by_peer, 1);
+  assert.equal(sender.status().cursor, a.stats().lastSeq, 'the cursor passed the refused record');
+  assert.ok((receiver.status().ledger['az-a-1']?.rejected.malformed ?? 0) >= 1);
+  assert.match(await tx.registry.metrics(), /qproxy_sync_records_total\{role="sender",outcome="refused"\} 1/);
+});

@@ -1,0 +1,148 @@
+/**
+ * The sync pieces that need no socket: the batch codec, compression caps, the feed reader's
+ * budgets and TCP splitting, the send window's in-order cursor, and the back-off.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import type { QRecord, TcpRecord } from '../../src/recording/model.js';
+import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { Backoff } from '../../src/sync/backoff.js';
+import { BatchReader, type OutBatch } from '../../src/sync/batch-reader.js';
+import { compress, decompress } from '../../src/sync/compression.js';
+import { SendWindow } from '../../src/sync/send-window.js';
+import { SyncError } from '../../src/sync/sync-error.js';
+import { TcpWatermarks } from '../../src/sync/tcp-watermarks.js';
+import { decodeBatch, encodeBatch } from '../../src/sync/wire-format.js';
+import { httpRecord, tcpSegment } from './helpers.js';
+
+test('a batch round-trips through the codec and every compression, binary payloads intact', async () => {
+  const tcp = tcpSegment(uuidv7(), 5, 7, 'open');
+  const entries = [
+    { seq: 3, record: httpRecord(0) as QRecord },
+    { seq: 4, record: httpRecord(7, { response: null }) as QRecord },
+    { seq: 9, record: tcp as QRecord, chunkBase: 5 },
+  ];
+  const raw = encodeBatch('az-a-1', entries);
+  for (const how of ['gzip', 'br', 'none'] as const) {
+    const wire = await compress(raw, how);
+    const back = decodeBatch(await decompress(wire, how, 1024 * 1024));
+    assert.equal(back.node, 'az-a-1');
+    assert.deepEqual(back.entries, entries);
+  }
+});
+
+test('decompression stops at the cap, and a corrupt stream is malformed, not a crash', async () => {
+  const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024));
+  await assert.rejects(decompress(bomb, 'gzip', 1024 * 1024), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_TOO_LARGE');
+  const br = await compress(Buffer.alloc(4 * 1024 * 1024), 'br');
+  await assert.rejects(decompress(br, 'br', 1024 * 1024), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_TOO_LARGE');
+  await assert.rejects(decompress(Buffer.from('not gzip'), 'gzip', 1024), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_MALFORMED');
+});
+
+/** A feed in memory, as the store's readAfter returns it. */
+function feedOf(records: QRecord[]): { readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> } {
+  const rows = records.map((record, i) => ({ seq: i + 1, record }));
+  return { readAfter: (seq, limit) => rows.filter((r) => r.seq > seq).slice(0, limit) };
+}
+
+function drain(reader: BatchReader): OutBatch[] {
+  const out: OutBatch[] = [];
+  for (let b = reader.next(); b; b = reader.next()) out.push(b);
+  return out;
+}
+
+test('the reader respects the record and byte budgets and never skips or repeats a feed entry', () => {
+  const records = Array.from({ length: 230 }, (_, i) => httpRecord(i) as QRecord);
+  const reader = new BatchReader(feedOf(records), new TcpWatermarks(), { maxRecords: 50, maxBytes: 64 * 1024 });
+  const batches = drain(reader);
+  assert.deepEqual(
+    batches.flatMap((b) => b.entries.map((e) => e.seq)),
+    records.map((_, i) => i + 1),
+  );
+  for (const b of batches) {
+    assert.ok(b.entries.length <= 50);
+    assert.ok(b.estBytes <= 64 * 1024 || b.entries.length === 1);
+  }
+  reader.reset(200);
+  assert.equal(reader.next()?.entries[0]?.seq, 201, 'after a reset it reads again from the cursor');
+});
+
+test('a TCP session larger than a batch is split into ordered parts; only the last is complete and carries the close', () => {
+  const id = uuidv7();
+  const big = tcpSegment(id, 0, 40, 'closed', 8 * 1024);
+  const reader = new BatchReader(feedOf([httpRecord(1), big, httpRecord(2)]), new TcpWatermarks(), { maxRecords: 100, maxBytes: 100 * 1024 });
+  const parts = drain(reader)
+    .flatMap((b) => b.entries)
+    .filter((e) => e.record.id === id);
+  assert.ok(parts.length >= 3);
+  let next = 0;
+  for (const [i, p] of parts.entries()) {
+    const r = p.record as TcpRecord;
+    assert.equal(p.chunkBase, next, 'parts are contiguous');
+    next += r.chunks.length;
+    const last = i === parts.length - 1;
+    assert.equal(p.complete, last);
+    assert.equal(r.state, last ? 'closed' : 'open');
+    assert.equal(p.continuation, i > 0, 'every part after the first must wait for the one before');
+  }
+  assert.equal(next, 40);
+});
+
+test('an acknowledged watermark makes the next read of a session send only the new chunks', () => {
+  const id = uuidv7();
+  const marks = new TcpWatermarks();
+  marks.ack(id, 6, false);
+  const reader = new BatchReader(feedOf([tcpSegment(id, 0, 10, 'open')]), marks, { maxRecords: 10, maxBytes: 1024 * 1024 });
+  const e = reader.next()!.entries[0]!;
+  assert.equal(e.chunkBase, 6);
+  assert.equal((e.record as TcpRecord).chunks.length, 4);
+  marks.ack(id, 10, true);
+  assert.equal(marks.get(id), 0, 'a closed session is forgotten');
+});
+
+test('the window moves the cursor over the acknowledged prefix only, and halving isolates a refused entry', () => {
+  const batch = (seqs: number[]): OutBatch => ({
+    entries: seqs.map((seq) => ({ seq, record: httpRecord(seq), complete: true, continuation: false })),
+    estBytes: 1000,
+  });
+  const w = new SendWindow();
+  const s1 = w.add(batch([1, 2]));
+  const s2 = w.add(batch([3, 4, 5, 6]));
+  const s3 = w.add(batch([7]));
+  assert.equal(w.ack(s3).cursor, null, 'a later batch acknowledged first does not move the cursor');
+  assert.equal(w.ack(s1).cursor, 2);
+  w.split(s2);
+  const h1 = w.nextToSend()!;
+  assert.deepEqual(h1.batch.entries.map((e) => e.seq), [3, 4]);
+  h1.state = 'sending';
+  const h2 = w.nextToSend()!;
+  assert.deepEqual(h2.batch.entries.map((e) => e.seq), [5, 6]);
+  assert.equal(w.ack(h2).cursor, null);
+  assert.equal(w.refuse(h1).cursor, 7, 'the refused half counts as settled, then the acknowledged ones');
+  assert.equal(w.size, 0);
+});
+
+test('a continuation part waits until everything before it is settled', () => {
+  const w = new SendWindow();
+  const rec = httpRecord(1) as QRecord;
+  const first = w.add({ entries: [{ seq: 1, record: rec, complete: false, continuation: false }], estBytes: 1 });
+  w.add({ entries: [{ seq: 1, record: rec, complete: true, continuation: true }], estBytes: 1 });
+  assert.equal(w.nextToSend(), first);
+  first.state = 'sending';
+  assert.equal(w.nextToSend(), null, 'held back while the first part is in flight');
+  assert.equal(w.ack(first).cursor, null, 'an incomplete part does not move the cursor');
+  assert.ok(w.nextToSend()?.batch.entries[0]?.continuation);
+});
+
+test('back-off doubles with jitter between half and all of the ceiling, capped, and resets', () => {
+  let r = 0;
+  const b = new Backoff(100, 1000, () => r);
+  assert.deepEqual([b.next(), b.next(), b.next(), b.next(), b.next()], [50, 100, 200, 400, 500]);
+  r = 1;
+  assert.equal(b.next(), 1000);
+  assert.equal(b.long(), 1000);
+  b.reset();
+  r = 0.5;
+  assert.equal(b.next(), 75);
+});
