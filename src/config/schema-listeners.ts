@@ -122,7 +122,7 @@ const tcpDownstreamTlsSchema = z
 
 const tcpTimeoutsSchema = z
   .strictObject({
-    connect: timer('3s', 'Time to connect to one downstream address (TLS handshake included); then the next address is tried.'),
+    connect: timer('3s', 'Time to connect to one downstream address (TLS handshake included); then the next address is tried, up to 3 per connection.'),
     idle: timer('300s', 'A session with no bytes in either direction for this long is closed (close_reason "idle_timeout"). A client\'s TLS handshake must finish within the smaller of this and "15s".'),
   })
   .prefault({})

@@ -1,46 +1,78 @@
 /**
  * The one place that assembles a QProxy node from its configuration. Components are created
- * bottom-up (metrics → store → recorder → proxy → API) and stopped top-down, each given only the
- * options and narrow interfaces it needs.
+ * bottom-up (metrics → store → recorders and proxies → sync → playback → API) and stopped top-down,
+ * each given only the options and narrow interfaces it needs.
+ *
+ *   Record:   clients → http/tcp proxies → recorders → store → sync sender → peer
+ *   Playback: peer → sync receiver → store → replay engine / serving listeners
  */
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { QProxyConfig } from '../config/schema.js';
+import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
-import { Store } from '../store/index.js';
-import { HttpRecorder } from '../recording/recorder.js';
-import { Redactor } from '../recording/redaction.js';
-import { HttpProxyServer } from '../proxy/http/index.js';
 import { ApiServer } from '../api/api-server.js';
-import { readPem } from './tls-files.js';
+import { Store } from '../store/index.js';
+import { createHttpProxy } from './http.js';
+import { createTcpProxy } from './tcp.js';
+import { createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
+import { createPlayback, type PlaybackHandle } from './playback.js';
 import { buildStatus } from './status.js';
 
-export interface NodeAddresses {
-  http: AddressInfo | null;
-  api: AddressInfo;
+/** A proxy listener as the node drives it (HTTP and TCP alike). */
+interface ProxyPart {
+  listen(): Promise<AddressInfo>;
+  beginDrain(): void;
+  close(deadlineMs: number): Promise<void>;
+  readonly inFlight: number;
 }
+
+/** The sync sender or receiver. */
+interface SyncPart {
+  start(): Promise<AddressInfo | void>;
+  close(deadlineMs: number): Promise<void>;
+  status(): object;
+}
+
+export interface NodeAddresses {
+  api: AddressInfo;
+  http: AddressInfo | null;
+  tcp: AddressInfo | null;
+  sync: AddressInfo | null;
+}
+
+interface Parts {
+  metrics: Metrics;
+  store: Store;
+  http: ProxyPart | null;
+  tcp: ProxyPart | null;
+  tcpDiscovery: Discovery | null;
+  sync: SyncPart | null;
+  playback: PlaybackHandle | null;
+  api: ApiServer;
+}
+
+/** Longest a stopping node waits for the sync link to settle in-flight batches. */
+const SYNC_CLOSE_MAX_MS = 5_000;
 
 export class QProxyNode {
   private readonly startedAt = Date.now();
   private draining = false;
   private stopping: Promise<void> | null = null;
   private addresses: NodeAddresses | null = null;
+  private parts!: Parts;
 
   private constructor(
     private readonly config: QProxyConfig,
     private readonly logger: Logger,
     private readonly version: string,
-    private readonly metrics: Metrics,
-    private readonly store: Store,
-    private readonly proxy: HttpProxyServer | null,
-    private readonly api: ApiServer,
   ) {}
 
   /** Opens storage and builds every component; nothing listens until `start()`. */
   static async create(config: QProxyConfig, logger: Logger, version: string): Promise<QProxyNode> {
+    const node = new QProxyNode(config, logger, version);
     const metrics = new Metrics();
-    const storeLog = logger.child({ module: 'store' });
+    let storeRef: Store | null = null;
     const store = await Store.open({
       path: config.storage.path,
       retentionMs: config.storage.retention,
@@ -51,47 +83,67 @@ export class QProxyNode {
       queueMaxBytes: config.storage.queue_max_bytes,
       purgeIntervalMs: config.storage.purge_interval,
       observer: metrics.store,
-      logger: storeLog,
+      logger: logger.child({ module: 'store' }),
+      // Unsent records are kept by retention until the sync sender has delivered them.
+      ...optional('purgeFloor', syncPurgeFloor(config, () => storeRef)),
     });
+    storeRef = store;
     metrics.setStoreStats(() => store.stats());
+    let tcpParts: Awaited<ReturnType<typeof createTcpProxy>> | null = null;
     try {
-      const proxy = config.mode === 'Record' && config.http ? await createHttpProxy(config, logger, metrics, store) : null;
-      const node: { ref: QProxyNode | null } = { ref: null };
+      const record = config.mode === 'Record';
+      const http = record && config.http ? await createHttpProxy(config, metrics, store, logger) : null;
+      tcpParts = record && config.tcp ? await createTcpProxy(config, { metrics, sink: store, logger }) : null;
+      const syncDeps = { store, metrics, logger };
+      const sync: SyncPart | null = createSyncSender(config, syncDeps) ?? createSyncReceiver(config, syncDeps);
+      const playback = createPlayback(config, { store, metrics, logger });
       const api = new ApiServer({
         host: config.api.host,
         port: config.api.port,
-        ...(config.api.token !== undefined ? { token: config.api.token } : {}),
+        ...optional('token', config.api.token),
         allowedHosts: config.api.allowed_hosts,
         records: store,
-        status: () => node.ref!.status(),
+        ...optional('replays', playback?.replays),
+        status: () => node.status(),
         metrics,
-        ready: () => node.ref !== null && !node.ref.draining,
+        ready: () => !node.draining,
         logger: logger.child({ module: 'api' }),
       });
-      node.ref = new QProxyNode(config, logger, version, metrics, store, proxy, api);
-      return node.ref;
+      node.parts = { metrics, store, http, tcp: tcpParts?.proxy ?? null, tcpDiscovery: tcpParts?.discovery ?? null, sync, playback, api };
+      return node;
     } catch (err) {
+      await tcpParts?.discovery.close();
       await store.close();
       throw err;
     }
   }
 
-  /** Binds the listeners: the API first (so status is visible while traffic starts), then the proxy. */
+  /** Binds the listeners: the API first (so status is visible while traffic starts), then the rest. */
   async start(): Promise<NodeAddresses> {
-    const api = await this.api.listen();
-    const http = this.proxy ? await this.proxy.listen() : null;
-    this.addresses = { api, http };
+    const p = this.parts;
+    const api = await p.api.listen();
+    const sync = (await p.sync?.start()) ?? null;
+    const served = (await p.playback?.start()) ?? { http: null, tcp: null };
+    const tcp = (await p.tcp?.listen()) ?? served.tcp;
+    const http = (await p.http?.listen()) ?? served.http;
+    this.addresses = { api, http, tcp, sync };
     this.logger.info(
-      { mode: this.config.mode, http: http && `${http.address}:${http.port}`, api: `${api.address}:${api.port}`, store: this.config.storage.path },
+      {
+        mode: this.config.mode,
+        api: hostPort(api),
+        http: http && hostPort(http),
+        tcp: tcp && hostPort(tcp),
+        sync: sync && hostPort(sync),
+        store: this.config.storage.path,
+      },
       'qproxy started',
     );
-    this.warnUnavailable();
     return this.addresses;
   }
 
   /**
    * Graceful stop (SPEC §2): not-ready, stop accepting, drain in-flight exchanges up to
-   * `shutdown.drain_timeout`, flush recordings to disk, close the API last. Idempotent.
+   * `shutdown.drain_timeout`, let sync settle, flush recordings to disk, close the API last. Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -99,114 +151,46 @@ export class QProxyNode {
   }
 
   status(): object {
+    const p = this.parts;
     return buildStatus({
       mode: this.config.mode,
       nodeId: this.config.node_id,
       version: this.version,
       startedAt: this.startedAt,
       draining: this.draining,
-      store: this.store.stats(),
-      metrics: this.metrics,
-      inFlight: this.proxy?.inFlight ?? 0,
+      store: p.store.stats(),
+      metrics: p.metrics,
+      inFlight: (p.http?.inFlight ?? 0) + (p.tcp?.inFlight ?? 0),
       listeners: this.addresses,
       recordingEnabled: this.config.recording.enabled,
+      sync: p.sync?.status() ?? null,
+      playback: p.playback?.status() ?? null,
+      discovery: p.tcpDiscovery ? { tcp: { panic: p.tcpDiscovery.panic, endpoints: [...p.tcpDiscovery.snapshot()] } } : null,
     });
   }
 
   private async doStop(): Promise<void> {
+    const p = this.parts;
     this.draining = true;
     const drainMs = this.config.shutdown.drain_timeout;
-    this.logger.info({ drain_timeout_ms: drainMs, in_flight: this.proxy?.inFlight ?? 0 }, 'draining');
-    if (this.proxy) {
-      this.proxy.beginDrain();
-      await this.proxy.close(drainMs);
-    }
-    await this.store.close();
-    await this.api.close();
+    const proxies = [p.http, p.tcp].filter((x): x is ProxyPart => x !== null);
+    this.logger.info({ drain_timeout_ms: drainMs, in_flight: proxies.reduce((n, x) => n + x.inFlight, 0) }, 'draining');
+    for (const proxy of proxies) proxy.beginDrain();
+    await Promise.all(proxies.map((x) => x.close(drainMs)));
+    await p.playback?.close(drainMs);
+    await p.tcpDiscovery?.close();
+    await p.sync?.close(Math.min(drainMs, SYNC_CLOSE_MAX_MS));
+    await p.store.close();
+    await p.api.close();
     this.logger.info('stopped');
   }
-
-  /** Sections this build accepts in the config but does not serve yet are named once at start. */
-  private warnUnavailable(): void {
-    if (this.config.tcp) this.logger.warn({ section: 'tcp' }, 'the TCP proxy is not part of this build yet; the tcp section is validated but not served');
-    if (this.config.mode === 'Record' && this.config.peer) this.logger.warn({ section: 'peer' }, 'cross-zone sync is not part of this build yet; records stay in the local store');
-    if (this.config.mode === 'Playback') this.logger.warn('Playback mode in this build serves the API over the local store only (sync receiver and replay come with later releases)');
-  }
 }
 
-async function createHttpProxy(config: QProxyConfig, logger: Logger, metrics: Metrics, store: Store): Promise<HttpProxyServer> {
-  const http = config.http!;
-  const rec = config.recording;
-  const redactor = rec.redaction.enabled
-    ? new Redactor({
-        enabled: true,
-        key: await redactionKey(config, store),
-        headers: rec.redaction.headers,
-        queryParams: rec.redaction.query_params,
-        jsonPaths: rec.redaction.json_paths,
-        bodyPatterns: rec.redaction.body_patterns,
-        replaceDefaults: rec.redaction.replace_defaults,
-      })
-    : null;
-  const recorder = new HttpRecorder({
-    enabled: rec.enabled,
-    nodeId: config.node_id,
-    maxBody: config.storage.max_body,
-    redactor,
-    sink: store,
-    observer: metrics.recorder,
-    logger: logger.child({ module: 'recorder' }),
-  });
-  const downstreamTls = http.downstream_tls;
-  return new HttpProxyServer({
-    host: http.host,
-    port: http.port,
-    ...(http.tls
-      ? {
-          tls: {
-            cert: readPem(http.tls.tls_cert, 'http.tls.tls_cert'),
-            key: readPem(http.tls.tls_key, 'http.tls.tls_key'),
-            ...(http.tls.ca ? { ca: readPem(http.tls.ca, 'http.tls.ca') } : {}),
-          },
-        }
-      : {}),
-    downstreams: [...http.downstream],
-    downstreamTls: {
-      rejectUnauthorized: downstreamTls.reject_unauthorized,
-      ...(downstreamTls.ca ? { ca: readPem(downstreamTls.ca, 'http.downstream_tls.ca') } : {}),
-      ...(downstreamTls.servername ? { servername: downstreamTls.servername } : {}),
-    },
-    trustedProxies: [...http.trusted_proxies],
-    limits: {
-      maxHeaderSize: http.limits.max_header_size,
-      maxHeadersCount: http.limits.max_headers_count,
-      maxBodySize: http.limits.max_body_size,
-      maxConnections: http.limits.max_connections,
-    },
-    timeouts: {
-      headerReadMs: http.timeouts.header_read,
-      requestMs: http.timeouts.request,
-      idleMs: http.timeouts.idle,
-      downstreamConnectMs: http.timeouts.downstream_connect,
-      downstreamResponseMs: http.timeouts.downstream_response,
-      downstreamIdleMs: http.timeouts.downstream_idle,
-    },
-    recorder,
-    observer: metrics.http,
-    logger: logger.child({ module: 'proxy' }),
-  });
+function hostPort(a: AddressInfo): string {
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
-/**
- * The HMAC key for redaction digests: from the config (or QPROXY_REDACTION_KEY) when given,
- * otherwise generated once and kept in the store so digests stay stable across restarts.
- */
-async function redactionKey(config: QProxyConfig, store: Store): Promise<string> {
-  const configured = config.recording.redaction.key;
-  if (configured) return configured;
-  const kept = store.getMeta('redaction_key');
-  if (kept) return kept;
-  const key = randomBytes(32).toString('base64url');
-  await store.setMeta('redaction_key', key);
-  return key;
+/** `{ key: value }` when value is defined, else `{}` (exactOptionalPropertyTypes-friendly spreading). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }

@@ -10,13 +10,20 @@ export interface StatusInput {
   store: { count: number; bytes: number; queueDepth: number; lastSeq: number };
   metrics: Metrics;
   inFlight: number;
-  listeners: { http: AddressInfo | null; api: AddressInfo } | null;
+  listeners: { api: AddressInfo; http: AddressInfo | null; tcp: AddressInfo | null; sync: AddressInfo | null } | null;
   recordingEnabled: boolean;
+  sync: object | null;
+  playback: object | null;
+  discovery: object | null;
 }
+
+const NO_PLAYBACK = { replayed: 0, matched: 0, mismatched: 0, failed: 0, success_rate: null };
 
 /** The `/api/status` document (SPEC §7). It reads the same figures that `/metrics` exports. */
 export function buildStatus(s: StatusInput): object {
   const totals = s.metrics.totals();
+  const tcp = s.metrics.tcpTotals();
+  const addr = (a: AddressInfo | null | undefined): string | null => (a ? `${a.address}:${a.port}` : null);
   return {
     mode: s.mode,
     node_id: s.nodeId,
@@ -26,8 +33,10 @@ export function buildStatus(s: StatusInput): object {
     records: { count: s.store.count, bytes: s.store.bytes, queue_depth: s.store.queueDepth, last_seq: s.store.lastSeq },
     resources: s.metrics.resources(),
     traffic: {
-      requests: totals.requests,
-      errors: totals.errors,
+      http_requests: totals.requests,
+      http_errors: totals.errors,
+      tcp_sessions: tcp.sessions,
+      tcp_active: tcp.active,
       in_flight: s.inFlight,
     },
     recording: {
@@ -38,11 +47,13 @@ export function buildStatus(s: StatusInput): object {
       dropped_by_reason: totals.dropped_by_reason,
     },
     listeners: s.listeners && {
-      http: s.listeners.http && `${s.listeners.http.address}:${s.listeners.http.port}`,
-      api: `${s.listeners.api.address}:${s.listeners.api.port}`,
+      api: addr(s.listeners.api),
+      http: addr(s.listeners.http),
+      tcp: addr(s.listeners.tcp),
+      sync: addr(s.listeners.sync),
     },
-    // Sync and playback arrive with later releases; the sections keep their SPEC shape meanwhile.
-    sync: { enabled: false },
-    playback: { replayed: 0, matched: 0, mismatched: 0, failed: 0, success_rate: null },
+    discovery: s.discovery,
+    sync: s.sync ?? { enabled: false },
+    playback: s.playback ?? NO_PLAYBACK,
   };
 }

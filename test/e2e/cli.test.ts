@@ -4,105 +4,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-
-interface Started {
-  child: ChildProcess;
-  http: string;
-  api: string;
-  stdout: string[];
-  stderr: string[];
-}
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'qproxy-e2e-'));
-  after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function backend(): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.setHeader('content-type', 'application/json');
-      res.setHeader('set-cookie', 'session=abc123; Path=/');
-      res.end(JSON.stringify({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString() }));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  after(() => server.close());
-  const { port } = server.address() as { port: number };
-  return { server, url: `http://127.0.0.1:${port}` };
-}
-
-/** Runs the CLI and waits (bounded) for its "qproxy started" log line, which names the bound ports. */
-async function startCli(configPath: string): Promise<Started> {
-  const child = spawn(process.execPath, [CLI], { env: { ...process.env, CONFIG_PATH: configPath }, stdio: ['ignore', 'pipe', 'pipe'] });
-  after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  child.stderr.on('data', (c: Buffer) => stderr.push(c.toString()));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`qproxy did not start within 20 s; stderr: ${stderr.join('')}`)), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`qproxy exited early with ${code}; stderr: ${stderr.join('')} stdout: ${stdout.join('\n')}`));
-    });
-    child.stdout.on('data', (c: Buffer) => {
-      buf += c.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        stdout.push(line);
-        const entry = JSON.parse(line) as { msg: string; http?: string; api?: string };
-        if (entry.msg === 'qproxy started') {
-          clearTimeout(timer);
-          child.removeAllListeners('exit');
-          resolve({ child, http: `http://${entry.http}`, api: `http://${entry.api}`, stdout, stderr });
-        }
-      }
-    });
-  });
-}
-
-function httpRequest(url: string, opts: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
-
-function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { backend, httpRequest, runCli, startCli, tempDir } from './helpers.js';
 
 test('records traffic through the built binary, serves the API, drains on SIGTERM and keeps the records', async () => {
   const dir = await tempDir();

@@ -16,7 +16,17 @@ const BATCH_ROWS = 500;
 
 const port = parentPort as MessagePort;
 const init = workerData as ResultsInit;
-const post = (msg: FromResults): void => port.postMessage(msg);
+/** Replies wait for the end of the batch being handled and go back in one postMessage. */
+let replies: FromResults[] = [];
+const post = (msg: FromResults): void => {
+  replies.push(msg);
+};
+function sendReplies(): void {
+  if (replies.length === 0) return;
+  const out = replies;
+  replies = [];
+  port.postMessage(out);
+}
 
 let db!: ResultsWriterDb;
 
@@ -45,7 +55,11 @@ function commit(): void {
 
 function queued(): void {
   if (results.length >= BATCH_ROWS) commit();
-  else timer ??= setTimeout(commit, init.flushIntervalMs);
+  else
+    timer ??= setTimeout(() => {
+      commit();
+      sendReplies();
+    }, init.flushIntervalMs);
 }
 
 function finish(base: ResultBase, jobId: number, outcome: CompareOutcome): void {
@@ -123,6 +137,7 @@ function handle(msg: ToResults): void {
     case 'close':
       commit();
       db.close();
+      sendReplies();
       port.close();
       return;
   }
@@ -153,7 +168,12 @@ function runOp(opId: number, fn: () => void): void {
 /** Purges in rounds with a turn of the event loop between them, so results keep flowing. */
 function purge(before: number, keepReplays: number): void {
   try {
-    if (db.purge(before, keepReplays)) setImmediate(() => purge(before, 0x7fffffff));
+    if (db.purge(before, keepReplays)) {
+      setImmediate(() => {
+        purge(before, 0x7fffffff);
+        sendReplies();
+      });
+    }
   } catch (err) {
     post({ type: 'writeFailed', count: 0, message: `purge failed: ${(err as Error).message}` });
   }
@@ -163,12 +183,15 @@ function main(): void {
   try {
     db = new ResultsWriterDb(init.path);
   } catch (err) {
-    post({ type: 'fatal', message: (err as Error).message });
+    port.postMessage({ type: 'fatal', message: (err as Error).message } satisfies FromResults);
     port.close();
     return;
   }
-  port.on('message', handle);
-  post({ type: 'ready' });
+  port.on('message', (batch: ToResults[]) => {
+    for (const msg of batch) handle(msg);
+    sendReplies();
+  });
+  port.postMessage({ type: 'ready' } satisfies FromResults);
 }
 
 main();

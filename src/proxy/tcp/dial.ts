@@ -155,7 +155,7 @@ export class Dial {
       const onError = (err: Error): void => {
         const code = (err as NodeJS.ErrnoException).code;
         if (tls && tcpUp) {
-          settle(false, 'tls_error', { code: 'QP_ERR_DOWNSTREAM_TLS', message: `TLS handshake with downstream ${ep.key} failed: ${errorMessage(err)}` });
+          settle(false, 'tls_error', { code: 'QP_ERR_DOWNSTREAM_CONNECT', message: `TLS handshake with downstream ${ep.key} failed: ${errorMessage(err)}` });
         } else {
           settle(false, 'connect_failed', { code: 'QP_ERR_DOWNSTREAM_CONNECT', message: `cannot connect to downstream ${ep.key}: ${code ?? errorMessage(err)}` });
         }

@@ -95,7 +95,10 @@ export class TcpSession {
       downstreamTls: this.#host.opts.downstreamTls !== undefined,
     });
     this.#client.setNoDelay(true);
-    void this.#connect();
+    this.#connect().catch((err: unknown) => {
+      // Nothing in #connect should throw; if something does, the session still ends, once.
+      this.#fail('error', { code: 'QP_ERR_TCP_INTERNAL', message: errorMessage(err) }, null);
+    });
   }
 
   /** Ends the session now (close_reason "shutdown"): both sockets are destroyed. */
@@ -115,11 +118,9 @@ export class TcpSession {
     let result: Awaited<ReturnType<Dial['run']>>;
     try {
       result = await dial.run();
-    } catch (err) {
-      // Dial.run does not reject; this keeps a bug there from leaving the client hanging.
-      result = { ok: false, reason: 'connect_failed', error: { code: 'QP_ERR_DOWNSTREAM_CONNECT', message: errorMessage(err) } };
+    } finally {
+      this.#dial = null;
     }
-    this.#dial = null;
     if (result?.ok === true && this.#reason === null) {
       this.#relay(result);
       return;
