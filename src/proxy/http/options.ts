@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Endpoint } from '../../discovery/index.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { HttpProxyObserver } from '../observer.js';
 
@@ -47,15 +48,47 @@ export interface HttpTimeouts {
   downstreamIdleMs: number;
 }
 
+/** One row of {@link HttpDownstreams.snapshot}: enough to tell which endpoints are still in use. */
+export interface DownstreamRow {
+  /** Endpoint key, `"10.0.0.5:8081"`. */
+  endpoint: string;
+  /** Label of the configured target it came from. */
+  target: string;
+  /** Gone from DNS: no new requests go there. */
+  retiring: boolean;
+}
+
+/**
+ * Where requests go: pick an endpoint, hold it while the exchange runs, report connect outcomes.
+ * The discovery component's `Discovery` implements it (targets parsed with `parseHttpTarget`).
+ */
+export interface HttpDownstreams {
+  /** An endpoint not in `exclude` (keys already tried for this request), or null when none is left. */
+  pick(exclude?: ReadonlySet<string>): Endpoint | null;
+  /** Marks the endpoint in use; returns the function that releases it (idempotent). */
+  acquire(ep: Endpoint): () => void;
+  /** The endpoint answered. */
+  reportSuccess(ep: Endpoint): void;
+  /** A connect-time failure (refused, timeout, TLS handshake) before any request byte was sent. */
+  reportFailure(ep: Endpoint): void;
+  /** Every endpoint known; read now and then to close the pools of endpoints that left. */
+  snapshot(): readonly DownstreamRow[];
+}
+
 /** Everything the HTTP proxy needs; the composition root builds it from the configuration. */
-export interface HttpProxyOptions {
+export interface HttpProxyOptions<D extends HttpDownstreams = HttpDownstreams> {
   host: string;
   /** 0 = ephemeral. */
   port: number;
   /** When set, the listener speaks TLS with ALPN h2 and http/1.1. */
   tls?: ListenerTlsOptions;
-  /** Origins such as "http://127.0.0.1:8081" or "https://svc.internal:8443". */
-  downstreams: string[];
+  /**
+   * The balanced downstream endpoints (a started `Discovery`). The proxy does not own them: the
+   * caller closes a Discovery after the proxy's `close()`.
+   */
+  downstreams: D;
+  /** How often pools of endpoints that left the downstream set are looked for and closed; default 5000. */
+  poolSweepMs?: number;
   downstreamTls: DownstreamTlsOptions;
   /** IPs and CIDRs (v4 or v6) whose X-Forwarded-For is appended to instead of replaced. */
   trustedProxies: string[];
