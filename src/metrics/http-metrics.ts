@@ -25,6 +25,8 @@ export interface HttpMetricsObserver {
   /** A request refused before it became an exchange (smuggling vector, header overflow, …). */
   rejected(reason: string): void;
   upgrade(event: 'open' | 'close' | 'error'): void;
+  /** A request moved to another downstream endpoint after a connect-time failure. */
+  retry(): void;
 }
 
 export const OUTCOMES: readonly HttpOutcome[] = ['ok', 'downstream_error', 'timeout', 'client_abort'];
@@ -57,6 +59,7 @@ export class HttpMetrics implements HttpMetricsObserver {
   private readonly bytes: ScrapedCounter<'protocol' | 'direction'>;
   private readonly upgrades: ScrapedCounter<'event'>;
   private readonly rejects: ReasonCounter;
+  private readonly retries: ScrapedCounter<'protocol'>;
 
   constructor(registry: Registry, bytes: ScrapedCounter<'protocol' | 'direction'>) {
     const registers = [registry];
@@ -95,6 +98,16 @@ export class HttpMetrics implements HttpMetricsObserver {
       help: 'HTTP requests refused before reaching a downstream, by reason.',
       registers,
     });
+    // Labelled by protocol so the TCP proxy can share the name; only "http" is counted here.
+    this.retries = new ScrapedCounter(
+      {
+        name: 'qproxy_downstream_retries_total',
+        help: 'Requests sent to another downstream endpoint after a connect-time failure, by listener protocol.',
+        labelNames: ['protocol'],
+        registers,
+      },
+      [{ protocol: 'http' }],
+    );
   }
 
   exchange(e: HttpExchangeEvent): void {
@@ -112,6 +125,15 @@ export class HttpMetrics implements HttpMetricsObserver {
   upgrade(event: 'open' | 'close' | 'error'): void {
     const i = UPGRADE_EVENTS.indexOf(event);
     if (i >= 0) this.upgrades.add(i, 1);
+  }
+
+  retry(): void {
+    this.retries.add(0, 1);
+  }
+
+  /** Retries on another endpoint so far. */
+  get retryCount(): number {
+    return this.retries.value(0);
   }
 
   /** Exchanges seen, whatever their outcome. */

@@ -122,8 +122,9 @@ export class PlaybackEngine {
       await this.manager.close(deadlineMs);
       await this.http?.close(true);
       await this.results.flush().catch(() => undefined);
-      await this.results.close();
+      // The writer's connection closes last, so SQLite folds the WAL back into the file.
       this.reader.close();
+      await this.results.close();
     })();
     return this.closing;
   }

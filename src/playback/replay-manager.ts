@@ -56,6 +56,8 @@ const LIVE_CURSOR_KEY = 'live_cursor';
 /** On-demand replays running at once. */
 export const MAX_RUNNING = 8;
 const PURGE_EVERY_MS = 10 * 60_000;
+/** Finished on-demand replays kept in memory (the rest are read from the results file). */
+const KEEP_IN_MEMORY = 16;
 
 /** Node-wide totals since start, for `/api/status` `playback`. */
 class Totals implements PlaybackObserver {
@@ -255,9 +257,11 @@ export class ReplayManager implements ReplaysApi {
 
   private finished(run: ReplayRun): void {
     this.save(run);
-    if (run.settings.kind === 'on_demand') {
-      this.o.logger.info({ replay: run.id, state: run.state, summary: run.summary.toJSON() }, 'replay finished');
-    }
+    if (run.settings.kind !== 'on_demand') return;
+    this.o.logger.info({ replay: run.id, state: run.state, summary: run.summary.toJSON() }, 'replay finished');
+    // Finished replays are read back from the results file; only the newest stay in memory.
+    const done = [...this.runs.values()].filter((r) => r.settings.kind === 'on_demand' && r.state !== 'running');
+    for (const r of done.slice(0, Math.max(0, done.length - KEEP_IN_MEMORY))) this.runs.delete(r.id);
   }
 
   private saveDocs(): void {

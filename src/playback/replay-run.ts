@@ -8,7 +8,9 @@
  *                 ▼                                                                    ▼
  *              result ◀──────────────────────── results thread (compare + store) ◀───┘
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../errors.js';
 import type { QRecord } from '../recording/model.js';
 import type { JobOutcome, PreparedJob, ProtocolDriver, RecordFacts } from './driver.js';
@@ -63,6 +65,13 @@ const MAX_QUEUED = 4_096;
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /** Comparisons the results thread may have pending before new jobs wait for it. */
 const MAX_COMPARING = 2_048;
+/** Timed replays read records at most this far ahead of their due time (keeps memory and GC low). */
+const READ_AHEAD_MS = 1_000;
+/**
+ * Reading records (SQLite, decoding) is synchronous: the feed yields to the event loop after this
+ * much work, so replies of requests in flight are not held up behind a long read.
+ */
+const FEED_SLICE_MS = 4;
 
 interface Payload {
   item: SourceItem;
@@ -84,6 +93,8 @@ export class ReplayRun {
   private read = 0;
   private stopFeeding = false;
   private roomWaiter: (() => void) | null = null;
+  /** Due time of the last job admitted (monotonic ms). */
+  private lastDue = -Infinity;
   private loop: Promise<void> | null = null;
 
   constructor(
@@ -91,6 +102,8 @@ export class ReplayRun {
     private readonly source: RecordSource,
     private readonly deps: RunDeps,
   ) {
+    // Every request in flight listens on the one abort signal; their number is bounded by concurrency.
+    setMaxListeners(settings.concurrency + 16, this.abort.signal);
     this.scheduler = new Scheduler<Payload>({
       concurrency: settings.concurrency,
       run: (p, lateness) => this.execute(p, lateness),
@@ -188,9 +201,14 @@ export class ReplayRun {
   }
 
   private async feed(): Promise<void> {
+    let slice = performance.now();
     while (!this.stopFeeding) {
       await this.room();
       if (this.stopFeeding) return;
+      if (performance.now() - slice > FEED_SLICE_MS) {
+        await yieldTurn();
+        slice = performance.now();
+      }
       const items = await this.source.next();
       if (items === null) return;
       if (items.length === 0) {
@@ -204,12 +222,21 @@ export class ReplayRun {
     }
   }
 
-  /** Waits while the scheduler holds enough: memory stays bounded whatever the source holds. */
+  /**
+   * Waits while the scheduler holds enough (memory stays bounded whatever the source holds) or,
+   * for timed replays, while what it holds reaches far enough ahead.
+   */
   private async room(): Promise<void> {
-    while (!this.stopFeeding && (this.scheduler.queued >= MAX_QUEUED || this.scheduler.queuedBytes >= MAX_QUEUED_BYTES)) {
+    while (!this.stopFeeding && this.full()) {
       await new Promise<void>((resolve) => (this.roomWaiter = resolve));
       this.roomWaiter = null;
     }
+  }
+
+  private full(): boolean {
+    const s = this.scheduler;
+    if (s.queued === 0) return false;
+    return s.queued >= MAX_QUEUED || s.queuedBytes >= MAX_QUEUED_BYTES || this.lastDue - performance.now() > READ_AHEAD_MS;
   }
 
   private admit(item: SourceItem): void {
@@ -226,7 +253,9 @@ export class ReplayRun {
     if (prep.kind === 'ignore') return this.deps.finished?.(item);
     if (prep.kind !== 'job') return this.decide(item, record, prep.kind, prep.reason, driver.facts(record));
     const payload: Payload = { item, record, facts: driver.facts(record), job: prep.job, driver };
-    this.scheduler.push({ due: this.deps.place(record), lane: prep.job.lane, serial: prep.job.serial, payload, bytes: prep.job.bytes });
+    const due = this.deps.place(record);
+    this.lastDue = due;
+    this.scheduler.push({ due, lane: prep.job.lane, serial: prep.job.serial, payload, bytes: prep.job.bytes });
   }
 
   /** A result decided without replaying (missing, skipped, dry run). */

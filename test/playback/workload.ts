@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import type { TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
+import { Discovery, parseHttpTarget } from '../../src/discovery/index.js';
 import { HttpProxyServer } from '../../src/proxy/http/index.js';
 import type { HttpProxyObserver } from '../../src/proxy/observer.js';
 import { HttpRecorder } from '../../src/recording/recorder.js';
@@ -89,7 +90,7 @@ function send(port: number, r: (typeof WORKLOAD)[number]): Promise<number> {
   });
 }
 
-const silentObserver: HttpProxyObserver = { exchange() {}, rejected() {}, upgrade() {} };
+const silentObserver: HttpProxyObserver = { exchange() {}, rejected() {}, upgrade() {}, retry() {} };
 
 /** Sends the workload through a real recording proxy in front of `backend` and waits until it is stored. */
 export async function recordWorkload(t: TestContext, store: Store, backend: Backend): Promise<void> {
@@ -100,10 +101,19 @@ export async function recordWorkload(t: TestContext, store: Store, backend: Back
     redactor: new Redactor({ enabled: true, key: 'k'.repeat(32), headers: [], queryParams: [], jsonPaths: [], bodyPatterns: [], replaceDefaults: false }),
     sink: store,
   });
+  const discovery = new Discovery({
+    targets: [parseHttpTarget(backend.origin)],
+    policy: 'round_robin',
+    resolveIntervalMs: 0,
+    healthCheck: null,
+    passive: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000 },
+  });
+  await discovery.start();
+  defer(t, () => discovery.close());
   const proxy = new HttpProxyServer({
     host: '127.0.0.1',
     port: 0,
-    downstreams: [backend.origin],
+    downstreams: discovery,
     downstreamTls: { rejectUnauthorized: true },
     trustedProxies: [],
     limits: { maxHeaderSize: 16 * 1024, maxHeadersCount: 100, maxBodySize: 0, maxConnections: 0 },

@@ -6,6 +6,7 @@
  * a few at a time, when the replay has room for them.
  */
 import type { RecordSummary } from '../../recording/model.js';
+import { uuidv7Time } from '../../recording/uuidv7.js';
 import { CompiledFilter, type RecordFilter } from './record-filter.js';
 import type { PlaybackStore, RecordSource, SourceItem } from './store-port.js';
 
@@ -14,6 +15,7 @@ const PAGE = 500;
 /** Records read per `next()`. */
 const CHUNK = 32;
 const FIRST_WINDOW_MS = 1_000;
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 export interface RangeOptions {
   /** Epoch ms, inclusive. */
@@ -112,7 +114,8 @@ export class IdSource implements RecordSource {
     private readonly store: PlaybackStore,
     ids: readonly string[],
   ) {
-    const known = ids.map((id) => ({ id, started: this.store.get(id)?.started_at ?? -Infinity }));
+    // A UUIDv7 carries its millisecond: no need to read every record up front to order them.
+    const known = ids.map((id) => ({ id, started: UUID_V7.test(id) ? uuidv7Time(id) : (this.store.get(id)?.started_at ?? -Infinity) }));
     this.order = known.sort(byTime).map((k) => k.id);
   }
 
