@@ -6,7 +6,6 @@
  * `status()` under `/api/status` `playback`.
  */
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import type { QProxyConfig } from '../config/schema.js';
 import { parseTcpTarget } from '../discovery/index.js';
 import { QProxyError } from '../errors.js';
@@ -22,8 +21,8 @@ import type { PlaybackStore } from '../playback/source/store-port.js';
 import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
 import { compileJsonPath } from '../recording/json-path.js';
 import { HttpRecorder, type RecorderObserver } from '../recording/recorder.js';
-import { Redactor } from '../recording/redaction.js';
 import type { RecordSink } from '../recording/sink.js';
+import { createRedactor } from './redaction.js';
 import { readPem } from './tls-files.js';
 
 /** What playback takes from the node. */
@@ -138,34 +137,10 @@ function matchRules(config: Config): MatchRules {
   };
 }
 
-/**
- * The HMAC key forwarded answers are redacted with: the configured one, else the one this store
- * keeps (generated once), as a Record node does.
- */
-async function redactionKey(config: Config, store: PlaybackDeps['store']): Promise<string> {
-  if (config.recording.redaction.key) return config.recording.redaction.key;
-  const kept = store.getMeta('redaction_key');
-  if (kept) return kept;
-  const key = randomBytes(32).toString('base64url');
-  await store.setMeta('redaction_key', key);
-  return key;
-}
-
 async function forwarder(config: Config, deps: PlaybackDeps): Promise<Forwarder | null> {
   const http = config.http;
   if (!config.playback.serve.forward_on_miss || http === undefined || http.downstream.length === 0) return null;
-  const r = config.recording.redaction;
-  const redactor = r.enabled
-    ? new Redactor({
-        enabled: true,
-        key: await redactionKey(config, deps.store),
-        headers: r.headers,
-        queryParams: r.query_params,
-        jsonPaths: r.json_paths,
-        bodyPatterns: r.body_patterns,
-        replaceDefaults: r.replace_defaults,
-      })
-    : null;
+  const redactor = await createRedactor(config, deps.store);
   const recorder = new HttpRecorder({
     enabled: config.recording.enabled,
     nodeId: config.node_id,
