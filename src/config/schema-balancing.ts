@@ -40,35 +40,43 @@ const passiveSchema = z
   .prefault({})
   .describe('Passive ejection: addresses that keep failing to connect are taken out for a while.');
 
-/**
- * The `balancing` section of a listener. `http: true` adds `health_check.path` (HTTP checks send
- * a GET there); TCP listeners check by connecting.
- */
-export function balancingSchema(opts: { http: boolean }) {
-  const path = z
-    .string({ error: httpPathError })
-    .regex(/^\/[\x21-\x7e]*$/, { error: httpPathError })
-    .default('/')
-    .describe('Path of the HTTP GET each check sends; 2xx and 3xx answers pass. Default "/".');
-  const checkDescription = opts.http
-    ? 'Active health checks: an HTTP GET of path on every downstream address.'
-    : 'Active health checks: a TCP connect to every downstream address.';
-  const healthCheck = (opts.http ? z.strictObject({ ...healthCheckFields, path }) : z.strictObject(healthCheckFields))
-    .prefault({})
-    .describe(checkDescription);
-  return z
-    .strictObject({
-      policy: z
-        .enum(POLICIES, { error: `expected one of ${POLICIES.map((p) => `"${p}"`).join(', ')}` })
-        .default('round_robin')
-        .describe('How an address is chosen: "round_robin" (default) or "least_connections" (fewest in flight).'),
-      resolve_interval: timer('30s', 'How often downstream host names are looked up again (every address becomes an endpoint). 0 = resolve once.', 0),
-      health_check: healthCheck,
-      passive: passiveSchema,
-    })
-    .prefault({})
-    .describe('Load balancing over the downstream addresses, health checks and ejection. Defaults apply when absent.');
-}
+const healthCheckPath = z
+  .string({ error: httpPathError })
+  .regex(/^\/[\x21-\x7e]*$/, { error: httpPathError })
+  .default('/')
+  .describe('Path of the HTTP GET each check sends; 2xx and 3xx answers pass. Default "/".');
+
+const policy = z
+  .enum(POLICIES, { error: `expected one of ${POLICIES.map((p) => `"${p}"`).join(', ')}` })
+  .default('round_robin')
+  .describe('How an address is chosen: "round_robin" (default) or "least_connections" (fewest in flight).');
+const resolveInterval = timer('30s', 'How often downstream host names are looked up again (every address becomes an endpoint). 0 = resolve once.', 0);
+const BALANCING_DESCRIPTION = 'Load balancing over the downstream addresses, health checks and ejection. Defaults apply when absent.';
+
+/** `http.balancing`: HTTP health checks send a GET to `health_check.path`. */
+export const httpBalancingSchema = z
+  .strictObject({
+    policy,
+    resolve_interval: resolveInterval,
+    health_check: z
+      .strictObject({ ...healthCheckFields, path: healthCheckPath })
+      .prefault({})
+      .describe('Active health checks: an HTTP GET of path on every downstream address.'),
+    passive: passiveSchema,
+  })
+  .prefault({})
+  .describe(BALANCING_DESCRIPTION);
+
+/** `tcp.balancing`: TCP health checks connect. */
+export const tcpBalancingSchema = z
+  .strictObject({
+    policy,
+    resolve_interval: resolveInterval,
+    health_check: z.strictObject(healthCheckFields).prefault({}).describe('Active health checks: a TCP connect to every downstream address.'),
+    passive: passiveSchema,
+  })
+  .prefault({})
+  .describe(BALANCING_DESCRIPTION);
 
 /** The parsed `balancing` of either listener (`health_check.path` only on HTTP). */
-export type BalancingConfig = z.output<ReturnType<typeof balancingSchema>>;
+export type BalancingConfig = z.output<typeof httpBalancingSchema> | z.output<typeof tcpBalancingSchema>;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { count, downstreamUrls, filePath, hostName, hostPorts, ipOrCidr, listenPort } from './fields.js';
-import { balancingSchema } from './schema-balancing.js';
+import { httpBalancingSchema, tcpBalancingSchema } from './schema-balancing.js';
 import { MAX_TIMER_MS, duration, size } from './units.js';
 
 /** Certificate and key a listener serves TLS with (PEM files). */
@@ -96,7 +96,7 @@ export const httpSchema = z
     downstream_tls: downstreamTlsSchema,
     limits: limitsSchema,
     timeouts: timeoutsSchema,
-    balancing: balancingSchema({ http: true }),
+    balancing: httpBalancingSchema,
   })
   .describe('The HTTP/HTTPS listener (HTTP/1.1, and HTTP/2 over TLS). Optional.');
 
@@ -168,6 +168,6 @@ export const tcpSchema = z
     timeouts: tcpTimeoutsSchema,
     limits: tcpLimitsSchema,
     recording: tcpRecordingSchema,
-    balancing: balancingSchema({ http: false }),
+    balancing: tcpBalancingSchema,
   })
   .describe('The raw TCP listener. Optional.');

@@ -103,7 +103,7 @@ function healthCheckOf(hc: HttpConfig['balancing']['health_check'], tls: Downstr
   if (!hc.enabled) return null;
   return {
     kind: 'http',
-    path: httpCheckPath(hc),
+    path: hc.path,
     intervalMs: hc.interval,
     timeoutMs: hc.timeout,
     rise: hc.rise,
@@ -114,13 +114,4 @@ function healthCheckOf(hc: HttpConfig['balancing']['health_check'], tls: Downstr
       ...(tls.servername !== undefined && { servername: tls.servername }),
     },
   };
-}
-
-/**
- * `health_check.path`: the HTTP variant of the shared balancing schema always has it, but the
- * schema's inferred type (one factory for HTTP and TCP) does not show it.
- */
-function httpCheckPath(hc: object): string {
-  const path = (hc as { path?: unknown }).path;
-  return typeof path === 'string' ? path : '/';
 }

@@ -46,6 +46,7 @@ interface Parts {
   store: Store;
   http: ProxyPart | null;
   tcp: ProxyPart | null;
+  httpDiscovery: Discovery | null;
   tcpDiscovery: Discovery | null;
   sync: SyncPart | null;
   playback: PlaybackHandle | null;
@@ -90,9 +91,10 @@ export class QProxyNode {
     storeRef = store;
     metrics.setStoreStats(() => store.stats());
     let tcpParts: Awaited<ReturnType<typeof createTcpProxy>> | null = null;
+    let http: Awaited<ReturnType<typeof createHttpProxy>> | null = null;
     try {
       const record = config.mode === 'Record';
-      const http = record && config.http ? await createHttpProxy(config, metrics, store, logger) : null;
+      http = record && config.http ? await createHttpProxy(config, metrics, store, logger) : null;
       tcpParts = record && config.tcp ? await createTcpProxy(config, { metrics, sink: store, logger }) : null;
       const syncDeps = { store, metrics, logger };
       const sync: SyncPart | null = createSyncSender(config, syncDeps) ?? createSyncReceiver(config, syncDeps);
@@ -109,9 +111,20 @@ export class QProxyNode {
         ready: () => !node.draining,
         logger: logger.child({ module: 'api' }),
       });
-      node.parts = { metrics, store, http, tcp: tcpParts?.proxy ?? null, tcpDiscovery: tcpParts?.discovery ?? null, sync, playback, api };
+      node.parts = {
+        metrics,
+        store,
+        http,
+        tcp: tcpParts?.proxy ?? null,
+        httpDiscovery: http?.discovery ?? null,
+        tcpDiscovery: tcpParts?.discovery ?? null,
+        sync,
+        playback,
+        api,
+      };
       return node;
     } catch (err) {
+      await http?.discovery.close();
       await tcpParts?.discovery.close();
       await store.close();
       throw err;
@@ -165,7 +178,10 @@ export class QProxyNode {
       recordingEnabled: this.config.recording.enabled,
       sync: p.sync?.status() ?? null,
       playback: p.playback?.status() ?? null,
-      discovery: p.tcpDiscovery ? { tcp: { panic: p.tcpDiscovery.panic, endpoints: [...p.tcpDiscovery.snapshot()] } } : null,
+      discovery: {
+        http: p.httpDiscovery && { panic: p.httpDiscovery.panic, endpoints: [...p.httpDiscovery.snapshot()] },
+        tcp: p.tcpDiscovery && { panic: p.tcpDiscovery.panic, endpoints: [...p.tcpDiscovery.snapshot()] },
+      },
     });
   }
 
@@ -178,6 +194,7 @@ export class QProxyNode {
     for (const proxy of proxies) proxy.beginDrain();
     await Promise.all(proxies.map((x) => x.close(drainMs)));
     await p.playback?.close(drainMs);
+    await p.httpDiscovery?.close();
     await p.tcpDiscovery?.close();
     await p.sync?.close(Math.min(drainMs, SYNC_CLOSE_MAX_MS));
     await p.store.close();

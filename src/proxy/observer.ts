@@ -44,4 +44,9 @@ export interface HttpProxyObserver {
   /** A request (or connection) refused before proxying; see {@link RejectReason}. */
   rejected(reason: string): void;
   upgrade(event: 'open' | 'close' | 'error'): void;
+  /**
+   * A request (or upgrade handshake) is sent to another downstream endpoint because the one picked
+   * first could not be connected to; once per extra attempt.
+   */
+  retry(): void;
 }

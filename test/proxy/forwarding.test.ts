@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { Discovery, parseHttpTarget } from '../../src/discovery/index.js';
 import { HttpProxyServer } from '../../src/proxy/http/index.js';
 import { startEchoBackend, patternSha256 } from '../helpers/backend.js';
 import type { Echo, EchoBackend } from '../helpers/backend.js';
-import { CollectingRecorder, headerValues, rawExchange, send, startProxy, waitFor } from './harness.js';
+import { CollectingRecorder, discoveryOptions, headerValues, rawExchange, send, startProxy, waitFor } from './harness.js';
 import type { ProxyHarness } from './harness.js';
 import { pino } from 'pino';
 
@@ -312,14 +313,16 @@ describe('HTTP proxy forwarding options', () => {
       limits: { maxHeaderSize: 16384, maxHeadersCount: 100, maxBodySize: 0, maxConnections: 0 },
       timeouts: { headerReadMs: 1000, requestMs: 0, idleMs: 1000, downstreamConnectMs: 1000, downstreamResponseMs: 1000, downstreamIdleMs: 1000 },
       recorder: new CollectingRecorder(),
-      observer: { exchange() {}, rejected() {}, upgrade() {} },
+      observer: { exchange() {}, rejected() {}, upgrade() {}, retry() {} },
       logger: pino({ level: 'silent' }),
+      downstreams: new Discovery(discoveryOptions(['http://127.0.0.1:1'])),
     };
-    assert.throws(() => new HttpProxyServer({ ...base, downstreams: ['http://x:1'], trustedProxies: ['not-an-ip'] }), {
+    assert.throws(() => new HttpProxyServer({ ...base, trustedProxies: ['not-an-ip'] }), {
       code: 'QP_ERR_CONFIG',
       message: /trustedProxies: "not-an-ip"/,
     });
-    assert.throws(() => new HttpProxyServer({ ...base, downstreams: ['ftp://x'], trustedProxies: [] }), { code: 'QP_ERR_CONFIG', message: /downstreams/ });
-    assert.throws(() => new HttpProxyServer({ ...base, downstreams: [], trustedProxies: [] }), { code: 'QP_ERR_CONFIG' });
+    // Downstreams are checked where they are parsed, before a Discovery exists.
+    assert.throws(() => parseHttpTarget('ftp://x'), { code: 'QP_ERR_BAD_TARGET', message: /ftp/ });
+    assert.throws(() => new Discovery(discoveryOptions([])), { code: 'QP_ERR_CONFIG', message: /targets/ });
   });
 });

@@ -3,14 +3,16 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
+import { Discovery, parseHttpTarget } from '../../src/discovery/index.js';
+import type { DiscoveryOptions } from '../../src/discovery/index.js';
 import { HttpProxyServer } from '../../src/proxy/http/index.js';
-import type { HttpProxyOptions } from '../../src/proxy/http/index.js';
+import type { HttpDownstreams, HttpProxyOptions } from '../../src/proxy/http/index.js';
 import type { ExchangeEvent, HttpProxyObserver } from '../../src/proxy/observer.js';
 import type { HttpExchangeRecorder, HttpRecordDraft } from '../../src/recording/sink.js';
 
 /**
- * Shared set-up for the proxy tests: a real HttpProxyServer on 127.0.0.1:0 with a recorder that
- * keeps drafts in an array and an observer that keeps every event.
+ * Shared set-up for the proxy tests: a real HttpProxyServer on 127.0.0.1:0 in front of a real
+ * Discovery, with a recorder that keeps drafts in an array and an observer that keeps every event.
  */
 
 export class CollectingRecorder implements HttpExchangeRecorder {
@@ -28,6 +30,7 @@ export class CollectingObserver implements HttpProxyObserver {
   readonly exchanges: ExchangeEvent[] = [];
   readonly rejections: string[] = [];
   readonly upgrades: string[] = [];
+  retries = 0;
   exchange(e: ExchangeEvent): void {
     this.exchanges.push(e);
   }
@@ -37,10 +40,39 @@ export class CollectingObserver implements HttpProxyObserver {
   upgrade(event: 'open' | 'close' | 'error'): void {
     this.upgrades.push(event);
   }
+  retry(): void {
+    this.retries++;
+  }
+}
+
+/** Discovery settings the tests start from: no DNS re-resolution, no active checks, lenient ejection. */
+export function discoveryOptions(origins: readonly string[], overrides: Partial<DiscoveryOptions> = {}): DiscoveryOptions {
+  return {
+    targets: origins.map((o) => parseHttpTarget(o)),
+    policy: 'round_robin',
+    resolveIntervalMs: 0,
+    healthCheck: null,
+    passive: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000 },
+    ...overrides,
+  };
+}
+
+/** A started Discovery over `origins` (http:// or https:// URLs). */
+export async function startDiscovery(origins: readonly string[], overrides: Partial<DiscoveryOptions> = {}): Promise<Discovery> {
+  const discovery = new Discovery(discoveryOptions(origins, overrides));
+  try {
+    await discovery.start();
+  } catch (err) {
+    await discovery.close();
+    throw err;
+  }
+  return discovery;
 }
 
 export interface ProxyHarness {
   proxy: HttpProxyServer;
+  /** What the proxy balances over: the given one, or a Discovery built from the origins. */
+  downstreams: HttpDownstreams;
   port: number;
   origin: string;
   recorder: CollectingRecorder;
@@ -54,17 +86,23 @@ export type ProxyOverrides = Partial<Omit<HttpProxyOptions, 'limits' | 'timeouts
   recorder?: CollectingRecorder;
 };
 
-export async function startProxy(downstream: string, overrides: ProxyOverrides = {}): Promise<ProxyHarness> {
+/**
+ * A proxy in front of `downstream` (one origin or several). Unless `overrides.downstreams` is
+ * given, a Discovery is built over them and closed with the proxy.
+ */
+export async function startProxy(downstream: string | readonly string[], overrides: ProxyOverrides = {}): Promise<ProxyHarness> {
   const recorder = overrides.recorder ?? new CollectingRecorder();
   const observer = new CollectingObserver();
+  const owned = overrides.downstreams === undefined ? await startDiscovery(typeof downstream === 'string' ? [downstream] : downstream) : null;
+  const downstreams = overrides.downstreams ?? owned!;
   const proxy = new HttpProxyServer({
     host: '127.0.0.1',
     port: 0,
-    downstreams: [downstream],
     downstreamTls: { rejectUnauthorized: true },
     trustedProxies: [],
     logger: pino({ level: 'silent' }),
     ...overrides,
+    downstreams,
     limits: { maxHeaderSize: 16 * 1024, maxHeadersCount: 100, maxBodySize: 0, maxConnections: 0, ...overrides.limits },
     timeouts: {
       headerReadMs: 5_000,
@@ -79,13 +117,19 @@ export async function startProxy(downstream: string, overrides: ProxyOverrides =
     observer,
   });
   const { port } = await proxy.listen();
+  let closing: Promise<void> | null = null;
   return {
     proxy,
+    downstreams,
     port,
     origin: `http://127.0.0.1:${port}`,
     recorder,
     observer,
-    close: () => proxy.close(1_000),
+    close: () =>
+      (closing ??= (async () => {
+        await proxy.close(1_000);
+        await owned?.close();
+      })()),
   };
 }
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { HttpProxyObserver } from '../observer.js';
 import type { DownstreamPools } from './downstream.js';
-import type { DownstreamTlsOptions, HttpLimits, HttpTimeouts } from './options.js';
+import type { DownstreamTlsOptions, HttpDownstreams, HttpLimits, HttpTimeouts } from './options.js';
 
 /**
  * What every exchange of one proxy server shares: the parts of the options it needs, the pools,
@@ -13,7 +13,7 @@ export interface ProxyContext {
   readonly limits: HttpLimits;
   readonly timeouts: HttpTimeouts;
   readonly downstreamTls: DownstreamTlsOptions;
-  readonly downstreams: readonly string[];
+  readonly downstreams: HttpDownstreams;
   readonly pools: DownstreamPools;
   readonly trust: BlockList | null;
   readonly recorder: HttpExchangeRecorder;

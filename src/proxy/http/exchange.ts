@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
+import type { Endpoint } from '../../discovery/index.js';
 import { QProxyError, errorMessage } from '../../errors.js';
 import { BodyCapture } from '../../recording/capture.js';
 import type { RecordError } from '../../recording/model.js';
@@ -11,8 +12,8 @@ import { RequestBodySource } from './body-source.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
 import { buildHttpDraft } from './draft.js';
-import { pickDownstream } from './downstream.js';
-import { downstreamFailure, errorBody, rejection } from './failures.js';
+import { nextEndpoint, noEndpoint } from './downstream.js';
+import { downstreamFailure, errorBody, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
 import { parseRequestTarget } from './target.js';
@@ -32,6 +33,11 @@ export type ClientResponse = ServerResponse | Http2ServerResponse;
 
 /** The write side both response flavours share (their overload sets don't unify). */
 type Writable = { write(chunk: Buffer): boolean };
+
+/** undici takes a per-request `servername` its types leave out (see `Downstream.servername`). */
+interface DownstreamRequest extends Dispatcher.DispatchOptions {
+  servername: string;
+}
 
 const kExchange = Symbol('qproxy.exchange');
 type Carrier = { [kExchange]?: Exchange };
@@ -67,6 +73,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   private reqCapture: BodyCapture | null = null;
   private bytesIn = 0;
   private requestEnd: number | null = null;
+
+  private request: DownstreamRequest | null = null;
+  private endpoint: Endpoint | null = null;
+  private release: (() => void) | null = null;
+  /** undici handed the current attempt to a connection (onConnect): request bytes may be out. */
+  private connected = false;
+  private attempts = 0;
+  /** Endpoint keys that failed to connect for this request; made on the first retry only. */
+  private tried: Set<string> | null = null;
 
   private abortDownstream: ((err?: Error) => void) | null = null;
   private pendingAbort: Error | null = null;
@@ -119,9 +134,45 @@ class Exchange implements Dispatcher.DispatchHandler {
       : (facts.contentLength !== null && facts.contentLength > 0) || facts.hasTransferEncoding;
     const body = hasBody ? this.openBody() : this.noBody();
 
-    const origin = pickDownstream(ctx.downstreams);
-    this.origin = origin;
-    ctx.pools.get(origin).dispatch({ method: req.method ?? 'GET', path: this.target, headers, body }, this);
+    const ep = ctx.downstreams.pick();
+    if (ep === null) return this.downstreamFailed(noEndpoint());
+    this.request = { method: req.method ?? 'GET', path: this.target, headers, body, servername: '' };
+    this.dispatchTo(ep);
+  }
+
+  /** One attempt: the endpoint is held (least-connections) until the exchange ends or moves on. */
+  private dispatchTo(ep: Endpoint): void {
+    const { ctx } = this;
+    const ds = ctx.pools.get(ep);
+    this.endpoint = ep;
+    this.origin = ds.origin;
+    this.release = ctx.downstreams.acquire(ep);
+    this.connected = false;
+    this.attempts++;
+    const request = this.request!;
+    request.servername = ds.servername;
+    ds.pool.dispatch(request, this);
+  }
+
+  /**
+   * After a connect-time failure: the same request on another endpoint. Safe because undici had
+   * not handed it to a connection, so neither the head nor a byte of the body stream was taken;
+   * the body source still holds everything the client sent so far.
+   */
+  private retry(failed: Endpoint): boolean {
+    const next = nextEndpoint(this.ctx.downstreams, (this.tried ??= new Set()), failed, this.attempts);
+    if (next === null) return false;
+    this.releaseEndpoint();
+    this.ctx.observer.retry();
+    this.ctx.logger.debug({ failed: failed.key, next: next.key, attempt: this.attempts + 1 }, 'downstream connect failed; trying another endpoint');
+    this.dispatchTo(next);
+    return true;
+  }
+
+  private releaseEndpoint(): void {
+    const release = this.release;
+    this.release = null;
+    release?.();
   }
 
   private openBody(): RequestBodySource {
@@ -158,6 +209,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   // undici DispatchHandler (the legacy shape, which undici 7 calls without an adapter).
 
   onConnect(abort: (err?: Error) => void): void {
+    this.connected = true;
     if (this.pendingAbort !== null) abort(this.pendingAbort);
     else this.abortDownstream = abort;
   }
@@ -165,6 +217,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.state !== State.Active) return false;
     if (statusCode < 200) return true; // 1xx (103 Early Hints): not relayed
+    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
     this.responseStart = performance.now() - this.t0;
     this.resumeDownstream = resume;
     const raw = new Array<string>(rawHeaders.length);
@@ -214,6 +267,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    const ep = this.endpoint;
+    // Before onConnect nothing was written (undici errors queued requests when their connection
+    // fails to come up); after it, bytes may have reached the downstream: never retried.
+    if (!this.connected && ep !== null && isConnectFailure(err)) {
+      this.ctx.downstreams.reportFailure(ep);
+      if (this.state === State.Active && this.retry(ep)) return;
+    }
     if (this.state !== State.Active) return; // QProxy aborted it (client gone, 413): already handled
     this.downstreamFailed(err);
   }
@@ -317,6 +377,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private commit(responseEnd: number | null): void {
     const { ctx, res } = this;
+    this.releaseEndpoint();
     ctx.exchangeEnded();
     const duration = performance.now() - this.t0;
     const statusSent = res.headersSent ? res.statusCode : null;

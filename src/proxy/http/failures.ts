@@ -27,6 +27,7 @@ const TIMEOUT_CODES: ReadonlySet<string> = new Set([
 
 /** Codes that mean "could not reach the downstream at all" (dial, DNS, TLS verification). */
 const CONNECT_CODES: ReadonlySet<string> = new Set([
+  'QP_ERR_DOWNSTREAM_CONNECT',
   'ECONNREFUSED',
   'ENOTFOUND',
   'EAI_AGAIN',
@@ -43,6 +44,33 @@ const CONNECT_CODES: ReadonlySet<string> = new Set([
   'CERT_NOT_YET_VALID',
   'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
+
+/**
+ * Codes that, reported before the request was handed to a connection, mean the connection never
+ * came up (refused, unreachable, connect timeout, reset or failure during the TLS handshake).
+ * Anything else before that point (bad arguments, a closed pool) is not the endpoint's fault.
+ */
+const DIAL_CODES: ReadonlySet<string> = new Set([
+  ...CONNECT_CODES,
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'QP_ERR_DOWNSTREAM_TIMEOUT',
+]);
+
+/**
+ * Whether `err` is a connect-time failure of the endpoint. Only meaningful for an error that came
+ * before the request reached a connection (undici: no `onConnect` yet; node:http: no `connect` /
+ * `secureConnect` yet): then no request byte was written and another endpoint may be tried.
+ */
+export function isConnectFailure(err: unknown): boolean {
+  const code = errorCode(err);
+  return DIAL_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
+}
 
 /** Codes for a connection that broke after it was established. */
 const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);

@@ -4,7 +4,7 @@
  * @module
  */
 export { HttpProxyServer } from './server.js';
-export type { DownstreamTlsOptions, HttpLimits, HttpProxyOptions, HttpTimeouts, ListenerTlsOptions } from './options.js';
+export type { DownstreamRow, DownstreamTlsOptions, HttpDownstreams, HttpLimits, HttpProxyOptions, HttpTimeouts, ListenerTlsOptions } from './options.js';
 export type { ExchangeEvent, ExchangeOutcome, HttpProxyObserver, RejectReason } from '../observer.js';
 export { sanitizeHopByHop } from './hop-by-hop.js';
 export { downstreamFailure } from './failures.js';

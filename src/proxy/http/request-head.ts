@@ -157,12 +157,17 @@ export class ForwardingTap implements HeaderTap {
     }
   }
 
+  /** The Host forwarded (absolute-form authority, Host or `:authority`); null when the client sent none. Read after the sanitising pass. */
+  get forwardedHost(): string | null {
+    return this.authority ?? this.host;
+  }
+
   /**
    * Appends QProxy's own fields to the sanitised block.
    * @param receivedProtocol version of the message as QProxy received it, for Via ("1.1", "2").
    */
   finish(out: string[], receivedProtocol: string): string[] {
-    const host = this.authority ?? this.host;
+    const host = this.forwardedHost;
     if (host !== null) out.push('host', host);
     if (this.cookies !== null) out.push('cookie', this.cookies.join('; '));
     const peer = this.conn.client.address;

@@ -14,10 +14,10 @@ import { onClientError, refuseConnect } from './client-errors.js';
 import { buildTrustList, describeSocket, kConnectionInfo, socketInfo } from './connection-info.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
-import { DownstreamPools, parseDownstreams } from './downstream.js';
+import { DownstreamPools, POOL_SWEEP_MS } from './downstream.js';
 import { proxyRequest } from './exchange.js';
 import { errorCode } from './failures.js';
-import type { DownstreamTlsOptions, HttpLimits, HttpProxyOptions, HttpTimeouts } from './options.js';
+import type { DownstreamTlsOptions, HttpDownstreams, HttpLimits, HttpProxyOptions, HttpTimeouts } from './options.js';
 import { proxyUpgrade } from './upgrade.js';
 
 /**
@@ -37,10 +37,13 @@ type CarriesInfo = { [kConnectionInfo]?: ConnectionInfo };
 const SETTLE_AFTER_DESTROY_MS = 1_000;
 
 /**
- * Reverse proxy for HTTP/1.1 and (on TLS) HTTP/2 clients, forwarding to HTTP/1.1 downstreams.
- * The constructor validates the options (ConfigError, QP_ERR_CONFIG) but binds nothing.
+ * Reverse proxy for HTTP/1.1 and (on TLS) HTTP/2 clients, forwarding to HTTP/1.1 downstreams
+ * balanced by `opts.downstreams`. The constructor validates the options (ConfigError,
+ * QP_ERR_CONFIG) but binds nothing.
  */
-export class HttpProxyServer {
+export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
+  /** The downstreams given in the options (a `Discovery` for its snapshot); the caller closes them after `close()`. */
+  readonly discovery: D;
   private readonly ctx: ServerContext;
   private readonly http: HttpServer;
   private readonly h2: Http2Server | null;
@@ -50,9 +53,10 @@ export class HttpProxyServer {
   private listenerClosed: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
 
-  constructor(private readonly opts: HttpProxyOptions) {
+  constructor(private readonly opts: HttpProxyOptions<D>) {
     const trust = buildTrustList(opts.trustedProxies);
-    this.ctx = new ServerContext(opts, parseDownstreams(opts.downstreams), trust);
+    this.discovery = opts.downstreams;
+    this.ctx = new ServerContext(opts, trust);
     this.http = this.createHttp1();
     if (opts.tls === undefined) {
       this.h2 = null;
@@ -227,6 +231,7 @@ class ServerContext implements ProxyContext {
   readonly limits: HttpLimits;
   readonly timeouts: HttpTimeouts;
   readonly downstreamTls: DownstreamTlsOptions;
+  readonly downstreams: HttpDownstreams;
   readonly pools: DownstreamPools;
   readonly recorder: HttpExchangeRecorder;
   readonly observer: HttpProxyObserver;
@@ -236,17 +241,22 @@ class ServerContext implements ProxyContext {
   private onSettled: (() => void) | null = null;
 
   constructor(
-    opts: HttpProxyOptions,
-    readonly downstreams: readonly string[],
+    opts: HttpProxyOptions<HttpDownstreams>,
     readonly trust: BlockList | null,
   ) {
     this.limits = opts.limits;
     this.timeouts = opts.timeouts;
     this.downstreamTls = opts.downstreamTls;
+    this.downstreams = opts.downstreams;
     this.recorder = opts.recorder;
     this.observer = opts.observer;
     this.logger = opts.logger;
-    this.pools = new DownstreamPools({ tls: opts.downstreamTls, timeouts: opts.timeouts });
+    this.pools = new DownstreamPools({
+      downstreams: opts.downstreams,
+      tls: opts.downstreamTls,
+      timeouts: opts.timeouts,
+      sweepMs: opts.poolSweepMs ?? POOL_SWEEP_MS,
+    });
   }
 
   exchangeStarted(): void {

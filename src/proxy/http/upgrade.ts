@@ -1,11 +1,11 @@
 import { request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream';
 import type { Duplex } from 'node:stream';
+import type { Endpoint } from '../../discovery/index.js';
 import { QProxyError, errorMessage } from '../../errors.js';
 import { BodyCapture } from '../../recording/capture.js';
 import type { RecordError } from '../../recording/model.js';
@@ -14,15 +14,16 @@ import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
 import { buildHttpDraft } from './draft.js';
 import type { DraftResponse } from './draft.js';
-import { pickDownstream } from './downstream.js';
-import { downstreamFailure, errorBody, errorCode, rejection } from './failures.js';
+import { defaultHostOf, endpointOrigin, nextEndpoint, noEndpoint, serverNameOf } from './downstream.js';
+import { downstreamFailure, errorBody, errorCode, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
 import { parseRequestTarget } from './target.js';
 
 /**
  * `Upgrade` (WebSocket and friends) pass-through. undici refuses upgrade headers on plain
- * requests, so the downstream leg uses node:http(s) on a fresh connection. After a 101 both sockets
+ * requests, so the downstream leg uses node:http(s) on a fresh connection to an endpoint picked like
+ * an ordinary request's (and retried elsewhere on a connect-time failure). After a 101 both sockets
  * are piped into each other; any other answer is relayed as an ordinary response and the client
  * connection closed. The handshake is recorded as an HTTP exchange (status 101) when the tunnel ends.
  *
@@ -46,6 +47,15 @@ class UpgradeExchange {
   private target: string;
   private origin: string | null = null;
   private downstreamReq: ClientRequest | null = null;
+  private headers: string[] = [];
+  /** The client sent a Host; when not, each attempt names its target's host. */
+  private hasHost = true;
+  private endpoint: Endpoint | null = null;
+  private release: (() => void) | null = null;
+  /** The current attempt's connection is up (and TLS handshaken): the handshake may be out. */
+  private connected = false;
+  private attempts = 0;
+  private readonly tried = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private tunnel: Socket | null = null;
   private response: DraftResponse | null = null;
@@ -83,43 +93,94 @@ class UpgradeExchange {
     this.target = target.path;
 
     const tap = new ForwardingTap(this.conn, target.authority, false);
-    const headers = tap.finish(sanitizeHopByHop(req.rawHeaders, true, tap), req.httpVersion);
-    headers.push('Connection', 'Upgrade');
-    this.origin = pickDownstream(ctx.downstreams);
-    const dsReq = this.openDownstream(this.origin, headers);
+    this.headers = tap.finish(sanitizeHopByHop(req.rawHeaders, true, tap), req.httpVersion);
+    this.hasHost = tap.forwardedHost !== null;
+    this.headers.push('Connection', 'Upgrade');
+    const ep = ctx.downstreams.pick();
+    if (ep === null) return this.downstreamFailed(noEndpoint());
+    this.connectTo(ep, head);
+  }
+
+  /** One attempt on `ep`; events of an attempt that was given up are ignored. */
+  private connectTo(ep: Endpoint, head: Buffer): void {
+    this.endpoint = ep;
+    this.origin = endpointOrigin(ep);
+    this.release = this.ctx.downstreams.acquire(ep);
+    this.connected = false;
+    this.attempts++;
+    const dsReq = this.openDownstream(ep);
     this.downstreamReq = dsReq;
-    dsReq.on('upgrade', (res: IncomingMessage, socket: Socket, dsHead: Buffer) => this.switched(res, socket, dsHead, head));
-    dsReq.on('response', (res: IncomingMessage) => this.refused(res));
-    dsReq.on('error', (err) => this.downstreamFailed(err));
+    dsReq.on('upgrade', (res: IncomingMessage, socket: Socket, dsHead: Buffer) => {
+      if (dsReq === this.downstreamReq) this.switched(res, socket, dsHead, head);
+      else socket.destroy();
+    });
+    dsReq.on('response', (res: IncomingMessage) => {
+      if (dsReq === this.downstreamReq) this.refused(res);
+    });
+    dsReq.on('error', (err) => {
+      if (dsReq === this.downstreamReq) this.downstreamError(err, head);
+    });
     dsReq.end();
   }
 
-  private openDownstream(origin: string, headers: string[]): ClientRequest {
-    const url = new URL(origin);
-    const https = url.protocol === 'https:';
-    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  private openDownstream(ep: Endpoint): ClientRequest {
+    const target = ep.target;
     const { downstreamTls: tls, timeouts } = this.ctx;
     const options = {
-      host: hostname,
-      port: url.port === '' ? (https ? 443 : 80) : Number(url.port),
+      host: ep.address,
+      port: ep.port,
       method: this.req.method ?? 'GET',
       path: this.target,
-      headers,
+      // A raw list is written as is (node:http adds no Host of its own to one).
+      headers: this.hasHost ? this.headers : [...this.headers, 'Host', defaultHostOf(target)],
       agent: false as const,
     };
-    const req = https
+    const req = target.tls
       ? httpsRequest({
           ...options,
           ca: tls.ca,
           rejectUnauthorized: tls.rejectUnauthorized,
-          servername: tls.servername ?? (isIP(hostname) === 0 ? hostname : undefined),
+          // '' sends no SNI and verifies against the address (an IP target without a configured name).
+          servername: serverNameOf(target, tls) ?? '',
         })
       : httpRequest(options);
     this.arm(timeouts.downstreamConnectMs, 'connect');
     req.on('socket', (s: Socket) => {
-      s.once(https ? 'secureConnect' : 'connect', () => this.arm(timeouts.downstreamResponseMs, 'response'));
+      s.once(target.tls ? 'secureConnect' : 'connect', () => {
+        if (req !== this.downstreamReq) return;
+        this.connected = true;
+        this.arm(timeouts.downstreamResponseMs, 'response');
+      });
     });
     return req;
+  }
+
+  /**
+   * A failure of the current attempt. Before its connection was up nothing was sent, so a
+   * connect-time failure moves the handshake to another endpoint; anything else is answered.
+   */
+  private downstreamError(err: Error, head: Buffer): void {
+    const ep = this.endpoint;
+    // failure set: QProxy itself ended it (the client went away), not the endpoint's doing.
+    if (this.failure === null && !this.connected && ep !== null && isConnectFailure(err)) {
+      this.ctx.downstreams.reportFailure(ep);
+      const next = this.client.destroyed ? null : nextEndpoint(this.ctx.downstreams, this.tried, ep, this.attempts);
+      if (next !== null) {
+        this.disarm();
+        this.downstreamReq?.destroy();
+        this.releaseEndpoint();
+        this.ctx.observer.retry();
+        this.ctx.logger.debug({ failed: ep.key, next: next.key, attempt: this.attempts + 1 }, 'upgrade: downstream connect failed; trying another endpoint');
+        return this.connectTo(next, head);
+      }
+    }
+    this.downstreamFailed(err);
+  }
+
+  private releaseEndpoint(): void {
+    const release = this.release;
+    this.release = null;
+    release?.();
   }
 
   /** One timer for the phase we are in (connect, then response head). */
@@ -138,6 +199,7 @@ class UpgradeExchange {
   /** 101: relay the handshake answer, then splice the two sockets. */
   private switched(res: IncomingMessage, socket: Socket, dsHead: Buffer, clientHead: Buffer): void {
     this.disarm();
+    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
     this.tunnel = socket;
     this.noteResponse(res, null);
     if (this.client.destroyed) {
@@ -170,6 +232,7 @@ class UpgradeExchange {
   /** Anything but 101: relay it as a plain response and close the client connection. */
   private refused(res: IncomingMessage): void {
     this.disarm();
+    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
     const capture = this.ctx.recorder.enabled ? new BodyCapture(this.ctx.recorder.maxBody) : null;
     this.noteResponse(res, capture);
     const lines = sanitizeHopByHop(res.rawHeaders);
@@ -270,6 +333,7 @@ class UpgradeExchange {
     if (this.committed) return;
     this.committed = true;
     const { ctx } = this;
+    this.releaseEndpoint();
     ctx.exchangeEnded();
     const duration = performance.now() - this.t0;
     if (this.tunnel !== null) ctx.observer.upgrade('close');
