@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { QProxyError } from '../errors.js';
 import type { QRecord } from '../recording/model.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { decodeRecord, toSummary, type SummaryRow } from './record-codec.js';
+import { decodeRecord, toSummary, type StoredDoc, type SummaryRow } from './record-codec.js';
 import { openForReading } from './schema.js';
 import type { ListQuery, ListResult } from './types.js';
 
@@ -32,16 +32,16 @@ function badQuery(what: string): QProxyError {
 
 /**
  * The main thread's read-only connection. Every method is a few indexed lookups; bodies are read
- * only by `get` and `readAfter`, inside one read transaction so a concurrent delete cannot leave a
- * record without its chunks.
+ * only by `get` and `readAfter` (chunk rows only for bodies too large to be inline), inside one read
+ * transaction so a concurrent delete cannot leave a record without its chunks.
  */
 export class StoreReader {
   private readonly db: Database.Database;
   /** Indexed by (byProtocol ? 2 : 0) + (afterCursor ? 1 : 0). */
   private readonly list: Array<Database.Statement<[Record<string, unknown>], ListRow>>;
-  private readonly byId: Database.Statement<[string], { seq: number; doc: string }>;
+  private readonly byId: Database.Statement<[string], StoredDoc & { seq: number }>;
   private readonly chunksOf: Database.Statement<[number, number], ChunkRow>;
-  private readonly after: Database.Statement<[number, number], { seq: number; feed: number; doc: string }>;
+  private readonly after: Database.Statement<[number, number], StoredDoc & { seq: number; feed: number }>;
   private readonly pending: Database.Statement<[number], { count: number; bytes: number }>;
   private readonly totals: Database.Statement<[], { count: number; bytes: number; last_seq: number | null }>;
   private readonly meta: Database.Statement<[string], string>;
@@ -54,13 +54,13 @@ export class StoreReader {
       this.db.prepare(listSql(true, false)),
       this.db.prepare(listSql(true, true)),
     ];
-    this.byId = this.db.prepare('SELECT seq, doc FROM records WHERE id = ?');
+    this.byId = this.db.prepare('SELECT seq, doc, req_body, res_body FROM records WHERE id = ?');
     this.chunksOf = this.db.prepare(
       'SELECT record_seq, part, data FROM chunks WHERE record_seq BETWEEN ? AND ? ORDER BY record_seq, part, idx',
     );
     // The expression matches the records_feed index, so this is an index range scan.
     this.after = this.db.prepare(
-      'SELECT seq, coalesce(feed_seq, seq) AS feed, doc FROM records WHERE coalesce(feed_seq, seq) > ? ORDER BY coalesce(feed_seq, seq) LIMIT ?',
+      'SELECT seq, coalesce(feed_seq, seq) AS feed, doc, req_body, res_body FROM records WHERE coalesce(feed_seq, seq) > ? ORDER BY coalesce(feed_seq, seq) LIMIT ?',
     );
     this.pending = this.db.prepare(
       'SELECT count(*) AS count, coalesce(sum(size_bytes), 0) AS bytes FROM records WHERE coalesce(feed_seq, seq) > ?',
@@ -96,7 +96,7 @@ export class StoreReader {
     return this.db.transaction(() => {
       const row = this.byId.get(id);
       if (!row) return null;
-      return decodeRecord(row.doc, this.chunksOf.all(row.seq, row.seq));
+      return decodeRecord(row, () => this.chunksOf.all(row.seq, row.seq));
     })();
   }
 
@@ -105,7 +105,7 @@ export class StoreReader {
     // Chunks are looked up per record: a session moved along the feed keeps its old row seq, so
     // the rows of one page are not a contiguous seq range.
     return this.db.transaction(() =>
-      this.after.all(seq, limit).map((r) => ({ seq: r.feed, record: decodeRecord(r.doc, this.chunksOf.all(r.seq, r.seq)) })),
+      this.after.all(seq, limit).map((r) => ({ seq: r.feed, record: decodeRecord(r, () => this.chunksOf.all(r.seq, r.seq)) })),
     )();
   }
 

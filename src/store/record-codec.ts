@@ -3,8 +3,9 @@ import { frameTcpChunks, unframeTcpChunks } from './tcp-frames.js';
 
 /**
  * How a record maps onto the `records` row and its `chunks` ("分片存储"): bodies leave the JSON
- * document and are stored as BLOB chunks of at most {@link CHUNK_BYTES}, so that no single SQLite
- * value grows with the capture limit and readers can page through large payloads. A TCP session's
+ * document; one that fits in a single chunk is stored inline in the row (req_body/res_body), a
+ * larger one as BLOB chunks of at most {@link CHUNK_BYTES}, so that no single SQLite value grows
+ * with the capture limit and readers can page through large payloads. A TCP session's
  * chunks are framed into rows of part {@link TCP_PART} (see tcp-frames.ts).
  */
 export const CHUNK_BYTES = 256 * 1024;
@@ -34,10 +35,20 @@ export interface RecordRow {
   /** TCP sessions: "open" while segments may still arrive, then "closed". Null for HTTP. */
   state: string | null;
   doc: string;
+  /** HTTP bodies of at most {@link CHUNK_BYTES}, stored inline; null when in chunk rows (or for TCP). */
+  req_body: Uint8Array | null;
+  res_body: Uint8Array | null;
 }
 
-/** The list columns read back for a summary (the row without its document). */
-export type SummaryRow = Omit<RecordRow, 'doc'>;
+/** The list columns read back for a summary (the row without its document and bodies). */
+export type SummaryRow = Omit<RecordRow, 'doc' | 'req_body' | 'res_body'>;
+
+/** A stored document with its inline bodies, as read back (see {@link decodeRecord}). */
+export interface StoredDoc {
+  doc: string;
+  req_body: Buffer | null;
+  res_body: Buffer | null;
+}
 
 /** One stored slice of a body. `part` names the body ("request.body"), `idx` orders the slices. */
 export interface Chunk {
@@ -74,6 +85,8 @@ function formatEndpoint(ep: Endpoint): string {
   return ep.address.includes(':') ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function bodyWithoutData(body: CapturedBody): Omit<CapturedBody, 'data'> {
   return { size: body.size, truncated: body.truncated };
 }
@@ -84,21 +97,18 @@ export function encodeRecord(record: QRecord): { row: RecordRow; chunks: Chunk[]
 }
 
 function encodeHttp(record: HttpRecord): { row: RecordRow; chunks: Chunk[] } {
+  const req = record.request;
+  const res = record.response;
   const docObject = {
     ...record,
-    request: { ...record.request, body: bodyWithoutData(record.request.body) },
-    response: record.response && { ...record.response, body: bodyWithoutData(record.response.body) },
+    request: { ...req, body: bodyWithoutData(req.body) },
+    response: res && { ...res, body: bodyWithoutData(res.body) },
   };
   const doc = JSON.stringify(docObject);
   const chunks: Chunk[] = [];
-  let bodyBytes = 0;
-  for (const { part, body } of bodiesOf(record)) {
-    const data = body.data;
-    bodyBytes += data.byteLength;
-    for (let off = 0, idx = 0; off < data.byteLength; off += CHUNK_BYTES, idx++) {
-      chunks.push({ part, idx, data: data.subarray(off, off + CHUNK_BYTES) });
-    }
-  }
+  const reqData = req.body.data;
+  const resData = res?.body.data ?? null;
+  const bodyBytes = reqData.byteLength + (resData?.byteLength ?? 0);
   const row: RecordRow = {
     id: record.id,
     protocol: record.protocol,
@@ -107,18 +117,29 @@ function encodeHttp(record: HttpRecord): { row: RecordRow; chunks: Chunk[] } {
     started_at: Math.trunc(record.started_at),
     duration_ms: record.duration_ms,
     size_bytes: bodyBytes + Buffer.byteLength(doc),
-    method: record.request.method,
-    url: record.request.url,
+    method: req.method,
+    url: req.url,
     status: record.status,
     client: formatEndpoint(record.client),
     downstream: record.downstream,
-    bytes_in: record.request.body.size,
-    bytes_out: record.response?.body.size ?? 0,
+    bytes_in: req.body.size,
+    bytes_out: res?.body.size ?? 0,
     error: record.error?.code ?? null,
     state: null,
     doc,
+    req_body: inlineOrChunks('request.body', reqData, chunks),
+    res_body: resData && inlineOrChunks('response.body', resData, chunks),
   };
   return { row, chunks };
+}
+
+/** A body that fits in one chunk is returned to be stored inline; a larger one is cut into `chunks`. */
+function inlineOrChunks(part: string, data: Buffer, chunks: Chunk[]): Uint8Array | null {
+  if (data.byteLength <= CHUNK_BYTES) return data;
+  for (let off = 0, idx = 0; off < data.byteLength; off += CHUNK_BYTES, idx++) {
+    chunks.push({ part, idx, data: data.subarray(off, off + CHUNK_BYTES) });
+  }
+  return null;
 }
 
 /**
@@ -151,26 +172,36 @@ function encodeTcp(record: TcpRecord): { row: RecordRow; chunks: Chunk[] } {
     error: record.error?.code ?? null,
     state: record.state,
     doc,
+    req_body: null,
+    res_body: null,
   };
   return { row, chunks };
 }
 
-/** Rebuilds the full record from its document and its chunks (ordered by part, then idx). */
-export function decodeRecord(doc: string, chunks: Array<{ part: string; data: Buffer }>): QRecord {
-  const record = JSON.parse(doc) as QRecord;
+/**
+ * Rebuilds the full record from its stored document, inline bodies and chunks. `chunksOf` is called
+ * only when some body (or a TCP session's data) is in chunk rows; it returns them ordered by part, then idx.
+ */
+export function decodeRecord(stored: StoredDoc, chunksOf: () => Array<{ part: string; data: Buffer }>): QRecord {
+  const record = JSON.parse(stored.doc) as QRecord;
   if (record.protocol === 'tcp') {
-    record.chunks = unframeTcpChunks(chunks.filter((c) => c.part === TCP_PART).map((c) => c.data));
+    record.chunks = unframeTcpChunks(chunksOf().filter((c) => c.part === TCP_PART).map((c) => c.data));
     return record;
   }
+  const req = record.request.body;
+  const res = record.response?.body;
+  req.data = stored.req_body ?? EMPTY;
+  if (res) res.data = stored.res_body ?? EMPTY;
+  if (stored.req_body !== null && (!res || stored.res_body !== null)) return record;
   const byPart = new Map<string, Buffer[]>();
-  for (const c of chunks) {
+  for (const c of chunksOf()) {
     const list = byPart.get(c.part);
     if (list) list.push(c.data);
     else byPart.set(c.part, [c.data]);
   }
   for (const { part, body } of bodiesOf(record)) {
     const list = byPart.get(part);
-    body.data = !list ? Buffer.alloc(0) : list.length === 1 ? list[0]! : Buffer.concat(list);
+    if (list) body.data = list.length === 1 ? list[0]! : Buffer.concat(list);
   }
   return record;
 }

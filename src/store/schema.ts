@@ -10,7 +10,12 @@ export const RESERVED_META_KEYS: ReadonlySet<string> = new Set(['schema_version'
 
 // seq is AUTOINCREMENT so a deleted record's seq is never handed out again: sync cursors rely on it.
 // Rowid tables with the implicit rowid at the end of every index, so (started_at) also orders by seq.
-// totals is maintained by triggers inside the inserting/deleting transaction: stats() stays O(1).
+// totals is kept exact inside the writing transaction, so stats() stays O(1): the writer adds its
+// inserts with one UPDATE per batch (rather than a trigger firing per row), deletes and size changes
+// go through the triggers below (rarer, and they may come from any statement).
+// An HTTP body that fits in one chunk is stored inline in req_body/res_body (NULL when it is in
+// chunk rows instead): one row per record instead of one plus two, for the common small exchange.
+// They are the last columns, so reading the summary columns stops before them.
 // A TCP session is written in segments: its row is updated (size_bytes, state, doc) and chunk rows
 // appended while state is 'open', hence the update trigger.
 // The sync feed (readAfter) is ordered by coalesce(feed_seq, seq): a record's feed position is its
@@ -36,7 +41,9 @@ CREATE TABLE records (
   error TEXT,
   state TEXT,
   doc TEXT NOT NULL,
-  feed_seq INTEGER
+  feed_seq INTEGER,
+  req_body BLOB,
+  res_body BLOB
 );
 CREATE INDEX records_started_at ON records (started_at);
 CREATE INDEX records_feed ON records (coalesce(feed_seq, seq));
@@ -54,9 +61,6 @@ CREATE TABLE totals (
   bytes INTEGER NOT NULL
 );
 INSERT INTO totals (id, count, bytes) VALUES (1, 0, 0);
-CREATE TRIGGER records_totals_insert AFTER INSERT ON records BEGIN
-  UPDATE totals SET count = count + 1, bytes = bytes + NEW.size_bytes WHERE id = 1;
-END;
 CREATE TRIGGER records_totals_delete AFTER DELETE ON records BEGIN
   UPDATE totals SET count = count - 1, bytes = bytes - OLD.size_bytes WHERE id = 1;
 END;

@@ -1,5 +1,6 @@
 import { StoreError } from '../errors.js';
 import type { QRecord } from '../recording/model.js';
+import { packBatch } from './batch-pack.js';
 import { compactBodies, queuedBytes } from './record-codec.js';
 import { RecordQueue } from './record-queue.js';
 import type { StoreLogger, StoreObserver, StoreOptions } from './types.js';
@@ -253,13 +254,12 @@ export class WritePipeline {
     this.sent += records.length;
     const batch: Batch = { batchId: this.nextBatchId++, count: records.length, end: this.sent, done: false };
     this.batches.push(batch);
-    const transfer: ArrayBuffer[] = [];
     try {
-      const packed = records.map((r) => compactBodies(r, transfer));
-      w.post({ type: 'batch', batchId: batch.batchId, records: packed }, transfer);
+      const packed = packBatch(records);
+      w.post({ type: 'batch', batchId: batch.batchId, batch: packed }, [packed.bytes]);
     } catch (err) {
-      // A record holding something that cannot cross threads (DataCloneError): a caller bug, not a disk problem,
-      // but the records are lost all the same.
+      // Not expected (a record that cannot be encoded is counted as failed inside the batch), but
+      // the records are lost all the same.
       this.opts.logger.error({ err, count: records.length }, 'records could not be handed to the store writer; dropped');
       batch.done = true;
       this.drop('storage_error', records.length);

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
 import type { QRecord } from '../recording/model.js';
-import { encodeRecord, type Chunk, type RecordRow } from './record-codec.js';
+import { unpackBatch, type PackedBatch } from './batch-pack.js';
+import type { Chunk, RecordRow } from './record-codec.js';
 import { openForWriting } from './schema.js';
 import { ingestBatch } from './writer-ingest.js';
 import type { IngestResult, WriterFailure } from './writer-protocol.js';
@@ -59,6 +60,7 @@ export class WriterDb {
   private readonly deleteMeta: Database.Statement<[string]>;
   private readonly totalChanges: Database.Statement<[], number>;
   private readonly totalBytes: Database.Statement<[], number>;
+  private readonly addTotals: Database.Statement<[number, number]>;
   private readonly insertAll: (rows: Array<{ row: RecordRow; chunks: Chunk[] }>) => { stored: number; bytes: number };
   private readonly knownId: Database.Statement<[string], number>;
   private readonly openSession: Database.Statement<[string], { seq: number; size_bytes: number; doc_bytes: number }>;
@@ -70,9 +72,9 @@ export class WriterDb {
     // sync receiver relies on it); any other constraint failure still fails loudly.
     this.insertRow = db.prepare(
       `INSERT INTO records (id, protocol, node_id, started_at, duration_ms, size_bytes, method, url, status,
-         client, downstream, bytes_in, bytes_out, error, state, doc)
+         client, downstream, bytes_in, bytes_out, error, state, doc, req_body, res_body)
        VALUES (@id, @protocol, @node_id, @started_at, @duration_ms, @size_bytes, @method, @url, @status,
-         @client, @downstream, @bytes_in, @bytes_out, @error, @state, @doc)
+         @client, @downstream, @bytes_in, @bytes_out, @error, @state, @doc, @req_body, @res_body)
        ON CONFLICT (id) DO NOTHING`,
     );
     this.knownId = db.prepare<[string], number>('SELECT 1 FROM records WHERE id = ?').pluck();
@@ -104,9 +106,11 @@ export class WriterDb {
     this.deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
     this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
     this.totalBytes = db.prepare<[], number>('SELECT bytes FROM totals WHERE id = 1').pluck();
+    this.addTotals = db.prepare('UPDATE totals SET count = count + ?, bytes = bytes + ? WHERE id = 1');
     this.insertAll = db.transaction((rows: Array<{ row: RecordRow; chunks: Chunk[] }>) => {
       let stored = 0;
       let bytes = 0;
+      let insertedBytes = 0;
       for (const { row, chunks } of rows) {
         // A TCP segment whose id is known extends its open session (or, once closed, changes
         // nothing). Looking first keeps it from burning an AUTOINCREMENT seq, as a conflicting
@@ -117,11 +121,14 @@ export class WriterDb {
         }
         const res = this.insertRow.run(row);
         if (res.changes === 0) continue;
+        insertedBytes += row.size_bytes;
         const seq = Number(res.lastInsertRowid);
         for (const c of chunks) this.insertChunk.run(seq, c.part, c.idx, c.data);
         stored++;
         bytes += row.size_bytes;
       }
+      // New rows only: a segment's size change is counted by the records_totals_update trigger.
+      if (stored > 0) this.addTotals.run(stored, insertedBytes);
       return { stored, bytes };
     });
   }
@@ -162,25 +169,15 @@ export class WriterDb {
   }
 
   /**
-   * Writes a batch in one transaction. Records that cannot be encoded are counted as failed on
-   * their own; if the transaction fails, the whole batch is (it rolled back).
+   * Writes a packed batch in one transaction. Records that could not be encoded were counted as
+   * failed when packed; if the transaction fails, the whole batch is (it rolled back).
    */
-  insertBatch(records: QRecord[]): BatchOutcome {
-    const rows: Array<{ row: RecordRow; chunks: Chunk[] }> = [];
-    let failed = 0;
-    let error: WriterFailure | null = null;
-    for (const record of records) {
-      try {
-        rows.push(encodeRecord(record));
-      } catch (err) {
-        failed++;
-        error = { code: 'QP_ERR_STORE_RECORD', message: `record could not be encoded: ${errorMessage(err)}` };
-      }
-    }
+  insertBatch(batch: PackedBatch): BatchOutcome {
+    const total = batch.count + batch.failed;
     try {
-      return { ...this.insertAll(rows), failed, error };
+      return { ...this.insertAll(unpackBatch(batch)), failed: batch.failed, error: batch.error };
     } catch (err) {
-      return { stored: 0, bytes: 0, failed: records.length, error: toFailure(err) };
+      return { stored: 0, bytes: 0, failed: total, error: toFailure(err) };
     }
   }
 

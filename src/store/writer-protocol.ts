@@ -1,4 +1,5 @@
 import type { QRecord } from '../recording/model.js';
+import type { PackedBatch } from './batch-pack.js';
 
 /** What the writer thread is started with (`workerData`). */
 export interface WriterInit {
@@ -22,7 +23,7 @@ export interface IngestResult {
 
 /** Messages the main thread posts to the writer. The writer handles them strictly in order. */
 export type ToWriter =
-  | { type: 'batch'; batchId: number; records: QRecord[] }
+  | { type: 'batch'; batchId: number; batch: PackedBatch }
   | { type: 'delete'; opId: number; id: string }
   | { type: 'setMeta'; opId: number; key: string; value: string }
   /**

@@ -104,7 +104,7 @@ function serve(port: MessagePort, db: WriterDb): void {
   port.on('message', (msg: ToWriter) => {
     switch (msg.type) {
       case 'batch':
-        post({ type: 'batchDone', batchId: msg.batchId, ...db.insertBatch(msg.records) });
+        post({ type: 'batchDone', batchId: msg.batchId, ...db.insertBatch(msg.batch) });
         break;
       case 'delete':
         opDone(port, msg.opId, () => db.delete(msg.id));

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import type { HttpRecord } from '../../src/recording/model.js';
+import { CountingObserver, MemoryLogger, binary, makeRecord, openStore } from './helpers.js';
+
+const CHUNK = 256 * 1024;
+
+function withBodies(r: HttpRecord, req: number, res: number): HttpRecord {
+  r.request.body = { data: binary(req), size: req, truncated: false };
+  if (r.response) r.response.body = { data: binary(res), size: res + 7, truncated: true };
+  return r;
+}
+
+interface RowLayout {
+  id: string;
+  req: number | null;
+  res: number | null;
+  size_bytes: number;
+  doc_len: number;
+}
+
+function layout(path: string): { rows: RowLayout[]; chunks: Array<{ id: string; part: string; idx: number; len: number }> } {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT id, length(req_body) AS req, length(res_body) AS res, size_bytes, length(CAST(doc AS BLOB)) AS doc_len
+         FROM records ORDER BY seq`,
+      )
+      .all() as RowLayout[];
+    const chunks = db
+      .prepare('SELECT r.id, c.part, c.idx, length(c.data) AS len FROM chunks c JOIN records r ON r.seq = c.record_seq ORDER BY c.record_seq, c.part, c.idx')
+      .all() as Array<{ id: string; part: string; idx: number; len: number }>;
+    return { rows, chunks };
+  } finally {
+    db.close();
+  }
+}
+
+test('bodies up to one chunk are stored inline, larger ones as chunk rows, and both read back whole', async (t) => {
+  const { store, path } = await openStore(t);
+  const small = withBodies(makeRecord(), 0, 1024);
+  const exact = withBodies(makeRecord(), CHUNK, 1);
+  const mixed = withBodies(makeRecord(), CHUNK + 10, 300);
+  const noResponse = makeRecord({ response: null, status: 502, error: { code: 'ECONNREFUSED', message: 'refused' } });
+  const all = [small, exact, mixed, noResponse];
+  for (const r of all) assert.equal(store.offer(r), true);
+  await store.flush();
+
+  const { rows, chunks } = layout(path);
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.req, r.res]),
+    [
+      [small.id, 0, 1024],
+      [exact.id, CHUNK, 1],
+      [mixed.id, null, 300],
+      [noResponse.id, 5, null],
+    ],
+  );
+  assert.deepEqual(chunks, [
+    { id: mixed.id, part: 'request.body', idx: 0, len: CHUNK },
+    { id: mixed.id, part: 'request.body', idx: 1, len: 10 },
+  ]);
+  // size_bytes is the body bytes plus the document, whichever way the bodies are stored.
+  const bodyBytes = [1024, CHUNK + 1, CHUNK + 10 + 300, 5];
+  rows.forEach((r, i) => assert.equal(r.size_bytes, bodyBytes[i]! + r.doc_len));
+
+  for (const r of all) assert.deepEqual(store.get(r.id), r);
+  const fed = store.readAfter(0, 10);
+  assert.deepEqual(
+    fed.map((f) => f.record),
+    all,
+  );
+  assert.deepEqual(
+    fed.map((f) => f.seq),
+    [1, 2, 3, 4],
+  );
+  const back = store.get(small.id) as HttpRecord | null;
+  assert.ok(Buffer.isBuffer(back?.request.body.data), 'an empty inline body reads back as a Buffer');
+});
+
+test('records fed to another store through ingest keep both layouts and the same sizes', async (t) => {
+  const a = await openStore(t);
+  const b = await openStore(t);
+  const records = [withBodies(makeRecord(), 10, 2000), withBodies(makeRecord(), 3 * CHUNK, 0)];
+  for (const r of records) a.store.offer(r);
+  await a.store.flush();
+
+  const result = await b.store.ingest(a.store.readAfter(0, 10).map((f) => f.record));
+  assert.equal(result.stored, 2);
+  for (const r of records) assert.deepEqual(b.store.get(r.id), r);
+  assert.deepEqual(b.store.stats().bytes, a.store.stats().bytes);
+  assert.deepEqual(layout(b.path), layout(a.path));
+});
+
+test('totals stay exact across batches, duplicates, deletes and ingest', async (t) => {
+  const { store, path } = await openStore(t);
+  const records = Array.from({ length: 700 }, (_, i) => withBodies(makeRecord(), i % 3, i % 5 === 0 ? CHUNK + 1 : 100));
+  for (const r of records) store.offer(r);
+  // Duplicates within and across batches change nothing.
+  store.offer(records[0]!);
+  await store.flush();
+  store.offer(records[1]!);
+  await store.flush();
+  assert.equal(await store.delete(records[2]!.id), true);
+  await store.ingest([records[2]!, records[3]!]);
+
+  const db = new Database(path, { readonly: true });
+  t.after(() => db.close());
+  const truth = db.prepare('SELECT count(*) AS count, sum(size_bytes) AS bytes FROM records').get() as { count: number; bytes: number };
+  assert.equal(truth.count, 700);
+  const stats = store.stats();
+  assert.equal(stats.count, truth.count);
+  assert.equal(stats.bytes, truth.bytes);
+});
+
+test('a record that cannot be encoded is dropped on its own; the rest of its batch is stored', async (t) => {
+  const observer = new CountingObserver();
+  const logger = new MemoryLogger();
+  const { store } = await openStore(t, { observer, logger });
+  const good = [makeRecord(), makeRecord()];
+  // A BigInt cannot be written as JSON: the document of this record cannot be built.
+  const bad = makeRecord({ redacted: [10n as unknown as string] });
+  store.offer(good[0]!);
+  store.offer(bad);
+  store.offer(good[1]!);
+  await store.flush();
+
+  assert.equal(observer.drops.storage_error, 1);
+  assert.equal(observer.storedCount, 2);
+  for (const r of good) assert.deepEqual(store.get(r.id), r);
+  assert.equal(store.get(bad.id), null);
+  assert.equal(logger.count('error', 'store write failed'), 1);
+});
