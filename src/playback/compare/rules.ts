@@ -1,17 +1,9 @@
 import { compileJsonPath, type JsonPath } from '../../recording/json-path.js';
 import type { CompareOptions } from './types.js';
+import { HOP_AND_FRAMING_FIELDS } from '../../http-fields.js';
 
 /** Headers never compared: hop-by-hop (RFC 9110 §7.6.1) and framing, which follow the body. */
-export const NEVER_COMPARED: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-]);
+export const NEVER_COMPARED: ReadonlySet<string> = HOP_AND_FRAMING_FIELDS;
 
 /** Comparison rules compiled once per replay (in the comparing thread). */
 export interface CompiledRules {

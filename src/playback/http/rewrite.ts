@@ -7,6 +7,7 @@
  */
 import type { HttpRecord } from '../../recording/model.js';
 import { hasMarker } from '../compare/redaction-marks.js';
+import { HOP_AND_FRAMING_FIELDS } from '../../http-fields.js';
 
 /** `playback.rewrite`, names lower-case. */
 export interface RewriteOptions {
@@ -30,18 +31,7 @@ export interface ReplayRequest {
 }
 
 // RFC 9110 §7.6.1 hop-by-hop, plus framing and Expect, which undici sets (or refuses) itself.
-const DROPPED: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-  'expect',
-  'http2-settings',
-]);
+const DROPPED: ReadonlySet<string> = new Set([...HOP_AND_FRAMING_FIELDS, 'expect', 'http2-settings']);
 
 /**
  * The request to replay, or a reason why the record cannot be replayed faithfully (a request body
