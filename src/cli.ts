@@ -105,10 +105,10 @@ async function run(path: string | undefined): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-  }).then((code) => {
-    log.flush();
-    return code;
-  });
+  }).then(
+    // The log destination is asynchronous: let the last lines reach stdout before exiting.
+    (code) => new Promise<number>((resolve) => log.flush(() => resolve(code))),
+  );
 }
 
 function reportStartupError(err: unknown): number {
