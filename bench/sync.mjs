@@ -1,0 +1,410 @@
+#!/usr/bin/env node
+// Sync benchmark (issue 4), loopback only, about two minutes:
+//   1. steady: a Record node (peer → a Playback node) under steady HTTP load; Record req/s, sync
+//      throughput (records/s, MiB/s of payload), receiver lag p50/p99 (qproxy_sync_lag_seconds),
+//      wire vs raw bytes;
+//   2. catch-up: the Playback node is stopped (SIGTERM) while the load goes on, so a backlog builds;
+//      then the load stops, the Playback node restarts on the same store and port, and the drain rate
+//      of the backlog is held against the recording rate of step 1.
+// Needs `npm run build` first (it runs dist/cli.js). `node bench/sync.mjs --help`.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chooseLoadGen, runLoad } from './lib/load.mjs';
+import { fetchText, freePort, probe, waitForPort } from './lib/net.mjs';
+import { CLK_TCK, delay, killAllGroupsNow, machineTicks, selfTicks, sessionStats, startGroup, stopGroup } from './lib/procs.mjs';
+import { parseSizes } from './lib/workloads.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const HELP = `node bench/sync.mjs [options]
+  --seconds N        length of the steady load window (default 20)
+  --outage N         seconds of load while the Playback node is down: the backlog (default 20)
+  --connections N    load generator connections (default 20)
+  --compression C    peer.compression: br (default), gzip or none
+  --batch-records N  peer.batch_max_records (default: QProxy's, 500)
+  --streams N        peer.streams, batches in flight (default: QProxy's, 4)
+  --tls              sync over TLS (a certificate for 127.0.0.1 made with openssl) instead of h2c
+  --loadgen L        auto (wrk when on PATH), wrk or autocannon
+  --keep             keep the temporary folder (configs, stores, logs)
+`;
+
+const { values: opts } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    outage: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '20' },
+    compression: { type: 'string', default: 'br' },
+    tls: { type: 'boolean', default: false },
+    'batch-records': { type: 'string' },
+    streams: { type: 'string' },
+    loadgen: { type: 'string', default: 'auto' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (!['br', 'gzip', 'none'].includes(opts.compression)) {
+  process.stderr.write(`--compression: expected br, gzip or none, got "${opts.compression}"\n`);
+  process.exit(2);
+}
+for (const name of ['seconds', 'outage', 'connections', 'batch-records', 'streams']) {
+  const v = opts[name];
+  if (v !== undefined && !(Number.isInteger(Number(v)) && Number(v) > 0)) {
+    process.stderr.write(`--${name}: expected a positive whole number, got "${v}"\n`);
+    process.exit(2);
+  }
+}
+const STEADY_S = Number(opts.seconds);
+const OUTAGE_S = Number(opts.outage);
+const CONNECTIONS = Number(opts.connections);
+const TOKEN = 'bench-sync-token-0123456789abcdef';
+/** The catch-up target, and the lag target (seconds; 1 is a bucket bound of qproxy_sync_lag_seconds). */
+const TARGETS = { lag_p99_below_s: 1, catchup_ratio_at_least: 5 };
+/** Bounds on every wait, so a broken build cannot hang the run. */
+const READY_MS = 20_000;
+const DRAIN_MAX_MS = 60_000;
+
+const live = { dir: null, loadChild: null };
+
+function log(msg) {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function cleanupNow() {
+  const load = live.loadChild;
+  if (load && load.exitCode === null && load.signalCode === null) load.kill('SIGKILL');
+  killAllGroupsNow();
+  if (live.dir && !opts.keep) rmSync(live.dir, { recursive: true, force: true });
+}
+
+/** A self-signed certificate for 127.0.0.1, made now; the Record node trusts it as peer.ca. */
+function makeCert(dir) {
+  const cert = path.join(dir, 'sync-cert.pem');
+  const key = path.join(dir, 'sync-key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
+  ], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+function writeConfig(dir, name, config) {
+  const file = path.join(dir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+  return file;
+}
+
+async function getJson(port, urlPath) {
+  const got = await fetchText(port, urlPath, 4 * 1024 * 1024);
+  if (!got || got.status !== 200) return null;
+  try {
+    return JSON.parse(got.text);
+  } catch {
+    return null;
+  }
+}
+
+/** Cumulative receiver lag buckets from /metrics: [{ le, count }], le = Infinity for +Inf. */
+async function lagBuckets(port) {
+  const got = await fetchText(port, '/metrics', 4 * 1024 * 1024);
+  if (!got || got.status !== 200) return null;
+  const buckets = [];
+  for (const m of got.text.matchAll(/^qproxy_sync_lag_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
+    if (!/role="receiver"/.test(m[1])) continue;
+    const le = /le="([^"]+)"/.exec(m[1])?.[1];
+    buckets.push({ le: le === '+Inf' ? Infinity : Number(le), count: Number(m[2]) });
+  }
+  return buckets.sort((a, b) => a.le - b.le);
+}
+
+/** Quantile of a cumulative histogram, interpolated inside its bucket as Prometheus does. */
+function quantile(buckets, q) {
+  const total = buckets.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const b of buckets) {
+    if (b.count >= rank) {
+      if (b.le === Infinity) return prevLe;
+      return prevLe + ((b.le - prevLe) * (rank - prevCount)) / Math.max(1, b.count - prevCount);
+    }
+    prevLe = b.le;
+    prevCount = b.count;
+  }
+  return prevLe;
+}
+
+function diffBuckets(after, before) {
+  return after.map((b, i) => ({ le: b.le, count: b.count - (before?.[i]?.count ?? 0) }));
+}
+
+async function startNode(dir, name, configFile, apiPort, waitPort) {
+  const group = startGroup({ cmd: process.execPath, args: [path.join(ROOT, 'dist', 'cli.js')], env: { ...process.env, CONFIG_PATH: configFile }, logFile: path.join(dir, `${name}.log`), cwd: ROOT });
+  for (const port of [apiPort, waitPort]) {
+    const notUp = await waitForPort(port, READY_MS, () => group.alive());
+    if (notUp) throw new Error(`${name} node: ${notUp} (log: ${path.join(dir, `${name}.log`)})`);
+  }
+  return group;
+}
+
+async function startBackend(dir) {
+  const port = await freePort();
+  const group = startGroup({ cmd: process.execPath, args: [path.join(ROOT, 'bench', 'backend.mjs'), String(port)], logFile: path.join(dir, 'backend.log'), cwd: ROOT });
+  const notUp = await waitForPort(port, READY_MS, () => group.alive());
+  if (notUp) throw new Error(`backend: ${notUp}`);
+  return { group, port };
+}
+
+/** CPU seconds used so far by each process group (node trees, backend). */
+function cpuNow(groups) {
+  const out = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, sessionStats(g.pid).ticks / CLK_TCK]));
+  // This harness plus the load generators it reaped, and the whole machine: the rest is other work.
+  out.harness = selfTicks() / CLK_TCK;
+  out.machine = machineTicks().busy / CLK_TCK;
+  return out;
+}
+
+/** Share of one core each group used between two cpuNow() readings `secs` apart, in %. */
+function cpuPct(before, after, secs) {
+  const pct = Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k] - (before[k] ?? 0)) / secs) * 100)]));
+  const ours = Object.keys(after).filter((k) => k !== 'machine').reduce((a, k) => a + pct[k], 0);
+  pct.other = Math.max(0, pct.machine - ours);
+  return pct;
+}
+
+/** Both halves of the figures at one instant. */
+async function snapshot(ports) {
+  const [rec, pb, buckets] = await Promise.all([getJson(ports.recApi, '/api/status'), getJson(ports.pbApi, '/api/status'), lagBuckets(ports.pbApi)]);
+  return { at: performance.now(), sender: rec?.sync ?? null, recorded: rec?.records?.count ?? null, stored: pb?.records?.count ?? null, buckets };
+}
+
+async function load(gen, port, durationS, dir, tag) {
+  const workload = parseSizes('1k')[0];
+  const { result, rc, error } = await runLoad(gen, {
+    port, workload, connections: CONNECTIONS, durationS, logFile: path.join(dir, `load-${tag}.log`), register: (c) => (live.loadChild = c),
+  });
+  if (!result) throw new Error(`load generator gave no result (rc ${rc}${error ? `, ${error}` : ''})`);
+  return result;
+}
+
+/** Poll the sender until nothing is pending; returns the samples of the Playback node's count. */
+async function drain(ports) {
+  const t0 = performance.now();
+  const samples = [];
+  while (performance.now() - t0 < DRAIN_MAX_MS) {
+    const [rec, pb] = await Promise.all([getJson(ports.recApi, '/api/status'), getJson(ports.pbApi, '/api/status')]);
+    samples.push({ at: performance.now(), stored: pb?.records?.count ?? null, pending: rec?.sync?.pending?.records ?? null, connected: rec?.sync?.connected ?? false });
+    if (rec?.sync?.pending?.records === 0 && rec.sync.in_flight?.batches === 0) return { samples, done: true };
+    await delay(100);
+  }
+  return { samples, done: false };
+}
+
+/**
+ * Sample the sender's lag_ms (ack time − time of the newest record of the last batch) and behind_ms
+ * (now − oldest unacknowledged record) every 200 ms until stop(); resolves with both, sorted.
+ */
+function sampleLag(ports) {
+  const lag = [];
+  const behind = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const st = await getJson(ports.recApi, '/api/status');
+      if (Number.isFinite(st?.sync?.lag_ms)) lag.push(st.sync.lag_ms);
+      if (Number.isFinite(st?.sync?.behind_ms)) behind.push(st.sync.behind_ms);
+      await delay(200);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const asc = (a, b) => a - b;
+      return { lag: lag.sort(asc), behind: behind.sort(asc) };
+    },
+  };
+}
+
+/** Nearest-rank percentile of a sorted array. */
+function pct(sorted, q) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+/** peer.batch_max_records and peer.streams when given on the command line. */
+function tuning() {
+  const t = {};
+  if (opts['batch-records'] !== undefined) t.batch_max_records = Number(opts['batch-records']);
+  if (opts.streams !== undefined) t.streams = Number(opts.streams);
+  return t;
+}
+
+const round = (x, d = 2) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
+
+async function main() {
+  const gen = chooseLoadGen(opts.loadgen);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qproxy-bench-sync-'));
+  live.dir = dir;
+  const ports = { http: await freePort(), recApi: await freePort(), pbApi: await freePort(), sync: await freePort() };
+  const backend = await startBackend(dir);
+  const tls = opts.tls ? makeCert(dir) : null;
+  const pbConfig = writeConfig(dir, 'playback', {
+    mode: 'Playback',
+    node_id: 'bench-playback',
+    api: { host: '127.0.0.1', port: ports.pbApi },
+    storage: { path: path.join(dir, 'playback.db') },
+    sync: { host: '127.0.0.1', port: ports.sync, token: TOKEN, ...(tls ? { tls: { tls_cert: tls.cert, tls_key: tls.key } } : {}) },
+    playback: { live: { enabled: false } },
+    log: { level: 'warn' },
+  });
+  const recConfig = writeConfig(dir, 'record', {
+    mode: 'Record',
+    node_id: 'bench-record',
+    http: { host: '127.0.0.1', port: ports.http, downstream: `http://127.0.0.1:${backend.port}` },
+    api: { host: '127.0.0.1', port: ports.recApi },
+    storage: { path: path.join(dir, 'record.db') },
+    // A short backoff_max so the reconnect after the outage does not wait up to the 30 s default.
+    peer: { host: '127.0.0.1', port: ports.sync, token: TOKEN, compression: opts.compression, backoff_max: '1s', ...tuning(), ...(tls ? { tls: true, ca: tls.cert } : {}) },
+    log: { level: 'warn' },
+  });
+
+  let playback = await startNode(dir, 'playback', pbConfig, ports.pbApi, ports.sync);
+  const record = await startNode(dir, 'record', recConfig, ports.recApi, ports.http);
+  const check = await probe(ports.http, { path: '/1k' });
+  if (check.status !== 200 || check.bytes !== 1024) throw new Error(`GET /1k through the Record node gave ${JSON.stringify(check)}`);
+  log(`backend :${backend.port}, Record node :${ports.http}, Playback node sync ${tls ? 'h2 TLS' : 'h2c'} :${ports.sync}, compression ${opts.compression}, ${gen.version}`);
+
+  // 1. steady load
+  log(`steady: ${STEADY_S} s, ${CONNECTIONS} connections`);
+  const s0 = await snapshot(ports);
+  const cpu0 = cpuNow({ record, playback, backend: backend.group });
+  const sampling = sampleLag(ports);
+  const steadyLoad = await load(gen, ports.http, STEADY_S, dir, 'steady');
+  const s1 = await snapshot(ports);
+  const cpu1 = cpuNow({ record, playback, backend: backend.group });
+  const lagSamples = await sampling.stop();
+  // Let the last batches arrive so the lag histogram holds every record of the window.
+  for (let i = 0; i < 100; i++) {
+    const st = await getJson(ports.recApi, '/api/status');
+    if (st?.sync?.pending?.records === 0) break;
+    await delay(100);
+  }
+  const s2 = await snapshot(ports);
+  const secs = (s1.at - s0.at) / 1000;
+  const lag = diffBuckets(s2.buckets, s0.buckets);
+  const lagTotal = lag.at(-1)?.count ?? 0;
+  const withinOneS = lag.find((b) => b.le === 1)?.count ?? 0;
+  const rawBytes = s2.sender.sent.raw_bytes - s0.sender.sent.raw_bytes;
+  const wireBytes = s2.sender.sent.wire_bytes - s0.sender.sent.wire_bytes;
+  const steady = {
+    record_rps: steadyLoad.requests / (steadyLoad.duration_us / 1e6),
+    load_errors: Object.values(steadyLoad.errors).reduce((a, b) => a + b, 0) + steadyLoad.non2xx,
+    recorded_per_s: (s1.recorded - s0.recorded) / secs,
+    synced_per_s: (s1.stored - s0.stored) / secs,
+    payload_mib_s: (s1.sender.sent.raw_bytes - s0.sender.sent.raw_bytes) / secs / 1048576,
+    wire_mib_s: (s1.sender.sent.wire_bytes - s0.sender.sent.wire_bytes) / secs / 1048576,
+    compression_ratio: wireBytes > 0 ? rawBytes / wireBytes : null,
+    lag_records: lagTotal,
+    lag_p50_s: quantile(lag, 0.5),
+    lag_p99_s: quantile(lag, 0.99),
+    lag_share_within_1s: lagTotal ? withinOneS / lagTotal : null,
+    behind_ms_at_end: s1.sender.behind_ms,
+    cpu_pct: cpuPct(cpu0, cpu1, secs),
+    sampled_lag_ms: { samples: lagSamples.lag.length, p50: pct(lagSamples.lag, 0.5), p99: pct(lagSamples.lag, 0.99), max: lagSamples.lag.at(-1) ?? null },
+    sampled_behind_ms: { p50: pct(lagSamples.behind, 0.5), p99: pct(lagSamples.behind, 0.99), max: lagSamples.behind.at(-1) ?? null },
+  };
+  log(`steady: ${Math.round(steady.record_rps)} req/s, synced ${Math.round(steady.synced_per_s)} records/s, lag p50 ${round(steady.lag_p50_s, 3)} s p99 ${round(steady.lag_p99_s, 3)} s`);
+
+  // 2. outage: stop the Playback node, keep the load, then restart it and time the drain.
+  log(`outage: SIGTERM to the Playback node, ${OUTAGE_S} s of load`);
+  await stopGroup(playback, 10_000);
+  const outageLoad = await load(gen, ports.http, OUTAGE_S, dir, 'outage');
+  const before = await getJson(ports.recApi, '/api/status');
+  const backlog = before.sync.pending.records;
+  const storedBefore = s2.stored;
+  log(`backlog ${backlog} records; restarting the Playback node`);
+  const tRestart = performance.now();
+  playback = await startNode(dir, 'playback', pbConfig, ports.pbApi, ports.sync);
+  const cpuD0 = cpuNow({ record, playback });
+  const { samples, done } = await drain(ports);
+  const cpuD1 = cpuNow({ record, playback });
+  const first = samples.find((s) => s.stored !== null && s.stored > storedBefore);
+  const last = samples.at(-1);
+  const drainS = first ? (last.at - first.at) / 1000 : null;
+  // Records stored between the first and the last sample, over that time: the drain rate proper,
+  // without the process start and the reconnect (reported apart).
+  const drained = first && last.stored !== null ? last.stored - first.stored : 0;
+  const catchup = {
+    outage_record_rps: outageLoad.requests / (outageLoad.duration_us / 1e6),
+    backlog,
+    done,
+    restart_to_first_record_s: first ? (first.at - tRestart) / 1000 : null,
+    drain_s: drainS,
+    drain_per_s: drainS ? drained / drainS : null,
+    restart_to_drained_s: (last.at - tRestart) / 1000,
+    cpu_pct: cpuPct(cpuD0, cpuD1, (last.at - samples[0].at) / 1000 || 1),
+  };
+  catchup.ratio = catchup.drain_per_s && steady.recorded_per_s ? catchup.drain_per_s / steady.recorded_per_s : null;
+  // Against the Record node's rate with no sending at all: the stricter reading of "recording rate".
+  catchup.ratio_to_unsynced_rate = catchup.drain_per_s ? catchup.drain_per_s / catchup.outage_record_rps : null;
+  const endRec = await getJson(ports.recApi, '/api/status');
+  const endPb = await getJson(ports.pbApi, '/api/status');
+  const reconcile = { record_count: endRec?.records?.count ?? null, playback_count: endPb?.records?.count ?? null };
+
+  await stopGroup(record, 10_000);
+  await stopGroup(playback, 10_000);
+  await stopGroup(backend.group, 5_000);
+
+  const lagPass = steady.lag_share_within_1s !== null && steady.lag_share_within_1s >= 0.99;
+  const catchPass = done && catchup.ratio !== null && catchup.ratio >= TARGETS.catchup_ratio_at_least;
+  const n = (x, d = 0) => (x === null ? 'n/a' : round(x, d).toLocaleString('en-US'));
+  const md = `Sync over ${tls ? 'h2 (TLS)' : 'h2c'}, compression ${opts.compression}, peer ${JSON.stringify(tuning()) === '{}' ? 'defaults' : JSON.stringify(tuning())}; ${os.availableParallelism()} CPUs, ${process.version}.
+
+| figure | value | target |
+| --- | --- | --- |
+| Record node, GET /1k, ${CONNECTIONS} connections (${gen.kind}) | ${n(steady.record_rps)} req/s (${steady.load_errors} errors) | |
+| recorded | ${n(steady.recorded_per_s)} records/s | |
+| sync throughput (stored on the Playback node) | ${n(steady.synced_per_s)} records/s, ${n(steady.payload_mib_s, 2)} MiB/s payload, ${n(steady.wire_mib_s, 2)} MiB/s on the wire | |
+| wire vs raw (${opts.compression}) | ${n(steady.compression_ratio, 1)}× | |
+| sync lag p50 / p99 (receiver histogram, ${steady.lag_records} records) | ${n(steady.lag_p50_s, 3)} / ${n(steady.lag_p99_s, 3)} s; ${n(steady.lag_share_within_1s * 100, 2)} % ≤ 1 s | p99 < 1 s: ${lagPass ? 'PASS' : 'FAIL'} |
+| sender lag_ms / behind_ms sampled every 200 ms (${steady.sampled_lag_ms.samples} samples), p50 / p99 / max | ${n(steady.sampled_lag_ms.p50)} / ${n(steady.sampled_lag_ms.p99)} / ${n(steady.sampled_lag_ms.max)} ms; ${n(steady.sampled_behind_ms.p50)} / ${n(steady.sampled_behind_ms.p99)} / ${n(steady.sampled_behind_ms.max)} ms | |
+| CPU during the steady window (% of one core): Record node / Playback node / backend / other processes | ${steady.cpu_pct.record} / ${steady.cpu_pct.playback} / ${steady.cpu_pct.backend} / ${steady.cpu_pct.other} % | |
+| Record node while the Playback node is down (no sync sending) | ${n(catchup.outage_record_rps)} req/s | |
+| backlog after ${OUTAGE_S} s outage | ${n(catchup.backlog)} records | |
+| restart → first record stored / → drained | ${n(catchup.restart_to_first_record_s, 1)} s / ${n(catchup.restart_to_drained_s, 1)} s${done ? '' : ' (not drained within 60 s)'} | |
+| catch-up drain rate | ${n(catchup.drain_per_s)} records/s = ${n(catchup.ratio, 1)}× the recording rate of the steady window (${n(catchup.ratio_to_unsynced_rate, 1)}× the rate with no sync) | ≥ 5×: ${catchPass ? 'PASS' : 'FAIL'} |
+| CPU during the drain (% of one core): Record node / Playback node / other processes | ${catchup.cpu_pct.record} / ${catchup.cpu_pct.playback} / ${catchup.cpu_pct.other} % | |
+| records at the end, Record / Playback | ${n(reconcile.record_count)} / ${n(reconcile.playback_count)} | equal |`;
+  const result = {
+    date: new Date().toISOString(), cpus: os.availableParallelism(), node: process.version, loadgen: gen.version,
+    transport: tls ? 'h2 TLS' : 'h2c', compression: opts.compression, peer_tuning: tuning(), steady, catchup, reconcile,
+    targets: { lag_p99: lagPass ? 'PASS' : 'FAIL', catchup: catchPass ? 'PASS' : 'FAIL' },
+  };
+  console.log(md);
+  console.log(`BENCHJSON ${JSON.stringify(result)}`);
+  if (opts.keep) log(`kept ${dir}`);
+}
+
+process.on('exit', cleanupNow);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    log(`${signal}: stopping everything this run started`);
+    process.exit(130);
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    log(`bench failed: ${err.message}`);
+    process.exit(1);
+  },
+);
