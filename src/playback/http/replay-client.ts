@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { BodyCapture } from '../../recording/capture.js';
+import { originPools, type TargetTls } from './origin-pools.js';
 import type { HeaderLine } from '../../recording/model.js';
 import type { ResponseSide } from '../compare/types.js';
 import type { ReplayRequest } from './rewrite.js';
@@ -13,7 +14,7 @@ import type { ReplayRequest } from './rewrite.js';
 export interface HttpReplayClientOptions {
   /** Origins such as "http://10.1.0.5:8081"; requests are spread round-robin. */
   origins: readonly string[];
-  tls: { ca?: string | Buffer; rejectUnauthorized: boolean; servername?: string };
+  tls: TargetTls;
   /** Connect, response head, and body idle timeout. */
   timeoutMs: number;
   /** Response body bytes kept for comparison. */
@@ -68,21 +69,7 @@ export class HttpReplayClient {
   private turn = 0;
 
   constructor(private readonly o: HttpReplayClientOptions) {
-    this.pools = o.origins.map(
-      (origin) =>
-        new Pool(origin, {
-          connect: {
-            timeout: o.timeoutMs,
-            ...(origin.startsWith('https:') && {
-              rejectUnauthorized: o.tls.rejectUnauthorized,
-              ...(o.tls.ca !== undefined && { ca: o.tls.ca }),
-              ...(o.tls.servername !== undefined && { servername: o.tls.servername }),
-            }),
-          },
-          headersTimeout: o.timeoutMs,
-          bodyTimeout: o.timeoutMs,
-        }),
-    );
+    this.pools = originPools(o.origins, o.tls, o.timeoutMs);
   }
 
   /** Sends one request. Never throws: failures come back as `ok: false` with a QP_ERR_REPLAY_* code. */

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { BodyCapture } from '../../recording/capture.js';
+import { originPools, type TargetTls } from '../http/origin-pools.js';
 import type { CapturedBody, HeaderLine } from '../../recording/model.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { RequestParts } from './request-key.js';
@@ -16,7 +17,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_AND_FRAMING_FIELD
 
 export interface ForwarderOptions {
   origins: readonly string[];
-  tls: { ca?: string | Buffer; rejectUnauthorized: boolean; servername?: string };
+  tls: TargetTls;
   timeoutMs: number;
   /** Largest answer relayed (it is held in memory); larger ones fail with 502. */
   maxResponseBytes: number;
@@ -35,21 +36,7 @@ export class Forwarder {
   private turn = 0;
 
   constructor(private readonly o: ForwarderOptions) {
-    this.pools = o.origins.map(
-      (origin) =>
-        new Pool(origin, {
-          connect: {
-            timeout: o.timeoutMs,
-            ...(origin.startsWith('https:') && {
-              rejectUnauthorized: o.tls.rejectUnauthorized,
-              ...(o.tls.ca !== undefined && { ca: o.tls.ca }),
-              ...(o.tls.servername !== undefined && { servername: o.tls.servername }),
-            }),
-          },
-          headersTimeout: o.timeoutMs,
-          bodyTimeout: o.timeoutMs,
-        }),
-    );
+    this.pools = originPools(o.origins, o.tls, o.timeoutMs);
   }
 
   /** Sends the request on, records the exchange, and returns the answer. Throws on downstream failure. */
