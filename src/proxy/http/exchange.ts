@@ -11,7 +11,7 @@ import type { ExchangeOutcome, RejectReason } from '../observer.js';
 import { RequestBodySource } from './body-source.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
-import { buildHttpDraft } from './draft.js';
+import { reportExchange } from './report.js';
 import { nextEndpoint, noEndpoint } from './downstream.js';
 import { downstreamFailure, errorBody, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
@@ -381,45 +381,29 @@ class Exchange implements Dispatcher.DispatchHandler {
     ctx.exchangeEnded();
     const duration = performance.now() - this.t0;
     const statusSent = res.headersSent ? res.statusCode : null;
-    if (this.rejected !== null) ctx.observer.rejected(this.rejected);
-    else {
-      ctx.observer.exchange({
-        outcome: this.outcome,
-        status: statusSent ?? 499,
-        durationSec: duration / 1000,
-        bytesIn: this.bytesIn,
-        bytesOut: this.bytesOut,
-      });
-    }
-    if (!ctx.recorder.enabled) return;
-    try {
-      ctx.recorder.commit(
-        buildHttpDraft({
-          startedAt: this.startedAt,
-          durationMs: duration,
-          conn: this.conn,
-          origin: this.origin,
-          method: this.req.method ?? '',
-          url: this.target,
-          httpVersion: this.req.httpVersion,
-          requestHeaders: this.req.rawHeaders,
-          requestBody: this.reqCapture,
-          requestTrailers: this.req.rawTrailers,
-          response: this.resHeaders === null ? null : {
-            status: this.resStatus,
-            message: this.resMessage,
-            headers: this.resHeaders,
-            body: this.resCapture,
-            trailers: this.resTrailers,
-          },
-          statusSent,
-          timings: { request_end: this.requestEnd, response_start: this.responseStart, response_end: responseEnd },
-          error: this.failure,
-        }),
-      );
-    } catch (err) {
-      ctx.logger.warn({ err: errorMessage(err) }, 'recorder threw; record dropped');
-    }
+    const event = { outcome: this.outcome, status: statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
+    reportExchange(ctx, this.rejected, event, () => ({
+      startedAt: this.startedAt,
+      durationMs: duration,
+      conn: this.conn,
+      origin: this.origin,
+      method: this.req.method ?? '',
+      url: this.target,
+      httpVersion: this.req.httpVersion,
+      requestHeaders: this.req.rawHeaders,
+      requestBody: this.reqCapture,
+      requestTrailers: this.req.rawTrailers,
+      response: this.resHeaders === null ? null : {
+        status: this.resStatus,
+        message: this.resMessage,
+        headers: this.resHeaders,
+        body: this.resCapture,
+        trailers: this.resTrailers,
+      },
+      statusSent,
+      timings: { request_end: this.requestEnd, response_start: this.responseStart, response_end: responseEnd },
+      error: this.failure,
+    }));
   }
 
   /** A bug in QProxy surfaced while starting the exchange: answer 500 rather than hang. */

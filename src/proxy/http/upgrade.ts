@@ -12,7 +12,7 @@ import type { RecordError } from '../../recording/model.js';
 import type { ExchangeOutcome, RejectReason } from '../observer.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
-import { buildHttpDraft } from './draft.js';
+import { reportExchange } from './report.js';
 import type { DraftResponse } from './draft.js';
 import { defaultHostOf, endpointOrigin, nextEndpoint, noEndpoint, serverNameOf } from './downstream.js';
 import { downstreamFailure, errorBody, errorCode, isConnectFailure, rejection } from './failures.js';
@@ -337,39 +337,23 @@ class UpgradeExchange {
     ctx.exchangeEnded();
     const duration = performance.now() - this.t0;
     if (this.tunnel !== null) ctx.observer.upgrade('close');
-    if (this.rejected !== null) ctx.observer.rejected(this.rejected);
-    else {
-      ctx.observer.exchange({
-        outcome: this.outcome,
-        status: this.statusSent ?? 499,
-        durationSec: duration / 1000,
-        bytesIn: this.bytesIn,
-        bytesOut: this.bytesOut,
-      });
-    }
-    if (!ctx.recorder.enabled) return;
-    try {
-      ctx.recorder.commit(
-        buildHttpDraft({
-          startedAt: this.startedAt,
-          durationMs: duration,
-          conn: this.conn,
-          origin: this.origin,
-          method: this.req.method ?? '',
-          url: this.target,
-          httpVersion: this.req.httpVersion,
-          requestHeaders: this.req.rawHeaders,
-          requestBody: null,
-          requestTrailers: [],
-          response: this.response,
-          statusSent: this.statusSent,
-          timings: { request_end: 0, response_start: this.responseStart, response_end: this.statusSent === null ? null : duration },
-          error: this.failure,
-        }),
-      );
-    } catch (err) {
-      ctx.logger.warn({ err: errorMessage(err) }, 'recorder threw; record dropped');
-    }
+    const event = { outcome: this.outcome, status: this.statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
+    reportExchange(ctx, this.rejected, event, () => ({
+      startedAt: this.startedAt,
+      durationMs: duration,
+      conn: this.conn,
+      origin: this.origin,
+      method: this.req.method ?? '',
+      url: this.target,
+      httpVersion: this.req.httpVersion,
+      requestHeaders: this.req.rawHeaders,
+      requestBody: null,
+      requestTrailers: [],
+      response: this.response,
+      statusSent: this.statusSent,
+      timings: { request_end: 0, response_start: this.responseStart, response_end: this.statusSent === null ? null : duration },
+      error: this.failure,
+    }));
   }
 }
 
