@@ -1,0 +1,61 @@
+/**
+ * `qproxy demo` (`npm run demo`): QProxy's whole point in one command, on loopback, with no setup.
+ * See {@link DEMO_USAGE} for the flags and exit codes; src/demo/run.ts for what one run does.
+ */
+import { errorMessage } from '../errors.js';
+import { watchStopSignals } from './lifecycle.js';
+import { DEMO_USAGE, parseDemoArgs, type DemoOptions } from './options.js';
+import { DemoRun, EXIT_INTERRUPTED } from './run.js';
+import { DemoScreen, type ScreenOutput } from './screen.js';
+
+export { DEMO_USAGE } from './options.js';
+
+const EXIT_USAGE = 2;
+
+/** The streams the demo writes to: `process.stdout` / `process.stderr` from the CLI. */
+export interface DemoIo {
+  /** Progress and results; a TTY gets the refreshing panel. */
+  stdout: ScreenOutput;
+  /** Usage errors. */
+  stderr: { write(text: string): boolean };
+}
+
+/**
+ * Runs the demo with the arguments after `demo` and returns the exit code: 0 success (or Ctrl-C
+ * while running without `--once`), 1 nothing replayed or a failure, 2 bad flags, 130 when a
+ * `--once` run was interrupted or a second Ctrl-C cut the clean stop short. Takes over SIGINT and
+ * SIGTERM while it runs; everything it started is stopped and its temp folder removed before it
+ * returns (or, after a second signal, by the process exit that follows).
+ */
+export async function runDemo(args: string[], io: DemoIo): Promise<number> {
+  let opts: DemoOptions;
+  try {
+    opts = parseDemoArgs(args);
+  } catch (err) {
+    io.stderr.write(`qproxy demo: ${errorMessage(err)}\n\n${DEMO_USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  if (opts.help) {
+    io.stdout.write(`${DEMO_USAGE}\n`);
+    return 0;
+  }
+  const screen = new DemoScreen(io.stdout, !noColor(process.env));
+  const signals = watchStopSignals((signal, count) => {
+    screen.print(
+      count === 1
+        ? screen.yellow(`\n${signal}: stopping cleanly (press Ctrl-C again to exit at once)…`)
+        : screen.red(`${signal} again: exiting without finishing the clean stop.`),
+    );
+  });
+  try {
+    const run = new DemoRun(opts, screen, signals);
+    return await Promise.race([run.run(), signals.forced.then(() => EXIT_INTERRUPTED)]);
+  } finally {
+    signals.dispose();
+  }
+}
+
+/** https://no-color.org: NO_COLOR set to anything but the empty string turns colours off. */
+function noColor(env: NodeJS.ProcessEnv): boolean {
+  return env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+}
