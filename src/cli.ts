@@ -1,27 +1,65 @@
 #!/usr/bin/env node
 /**
  * The `qproxy` command. Thin by design: parse arguments, load the config, hand it to the node, map
- * outcomes to exit codes (0 clean stop, 2 bad config or usage, 1 anything else). Only this file exits.
+ * outcomes to exit codes (0 clean stop, 2 bad config or usage, 1 anything else). The daily-work
+ * commands (records, replay, export, import) live in src/commands and are dispatched through the
+ * COMMANDS table. Only this file exits.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { API_COMMANDS, type Command, type CommandIo } from './commands/index.js';
 import { checkConfigFile, loadConfig } from './config/load.js';
 import { ConfigError, QProxyError, errorMessage } from './errors.js';
 import { createLogger } from './log.js';
-import { QProxyNode } from './node/node.js';
+import type { QProxyNode } from './node/node.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
+/** Commands by name: each gets the arguments after its name and returns the exit code. */
+const COMMANDS: Readonly<Record<string, { summary: string; run: Command }>> = {
+  demo: {
+    summary: 'two zones on loopback: record, sync, replay, compare (--once to end)',
+    run: async (args, io) => (await import('./demo/command.js')).runDemo(args, io),
+  },
+  ...API_COMMANDS,
+};
+
 const USAGE = `Usage:
   qproxy                      run a node with ./config.json, or the file named by $CONFIG_PATH
   qproxy --config FILE        run a node with FILE
   qproxy check-config [FILE]  validate a config file (default as above) and print what it would start
-  qproxy --version | --help
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  qproxy ${name.padEnd(21)}${c.summary}`)
+  .join('\n')}
+  qproxy --version | --help   (qproxy COMMAND --help for a command's options)
 
 Environment: CONFIG_PATH, QPROXY_API_TOKEN, QPROXY_PEER_TOKEN, QPROXY_SYNC_TOKEN,
-QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL. Exit codes: 0 clean stop, 2 bad config or usage, 1 other errors.`;
+QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL; the commands also read QPROXY_API_URL.
+Exit codes: 0 clean stop, 2 bad config or usage, 1 other errors (qproxy replay also 3: below --min-success).`;
+
+/** The process, as the commands see it. */
+function processIo(): CommandIo {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    now: () => Date.now(),
+    onInterrupt(handler) {
+      process.on('SIGINT', handler);
+      return () => process.off('SIGINT', handler);
+    },
+  };
+}
+
+async function runNamed(command: Command, args: string[]): Promise<number> {
+  const code = await command(args, processIo());
+  // Let piped output drain before process.exit cuts it off.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  return code;
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -29,6 +67,8 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const named = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? COMMANDS[argv[0]] : undefined;
+  if (named !== undefined) return runNamed(named.run, argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -78,6 +118,8 @@ async function run(path: string | undefined): Promise<number> {
   try {
     const { config } = loadConfig({ ...(path !== undefined ? { path } : {}), env: process.env, cwd: process.cwd() });
     logger = createLogger(config.log.level, config.node_id);
+    // Loaded here, not at the top: the API commands start faster without the proxy, store and sync modules.
+    const { QProxyNode } = await import('./node/node.js');
     node = await QProxyNode.create(config, logger, version());
     await node.start();
   } catch (err) {

@@ -13,7 +13,8 @@ export type ApiErrorCode =
   | 'QP_ERR_API_BODY_NOT_ALLOWED'
   | 'QP_ERR_API_HOST_NOT_ALLOWED'
   | 'QP_ERR_API_HEADERS_TOO_LARGE'
-  | 'QP_ERR_API_REQUEST_TIMEOUT';
+  | 'QP_ERR_API_REQUEST_TIMEOUT'
+  | 'QP_ERR_API_IMPORT_NOT_ALLOWED';
 
 /** An error the API answers with a given status (and extra headers such as Allow). */
 export class ApiError extends QProxyError {
@@ -49,6 +50,7 @@ const CLIENT_ERROR_CODES: Readonly<Record<string, number>> = {
   QP_ERR_BAD_CURSOR: 400,
   QP_ERR_BAD_QUERY: 400,
   QP_ERR_CONFIG: 400,
+  QP_ERR_HAR_INVALID: 400,
   QP_ERR_REPLAY_LIMIT: 429,
   QP_ERR_REPLAY_LIVE: 409,
   QP_ERR_REPLAY_CLOSED: 503,

@@ -24,10 +24,12 @@ import { allowedMethods, handlerFor, Router } from './router.js';
 import type { Reply } from './router.js';
 import { apiRoutes } from './routes.js';
 import type { ApiRecords } from './routes.js';
+import type { RecordImporter } from './har-routes.js';
 import type { ReplaysApi } from './replay-routes.js';
 
 export type { ApiRecords, RecordPage } from './routes.js';
 export type { ReplaysApi } from './replay-routes.js';
+export type { RecordImporter } from './har-routes.js';
 export type { RecordQuery } from './records-query.js';
 
 export interface ApiOptions {
@@ -47,13 +49,20 @@ export interface ApiOptions {
   logger: Logger;
   /** Replays of a Playback node (the /api/replays routes); absent on Record nodes. */
   replays?: ReplaysApi;
+  /** QProxy's version, the `creator.version` of HAR exports; default "unknown". */
+  version?: string;
+  /**
+   * Takes HAR imports (`POST /api/records?format=har`): the store of a Playback node. Absent on
+   * Record nodes, whose store feeds sync; imports there answer 409.
+   */
+  importer?: RecordImporter;
 }
 
 // The API carries small answers and no request bodies but small JSON ones on POST; these bounds keep a misbehaving or hostile
 // client from holding sockets or memory. Header limits follow reliability.md §1.2.
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_HEADER_COUNT = 100;
-/** Largest POST body (a replay request with its filters and rules). */
+/** Largest POST body (a replay request with its filters and rules) unless the route allows more (HAR imports). */
 const MAX_BODY_BYTES = 64 * 1024;
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -85,6 +94,8 @@ export class ApiServer {
         ready: o.ready,
         audit: this.log,
         ...(o.replays !== undefined && { replays: o.replays }),
+        version: o.version ?? 'unknown',
+        ...(o.importer !== undefined && { importer: o.importer }),
       }),
     );
     this.server = createServer(
@@ -209,7 +220,7 @@ export class ApiServer {
         Allow: allow,
       });
     }
-    const body = req.method === 'POST' ? await readJsonBody(req) : null;
+    const body = req.method === 'POST' ? await readJsonBody(req, match.route.maxBodyBytes ?? MAX_BODY_BYTES) : null;
     return handler({ req, params: match.params, query: new URLSearchParams(queryOf(url)), body });
   }
 
@@ -258,10 +269,10 @@ function checkRequestShape(req: IncomingMessage): void {
 }
 
 /**
- * Reads a POST body of at most MAX_BODY_BYTES. JSON only: a content type browsers cannot send
+ * Reads a POST body of at most `limit` bytes. JSON only: a content type browsers cannot send
  * cross-origin without a preflight (which this API never answers) keeps pages from forging calls.
  */
-async function readJsonBody(req: IncomingMessage): Promise<Buffer> {
+async function readJsonBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
     throw new ApiError(415, 'QP_ERR_API_UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json', {
@@ -269,15 +280,15 @@ async function readJsonBody(req: IncomingMessage): Promise<Buffer> {
     });
   }
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) {
-    throw new ApiError(413, 'QP_ERR_API_BODY_NOT_ALLOWED', `the body is larger than ${MAX_BODY_BYTES} bytes`, { Connection: 'close' });
+  if (declared > limit) {
+    throw new ApiError(413, 'QP_ERR_API_BODY_NOT_ALLOWED', `the body is larger than ${limit} bytes, the most this call takes`, { Connection: 'close' });
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      throw new ApiError(413, 'QP_ERR_API_BODY_NOT_ALLOWED', `the body is larger than ${MAX_BODY_BYTES} bytes`, { Connection: 'close' });
+    if (size > limit) {
+      throw new ApiError(413, 'QP_ERR_API_BODY_NOT_ALLOWED', `the body is larger than ${limit} bytes, the most this call takes`, { Connection: 'close' });
     }
     chunks.push(chunk as Buffer);
   }

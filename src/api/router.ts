@@ -24,6 +24,8 @@ export interface Route {
   path: string;
   /** True for probes that answer without a token or Host check (they disclose nothing). */
   public?: boolean;
+  /** Largest POST body this route takes; default the API's small limit for JSON requests. */
+  maxBodyBytes?: number;
   methods: Partial<Record<Method, Handler>>;
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { QRecord, RecordSummary } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
+import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, type RecordImporter } from './har-routes.js';
 import { recordToJson } from './record-json.js';
 import { parseRecordQuery } from './records-query.js';
 import { replayRoutes, type ReplaysApi } from './replay-routes.js';
@@ -33,6 +34,10 @@ export interface RouteDeps {
   audit: Logger;
   /** Replays of a Playback node; absent on Record nodes (the replay routes then answer 404). */
   replays?: ReplaysApi;
+  /** QProxy's version, written into HAR exports. */
+  version: string;
+  /** Takes HAR imports on Playback nodes; absent on Record nodes (imports then answer 409). */
+  importer?: RecordImporter;
 }
 
 // Record ids are UUIDv7 (or ULIDs); anything else cannot name a record, and never reaches the store.
@@ -54,6 +59,8 @@ function recordNotFound(id: string): ApiError {
 
 /** The API's routes (SPEC §7), bound to the node's components. */
 export function apiRoutes(d: RouteDeps): Route[] {
+  const har = { records: d.records, version: d.version, audit: d.audit, ...(d.importer !== undefined && { importer: d.importer }) };
+  const harList = harListHandler(har);
   return [
     { path: '/healthz', public: true, methods: { GET: () => json(200, { status: 'ok' }) } },
     {
@@ -68,11 +75,14 @@ export function apiRoutes(d: RouteDeps): Route[] {
     { path: '/api/status', methods: { GET: () => json(200, d.status()) } },
     {
       path: '/api/records',
+      maxBodyBytes: HAR_MAX_BODY_BYTES,
       methods: {
         GET: (ctx) => {
+          if (ctx.query.has('format')) return harList(ctx);
           const page = d.records.list(parseRecordQuery(ctx.query));
           return json(200, { records: page.records, next: page.next });
         },
+        POST: harImportHandler(har),
       },
     },
     {

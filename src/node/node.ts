@@ -106,6 +106,9 @@ export class QProxyNode {
         allowedHosts: config.api.allowed_hosts,
         records: store,
         ...optional('replays', playback?.replays),
+        version,
+        // HAR imports go into Playback stores only: a Record store feeds sync, which would ship them to the peer.
+        ...optional('importer', config.mode === 'Playback' ? store : undefined),
         status: () => node.status(),
         metrics,
         ready: () => !node.draining,

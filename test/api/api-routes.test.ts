@@ -242,10 +242,13 @@ describe('routing and errors', () => {
 
   test('a wrong method on a known path → 405 with Allow', async (t) => {
     const { port } = await startApi(t);
-    const post = await call(port, 'POST', '/api/records');
+    const post = await call(port, 'POST', '/api/status');
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
     assert.equal(post.json().code, 'QP_ERR_API_METHOD_NOT_ALLOWED');
+    const del = await call(port, 'DELETE', '/api/records');
+    assert.equal(del.status, 405);
+    assert.equal(del.headers.allow, 'GET, HEAD, POST', 'POST imports HAR files');
     const put = await call(port, 'PUT', '/api/records/abc');
     assert.equal(put.status, 405);
     assert.equal(put.headers.allow, 'GET, HEAD, DELETE');

@@ -139,7 +139,7 @@ test('a node without playback has no replay routes', async (t) => {
   const { store } = await openStore(t);
   const port = await startApi(t, store, undefined);
   assert.equal((await call(port, 'GET', '/api/replays')).status, 404);
-  const post = await call(port, 'POST', '/api/records', '{}');
+  const post = await call(port, 'POST', '/api/status', '{}');
   assert.equal(post.status, 405);
   assert.equal(post.headers.connection, 'close');
 });

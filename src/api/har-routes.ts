@@ -1,0 +1,132 @@
+/**
+ * The HAR calls of the API (issue #7, HAR 1.2 interop):
+ *
+ *   GET  /api/records?format=har&start=…&end=…&limit=N&cursor=C   → 200 HAR document, `log._next` pages on
+ *   POST /api/records?format=har[&node_id=NAME]  (HAR as JSON)   → 201 {imported, skipped, ids}
+ *
+ * A page is selected as the JSON list selects it (newest first, same cursor), HTTP records only, and
+ * cut short when its records exceed {@link HAR_PAGE_MAX_BYTES} stored bytes. Imports go into a
+ * Playback node's store only: a Record node's store feeds its sync sender, so imported traffic would
+ * reach the peer as if it had been recorded.
+ */
+import type { Logger } from 'pino';
+import { recordsToHar } from '../har/export.js';
+import { importHar, parseHarText } from '../har/import.js';
+import type { HttpRecord, QRecord } from '../recording/model.js';
+import { ApiError } from './api-errors.js';
+import { parseRecordQuery } from './records-query.js';
+import type { RecordQuery } from './records-query.js';
+import type { Handler } from './router.js';
+import type { ApiRecords, RecordPage } from './routes.js';
+
+/** Largest HAR document `POST /api/records?format=har` takes. */
+export const HAR_MAX_BODY_BYTES = 256 * 1024 * 1024;
+
+/** Stored bytes (bodies and documents) of the records in one HAR page, at most; at least one record is always sent. */
+export const HAR_PAGE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Where imported records go: the store's ingest (one transaction; ids already stored are skipped). */
+export interface RecordImporter {
+  ingest(records: QRecord[]): Promise<{ stored: number; skipped: number }>;
+}
+
+export interface HarRouteDeps {
+  records: ApiRecords;
+  /** QProxy's version, the HAR's `creator.version`. */
+  version: string;
+  /** Absent on Record nodes: imports are refused with 409. */
+  importer?: RecordImporter;
+  audit: Logger;
+}
+
+const NODE_ID = /^[\x21-\x7e]{1,128}$/;
+
+function badParam(message: string): ApiError {
+  return new ApiError(400, 'QP_ERR_API_BAD_PARAM', message);
+}
+
+function shown(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
+function checkFormat(params: URLSearchParams, missing: string): void {
+  const formats = params.getAll('format');
+  if (formats.length === 0) throw badParam(missing);
+  if (formats.length > 1) throw badParam('query parameter format is given more than once');
+  if (formats[0] !== 'har') throw badParam(`format must be "har", got ${shown(formats[0]!)}`);
+}
+
+/** The list query without `format`; HAR holds HTTP records only. */
+function harQuery(params: URLSearchParams): RecordQuery {
+  checkFormat(params, 'format is missing');
+  const rest = new URLSearchParams([...params].filter(([name]) => name !== 'format'));
+  const q = parseRecordQuery(rest);
+  if (q.protocol === 'tcp') throw badParam('format=har holds HTTP records only; leave protocol out or set it to http');
+  return { ...q, protocol: 'http' };
+}
+
+/** How many of the page's records fit the byte budget (at least one). */
+function fitting(page: RecordPage): number {
+  let bytes = 0;
+  for (let i = 0; i < page.records.length; i++) {
+    bytes += page.records[i]!.size_bytes;
+    if (bytes > HAR_PAGE_MAX_BYTES) return Math.max(i, 1);
+  }
+  return page.records.length;
+}
+
+function importParams(params: URLSearchParams): { nodeId?: string } {
+  for (const name of new Set(params.keys())) {
+    if (name !== 'format' && name !== 'node_id') throw badParam(`unknown query parameter ${shown(name)}; known: format, node_id`);
+    if (params.getAll(name).length > 1) throw badParam(`query parameter ${name} is given more than once`);
+  }
+  checkFormat(params, 'POST /api/records imports a HAR document: add ?format=har to the URL');
+  const nodeId = params.get('node_id');
+  if (nodeId === null) return {};
+  if (!NODE_ID.test(nodeId)) throw badParam(`node_id must be 1-128 visible ASCII characters, got ${shown(nodeId)}`);
+  return { nodeId };
+}
+
+/** `GET /api/records?format=har`. */
+export function harListHandler(d: HarRouteDeps): Handler {
+  return (ctx) => {
+    const q = harQuery(ctx.query);
+    let page = d.records.list(q);
+    const fit = fitting(page);
+    // Asking again with the smaller limit gets the store's cursor for exactly that page.
+    if (fit < page.records.length) page = d.records.list({ ...q, limit: fit });
+    const records = page.records
+      .map((s) => d.records.get(s.id))
+      .filter((r): r is HttpRecord => r?.protocol === 'http'); // deleted or purged since listed: left out
+    return { status: 200, json: recordsToHar(records, { version: d.version, next: page.next }) };
+  };
+}
+
+/** `POST /api/records?format=har`. */
+export function harImportHandler(d: HarRouteDeps): Handler {
+  return async (ctx) => {
+    const opts = importParams(ctx.query);
+    if (d.importer === undefined) {
+      throw new ApiError(
+        409,
+        'QP_ERR_API_IMPORT_NOT_ALLOWED',
+        'this is a Record node: its store feeds sync, so imported traffic would be sent to the peer as if recorded here; import the HAR on a Playback node',
+      );
+    }
+    const records = importHar(parseHarText(ctx.body ?? ''), opts);
+    const result = records.length === 0 ? { stored: 0, skipped: 0 } : await d.importer.ingest(records);
+    d.audit.info(
+      {
+        action: 'records.import',
+        format: 'har',
+        entries: records.length,
+        imported: result.stored,
+        skipped: result.skipped,
+        ...(opts.nodeId !== undefined && { node_id: opts.nodeId }),
+        client: ctx.req.socket.remoteAddress,
+      },
+      'API import',
+    );
+    return { status: 201, json: { imported: result.stored, skipped: result.skipped, ids: records.map((r) => r.id) } };
+  };
+}
