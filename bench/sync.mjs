@@ -6,6 +6,9 @@
 //   2. catch-up: the Playback node is stopped (SIGTERM) while the load goes on, so a backlog builds;
 //      then the load stops, the Playback node restarts on the same store and port, and the drain rate
 //      of the backlog is held against the recording rate of step 1.
+// With --backend nats or both (issue 6): steady load only, through the peer sync and/or NATS
+// JetStream (a nats-server -js started here), with one and with two Record nodes feeding one
+// Playback node; records/s, lag p99 and CPU of every process (nats-server included).
 // Needs `npm run build` first (it runs dist/cli.js). `node bench/sync.mjs --help`.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +32,8 @@ const HELP = `node bench/sync.mjs [options]
   --tls              sync over TLS (a certificate for 127.0.0.1 made with openssl) instead of h2c
   --loadgen L        auto (wrk when on PATH), wrk or autocannon
   --keep             keep the temporary folder (configs, stores, logs)
+  --backend B        peer (default: steady + catch-up), nats or both (steady only, 1 and 2 Record nodes)
+  --nats-server P    nats-server binary for --backend nats|both (default /usr/sbin/nats-server)
 `;
 
 const { values: opts } = parseArgs({
@@ -42,6 +47,8 @@ const { values: opts } = parseArgs({
     streams: { type: 'string' },
     loadgen: { type: 'string', default: 'auto' },
     keep: { type: 'boolean', default: false },
+    backend: { type: 'string', default: 'peer' },
+    'nats-server': { type: 'string', default: '/usr/sbin/nats-server' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -51,6 +58,10 @@ if (opts.help) {
 }
 if (!['br', 'gzip', 'none'].includes(opts.compression)) {
   process.stderr.write(`--compression: expected br, gzip or none, got "${opts.compression}"\n`);
+  process.exit(2);
+}
+if (!['peer', 'nats', 'both'].includes(opts.backend)) {
+  process.stderr.write(`--backend: expected peer, nats or both, got "${opts.backend}"\n`);
   process.exit(2);
 }
 for (const name of ['seconds', 'outage', 'connections', 'batch-records', 'streams']) {
@@ -70,7 +81,7 @@ const TARGETS = { lag_p99_below_s: 1, catchup_ratio_at_least: 5 };
 const READY_MS = 20_000;
 const DRAIN_MAX_MS = 60_000;
 
-const live = { dir: null, loadChild: null };
+const live = { dir: null, loadChild: null, loadChildren: [] };
 
 function log(msg) {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -78,7 +89,7 @@ function log(msg) {
 
 function cleanupNow() {
   const load = live.loadChild;
-  if (load && load.exitCode === null && load.signalCode === null) load.kill('SIGKILL');
+  for (const c of [load, ...live.loadChildren]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   killAllGroupsNow();
   if (live.dir && !opts.keep) rmSync(live.dir, { recursive: true, force: true });
 }
@@ -393,6 +404,123 @@ async function main() {
   if (opts.keep) log(`kept ${dir}`);
 }
 
+/** A nats-server with JetStream on a free loopback port, its store in `dir`. */
+async function startNats(dir) {
+  const port = await freePort();
+  const group = startGroup({ cmd: opts['nats-server'], args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(dir, 'nats')], logFile: path.join(dir, 'nats.log'), cwd: ROOT });
+  const notUp = await waitForPort(port, READY_MS, () => group.alive());
+  if (notUp) throw new Error(`nats-server: ${notUp} (log: ${path.join(dir, 'nats.log')})`);
+  return { group, port };
+}
+
+/**
+ * One steady window of one backend with `nodes` Record nodes feeding one Playback node: every node
+ * gets the same load at once. Returns records/s stored on the Playback node, its receiver lag
+ * p50/p99 and the CPU of each process.
+ */
+async function steadyCompare(gen, backend, nodes, dir0, nats) {
+  const dir = mkdtempSync(path.join(dir0, `${backend}-${nodes}-`));
+  const be = await startBackend(dir);
+  const pbApi = await freePort();
+  const sync = await freePort();
+  const stream = `BENCH_${nodes}`;
+  const natsSection = (extra) => ({ servers: `127.0.0.1:${nats?.port}`, stream, subject_prefix: `bench${nodes}`, backoff_max: '1s', ...extra });
+  const pbConfig = writeConfig(dir, 'playback', {
+    mode: 'Playback',
+    node_id: 'bench-playback',
+    api: { host: '127.0.0.1', port: pbApi },
+    storage: { path: path.join(dir, 'playback.db') },
+    ...(backend === 'nats' ? { nats: natsSection({ durable: `pb-${nodes}` }) } : { sync: { host: '127.0.0.1', port: sync, token: TOKEN } }),
+    playback: { live: { enabled: false } },
+    log: { level: 'warn' },
+  });
+  const playback = await startNode(dir, 'playback', pbConfig, pbApi, backend === 'nats' ? pbApi : sync);
+  const recs = [];
+  for (let i = 0; i < nodes; i++) {
+    const http = await freePort();
+    const api = await freePort();
+    const cfg = writeConfig(dir, `record-${i}`, {
+      mode: 'Record',
+      node_id: `bench-record-${i}`,
+      http: { host: '127.0.0.1', port: http, downstream: `http://127.0.0.1:${be.port}` },
+      api: { host: '127.0.0.1', port: api },
+      storage: { path: path.join(dir, `record-${i}.db`) },
+      ...(backend === 'nats'
+        ? { nats: natsSection({ compression: opts.compression }) }
+        : { peer: { host: '127.0.0.1', port: sync, token: TOKEN, compression: opts.compression, backoff_max: '1s', ...tuning() } }),
+      log: { level: 'warn' },
+    });
+    recs.push({ http, api, group: await startNode(dir, `record-${i}`, cfg, api, http) });
+  }
+  for (const r of recs) {
+    const check = await probe(r.http, { path: '/1k' });
+    if (check.status !== 200) throw new Error(`GET /1k through a Record node gave ${JSON.stringify(check)}`);
+  }
+  const groups = () => ({ playback, backend: be.group, ...Object.fromEntries(recs.map((r, i) => [`record${i}`, r.group])), ...(backend === 'nats' ? { nats: nats.group } : {}) });
+  const count = async () => (await getJson(pbApi, '/api/status'))?.records?.count ?? null;
+  // Warm-up: the first records, connections and stream/consumer creation are not measured.
+  await Promise.all(recs.map((r) => probe(r.http, { path: '/1k' })));
+  for (let i = 0; i < 100 && (await count()) < nodes; i++) await delay(100);
+  const b0 = await lagBuckets(pbApi);
+  const c0 = await count();
+  const t0 = performance.now();
+  const cpu0 = cpuNow(groups());
+  const results = await Promise.all(
+    recs.map((r, i) =>
+      runLoad(gen, {
+        port: r.http, workload: parseSizes('1k')[0], connections: Math.max(1, Math.round(CONNECTIONS / nodes)), durationS: STEADY_S,
+        logFile: path.join(dir, `load-${i}.log`), register: (c) => live.loadChildren.push(c),
+      }),
+    ),
+  );
+  const c1 = await count();
+  const t1 = performance.now();
+  const cpu1 = cpuNow(groups());
+  // Let the tail arrive so the lag histogram holds every record of the window.
+  const recorded = (await Promise.all(recs.map((r) => getJson(r.api, '/api/status')))).reduce((n, st) => n + (st?.records?.count ?? 0), 0);
+  for (let i = 0; i < 200 && (await count()) < recorded; i++) await delay(100);
+  const b1 = await lagBuckets(pbApi);
+  const c2 = await count();
+  const lag = diffBuckets(b1, b0);
+  const secs = (t1 - t0) / 1000;
+  const rps = results.reduce((n, x) => n + (x.result ? x.result.requests / (x.result.duration_us / 1e6) : 0), 0);
+  for (const r of recs) await stopGroup(r.group, 10_000);
+  await stopGroup(playback, 10_000);
+  await stopGroup(be.group, 5_000);
+  return {
+    backend, record_nodes: nodes, record_rps: rps, synced_per_s: (c1 - c0) / secs, lag_p50_s: quantile(lag, 0.5), lag_p99_s: quantile(lag, 0.99),
+    recorded, stored_at_end: c2, cpu_pct: cpuPct(cpu0, cpu1, secs),
+  };
+}
+
+async function compareMain() {
+  const gen = chooseLoadGen(opts.loadgen);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qproxy-bench-sync-'));
+  live.dir = dir;
+  const backends = opts.backend === 'both' ? ['peer', 'nats'] : [opts.backend];
+  const nats = backends.includes('nats') ? await startNats(dir) : null;
+  const rows = [];
+  for (const backend of backends) {
+    for (const nodes of [1, 2]) {
+      log(`${backend}, ${nodes} Record node(s): ${STEADY_S} s of load, ${CONNECTIONS} connections in all`);
+      const r = await steadyCompare(gen, backend, nodes, dir, nats);
+      log(`${backend} ×${nodes}: ${Math.round(r.record_rps)} req/s, synced ${Math.round(r.synced_per_s)} records/s, lag p99 ${round(r.lag_p99_s, 3)} s`);
+      rows.push(r);
+    }
+  }
+  if (nats) await stopGroup(nats.group, 5_000);
+  const n = (x, d = 0) => (x === null || x === undefined ? 'n/a' : round(x, d).toLocaleString('en-US'));
+  const cpu = (r) => Object.entries(r.cpu_pct).filter(([k]) => k !== 'machine').map(([k, v]) => `${k} ${v}`).join(', ');
+  const md = `Sync backends, GET /1k, ${CONNECTIONS} connections in all, ${STEADY_S} s per row, compression ${opts.compression}; ${os.availableParallelism()} CPUs, ${process.version}, ${gen.version}.
+
+| backend | Record nodes | Record req/s (sum) | synced records/s | lag p50 / p99 (receiver) | stored / recorded at end | CPU % of one core |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.map((r) => `| ${r.backend} | ${r.record_nodes} | ${n(r.record_rps)} | ${n(r.synced_per_s)} | ${n(r.lag_p50_s, 3)} / ${n(r.lag_p99_s, 3)} s | ${n(r.stored_at_end)} / ${n(r.recorded)} | ${cpu(r)} |`).join('\n')}`;
+  console.log(md);
+  console.log(`BENCHJSON ${JSON.stringify({ date: new Date().toISOString(), cpus: os.availableParallelism(), node: process.version, loadgen: gen.version, compression: opts.compression, rows })}`);
+  if (opts.keep) log(`kept ${dir}`);
+}
+
 process.on('exit', cleanupNow);
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
@@ -401,7 +529,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-main().then(
+(opts.backend === 'peer' ? main() : compareMain()).then(
   () => process.exit(0),
   (err) => {
     log(`bench failed: ${err.message}`);

@@ -9,7 +9,8 @@ interface Override {
   path: readonly string[];
   /**
    * Whether the variable may create its section when the file has none. `peer` cannot be created
-   * (it needs a host), so QPROXY_PEER_TOKEN only applies when the file has a peer section.
+   * (it needs a host), so QPROXY_PEER_TOKEN only applies when the file has a peer section; likewise
+   * `nats` (it needs servers, and its presence selects the backend) for the QPROXY_NATS_* ones.
    */
   createSection: boolean;
 }
@@ -19,6 +20,8 @@ export const ENV_OVERRIDES: readonly Override[] = [
   { env: 'QPROXY_API_TOKEN', path: ['api', 'token'], createSection: true },
   { env: 'QPROXY_PEER_TOKEN', path: ['peer', 'token'], createSection: false },
   { env: 'QPROXY_SYNC_TOKEN', path: ['sync', 'token'], createSection: true },
+  { env: 'QPROXY_NATS_TOKEN', path: ['nats', 'token'], createSection: false },
+  { env: 'QPROXY_NATS_PASSWORD', path: ['nats', 'password'], createSection: false },
   { env: 'QPROXY_REDACTION_KEY', path: ['recording', 'redaction', 'key'], createSection: true },
   { env: 'QPROXY_LOG_LEVEL', path: ['log', 'level'], createSection: true },
 ];

@@ -34,7 +34,7 @@ export interface LoadedConfig {
 /**
  * Loads the config: path precedence is `opts.path`, then `$CONFIG_PATH`, then `config.json` in
  * `cwd`. Environment overrides: QPROXY_API_TOKEN, QPROXY_PEER_TOKEN, QPROXY_SYNC_TOKEN,
- * QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL.
+ * QPROXY_NATS_TOKEN, QPROXY_NATS_PASSWORD, QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL.
  *
  * @throws ConfigError when the file is missing or unreadable, is not JSON, or is not a valid config.
  */
@@ -114,6 +114,13 @@ function resolveFilePaths(config: QProxyConfig, dir: string): void {
     if (peer.ca !== undefined) peer.ca = abs(peer.ca);
     if (peer.cert !== undefined) peer.cert = abs(peer.cert);
     if (peer.key !== undefined) peer.key = abs(peer.key);
+  }
+  const nats = config.nats;
+  if (nats) {
+    if (nats.creds !== undefined) nats.creds = abs(nats.creds);
+    if (typeof nats.tls === 'object') {
+      for (const k of ['ca', 'cert', 'key'] as const) if (nats.tls[k] !== undefined) nats.tls[k] = abs(nats.tls[k]);
+    }
   }
   config.storage.path = abs(config.storage.path);
 }

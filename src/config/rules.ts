@@ -2,6 +2,7 @@
  * Rules that span fields, checked after the per-field schemas. They may run on a config that also
  * has field errors (so everything is reported at once), hence the defensive type checks.
  */
+import { natsRules } from './schema-nats.js';
 import { syncRules } from './schema-sync.js';
 
 /** One cross-field problem; `plain` messages are printed as-is after the path (no "got …"). */
@@ -19,6 +20,7 @@ export interface RuleInput {
   peer?: unknown;
   sync?: unknown;
   api?: unknown;
+  nats?: unknown;
 }
 
 type Section = Record<string, unknown>;
@@ -29,7 +31,7 @@ function section(value: unknown): Section | undefined {
 
 /** Runs every cross-field rule. */
 export function crossFieldIssues(config: RuleInput): RuleIssue[] {
-  return [...listenerRules(config), ...peerRules(config), ...tcpTlsRules(config), ...balancingRules(config), ...syncRules(config), ...portClashes(config)];
+  return [...listenerRules(config), ...peerRules(config), ...tcpTlsRules(config), ...balancingRules(config), ...syncRules(config), ...natsRules(config), ...portClashes(config)];
 }
 
 function listenerRules(config: RuleInput): RuleIssue[] {
@@ -129,7 +131,8 @@ function portClashes(config: RuleInput): RuleIssue[] {
   };
   add('http', config.http);
   add('tcp', config.tcp);
-  if (config.mode === 'Playback') add('sync', config.sync);
+  // A Playback node that consumes from NATS does not open the sync listener.
+  if (config.mode === 'Playback' && !natsEnabled(config.nats)) add('sync', config.sync);
   add('api', config.api);
   const issues: RuleIssue[] = [];
   listeners.forEach((b, i) => {
@@ -143,6 +146,11 @@ function portClashes(config: RuleInput): RuleIssue[] {
     }
   });
   return issues;
+}
+
+function natsEnabled(nats: unknown): boolean {
+  const s = section(nats);
+  return s !== undefined && s.enabled !== false;
 }
 
 function overlaps(a: string, b: string): boolean {

@@ -11,6 +11,7 @@ import { apiSchema, peerSchema, syncSchema } from './schema-services.js';
 import { httpSchema, tcpSchema } from './schema-listeners.js';
 import { recordingSchema, storageSchema } from './schema-data.js';
 import { playbackSchema } from './schema-playback.js';
+import { natsSchema } from './schema-nats.js';
 import { MAX_TIMER_MS, duration } from './units.js';
 
 const shutdownSchema = z
@@ -56,6 +57,7 @@ export const configSchema = z
     tcp: tcpSchema.optional(),
     peer: peerSchema.optional(),
     sync: syncSchema,
+    nats: natsSchema.optional(),
     api: apiSchema,
     storage: storageSchema,
     recording: recordingSchema,

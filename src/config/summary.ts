@@ -18,7 +18,11 @@ export function describeConfig(config: QProxyConfig, path: string): string[] {
     const to = tcp.downstream.length > 0 ? ` → ${tcp.downstream.join(', ')}${overTls}` : ' (serves recordings)';
     lines.push(`tcp   ${address(tcp.host, tcp.port)} ${tcp.tls ? 'TLS' : 'plain'}${to}`);
   }
-  if (config.mode === 'Playback') {
+  const nats = config.nats?.enabled ? config.nats : undefined;
+  if (nats) {
+    const role = config.mode === 'Record' ? 'publishes to' : `consumes (${nats.group ? `group "${nats.group}"` : `durable "${nats.durable ?? `qproxy-${config.node_id}`}"`}) from`;
+    lines.push(`nats  ${role} stream "${nats.stream}" on ${nats.servers.join(', ')}${nats.mirror ? ` (mirror of domain "${nats.mirror.domain}")` : ''}`);
+  } else if (config.mode === 'Playback') {
     const { sync } = config;
     lines.push(`sync  ${address(sync.host, sync.port)} ${sync.tls ? 'TLS' : 'plain'}, ${sync.token ? 'token required' : 'no token'}`);
   }
@@ -32,7 +36,8 @@ function header(config: QProxyConfig, path: string): string {
   if (config.mode === 'Record') {
     parts.push(recording.enabled ? `recording on (redaction ${recording.redaction.enabled ? 'on' : 'off'})` : 'recording off');
     const peer = config.peer;
-    parts.push(peer ? `records sent to ${address(peer.host, peer.port)}${peer.tls ? ' over TLS' : ''}` : 'records kept locally');
+    if (config.nats?.enabled) parts.push('records sent through NATS JetStream');
+    else parts.push(peer ? `records sent to ${address(peer.host, peer.port)}${peer.tls ? ' over TLS' : ''}` : 'records kept locally');
   }
   const retention = storage.retention === 0 ? 'no age limit' : `retention ${formatDuration(storage.retention)}`;
   const maxSize = storage.max_size === 0 ? 'no size limit' : `max ${formatSize(storage.max_size)}`;

@@ -15,7 +15,7 @@ import { ApiServer } from '../api/api-server.js';
 import { Store } from '../store/index.js';
 import { createHttpProxy } from './http.js';
 import { createTcpProxy } from './tcp.js';
-import { createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
+import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
 import { createPlayback, type PlaybackHandle } from './playback.js';
 import { buildStatus } from './status.js';
 
@@ -97,7 +97,7 @@ export class QProxyNode {
       http = record && config.http ? await createHttpProxy(config, metrics, store, logger) : null;
       tcpParts = record && config.tcp ? await createTcpProxy(config, { metrics, sink: store, logger }) : null;
       const syncDeps = { store, metrics, logger };
-      const sync: SyncPart | null = createSyncSender(config, syncDeps) ?? createSyncReceiver(config, syncDeps);
+      const sync: SyncPart | null = createNatsSync(config, syncDeps) ?? createSyncSender(config, syncDeps) ?? createSyncReceiver(config, syncDeps);
       const playback = createPlayback(config, { store, metrics, logger });
       const api = new ApiServer({
         host: config.api.host,

@@ -1,6 +1,7 @@
 /**
  * Builds the cross-zone sync components from the configuration: the sender on a Record node with a
- * `peer`, the receiver on a Playback node. The lead's composition root (node.ts) starts them after
+ * `peer` (HTTP/2) or a `nats` section (NATS JetStream publisher), the receiver on a Playback node
+ * (HTTP/2 listener, or the NATS JetStream consumer with a `nats` section). The lead's composition root (node.ts) starts them after
  * the store and stops them before it; both report into `/api/status` `sync`.
  */
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,11 @@ import { SyncSender } from '../sync/sender.js';
 import { readDurableCursor } from '../sync/sender-state.js';
 import type { SenderStatus, UpstreamFigures } from '../sync/sender-status.js';
 import type { ReceiverStore, SenderStore, SyncLogger } from '../sync/store-port.js';
+import { NatsConsumer, type ConsumerStatus } from '../sync/nats/consumer.js';
+import { durableName, serverOptions, streamPlan } from '../sync/nats/options.js';
+import { NatsPublisher } from '../sync/nats/publisher.js';
+import { readNatsCursor } from '../sync/nats/publisher-state.js';
+import type { PublisherStatus } from '../sync/nats/publisher-status.js';
 import { readPem } from './tls-files.js';
 
 /** What the sync components need from the node. */
@@ -45,8 +51,14 @@ function upstreamOf(metrics: SyncDeps['metrics']): () => UpstreamFigures {
   };
 }
 
-/** The sender of a Record node with a `peer` section; null otherwise. Throws ConfigError for unreadable PEM files. */
+/** The NATS section when it selects the NATS JetStream backend. */
+function natsOf(config: QProxyConfig): NonNullable<QProxyConfig['nats']> | null {
+  return config.nats?.enabled ? config.nats : null;
+}
+
+/** The HTTP/2 sender of a Record node with a `peer` section (and no `nats`); null otherwise. Throws ConfigError for unreadable PEM files. */
 export function createSyncSender(config: QProxyConfig, deps: SyncDeps): SyncHandle<void, SenderStatus> | null {
+  if (natsOf(config)) return null;
   const peer = config.peer;
   if (config.mode !== 'Record' || !peer) return null;
   const sender = new SyncSender({
@@ -80,9 +92,9 @@ export function createSyncSender(config: QProxyConfig, deps: SyncDeps): SyncHand
   return { start: () => sender.start(), close: (ms) => sender.close(ms), status: () => sender.status() };
 }
 
-/** The receiver of a Playback node; null in Record mode. Throws ConfigError for unreadable PEM files. */
+/** The HTTP/2 receiver of a Playback node without `nats`; null otherwise. Throws ConfigError for unreadable PEM files. */
 export function createSyncReceiver(config: QProxyConfig, deps: SyncDeps): SyncHandle<AddressInfo, ReceiverStatus> | null {
-  if (config.mode !== 'Playback') return null;
+  if (config.mode !== 'Playback' || natsOf(config)) return null;
   const sync = config.sync;
   const receiver = new SyncReceiver({
     host: sync.host,
@@ -105,15 +117,59 @@ export function createSyncReceiver(config: QProxyConfig, deps: SyncDeps): SyncHa
 }
 
 /**
- * The store's retention floor on a Record node with a `peer`: records above the durable sync cursor
+ * The NATS JetStream side of a node with a `nats` section: the publisher on a Record node, the
+ * durable consumer on a Playback node (which then opens no sync listener); null without one.
+ * Throws ConfigError for unreadable creds or TLS files.
+ */
+export function createNatsSync(config: QProxyConfig, deps: SyncDeps): SyncHandle<void, PublisherStatus | ConsumerStatus> | null {
+  const nats = natsOf(config);
+  if (!nats) return null;
+  const plan = streamPlan(nats);
+  const common = {
+    nodeId: config.node_id,
+    server: serverOptions(nats),
+    stream: plan,
+    subjects: plan.subjects,
+    backoffInitialMs: nats.backoff_initial,
+    backoffMaxMs: nats.backoff_max,
+    store: deps.store,
+    observer: deps.metrics.sync,
+    logger: childLogger(deps.logger),
+  };
+  const part =
+    config.mode === 'Record'
+      ? new NatsPublisher({
+          ...common,
+          maxInFlight: nats.max_in_flight,
+          publishTimeoutMs: nats.publish_timeout,
+          compression: nats.compression,
+          compressMinBytes: nats.compress_min_bytes,
+          pollIntervalMs: nats.poll_interval,
+          upstream: upstreamOf(deps.metrics),
+        })
+      : new NatsConsumer({
+          ...common,
+          durable: durableName(nats, config.node_id),
+          group: nats.group ?? null,
+          batch: nats.batch,
+          ackWaitMs: nats.ack_wait,
+          maxAckPending: nats.max_ack_pending,
+        });
+  return { start: () => part.start(), close: (ms) => part.close(ms), status: () => part.status() };
+}
+
+/**
+ * The store's retention floor on a Record node with a `peer` or `nats`: records above the durable sync cursor
  * are kept by retention until sent (only `storage.max_size` may purge them, and that loss is counted).
  * Pass it as `StoreOptions.purgeFloor`; `store` is called lazily, so it may be assigned after open
  * (until then the floor is 0: retention keeps everything for that round).
  */
 export function syncPurgeFloor(config: QProxyConfig, store: () => Pick<SenderStore, 'getMeta'> | null): (() => number) | undefined {
-  if (config.mode !== 'Record' || !config.peer) return undefined;
+  if (config.mode !== 'Record' || (!config.peer && !natsOf(config))) return undefined;
+  // The cursor of the backend in use: NATS keeps its own, apart from the peer sender's.
+  const read = natsOf(config) ? readNatsCursor : readDurableCursor;
   return () => {
     const s = store();
-    return s ? readDurableCursor((k) => s.getMeta(k)) : 0;
+    return s ? read((k) => s.getMeta(k)) : 0;
   };
 }

@@ -1,0 +1,373 @@
+import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { errorMessage } from '../../errors.js';
+import { Backoff } from '../backoff.js';
+import { lagSeconds, recordTime } from '../lag.js';
+import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
+import type { NodeLedger } from '../receiver-ledger.js';
+import { ReceiverWriter } from '../receiver-writer.js';
+import type { ReceiverStore, SyncLogger } from '../store-port.js';
+import { SyncError } from '../sync-error.js';
+import type { SyncEntry } from '../wire-format.js';
+import { decodeManifest, decodeRecord, encodingOf, isManifest, joinParts, type Manifest } from './codec.js';
+import { NatsLink, type NatsServerOptions } from './connection.js';
+import { NatsError } from './nats-error.js';
+import { ensureConsumer, ensureStream, type StreamPlan } from './stream-setup.js';
+import type { Subjects } from './subjects.js';
+import { TcpGapGuard } from './tcp-gap-guard.js';
+
+export interface NatsConsumerOptions {
+  nodeId: string;
+  server: NatsServerOptions;
+  stream: StreamPlan;
+  subjects: Subjects;
+  /** Durable consumer name: the node's own, or the group's (shared). */
+  durable: string;
+  group: string | null;
+  /** Messages stored per batch. */
+  batch: number;
+  ackWaitMs: number;
+  maxAckPending: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  store: ReceiverStore;
+  observer?: SyncMetricsObserver;
+  logger: SyncLogger;
+}
+
+/** `/api/status` `sync` section of a Playback node consuming from NATS. */
+export interface ConsumerStatus {
+  role: 'receiver';
+  backend: 'nats';
+  servers: string;
+  server: string | null;
+  stream: string;
+  durable: string;
+  group: string | null;
+  state: 'connected' | 'connecting' | 'backoff' | 'stopped';
+  connected: boolean;
+  /** Messages in the stream this consumer has not been delivered yet (from the last delivery). */
+  pending: { records: number | null };
+  /** Receive time minus record time of the newest record stored last. */
+  lag_ms: number | null;
+  last_success_at: string | null;
+  last_error: { code: string; message: string; at: string } | null;
+  next_retry_at: string | null;
+  /** Since start. */
+  received: { messages: number; stored: number; duplicates: number; malformed: number; gaps_held: number; gaps_skipped: number; redelivered: number };
+  /** Per origin node_id, persisted (the same ledger the HTTP/2 receiver keeps). */
+  ledger: Record<string, NodeLedger>;
+}
+
+/** A delivered message, decoded. */
+interface Item {
+  m: JsMsg;
+  entry: SyncEntry;
+  raw: number;
+  wire: number;
+}
+
+/** An out-of-order TCP segment is held back at most this many deliveries before it is skipped. */
+const GAP_DELIVERIES = 4;
+/** A message from a newer QProxy is kept in the stream and offered again this often. */
+const FORMAT_RETRY_MS = 60_000;
+
+/**
+ * The Playback node's side of NATS sync: a durable pull consumer. Messages are decoded and
+ * validated like peer batches, stored in one transaction per pull batch (idempotent by record id),
+ * and acknowledged (ackAck) only after the commit. Redeliveries are skipped by the store, so they
+ * never add records nor live replays; a message that is not a record is logged, counted and
+ * terminated. With a group, members share the durable and JetStream splits the messages.
+ */
+export class NatsConsumer {
+  private readonly link: NatsLink;
+  private readonly writer: ReceiverWriter;
+  private readonly gaps: TcpGapGuard;
+  private readonly backoff: Backoff;
+  private messages: ConsumerMessages | null = null;
+  private readonly queue: JsMsg[] = [];
+  private draining: Promise<void> | null = null;
+  private running: Promise<void> | null = null;
+  private jsm: JetStreamManager | null = null;
+  private stopping = false;
+  private closing: Promise<void> | null = null;
+  private logged: string | null = null;
+  private readonly warned = new Set<string>();
+  private pendingCount: number | null = null;
+  private lastLagMs: number | null = null;
+  private lastSuccessAt: string | null = null;
+  private lastError: ConsumerStatus['last_error'] = null;
+  private readonly counts = { messages: 0, stored: 0, duplicates: 0, malformed: 0, gaps_held: 0, gaps_skipped: 0, redelivered: 0 };
+
+  constructor(private readonly opts: NatsConsumerOptions) {
+    this.writer = new ReceiverWriter(opts.store, opts.logger);
+    this.gaps = new TcpGapGuard(opts.store);
+    this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
+    this.link = new NatsLink({
+      server: opts.server,
+      name: `qproxy-playback-${opts.nodeId}`,
+      backoffInitialMs: opts.backoffInitialMs,
+      backoffMaxMs: opts.backoffMaxMs,
+      logger: opts.logger,
+      setup: (nc) => this.setup(nc),
+      failed: (f) => this.noteFailure(f),
+    });
+    opts.observer?.setReceiverPeers(() => (this.link.connected ? 1 : 0));
+  }
+
+  start(): Promise<void> {
+    this.opts.logger.info(
+      { servers: this.link.label, stream: this.opts.stream.name, durable: this.opts.durable, group: this.opts.group },
+      'NATS sync consumer starting',
+    );
+    this.link.start();
+    return Promise.resolve();
+  }
+
+  /** Stops pulling; the batch being stored is finished and acknowledged (up to `deadlineMs`). */
+  close(deadlineMs: number): Promise<void> {
+    this.closing ??= this.shutdown(deadlineMs);
+    return this.closing;
+  }
+
+  get connected(): boolean {
+    return this.link.connected;
+  }
+
+  status(): ConsumerStatus {
+    const connected = this.link.connected;
+    return {
+      role: 'receiver',
+      backend: 'nats',
+      servers: this.link.label,
+      server: this.link.server,
+      stream: this.opts.stream.name,
+      durable: this.opts.durable,
+      group: this.opts.group,
+      state: this.stopping ? 'stopped' : connected ? 'connected' : this.link.nextRetryAt ? 'backoff' : 'connecting',
+      connected,
+      pending: { records: this.pendingCount },
+      lag_ms: this.lastLagMs,
+      last_success_at: this.lastSuccessAt,
+      last_error: this.lastError,
+      next_retry_at: this.link.nextRetryAt,
+      received: { ...this.counts },
+      ledger: this.writer.ledgerSnapshot(),
+    };
+  }
+
+  private async setup(nc: NatsConnection): Promise<void> {
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, this.opts.stream, 'consumer', this.opts.logger);
+    await ensureConsumer(
+      jsm,
+      { stream: this.opts.stream.name, durable: this.opts.durable, filter: this.opts.subjects.recordFilter, ackWaitMs: this.opts.ackWaitMs, maxAckPending: this.opts.maxAckPending },
+      this.opts.logger,
+    );
+    const consumer = await jetstream(nc).consumers.get(this.opts.stream.name, this.opts.durable);
+    const info = await consumer.info(true);
+    this.pendingCount = info.num_pending + info.num_ack_pending;
+    this.jsm = jsm;
+    // A previous pull loop (an earlier connection) must be gone before this one starts.
+    const previous = this.messages;
+    this.messages = null;
+    previous?.stop();
+    await this.running;
+    const messages = await consumer.consume({ max_messages: this.opts.batch * 2, expires: 5_000 });
+    this.messages = messages;
+    this.running = this.pull(messages);
+    if (this.logged !== 'up') {
+      this.logged = 'up';
+      this.opts.logger.info({ server: nc.getServer(), stream: this.opts.stream.name, durable: this.opts.durable, pending: this.pendingCount }, 'NATS sync consumer connected');
+    }
+  }
+
+  /**
+   * Takes messages as they come; a separate drain stores them in batches: whatever arrived while
+   * the previous batch was being stored, up to `batch`. (The iterator's own pending count also
+   * counts heartbeats and status items, so it cannot tell when a batch is complete.)
+   */
+  private async pull(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of messages) {
+        this.queue.push(m);
+        this.kick();
+        if (this.queue.length >= this.opts.batch * 2) await this.draining;
+        if (this.stopping) break;
+      }
+      // The iterator ended by itself (consumer deleted, connection closed): set everything up again.
+      if (!this.stopping && this.messages === messages) {
+        this.link.restart(new NatsError('QP_ERR_NATS_CONNECT', `the pull from the consumer "${this.opts.durable}" stopped; setting it up again`));
+      }
+    } catch (err) {
+      if (!this.stopping) this.link.restart(new NatsError('QP_ERR_NATS_CONNECT', `pulling from the consumer "${this.opts.durable}" failed (${errorMessage(err)}); setting it up again`, { cause: err }));
+    }
+    await this.draining;
+  }
+
+  private kick(): void {
+    this.draining ??= this.drain().finally(() => {
+      this.draining = null;
+      if (this.queue.length > 0 && !this.stopping) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      if (this.stopping) {
+        // Pulled but not stored: offered again at once (to any group member).
+        for (const m of this.queue.splice(0)) m.nak();
+        return;
+      }
+      await this.handle(this.queue.splice(0, this.opts.batch));
+    }
+  }
+
+  private async handle(msgs: JsMsg[]): Promise<void> {
+    const items: Item[] = [];
+    for (const m of msgs) {
+      this.counts.messages++;
+      if (m.redelivered) this.counts.redelivered++;
+      this.pendingCount = m.info.pending;
+      const item = await this.decode(m);
+      if (item) items.push(item);
+    }
+    const { ready, gaps } = this.gaps.admit(items);
+    for (const g of gaps) this.holdGap(g);
+    if (ready.length === 0) return;
+    const entries = ready.map((i) => i.entry);
+    const raw = ready.reduce((n, i) => n + i.raw, 0);
+    const wire = ready.reduce((n, i) => n + i.wire, 0);
+    let outcome;
+    try {
+      outcome = await this.writer.storeBatch({ node: this.opts.nodeId, entries });
+    } catch (err) {
+      this.gaps.reset();
+      const delay = this.backoff.next();
+      for (const i of ready) i.m.nak(delay);
+      this.refused('store_error', ready.length, wire, 'QP_ERR_SYNC_STORE', `the store could not take ${ready.length} records (${errorMessage(err)}); they are delivered again in ${delay} ms`);
+      return;
+    }
+    this.backoff.reset();
+    this.gaps.stored(entries);
+    const now = Date.now();
+    const newest = entries.reduce((t, e) => Math.max(t, recordTime(e.record)), 0);
+    this.lastLagMs = Math.max(0, now - newest);
+    this.lastSuccessAt = new Date(now).toISOString();
+    this.counts.stored += outcome.stored;
+    this.counts.duplicates += outcome.skipped;
+    const lags = lagSeconds(
+      entries.map((e) => e.record),
+      now,
+    );
+    this.observe((o) => o.batchStored({ stored: outcome.stored, skipped: outcome.skipped, rawBytes: raw, wireBytes: wire, lagSeconds: lags }));
+    // Acknowledged only now that the batch is committed: a crash before this redelivers it.
+    await Promise.allSettled(ready.map((i) => i.m.ackAck()));
+  }
+
+  /** Decodes a message (fetching the parts of a large one); null when it was refused. */
+  private async decode(m: JsMsg): Promise<Item | null> {
+    const wire = m.data.byteLength;
+    try {
+      const encoding = encodingOf(m.headers);
+      let body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+      if (isManifest(m.headers)) body = await this.fetchParts(decodeManifest(body));
+      const { entry, raw } = await decodeRecord(body, encoding);
+      return { m, entry, raw, wire: body.byteLength };
+    } catch (err) {
+      if (err instanceof SyncError && err.code === 'QP_ERR_SYNC_FORMAT_VERSION') {
+        m.nak(FORMAT_RETRY_MS);
+        this.refused('format_version', 1, wire, err.code, `${err.message}; the message stays in the stream`);
+        return null;
+      }
+      if (err instanceof NatsError && (err.code === 'QP_ERR_NATS_MESSAGE_MALFORMED' || err.code === 'QP_ERR_NATS_PARTS_MISSING')) {
+        m.term(err.code);
+        this.counts.malformed++;
+        this.refused('malformed', 1, wire, err.code, `${err.message} (subject ${m.subject}, stream seq ${m.seq}); the message is terminated`);
+        return null;
+      }
+      // The connection failed while fetching parts: offer the message again later.
+      m.nak(this.backoff.next());
+      this.noteFailure(new NatsError('QP_ERR_NATS_CONNECT', `could not read a large record's parts (${errorMessage(err)}); it is delivered again`, { cause: err }));
+      return null;
+    }
+  }
+
+  private async fetchParts(manifest: Manifest): Promise<Buffer> {
+    const jsm = this.jsm;
+    if (!jsm) throw new NatsError('QP_ERR_NATS_CONNECT', 'not connected');
+    const parts: Buffer[] = [];
+    for (let n = 0; n < manifest.parts; n++) {
+      const sm = await jsm.streams.getMessage(this.opts.stream.name, { last_by_subj: `${manifest.subject}.${n}` });
+      if (!sm) {
+        throw new NatsError(
+          'QP_ERR_NATS_PARTS_MISSING',
+          `part ${n} of ${manifest.parts} of a large record (${manifest.subject}) is no longer in the stream "${this.opts.stream.name}" (removed by its retention before this node read it)`,
+        );
+      }
+      parts.push(Buffer.from(sm.data.buffer, sm.data.byteOffset, sm.data.byteLength));
+    }
+    return joinParts(manifest, parts);
+  }
+
+  /** An open TCP segment whose start is not here: offered again a few times, then skipped. */
+  private holdGap(g: Item): void {
+    if (g.m.info.deliveryCount < GAP_DELIVERIES) {
+      this.counts.gaps_held++;
+      g.m.nak(Math.max(500, Math.round(this.opts.ackWaitMs / 2)));
+      return;
+    }
+    this.counts.gaps_skipped++;
+    void g.m.ackAck().catch(() => undefined);
+    this.warnOnce(
+      'gap',
+      { id: g.entry.record.id, chunk_base: g.entry.chunkBase },
+      'an open TCP segment arrived without the session\'s earlier chunks on this node (another group member holds them, or they were lost); it is skipped — the session\'s closing message carries it whole',
+    );
+  }
+
+  private refused(reason: SyncRejectReason, records: number, wire: number, code: string, message: string): void {
+    this.lastError = { code, message, at: new Date().toISOString() };
+    this.observe((o) => o.batchRefused(reason, records, wire));
+    this.warnOnce(code, { code }, `NATS sync: ${message}`);
+  }
+
+  private noteFailure(f: NatsError): void {
+    this.lastError = { code: f.code, message: f.message, at: new Date().toISOString() };
+    if (this.stopping || this.logged === f.code) return;
+    this.logged = f.code;
+    const log = f.operatorFix ? this.opts.logger.error.bind(this.opts.logger) : this.opts.logger.warn.bind(this.opts.logger);
+    log({ servers: this.link.label, stream: this.opts.stream.name, durable: this.opts.durable, code: f.code }, `NATS sync: ${f.message}`);
+  }
+
+  /** One log line per kind of problem: a stream full of garbage must not flood the log. */
+  private warnOnce(key: string, obj: object, msg: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.opts.logger.error(obj, msg);
+  }
+
+  private observe(fn: (o: SyncMetricsObserver) => void): void {
+    const o = this.opts.observer;
+    if (!o) return;
+    try {
+      fn(o);
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'sync metrics observer threw; ignored');
+    }
+  }
+
+  private async shutdown(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    await this.link.close(async () => {
+      this.messages?.stop();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
+      await Promise.race([Promise.all([this.running, this.draining, this.writer.idle()]), deadline]);
+      for (const m of this.queue.splice(0)) m.nak();
+      clearTimeout(timer);
+    });
+    await this.writer.idle();
+    this.opts.logger.info({ stream: this.opts.stream.name, durable: this.opts.durable }, 'NATS sync consumer stopped');
+  }
+}

@@ -1,0 +1,63 @@
+import type { QRecord } from '../../recording/model.js';
+import type { SenderStore } from '../store-port.js';
+import type { TcpWatermarks } from '../tcp-watermarks.js';
+import type { SyncEntry } from '../wire-format.js';
+import { messageId } from './subjects.js';
+
+/** One message to publish: a feed entry and the id JetStream de-duplicates it by. */
+export interface OutMessage {
+  seq: number;
+  entry: SyncEntry;
+  msgId: string;
+  /** TCP: the session's chunk count once this message is acknowledged, and whether it closed. */
+  tcp: { id: string; end: number; closed: boolean } | null;
+}
+
+/** Records read from the store at once. */
+const PAGE = 256;
+
+/**
+ * Turns the store's feed into messages, one per record. An open TCP session goes out as the chunks
+ * the stream does not hold yet (watermarks); a closed session always goes out whole, from chunk 0,
+ * so that whichever consumer of a group receives it can store the complete session.
+ */
+export class FeedReader {
+  private pos = 0;
+  private page: Array<{ seq: number; record: QRecord }> = [];
+
+  constructor(
+    private readonly store: Pick<SenderStore, 'readAfter'>,
+    private readonly watermarks: TcpWatermarks,
+  ) {}
+
+  /** Reads after `cursor` again (after a failure everything unacknowledged is published again). */
+  reset(cursor: number): void {
+    this.pos = cursor;
+    this.page = [];
+  }
+
+  /** The next message, or null when the feed has nothing more. */
+  next(): OutMessage | null {
+    if (this.page.length === 0) {
+      this.page = this.store.readAfter(this.pos, PAGE);
+      if (this.page.length === 0) return null;
+    }
+    const { seq, record } = this.page.shift()!;
+    this.pos = seq;
+    return toMessage(seq, record, this.watermarks);
+  }
+}
+
+function toMessage(seq: number, record: QRecord, watermarks: TcpWatermarks): OutMessage {
+  if (record.protocol === 'http') return { seq, entry: { seq, record }, msgId: record.id, tcp: null };
+  const end = record.chunks.length;
+  if (record.state === 'closed') return { seq, entry: { seq, record }, msgId: record.id, tcp: { id: record.id, end, closed: true } };
+  const base = Math.min(watermarks.get(record.id), end);
+  const part = base === 0 ? record : { ...record, chunks: record.chunks.slice(base) };
+  return {
+    seq,
+    entry: { seq, record: part, chunkBase: base },
+    msgId: messageId(record.id, { base, end, bytes: record.bytes_in + record.bytes_out }),
+    tcp: { id: record.id, end, closed: false },
+  };
+}

@@ -1,0 +1,158 @@
+import { PURGED_UNSENT_META } from '../../store/index.js';
+import { recordTime } from '../lag.js';
+import type { SyncFailureReason } from '../observer.js';
+import type { UpstreamFigures } from '../sender-status.js';
+import type { SenderStore } from '../store-port.js';
+import type { PersistedPublisher } from './publisher-state.js';
+
+/** `/api/status` `sync` section of a Record node publishing to NATS (the peer sender's keys, plus the backend's). */
+export interface PublisherStatus {
+  role: 'sender';
+  backend: 'nats';
+  servers: string;
+  /** "host:port" of the server connected to (or last connected to). */
+  server: string | null;
+  stream: string;
+  subject_prefix: string;
+  state: 'connected' | 'connecting' | 'backoff' | 'stopped';
+  connected: boolean;
+  last_success_at: string | null;
+  last_error: { code: string; reason: SyncFailureReason; message: string; at: string; attempts: number } | null;
+  next_retry_at: string | null;
+  /** Every record up to this store seq is acknowledged by the stream. */
+  cursor: number;
+  last_seq: number;
+  pending: { records: number; bytes: number };
+  in_flight: { messages: number };
+  /** Acknowledgement time minus record time of the newest record acknowledged last. */
+  lag_ms: number | null;
+  /** Now minus the time of the oldest record not yet acknowledged (0 when caught up). */
+  behind_ms: number;
+  /** Since start. `duplicates`: re-sends the stream's duplicate window dropped. */
+  sent: { messages: number; records: number; raw_bytes: number; wire_bytes: number; duplicates: number; split: number };
+  ledger: {
+    node_id: string;
+    proxied: number | null;
+    recorded: number | null;
+    dropped: Record<string, number> | null;
+    purged_unsent: { records: number; bytes: number };
+    sent: number;
+    sent_bytes: number;
+    pending: number;
+  };
+}
+
+/** A count of what is left to send is a range scan; status and scrapes reuse it for a second. */
+const PENDING_TTL_MS = 1000;
+
+/** What is left to publish after the cursor, cached briefly. */
+export class PendingFigures {
+  private hit: { at: number; cursor: number; count: number; bytes: number; oldest: number | null } | null = null;
+
+  constructor(private readonly store: SenderStore) {}
+
+  read(cursor: number): { count: number; bytes: number; oldest: number | null } {
+    const now = Date.now();
+    if (this.hit && this.hit.cursor === cursor && now - this.hit.at < PENDING_TTL_MS) return this.hit;
+    try {
+      const { count, bytes } = this.store.countAfter(cursor);
+      const first = count > 0 ? this.store.readAfter(cursor, 1)[0]?.record : undefined;
+      this.hit = { at: now, cursor, count, bytes, oldest: first ? recordTime(first) : null };
+    } catch {
+      // The store is closing: report what was known.
+      return this.hit ?? { count: 0, bytes: 0, oldest: null };
+    }
+    return this.hit;
+  }
+
+  /** Records the store's size limit purged before they were sent (since the store was created). */
+  purged(): { records: number; bytes: number } {
+    return { records: this.meta(`${PURGED_UNSENT_META}records`), bytes: this.meta(`${PURGED_UNSENT_META}bytes`) };
+  }
+
+  lastSeq(): number {
+    try {
+      return this.store.stats().lastSeq;
+    } catch {
+      return 0;
+    }
+  }
+
+  private meta(key: string): number {
+    try {
+      const n = Number(this.store.getMeta(key));
+      return Number.isSafeInteger(n) && n > 0 ? n : 0;
+    } catch {
+      return 0;
+    }
+  }
+}
+
+export interface PublisherLive {
+  lastSuccessAt: string | null;
+  lastError: PublisherStatus['last_error'];
+  lastLagMs: number | null;
+  messages: number;
+  records: number;
+  rawBytes: number;
+  wireBytes: number;
+  duplicates: number;
+  split: number;
+}
+
+/** Builds the publisher's status document. */
+export function publisherStatus(s: {
+  nodeId: string;
+  servers: string;
+  server: string | null;
+  stream: string;
+  prefix: string;
+  state: PublisherStatus['state'];
+  connected: boolean;
+  nextRetryAt: string | null;
+  persisted: PersistedPublisher;
+  inFlight: number;
+  live: PublisherLive;
+  pending: PendingFigures;
+  upstream: (() => UpstreamFigures) | undefined;
+}): PublisherStatus {
+  const p = s.pending.read(s.persisted.cursor);
+  const up = s.upstream?.();
+  return {
+    role: 'sender',
+    backend: 'nats',
+    servers: s.servers,
+    server: s.server,
+    stream: s.stream,
+    subject_prefix: s.prefix,
+    state: s.state,
+    connected: s.connected,
+    last_success_at: s.live.lastSuccessAt,
+    last_error: s.live.lastError,
+    next_retry_at: s.nextRetryAt,
+    cursor: s.persisted.cursor,
+    last_seq: s.pending.lastSeq(),
+    pending: { records: p.count, bytes: p.bytes },
+    in_flight: { messages: s.inFlight },
+    lag_ms: s.live.lastLagMs,
+    behind_ms: p.count > 0 && p.oldest !== null ? Math.max(0, Date.now() - p.oldest) : 0,
+    sent: {
+      messages: s.live.messages,
+      records: s.live.records,
+      raw_bytes: s.live.rawBytes,
+      wire_bytes: s.live.wireBytes,
+      duplicates: s.live.duplicates,
+      split: s.live.split,
+    },
+    ledger: {
+      node_id: s.nodeId,
+      proxied: up?.proxied ?? null,
+      recorded: up?.recorded ?? null,
+      dropped: up?.dropped ?? null,
+      purged_unsent: s.pending.purged(),
+      sent: s.persisted.sent_records,
+      sent_bytes: s.persisted.sent_bytes,
+      pending: p.count,
+    },
+  };
+}

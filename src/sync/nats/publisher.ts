@@ -1,0 +1,342 @@
+import { performance } from 'node:perf_hooks';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { errorMessage } from '../../errors.js';
+import { Backoff } from '../backoff.js';
+import { recordTime } from '../lag.js';
+import type { SyncMetricsObserver } from '../observer.js';
+import type { Compression } from '../protocol.js';
+import type { UpstreamFigures } from '../sender-status.js';
+import type { SenderStore, SyncLogger } from '../store-port.js';
+import { TcpWatermarks } from '../tcp-watermarks.js';
+import { encodeManifest, encodeRecord, recordHeaders, splitParts } from './codec.js';
+import { NatsLink, type NatsServerOptions } from './connection.js';
+import { FeedReader, type OutMessage } from './feed-reader.js';
+import { NatsError, classifyNatsError } from './nats-error.js';
+import { PublisherState } from './publisher-state.js';
+import { PendingFigures, publisherStatus, type PublisherLive, type PublisherStatus } from './publisher-status.js';
+import { ensureStream, type StreamPlan } from './stream-setup.js';
+import type { Subjects } from './subjects.js';
+
+export interface NatsPublisherOptions {
+  nodeId: string;
+  server: NatsServerOptions;
+  stream: StreamPlan;
+  subjects: Subjects;
+  /** Publishes awaiting acknowledgement at once. */
+  maxInFlight: number;
+  publishTimeoutMs: number;
+  compression: Compression;
+  compressMinBytes: number;
+  pollIntervalMs: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  store: SenderStore;
+  observer?: SyncMetricsObserver;
+  logger: SyncLogger;
+  upstream?: () => UpstreamFigures;
+}
+
+/** Room left in a message for headers and protocol framing. */
+const HEADROOM = 4096;
+
+interface Slot {
+  msg: OutMessage;
+  acked: boolean;
+}
+
+interface Acked {
+  raw: number;
+  wire: number;
+  seconds: number;
+  duplicate: boolean;
+  split: boolean;
+}
+
+/**
+ * The Record node's side of NATS sync. It reads the store's feed after a durable cursor, publishes
+ * each record as a JetStream message with its id as the message id (several in flight), and moves
+ * the cursor over the acknowledged prefix only. A failed publish drops everything unacknowledged
+ * and, after a back-off with jitter, publishes again from the cursor: the stream's duplicate
+ * window drops what it already holds, so nothing is lost and nothing is stored twice.
+ */
+export class NatsPublisher {
+  private readonly link: NatsLink;
+  private readonly state: PublisherState;
+  private readonly watermarks = new TcpWatermarks();
+  private readonly reader: FeedReader;
+  private readonly backoff: Backoff;
+  private readonly pending: PendingFigures;
+  private window: Slot[] = [];
+  private inFlight = new Set<Promise<void>>();
+  private js: JetStreamClient | null = null;
+  private maxMessage = 0;
+  private epoch = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private closing: Promise<void> | null = null;
+  private logged: string | null = null;
+  private readonly live: PublisherLive = {
+    lastSuccessAt: null,
+    lastError: null,
+    lastLagMs: null,
+    messages: 0,
+    records: 0,
+    rawBytes: 0,
+    wireBytes: 0,
+    duplicates: 0,
+    split: 0,
+  };
+
+  constructor(private readonly opts: NatsPublisherOptions) {
+    this.state = new PublisherState(opts.store, opts.stream.name, opts.logger);
+    this.reader = new FeedReader(opts.store, this.watermarks);
+    this.reader.reset(this.state.value.cursor);
+    this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
+    this.pending = new PendingFigures(opts.store);
+    this.link = new NatsLink({
+      server: opts.server,
+      name: `qproxy-record-${opts.nodeId}`,
+      backoffInitialMs: opts.backoffInitialMs,
+      backoffMaxMs: opts.backoffMaxMs,
+      logger: opts.logger,
+      setup: (nc) => this.setup(nc),
+      failed: (f) => this.noteFailure(f),
+      resumed: () => this.pump(),
+    });
+    opts.observer?.setSenderGauges(() => {
+      const p = this.pending.read(this.state.value.cursor);
+      return { connected: this.link.connected, cursor: this.state.durableCursor, pendingRecords: p.count, pendingBytes: p.bytes, purgedUnsent: this.pending.purged().records };
+    });
+  }
+
+  /** Starts connecting and publishing; returns at once (the link comes up in the background). */
+  start(): Promise<void> {
+    this.opts.logger.info({ servers: this.link.label, stream: this.opts.stream.name, cursor: this.state.value.cursor }, 'NATS sync publisher starting');
+    this.link.start();
+    return Promise.resolve();
+  }
+
+  /** Publishes in flight get up to `deadlineMs`; the cursor is saved and the connection drained. */
+  close(deadlineMs: number): Promise<void> {
+    this.closing ??= this.shutdown(deadlineMs);
+    return this.closing;
+  }
+
+  /** Records up to here are acknowledged by the stream (in memory). */
+  get cursor(): number {
+    return this.state.value.cursor;
+  }
+
+  /** The cursor as persisted: the store's retention floor. */
+  get durableCursor(): number {
+    return this.state.durableCursor;
+  }
+
+  get connected(): boolean {
+    return this.link.connected;
+  }
+
+  status(): PublisherStatus {
+    const connected = this.link.connected;
+    return publisherStatus({
+      nodeId: this.opts.nodeId,
+      servers: this.link.label,
+      server: this.link.server,
+      stream: this.opts.stream.name,
+      prefix: this.opts.subjects.prefix,
+      state: this.stopping ? 'stopped' : connected ? 'connected' : this.link.nextRetryAt || this.retryTimer ? 'backoff' : 'connecting',
+      connected,
+      nextRetryAt: this.link.nextRetryAt,
+      persisted: this.state.value,
+      inFlight: this.window.length,
+      live: this.live,
+      pending: this.pending,
+      upstream: this.opts.upstream,
+    });
+  }
+
+  private async setup(nc: NatsConnection): Promise<void> {
+    const facts = await ensureStream(await jetstreamManager(nc), this.opts.stream, 'publisher', this.opts.logger);
+    const payload = nc.info?.max_payload ?? 1024 * 1024;
+    const limit = facts.maxMsgSize > 0 ? Math.min(payload, facts.maxMsgSize) : payload;
+    this.maxMessage = Math.max(1024, limit - HEADROOM);
+    this.js = jetstream(nc, { timeout: this.opts.publishTimeoutMs });
+    this.restartFromCursor();
+    if (this.logged !== 'up') {
+      this.logged = 'up';
+      this.opts.logger.info({ server: nc.getServer(), stream: this.opts.stream.name, max_message: limit, cursor: this.state.value.cursor }, 'NATS sync publisher connected');
+    }
+    // The link marks itself up only after setup returns: pump on the next turn.
+    setImmediate(() => this.pump());
+  }
+
+  /** Fills the window up to max_in_flight from the feed. */
+  private pump(): void {
+    const js = this.js;
+    if (this.stopping || !js || !this.link.connected || this.retryTimer) return;
+    while (this.window.length < this.opts.maxInFlight) {
+      const msg = this.readNext();
+      if (!msg) break;
+      const slot: Slot = { msg, acked: false };
+      this.window.push(slot);
+      this.dispatch(js, slot);
+    }
+    if (this.window.length === 0) this.schedulePoll();
+  }
+
+  private readNext(): OutMessage | null {
+    try {
+      return this.reader.next();
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'NATS sync could not read records from the store; retrying');
+      return null;
+    }
+  }
+
+  private schedulePoll(): void {
+    if (this.pollTimer || this.stopping) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      this.pump();
+    }, this.opts.pollIntervalMs);
+  }
+
+  private dispatch(js: JetStreamClient, slot: Slot): void {
+    const epoch = this.epoch;
+    const task = this.publish(js, slot.msg).then(
+      (a) => {
+        if (epoch === this.epoch) this.onAck(slot, a);
+      },
+      (err: unknown) => {
+        if (epoch === this.epoch) this.onFailure(err);
+      },
+    );
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+  }
+
+  private async publish(js: JetStreamClient, m: OutMessage): Promise<Acked> {
+    const r = m.entry.record;
+    const subject = this.opts.subjects.record(r.node_id, r.protocol);
+    const enc = await encodeRecord(this.opts.nodeId, m.entry, this.opts.compression, this.opts.compressMinBytes);
+    const t0 = performance.now();
+    if (enc.data.byteLength <= this.maxMessage) {
+      const ack = await js.publish(subject, enc.data, { msgID: m.msgId, headers: recordHeaders(enc.encoding, false) });
+      return { raw: enc.raw, wire: enc.data.byteLength, seconds: (performance.now() - t0) / 1000, duplicate: ack.duplicate, split: false };
+    }
+    // Too large for one message: the parts first (not matched by consumers), then the manifest.
+    const partSubject = this.opts.subjects.part(m.msgId, 0).replace(/\.0$/, '');
+    const { manifest, parts } = splitParts(enc.data, this.maxMessage, partSubject);
+    await Promise.all(parts.map((p, n) => js.publish(`${partSubject}.${n}`, p, { msgID: `${m.msgId}:p${n}` })));
+    const ack = await js.publish(subject, encodeManifest(manifest), { msgID: m.msgId, headers: recordHeaders(enc.encoding, true) });
+    return { raw: enc.raw, wire: enc.data.byteLength, seconds: (performance.now() - t0) / 1000, duplicate: ack.duplicate, split: true };
+  }
+
+  private onAck(slot: Slot, a: Acked): void {
+    slot.acked = true;
+    const m = slot.msg;
+    if (m.tcp) this.watermarks.ack(m.tcp.id, m.tcp.end, m.tcp.closed);
+    const now = Date.now();
+    const lag = Math.max(0, now - recordTime(m.entry.record));
+    this.live.lastLagMs = lag;
+    this.live.lastSuccessAt = new Date(now).toISOString();
+    this.live.messages++;
+    this.live.records++;
+    this.live.rawBytes += a.raw;
+    this.live.wireBytes += a.wire;
+    if (a.duplicate) this.live.duplicates++;
+    if (a.split) this.live.split++;
+    this.observe((o) => o.batchAcked({ records: 1, rawBytes: a.raw, wireBytes: a.wire, seconds: a.seconds, lagSeconds: [lag / 1000] }));
+    this.backoff.reset();
+    if (this.logged !== 'up') {
+      this.opts.logger.info({ stream: this.opts.stream.name, after: this.logged }, 'NATS sync publishes are acknowledged again');
+      this.logged = 'up';
+    }
+    let cursor: number | null = null;
+    let n = 0;
+    while (this.window[n]?.acked) {
+      const s = this.window[n]!;
+      cursor = s.msg.seq;
+      this.state.value.sent_records++;
+      n++;
+    }
+    if (n > 0) this.window = this.window.slice(n);
+    this.state.value.sent_bytes += a.raw;
+    if (cursor !== null && cursor > this.state.value.cursor) {
+      this.state.value.cursor = cursor;
+      this.state.persist();
+    }
+    this.pump();
+  }
+
+  /** Drops everything unacknowledged and publishes again from the cursor after a back-off. */
+  private onFailure(err: unknown): void {
+    const f = err instanceof NatsError ? err : publishFailure(err, this.link.label);
+    this.noteFailure(f);
+    this.restartFromCursor();
+    if (this.stopping) return;
+    // No responders: the stream is gone (a server restarted without its store); set it up again.
+    if (/no responders|stream not found/i.test(errorMessage(err))) {
+      this.link.restart(f);
+      return;
+    }
+    const delay = f.operatorFix ? this.backoff.long() : this.backoff.next();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.pump();
+    }, delay);
+  }
+
+  private restartFromCursor(): void {
+    this.epoch++;
+    this.window = [];
+    this.reader.reset(this.state.value.cursor);
+  }
+
+  /** Status and metrics get every failure; the log gets one line per change of reason. */
+  private noteFailure(f: NatsError): void {
+    this.live.lastError = { code: f.code, reason: f.reason, message: f.message, at: new Date().toISOString(), attempts: this.backoff.attempts + 1 };
+    this.observe((o) => o.sendFailed(f.reason));
+    if (this.stopping || this.logged === f.code) return;
+    this.logged = f.code;
+    const log = f.operatorFix ? this.opts.logger.error.bind(this.opts.logger) : this.opts.logger.warn.bind(this.opts.logger);
+    log({ servers: this.link.label, stream: this.opts.stream.name, code: f.code }, `NATS sync: ${f.message}`);
+  }
+
+  private observe(fn: (o: SyncMetricsObserver) => void): void {
+    const o = this.opts.observer;
+    if (!o) return;
+    try {
+      fn(o);
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'sync metrics observer threw; ignored');
+    }
+  }
+
+  private async shutdown(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    for (const t of [this.retryTimer, this.pollTimer]) if (t) clearTimeout(t);
+    this.retryTimer = this.pollTimer = null;
+    await this.link.close(async () => {
+      if (this.inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
+        await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+        clearTimeout(timer);
+      }
+      this.epoch++;
+      this.state.persist();
+      await this.state.flush();
+    });
+    this.opts.logger.info({ stream: this.opts.stream.name, cursor: this.state.value.cursor }, 'NATS sync publisher stopped');
+  }
+}
+
+function publishFailure(err: unknown, servers: string): NatsError {
+  const f = classifyNatsError(err, servers);
+  if (f.operatorFix) return f;
+  return new NatsError('QP_ERR_NATS_PUBLISH', `a publish to ${servers} was not acknowledged (${errorMessage(err)}); publishing again from the cursor after a back-off`, { cause: err });
+}

@@ -1,0 +1,116 @@
+/**
+ * NATS sync under failure: the server killed mid-stream, a server without JetStream, a stream that
+ * conflicts with what QProxy needs, garbage in the stream, a record larger than max_payload.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startNatsServer } from '../helpers/nats-server.js';
+import { fill, httpRecord, MemoryLog, openStore, tempDir, waitFor } from './helpers.js';
+import { consumerOptions, publisherOptions, recordJson, startConsumer, startPublisher } from './nats-helpers.js';
+
+async function streamMessages(url: string, stream = 'QPROXY'): Promise<number> {
+  const nc = await connect({ servers: url });
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
+
+test('the NATS server killed (-9) and restarted mid-stream: nothing lost, nothing twice', async (t) => {
+  const nats = await startNatsServer(t);
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const b = await openStore(t, join(dir, 'b.db'));
+  const publisher = await startPublisher(t, publisherOptions(a, nats.url, { publishTimeoutMs: 500 }));
+  const consumer = await startConsumer(t, consumerOptions(b, nats.url));
+  const records = Array.from({ length: 600 }, (_, i) => httpRecord(i));
+  await fill(a, records.slice(0, 200));
+  await waitFor(() => b.stats().count >= 100, 'the first records flow');
+  await fill(a, records.slice(200, 400));
+  await nats.kill();
+  await waitFor(() => !publisher.connected && !consumer.connected, 'both sides notice the outage');
+  await fill(a, records.slice(400));
+  await nats.restart();
+  await waitFor(() => b.stats().count === 600, () => `600 records in B (have ${b.stats().count})`, 30_000);
+  await waitFor(() => publisher.durableCursor === a.stats().lastSeq, 'the cursor reaches the end of the feed');
+  for (const r of records) assert.ok(recordJson(b.get(r.id)) === recordJson(a.get(r.id)), `record ${r.id} intact`);
+  // Re-sends after the outage were dropped by the duplicate window: the stream holds each record once.
+  assert.equal(await streamMessages(nats.url), 600);
+  assert.ok(publisher.status().last_error !== null, 'the outage shows in status');
+  await waitFor(() => consumer.status().received.stored === 600, 'the consumer counted each record once');
+});
+
+test('a record larger than max_payload is split into parts and reassembled', async (t) => {
+  const nats = await startNatsServer(t, { maxPayload: 64 * 1024 });
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const b = await openStore(t, join(dir, 'b.db'));
+  const big = httpRecord(7);
+  const body = randomBytes(300 * 1024);
+  const large = { ...big, response: { ...big.response!, body: { data: body, size: body.byteLength, truncated: false } } };
+  const small = httpRecord(8);
+  await fill(a, [large, small]);
+  const publisher = await startPublisher(t, publisherOptions(a, nats.url));
+  await startConsumer(t, consumerOptions(b, nats.url));
+  await waitFor(() => b.stats().count === 2, 'both records in B');
+  assert.ok(recordJson(b.get(large.id)) === recordJson(a.get(large.id)), 'the large record is byte-identical');
+  assert.equal(publisher.status().sent.split, 1);
+  // The parts count in the stream, but the consumer's filter only sees the two record subjects.
+  assert.ok((await streamMessages(nats.url)) > 2);
+});
+
+test('a server without JetStream: a clear error in status and log, and the node keeps running', async (t) => {
+  const nats = await startNatsServer(t, { jetstream: false });
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const log = new MemoryLog();
+  const publisher = await startPublisher(t, publisherOptions(a, nats.url, { logger: log }));
+  await waitFor(() => publisher.status().last_error?.code === 'QP_ERR_NATS_NO_JETSTREAM', 'the missing JetStream in status');
+  assert.match(publisher.status().last_error!.message, /-js/);
+  assert.equal(log.count('error', 'without JetStream'), 1, 'logged once as an error, not once per retry');
+  assert.equal(publisher.connected, false);
+  const b = await openStore(t, join(dir, 'b.db'));
+  const consumer = await startConsumer(t, consumerOptions(b, nats.url));
+  await waitFor(() => consumer.status().last_error?.code === 'QP_ERR_NATS_NO_JETSTREAM', 'the consumer reports it too');
+});
+
+test('an existing stream with conflicting settings, or a missing one with create_stream false: clear errors', async (t) => {
+  const nats = await startNatsServer(t);
+  const nc = await connect({ servers: nats.url });
+  t.after(() => nc.close());
+  await (await jetstreamManager(nc)).streams.add({ name: 'QPROXY', subjects: ['other.>'] });
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const publisher = await startPublisher(t, publisherOptions(a, nats.url));
+  await waitFor(() => publisher.status().last_error?.code === 'QP_ERR_NATS_STREAM_CONFLICT', 'the conflict in status');
+  assert.match(publisher.status().last_error!.message, /do not cover "qproxy\.rec\.>"/);
+  const b = await openStore(t, join(dir, 'b.db'));
+  const missing = await startConsumer(t, consumerOptions(b, nats.url, { stream: { ...consumerOptions(b, nats.url).stream, name: 'ABSENT', create: false } }));
+  await waitFor(() => missing.status().last_error?.code === 'QP_ERR_NATS_STREAM_MISSING', 'the missing stream in status');
+  assert.match(missing.status().last_error!.message, /create_stream/);
+});
+
+test('garbage in the stream is counted and terminated; the records around it are stored', async (t) => {
+  const nats = await startNatsServer(t);
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const b = await openStore(t, join(dir, 'b.db'));
+  const publisher = await startPublisher(t, publisherOptions(a, nats.url));
+  await fill(a, [httpRecord(1)]);
+  await waitFor(() => publisher.durableCursor === a.stats().lastSeq, 'the first record published');
+  const nc = await connect({ servers: nats.url });
+  t.after(() => nc.close());
+  nc.publish('qproxy.rec.intruder.http', 'not a record');
+  await nc.flush();
+  await fill(a, [httpRecord(2)]);
+  const consumer = await startConsumer(t, consumerOptions(b, nats.url));
+  await waitFor(() => b.stats().count === 2 && consumer.status().received.malformed === 1, 'two records stored, one message refused');
+  assert.equal(consumer.status().last_error?.code, 'QP_ERR_NATS_MESSAGE_MALFORMED');
+  assert.equal(consumer.connected, true);
+  await waitFor(() => consumer.status().pending.records === 0, 'nothing left pending (the garbage was terminated)');
+});
