@@ -1,14 +1,13 @@
 /**
  * `qproxy demo` as a user runs it: a real child process that starts the sample services, two real
- * nodes with TLS sync (openssl-made certificates) and real traffic on loopback. Uses
- * `node dist/cli.js demo` once the CLI dispatches `demo`, and until then test/demo/run-demo.ts, which
- * calls runDemo the same way through tsx.
+ * nodes with TLS sync (openssl-made certificates) and real traffic on loopback, through the built
+ * `node dist/cli.js demo` (npm test builds first).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,10 +20,7 @@ import { DemoScreen, plainLine, type Progress } from '../../src/demo/screen.js';
 import { parseDemoArgs } from '../../src/demo/options.js';
 import { route } from '../../src/demo/services.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const RUNNER = fileURLToPath(new URL('./run-demo.ts', import.meta.url));
-const wired = existsSync(CLI) && readFileSync(CLI, 'utf8').includes('demo/command.js');
-const command = wired ? [CLI, 'demo'] : ['--import', 'tsx', RUNNER];
+const command = [fileURLToPath(new URL('../../dist/cli.js', import.meta.url)), 'demo'];
 
 /** Taken once: a test that changes process.env (the openssl one) must not leak into the children. */
 const CHILD_ENV = { ...process.env, NO_COLOR: '1' };
