@@ -8,7 +8,9 @@
 //      of the backlog is held against the recording rate of step 1.
 // With --backend nats or both (issue 6): steady load only, through the peer sync and/or NATS
 // JetStream (a nats-server -js started here), with one and with two Record nodes feeding one
-// Playback node; records/s, lag p99 and CPU of every process (nats-server included).
+// Playback node; records/s, lag p99, CPU of every process (nats-server included), records per
+// batch the Playback node stored, and where the backlog sits (Record store queue, unacknowledged
+// on the Record nodes, and for NATS undelivered in the stream / delivered but not acknowledged).
 // Needs `npm run build` first (it runs dist/cli.js). `node bench/sync.mjs --help`.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,7 @@ const HELP = `node bench/sync.mjs [options]
   --keep             keep the temporary folder (configs, stores, logs)
   --backend B        peer (default: steady + catch-up), nats or both (steady only, 1 and 2 Record nodes)
   --nats-server P    nats-server binary for --backend nats|both (default /usr/sbin/nats-server)
+  --cpu-prof DIR     run the QProxy nodes with node --cpu-prof, profiles written to DIR on exit
 `;
 
 const { values: opts } = parseArgs({
@@ -49,6 +52,7 @@ const { values: opts } = parseArgs({
     keep: { type: 'boolean', default: false },
     backend: { type: 'string', default: 'peer' },
     'nats-server': { type: 'string', default: '/usr/sbin/nats-server' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -134,6 +138,17 @@ async function lagBuckets(port) {
   return buckets.sort((a, b) => a.le - b.le);
 }
 
+/** The Playback node's stored batches and records so far (qproxy_sync_batches_total / records_total, receiver). */
+async function receiverBatches(port) {
+  const got = await fetchText(port, '/metrics', 4 * 1024 * 1024);
+  if (!got || got.status !== 200) return null;
+  const one = (re) => Number(re.exec(got.text)?.[1] ?? NaN);
+  return {
+    batches: one(/^qproxy_sync_batches_total\{[^}]*role="receiver"[^}]*outcome="ok"[^}]*\} (\S+)$/m),
+    records: one(/^qproxy_sync_records_total\{[^}]*role="receiver"[^}]*outcome="stored"[^}]*\} (\S+)$/m),
+  };
+}
+
 /** Quantile of a cumulative histogram, interpolated inside its bucket as Prometheus does. */
 function quantile(buckets, q) {
   const total = buckets.at(-1)?.count ?? 0;
@@ -157,7 +172,9 @@ function diffBuckets(after, before) {
 }
 
 async function startNode(dir, name, configFile, apiPort, waitPort) {
-  const group = startGroup({ cmd: process.execPath, args: [path.join(ROOT, 'dist', 'cli.js')], env: { ...process.env, CONFIG_PATH: configFile }, logFile: path.join(dir, `${name}.log`), cwd: ROOT });
+  // One folder per node and run; the default file names tell the main thread from the store's writer thread.
+  const prof = opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.join(path.resolve(opts['cpu-prof']), `${path.basename(dir)}-${name}`)] : [];
+  const group = startGroup({ cmd: process.execPath, args: [...prof, path.join(ROOT, 'dist', 'cli.js')], env: { ...process.env, CONFIG_PATH: configFile }, logFile: path.join(dir, `${name}.log`), cwd: ROOT });
   for (const port of [apiPort, waitPort]) {
     const notUp = await waitForPort(port, READY_MS, () => group.alive());
     if (notUp) throw new Error(`${name} node: ${notUp} (log: ${path.join(dir, `${name}.log`)})`);
@@ -413,6 +430,55 @@ async function startNats(dir) {
   return { group, port };
 }
 
+/** Reads the Playback node's durable consumer info (num_pending, num_ack_pending) over its own connection. */
+async function consumerInfoReader(port, stream, durable) {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: `127.0.0.1:${port}` });
+  const jsm = await jetstreamManager(nc);
+  return { read: () => jsm.consumers.info(stream, durable), close: () => nc.close() };
+}
+
+/**
+ * Where records wait during a steady window, sampled every 250 ms until stop(): proxied but not yet
+ * committed to the Record nodes' stores (ledger proxied − recorded, summed), committed but not yet
+ * acknowledged by the sync (sync.pending.records, summed), and — NATS only, from the consumer's info
+ * — in the stream not yet delivered (num_pending), and delivered but not yet stored and acknowledged
+ * by the Playback node (num_ack_pending). Resolves with the medians.
+ */
+function sampleBacklog(recs, backend, consumerInfo) {
+  const sender = [];
+  const stream = [];
+  const storing = [];
+  const ackPending = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const ci = await consumerInfo?.().catch(() => null);
+      if (ci) ackPending.push(ci.num_ack_pending);
+      const rs = await Promise.all(recs.map((r) => getJson(r.api, '/api/status')));
+      const pending = rs.map((st) => st?.sync?.pending?.records);
+      if (pending.every(Number.isFinite)) sender.push(pending.reduce((a, b) => a + b, 0));
+      const queued = rs.map((st) => (st?.sync?.ledger?.proxied ?? NaN) - (st?.sync?.ledger?.recorded ?? NaN));
+      if (queued.every(Number.isFinite)) storing.push(queued.reduce((a, b) => a + b, 0));
+      if (ci) stream.push(ci.num_pending);
+      await delay(250);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const asc = (a, b) => a - b;
+      const nats = backend === 'nats';
+      return {
+        storing_p50: pct(storing.sort(asc), 0.5), sender_p50: pct(sender.sort(asc), 0.5),
+        stream_p50: nats ? pct(stream.sort(asc), 0.5) : null, ack_pending_p50: nats ? pct(ackPending.sort(asc), 0.5) : null,
+      };
+    },
+  };
+}
+
 /**
  * One steady window of one backend with `nodes` Record nodes feeding one Playback node: every node
  * gets the same load at once. Returns records/s stored on the Playback node, its receiver lag
@@ -462,9 +528,12 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
   await Promise.all(recs.map((r) => probe(r.http, { path: '/1k' })));
   for (let i = 0; i < 100 && (await count()) < nodes; i++) await delay(100);
   const b0 = await lagBuckets(pbApi);
+  const rb0 = await receiverBatches(pbApi);
   const c0 = await count();
   const t0 = performance.now();
   const cpu0 = cpuNow(groups());
+  const infoOf = backend === 'nats' ? await consumerInfoReader(nats.port, stream, `pb-${nodes}`) : null;
+  const backlog = sampleBacklog(recs, backend, infoOf?.read);
   const results = await Promise.all(
     recs.map((r, i) =>
       runLoad(gen, {
@@ -476,6 +545,9 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
   const c1 = await count();
   const t1 = performance.now();
   const cpu1 = cpuNow(groups());
+  const queued = await backlog.stop();
+  const rb1 = await receiverBatches(pbApi);
+  await infoOf?.close();
   // Let the tail arrive so the lag histogram holds every record of the window.
   const recorded = (await Promise.all(recs.map((r) => getJson(r.api, '/api/status')))).reduce((n, st) => n + (st?.records?.count ?? 0), 0);
   for (let i = 0; i < 200 && (await count()) < recorded; i++) await delay(100);
@@ -489,7 +561,8 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
   await stopGroup(be.group, 5_000);
   return {
     backend, record_nodes: nodes, record_rps: rps, synced_per_s: (c1 - c0) / secs, lag_p50_s: quantile(lag, 0.5), lag_p99_s: quantile(lag, 0.99),
-    recorded, stored_at_end: c2, cpu_pct: cpuPct(cpu0, cpu1, secs),
+    recorded, stored_at_end: c2, cpu_pct: cpuPct(cpu0, cpu1, secs), backlog: queued,
+    records_per_stored_batch: rb0 && rb1 ? (rb1.records - rb0.records) / Math.max(1, rb1.batches - rb0.batches) : null,
   };
 }
 
@@ -513,9 +586,9 @@ async function compareMain() {
   const cpu = (r) => Object.entries(r.cpu_pct).filter(([k]) => k !== 'machine').map(([k, v]) => `${k} ${v}`).join(', ');
   const md = `Sync backends, GET /1k, ${CONNECTIONS} connections in all, ${STEADY_S} s per row, compression ${opts.compression}; ${os.availableParallelism()} CPUs, ${process.version}, ${gen.version}.
 
-| backend | Record nodes | Record req/s (sum) | synced records/s | lag p50 / p99 (receiver) | stored / recorded at end | CPU % of one core |
-| --- | --- | --- | --- | --- | --- | --- |
-${rows.map((r) => `| ${r.backend} | ${r.record_nodes} | ${n(r.record_rps)} | ${n(r.synced_per_s)} | ${n(r.lag_p50_s, 3)} / ${n(r.lag_p99_s, 3)} s | ${n(r.stored_at_end)} / ${n(r.recorded)} | ${cpu(r)} |`).join('\n')}`;
+| backend | Record nodes | Record req/s (sum) | synced records/s | lag p50 / p99 (receiver) | stored / recorded at end | records per stored batch | backlog p50: storing / unacked on Record / undelivered in stream / delivered unacked | CPU % of one core |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.map((r) => `| ${r.backend} | ${r.record_nodes} | ${n(r.record_rps)} | ${n(r.synced_per_s)} | ${n(r.lag_p50_s, 3)} / ${n(r.lag_p99_s, 3)} s | ${n(r.stored_at_end)} / ${n(r.recorded)} | ${n(r.records_per_stored_batch)} | ${n(r.backlog.storing_p50)} / ${n(r.backlog.sender_p50)} / ${n(r.backlog.stream_p50)} / ${n(r.backlog.ack_pending_p50)} | ${cpu(r)} |`).join('\n')}`;
   console.log(md);
   console.log(`BENCHJSON ${JSON.stringify({ date: new Date().toISOString(), cpus: os.availableParallelism(), node: process.version, loadgen: gen.version, compression: opts.compression, rows })}`);
   if (opts.keep) log(`kept ${dir}`);

@@ -16,6 +16,7 @@
  * a publisher's rate; hence the 4 KiB default of nats.compress_min_bytes.
  */
 import { createHash } from 'node:crypto';
+import { PubHeaders } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { compress, decompress } from '../compression.js';
@@ -42,19 +43,32 @@ export interface EncodedRecord {
   raw: number;
 }
 
-/** Encodes one entry; compresses it when it is at least `minBytes` and compression saves enough. */
-export async function encodeRecord(node: string, entry: SyncEntry, how: Compression, minBytes: number): Promise<EncodedRecord> {
+/** Encodes one entry, uncompressed: synchronous, so the common small record never waits on a promise. */
+export function encodePlain(node: string, entry: SyncEntry): EncodedRecord {
   const raw = encodeBatch(node, [entry]);
-  if (how === 'none' || raw.byteLength < minBytes) return { data: raw, encoding: 'none', raw: raw.byteLength };
-  const packed = await compress(raw, how);
-  if (packed.byteLength > raw.byteLength * (1 - MIN_SAVING)) return { data: raw, encoding: 'none', raw: raw.byteLength };
-  return { data: packed, encoding: how, raw: raw.byteLength };
+  return { data: raw, encoding: 'none', raw: raw.byteLength };
 }
 
-/** Headers of a record message (or its manifest). */
-export function recordHeaders(encoding: Compression, manifest: boolean): MsgHdrs | undefined {
-  if (encoding === 'none' && !manifest) return undefined;
+/** Whether a plain record is large enough (`minBytes`) to be worth a trip to the compression pool. */
+export function worthCompressing(plain: EncodedRecord, how: Compression, minBytes: number): boolean {
+  return how !== 'none' && plain.raw >= minBytes;
+}
+
+/** Compresses a plain record; keeps it plain when compression saves too little. */
+export async function compressRecord(plain: EncodedRecord, how: Compression): Promise<EncodedRecord> {
+  if (how === 'none') return plain;
+  const packed = await compress(plain.data, how);
+  if (packed.byteLength > plain.raw * (1 - MIN_SAVING)) return plain;
+  return { data: packed, encoding: how, raw: plain.raw };
+}
+
+/**
+ * Headers of a message: its id (JetStream's duplicate window drops a re-send with the same id)
+ * and, for a record or its manifest, how the body is encoded.
+ */
+export function recordHeaders(msgId: string, encoding: Compression = 'none', manifest = false): MsgHdrs {
   const h = natsHeaders();
+  h.set(PubHeaders.MsgIdHdr, msgId);
   if (encoding !== 'none') h.set(HEADER_ENCODING, encoding);
   if (manifest) h.set(HEADER_KIND, KIND_MANIFEST);
   return h;
@@ -81,12 +95,19 @@ export function isManifest(h: MsgHdrs | undefined): boolean {
  * QP_ERR_SYNC_FORMAT_VERSION for a message from a newer QProxy (kept for after an upgrade).
  */
 export async function decodeRecord(body: Buffer, encoding: Compression): Promise<{ entry: SyncEntry; raw: number }> {
+  if (encoding === 'none') return decodePlainRecord(body);
   let raw: Buffer;
   try {
     raw = await decompress(body, encoding, MAX_RECORD_BYTES);
   } catch (err) {
     throw malformed(err instanceof Error ? err.message : String(err), err);
   }
+  return decodePlainRecord(raw);
+}
+
+/** `decodeRecord` of an uncompressed body, synchronous (most messages: small records go out plain). */
+export function decodePlainRecord(raw: Buffer): { entry: SyncEntry; raw: number } {
+  if (raw.byteLength > MAX_RECORD_BYTES) throw malformed(`the record is larger than ${MAX_RECORD_BYTES} bytes`);
   let entries;
   try {
     entries = decodeBatch(raw).entries;

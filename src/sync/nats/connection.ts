@@ -56,6 +56,9 @@ export function connectionOptions(o: NatsServerOptions, name: string): Connectio
     reconnectJitterTLS: 500,
     pingInterval: 10_000,
     maxPingOut: 3,
+    // Async stack traces cost an Error (a stack capture) per request; the backend's requests are
+    // API calls whose failures are classified by message, so the traces would never be read.
+    noAsyncTraces: true,
     ...(o.token !== undefined && { token: o.token }),
     ...(o.user !== undefined && { user: o.user, pass: o.password ?? '' }),
     ...(o.creds !== undefined && { authenticator: credsAuthenticator(new Uint8Array(o.creds)) }),

@@ -9,7 +9,7 @@ import { ReceiverWriter } from '../receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from '../store-port.js';
 import { SyncError } from '../sync-error.js';
 import type { SyncEntry } from '../wire-format.js';
-import { decodeManifest, decodeRecord, encodingOf, isManifest, joinParts, type Manifest } from './codec.js';
+import { decodeManifest, decodePlainRecord, decodeRecord, encodingOf, isManifest, joinParts, type Manifest } from './codec.js';
 import { NatsLink, type NatsServerOptions } from './connection.js';
 import { NatsError } from './nats-error.js';
 import { ensureConsumer, ensureStream, type StreamPlan } from './stream-setup.js';
@@ -75,9 +75,10 @@ const FORMAT_RETRY_MS = 60_000;
 /**
  * The Playback node's side of NATS sync: a durable pull consumer. Messages are decoded and
  * validated like peer batches, stored in one transaction per pull batch (idempotent by record id),
- * and acknowledged (ackAck) only after the commit. Redeliveries are skipped by the store, so they
- * never add records nor live replays; a message that is not a record is logged, counted and
- * terminated. With a group, members share the durable and JetStream splits the messages.
+ * and acknowledged only after the commit. The next batch is decoded while the previous one
+ * commits. Redeliveries are skipped by the store, so they never add records nor live replays;
+ * a message that is not a record is logged, counted and terminated. With a group, members share
+ * the durable and JetStream splits the messages.
  */
 export class NatsConsumer {
   private readonly link: NatsLink;
@@ -87,6 +88,10 @@ export class NatsConsumer {
   private messages: ConsumerMessages | null = null;
   private readonly queue: JsMsg[] = [];
   private draining: Promise<void> | null = null;
+  /** The pull loop waits on this while the queue is full; the drain calls it when it takes a batch. */
+  private room: (() => void) | null = null;
+  /** The batch being stored and acknowledged (one at a time: the gap guard reads what the previous one committed). */
+  private storing: Promise<void> = Promise.resolve();
   private running: Promise<void> | null = null;
   private jsm: JetStreamManager | null = null;
   private stopping = false;
@@ -192,7 +197,9 @@ export class NatsConsumer {
       for await (const m of messages) {
         this.queue.push(m);
         this.kick();
-        if (this.queue.length >= this.opts.batch * 2) await this.draining;
+        // Waits for room, not for the drain to finish: the pull keeps going (and asking the server
+        // for more) while batches are stored.
+        if (this.queue.length >= this.opts.batch * 2 && this.draining) await new Promise<void>((resolve) => (this.room = resolve));
         if (this.stopping) break;
       }
       // The iterator ended by itself (consumer deleted, connection closed): set everything up again.
@@ -206,10 +213,14 @@ export class NatsConsumer {
   }
 
   private kick(): void {
-    this.draining ??= this.drain().finally(() => {
-      this.draining = null;
-      if (this.queue.length > 0 && !this.stopping) this.kick();
-    });
+    this.draining ??= this.drain()
+      .catch((err: unknown) => this.storeFailed(err))
+      .finally(() => {
+        this.draining = null;
+        this.room?.();
+        this.room = null;
+        if (this.queue.length > 0 && !this.stopping) this.kick();
+      });
   }
 
   private async drain(): Promise<void> {
@@ -217,21 +228,38 @@ export class NatsConsumer {
       if (this.stopping) {
         // Pulled but not stored: offered again at once (to any group member).
         for (const m of this.queue.splice(0)) m.nak();
-        return;
+        break;
       }
-      await this.handle(this.queue.splice(0, this.opts.batch));
+      const taken = this.queue.splice(0, this.opts.batch);
+      this.room?.();
+      this.room = null;
+      const items = await this.decodeAll(taken);
+      await this.storing;
+      this.storing = this.store(items).catch((err: unknown) => this.storeFailed(err));
     }
+    await this.storing;
   }
 
-  private async handle(msgs: JsMsg[]): Promise<void> {
+  /** Something unexpected broke a batch: its messages are not acknowledged, so JetStream offers them again after ack_wait. */
+  private storeFailed(err: unknown): void {
+    this.gaps.reset();
+    this.opts.logger.warn({ err: errorMessage(err) }, 'NATS sync could not store pulled messages; they are delivered again');
+  }
+
+  private async decodeAll(msgs: JsMsg[]): Promise<Item[]> {
     const items: Item[] = [];
     for (const m of msgs) {
       this.counts.messages++;
       if (m.redelivered) this.counts.redelivered++;
       this.pendingCount = m.info.pending;
-      const item = await this.decode(m);
+      const decoded = this.decode(m);
+      const item = decoded instanceof Promise ? await decoded : decoded;
       if (item) items.push(item);
     }
+    return items;
+  }
+
+  private async store(items: Item[]): Promise<void> {
     const { ready, gaps } = this.gaps.admit(items);
     for (const g of gaps) this.holdGap(g);
     if (ready.length === 0) return;
@@ -261,13 +289,41 @@ export class NatsConsumer {
       now,
     );
     this.observe((o) => o.batchStored({ stored: outcome.stored, skipped: outcome.skipped, rawBytes: raw, wireBytes: wire, lagSeconds: lags }));
-    // Acknowledged only now that the batch is committed: a crash before this redelivers it.
-    await Promise.allSettled(ready.map((i) => i.m.ackAck()));
+    // Acknowledged only now that the batch is committed: a crash before this redelivers it. A plain
+    // ack, not ackAck: the server's confirmation would change nothing here (an ack lost with the
+    // connection means a redelivery the store skips either way), and ackAck costs a request, a
+    // timer and two Errors per message, and made each batch wait a round trip for the last one.
+    // The acks go out in order on the connection, and close() drains it, so a clean stop loses none.
+    for (const i of ready) {
+      try {
+        i.m.ack();
+      } catch {
+        // The connection is gone: the message comes again after ack_wait and the store skips it.
+      }
+    }
   }
 
-  /** Decodes a message (fetching the parts of a large one); null when it was refused. */
-  private async decode(m: JsMsg): Promise<Item | null> {
-    const wire = m.data.byteLength;
+  /**
+   * Decodes a message: synchronously for a plain record (most), through a promise for a
+   * compressed one or the manifest of a large one. Null when it was refused.
+   */
+  private decode(m: JsMsg): Item | null | Promise<Item | null> {
+    const headers = m.headers;
+    try {
+      const encoding = encodingOf(headers);
+      if (encoding === 'none' && !isManifest(headers)) {
+        const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+        const { entry, raw } = decodePlainRecord(body);
+        return { m, entry, raw, wire: body.byteLength };
+      }
+    } catch (err) {
+      return this.refuse(m, err);
+    }
+    return this.decodeSlow(m);
+  }
+
+  /** Decodes a compressed message or a large one's manifest (fetching the parts). */
+  private async decodeSlow(m: JsMsg): Promise<Item | null> {
     try {
       const encoding = encodingOf(m.headers);
       let body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
@@ -275,22 +331,28 @@ export class NatsConsumer {
       const { entry, raw } = await decodeRecord(body, encoding);
       return { m, entry, raw, wire: body.byteLength };
     } catch (err) {
-      if (err instanceof SyncError && err.code === 'QP_ERR_SYNC_FORMAT_VERSION') {
-        m.nak(FORMAT_RETRY_MS);
-        this.refused('format_version', 1, wire, err.code, `${err.message}; the message stays in the stream`);
-        return null;
-      }
-      if (err instanceof NatsError && (err.code === 'QP_ERR_NATS_MESSAGE_MALFORMED' || err.code === 'QP_ERR_NATS_PARTS_MISSING')) {
-        m.term(err.code);
-        this.counts.malformed++;
-        this.refused('malformed', 1, wire, err.code, `${err.message} (subject ${m.subject}, stream seq ${m.seq}); the message is terminated`);
-        return null;
-      }
-      // The connection failed while fetching parts: offer the message again later.
-      m.nak(this.backoff.next());
-      this.noteFailure(new NatsError('QP_ERR_NATS_CONNECT', `could not read a large record's parts (${errorMessage(err)}); it is delivered again`, { cause: err }));
+      return this.refuse(m, err);
+    }
+  }
+
+  /** A message that cannot be stored: kept (newer format), terminated (malformed) or offered again (parts unreadable). */
+  private refuse(m: JsMsg, err: unknown): null {
+    const wire = m.data.byteLength;
+    if (err instanceof SyncError && err.code === 'QP_ERR_SYNC_FORMAT_VERSION') {
+      m.nak(FORMAT_RETRY_MS);
+      this.refused('format_version', 1, wire, err.code, `${err.message}; the message stays in the stream`);
       return null;
     }
+    if (err instanceof NatsError && (err.code === 'QP_ERR_NATS_MESSAGE_MALFORMED' || err.code === 'QP_ERR_NATS_PARTS_MISSING')) {
+      m.term(err.code);
+      this.counts.malformed++;
+      this.refused('malformed', 1, wire, err.code, `${err.message} (subject ${m.subject}, stream seq ${m.seq}); the message is terminated`);
+      return null;
+    }
+    // The connection failed while fetching parts: offer the message again later.
+    m.nak(this.backoff.next());
+    this.noteFailure(new NatsError('QP_ERR_NATS_CONNECT', `could not read a large record's parts (${errorMessage(err)}); it is delivered again`, { cause: err }));
+    return null;
   }
 
   private async fetchParts(manifest: Manifest): Promise<Buffer> {

@@ -30,6 +30,9 @@ function parse(text: string | null): PersistedPublisher | null {
   }
 }
 
+/** Cursor moves within this long are saved in one write. */
+const PERSIST_EVERY_MS = 50;
+
 /**
  * The publisher's cursor, persisted with setMeta after acknowledgements; at most one write in
  * flight, changes meanwhile folded into the next. A crash before a write lands only means the last
@@ -40,6 +43,7 @@ export class PublisherState {
   private durable: number;
   private writing: Promise<void> | null = null;
   private dirty = false;
+  private soon: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Pick<SenderStore, 'getMeta' | 'setMeta'>,
@@ -59,7 +63,23 @@ export class PublisherState {
     return this.durable;
   }
 
+  /**
+   * Saves the cursor within PERSIST_EVERY_MS: PubAcks move it once per record, and a store write
+   * per PubAck cost the Record node more CPU than the rest of the acknowledgement handling.
+   */
+  persistSoon(): void {
+    this.soon ??= setTimeout(() => {
+      this.soon = null;
+      this.persist();
+    }, PERSIST_EVERY_MS);
+  }
+
+  /** Saves the cursor now (or right after the write in flight). */
   persist(): void {
+    if (this.soon) {
+      clearTimeout(this.soon);
+      this.soon = null;
+    }
     if (this.writing) {
       this.dirty = true;
       return;

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../errors.js';
 import { Backoff } from '../backoff.js';
@@ -9,12 +9,14 @@ import type { Compression } from '../protocol.js';
 import type { UpstreamFigures } from '../sender-status.js';
 import type { SenderStore, SyncLogger } from '../store-port.js';
 import { TcpWatermarks } from '../tcp-watermarks.js';
-import { encodeManifest, encodeRecord, recordHeaders, splitParts } from './codec.js';
+import { compressRecord, encodeManifest, encodePlain, recordHeaders, splitParts, worthCompressing, type EncodedRecord } from './codec.js';
 import { NatsLink, type NatsServerOptions } from './connection.js';
 import { FeedReader, type OutMessage } from './feed-reader.js';
 import { NatsError, classifyNatsError } from './nats-error.js';
+import { pubAckOf } from './pub-ack.js';
 import { PublisherState } from './publisher-state.js';
 import { PendingFigures, publisherStatus, type PublisherLive, type PublisherStatus } from './publisher-status.js';
+import { ReplyTimeoutError, ReplyTracker } from './reply-tracker.js';
 import { ensureStream, type StreamPlan } from './stream-setup.js';
 import type { Subjects } from './subjects.js';
 
@@ -39,6 +41,11 @@ export interface NatsPublisherOptions {
 
 /** Room left in a message for headers and protocol framing. */
 const HEADROOM = 4096;
+/**
+ * Once the feed has nothing new, PubAcks look again at most this often (an idle window waits for
+ * the poll timer). Looking on every PubAck, as one per record arrives, was a store query per record.
+ */
+const DRY_REREAD_MS = 10;
 
 interface Slot {
   msg: OutMessage;
@@ -55,10 +62,11 @@ interface Acked {
 
 /**
  * The Record node's side of NATS sync. It reads the store's feed after a durable cursor, publishes
- * each record as a JetStream message with its id as the message id (several in flight), and moves
- * the cursor over the acknowledged prefix only. A failed publish drops everything unacknowledged
- * and, after a back-off with jitter, publishes again from the cursor: the stream's duplicate
- * window drops what it already holds, so nothing is lost and nothing is stored twice.
+ * each record as a JetStream message with its id as the message id (up to max_in_flight awaiting
+ * their PubAck, through a ReplyTracker rather than one client request each), and moves the cursor
+ * over the acknowledged prefix only. A failed publish drops everything unacknowledged and, after a
+ * back-off with jitter, publishes again from the cursor: the stream's duplicate window drops what
+ * it already holds, so nothing is lost and nothing is stored twice.
  */
 export class NatsPublisher {
   private readonly link: NatsLink;
@@ -67,13 +75,18 @@ export class NatsPublisher {
   private readonly reader: FeedReader;
   private readonly backoff: Backoff;
   private readonly pending: PendingFigures;
+  /** Messages published and not yet part of the acknowledged prefix: window[head..] (a queue without shifts). */
   private window: Slot[] = [];
-  private inFlight = new Set<Promise<void>>();
-  private js: JetStreamClient | null = null;
+  private head = 0;
+  /** Compressed or split records being published (the rare, promise-based path). */
+  private slow = new Set<Promise<void>>();
+  private tracker: ReplyTracker | null = null;
   private maxMessage = 0;
   private epoch = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
+  /** performance.now() before which the feed is not read again (it was found empty). */
+  private dryUntil = 0;
   private stopping = false;
   private closing: Promise<void> | null = null;
   private logged: string | null = null;
@@ -150,7 +163,7 @@ export class NatsPublisher {
       connected,
       nextRetryAt: this.link.nextRetryAt,
       persisted: this.state.value,
-      inFlight: this.window.length,
+      inFlight: this.window.length - this.head,
       live: this.live,
       pending: this.pending,
       upstream: this.opts.upstream,
@@ -162,8 +175,10 @@ export class NatsPublisher {
     const payload = nc.info?.max_payload ?? 1024 * 1024;
     const limit = facts.maxMsgSize > 0 ? Math.min(payload, facts.maxMsgSize) : payload;
     this.maxMessage = Math.max(1024, limit - HEADROOM);
-    this.js = jetstream(nc, { timeout: this.opts.publishTimeoutMs });
+    // The epoch moves first, so the old tracker's failures (closed below) are ignored.
     this.restartFromCursor();
+    this.tracker?.close();
+    this.tracker = new ReplyTracker(nc, this.opts.publishTimeoutMs);
     if (this.logged !== 'up') {
       this.logged = 'up';
       this.opts.logger.info({ server: nc.getServer(), stream: this.opts.stream.name, max_message: limit, cursor: this.state.value.cursor }, 'NATS sync publisher connected');
@@ -174,16 +189,23 @@ export class NatsPublisher {
 
   /** Fills the window up to max_in_flight from the feed. */
   private pump(): void {
-    const js = this.js;
-    if (this.stopping || !js || !this.link.connected || this.retryTimer) return;
-    while (this.window.length < this.opts.maxInFlight) {
-      const msg = this.readNext();
-      if (!msg) break;
-      const slot: Slot = { msg, acked: false };
-      this.window.push(slot);
-      this.dispatch(js, slot);
+    const tracker = this.tracker;
+    if (this.stopping || !tracker || !this.link.connected || this.retryTimer) return;
+    if (this.dryUntil === 0 || performance.now() >= this.dryUntil) {
+      this.dryUntil = 0;
+      while (this.window.length - this.head < this.opts.maxInFlight) {
+        const msg = this.readNext();
+        if (!msg) {
+          this.dryUntil = performance.now() + DRY_REREAD_MS;
+          break;
+        }
+        const slot: Slot = { msg, acked: false };
+        this.window.push(slot);
+        this.dispatch(tracker, slot);
+      }
     }
-    if (this.window.length === 0) this.schedulePoll();
+    // A dry feed is looked at again by the poll timer, whatever PubAcks still arrive.
+    if (this.dryUntil > 0 || this.window.length === this.head) this.schedulePoll();
   }
 
   private readNext(): OutMessage | null {
@@ -199,13 +221,38 @@ export class NatsPublisher {
     if (this.pollTimer || this.stopping) return;
     this.pollTimer = setTimeout(() => {
       this.pollTimer = null;
+      this.dryUntil = 0;
       this.pump();
     }, this.opts.pollIntervalMs);
   }
 
-  private dispatch(js: JetStreamClient, slot: Slot): void {
+  /**
+   * Publishes one record. The common case (small, uncompressed, one message) is a synchronous
+   * publish whose PubAck comes back through the tracker's callback, so PubAcks that arrive in one
+   * socket read refill the window in one turn and those publishes leave in one socket write.
+   */
+  private dispatch(tracker: ReplyTracker, slot: Slot): void {
     const epoch = this.epoch;
-    const task = this.publish(js, slot.msg).then(
+    const m = slot.msg;
+    const plain = encodePlain(this.opts.nodeId, m.entry);
+    if (!worthCompressing(plain, this.opts.compression, this.opts.compressMinBytes) && plain.data.byteLength <= this.maxMessage) {
+      const subject = this.opts.subjects.record(m.entry.record.node_id, m.entry.record.protocol);
+      const t0 = performance.now();
+      tracker.send(subject, plain.data, recordHeaders(m.msgId), (err, reply) => {
+        if (epoch !== this.epoch) return;
+        let duplicate: boolean;
+        try {
+          if (err) throw err;
+          duplicate = pubAckOf(reply!, subject).duplicate;
+        } catch (failure) {
+          this.onFailure(failure);
+          return;
+        }
+        this.onAck(slot, { raw: plain.raw, wire: plain.data.byteLength, seconds: (performance.now() - t0) / 1000, duplicate, split: false });
+      });
+      return;
+    }
+    const task = this.publishSlow(tracker, m, plain).then(
       (a) => {
         if (epoch === this.epoch) this.onAck(slot, a);
       },
@@ -213,25 +260,27 @@ export class NatsPublisher {
         if (epoch === this.epoch) this.onFailure(err);
       },
     );
-    this.inFlight.add(task);
-    void task.finally(() => this.inFlight.delete(task));
+    this.slow.add(task);
+    void task.finally(() => this.slow.delete(task));
   }
 
-  private async publish(js: JetStreamClient, m: OutMessage): Promise<Acked> {
+  /** A record to compress, or too large for one message: the parts first (not matched by consumers), then the manifest. */
+  private async publishSlow(tracker: ReplyTracker, m: OutMessage, plain: EncodedRecord): Promise<Acked> {
     const r = m.entry.record;
     const subject = this.opts.subjects.record(r.node_id, r.protocol);
-    const enc = await encodeRecord(this.opts.nodeId, m.entry, this.opts.compression, this.opts.compressMinBytes);
+    const enc = worthCompressing(plain, this.opts.compression, this.opts.compressMinBytes) ? await compressRecord(plain, this.opts.compression) : plain;
     const t0 = performance.now();
+    const publish = async (subj: string, data: Uint8Array, headers: ReturnType<typeof recordHeaders>): Promise<boolean> =>
+      pubAckOf(await tracker.request(subj, data, headers), subj).duplicate;
     if (enc.data.byteLength <= this.maxMessage) {
-      const ack = await js.publish(subject, enc.data, { msgID: m.msgId, headers: recordHeaders(enc.encoding, false) });
-      return { raw: enc.raw, wire: enc.data.byteLength, seconds: (performance.now() - t0) / 1000, duplicate: ack.duplicate, split: false };
+      const duplicate = await publish(subject, enc.data, recordHeaders(m.msgId, enc.encoding));
+      return { raw: enc.raw, wire: enc.data.byteLength, seconds: (performance.now() - t0) / 1000, duplicate, split: false };
     }
-    // Too large for one message: the parts first (not matched by consumers), then the manifest.
     const partSubject = this.opts.subjects.part(m.msgId, 0).replace(/\.0$/, '');
     const { manifest, parts } = splitParts(enc.data, this.maxMessage, partSubject);
-    await Promise.all(parts.map((p, n) => js.publish(`${partSubject}.${n}`, p, { msgID: `${m.msgId}:p${n}` })));
-    const ack = await js.publish(subject, encodeManifest(manifest), { msgID: m.msgId, headers: recordHeaders(enc.encoding, true) });
-    return { raw: enc.raw, wire: enc.data.byteLength, seconds: (performance.now() - t0) / 1000, duplicate: ack.duplicate, split: true };
+    await Promise.all(parts.map((p, n) => publish(`${partSubject}.${n}`, p, recordHeaders(`${m.msgId}:p${n}`))));
+    const duplicate = await publish(subject, encodeManifest(manifest), recordHeaders(m.msgId, enc.encoding, true));
+    return { raw: enc.raw, wire: enc.data.byteLength, seconds: (performance.now() - t0) / 1000, duplicate, split: true };
   }
 
   private onAck(slot: Slot, a: Acked): void {
@@ -255,18 +304,20 @@ export class NatsPublisher {
       this.logged = 'up';
     }
     let cursor: number | null = null;
-    let n = 0;
-    while (this.window[n]?.acked) {
-      const s = this.window[n]!;
-      cursor = s.msg.seq;
+    while (this.window[this.head]?.acked) {
+      cursor = this.window[this.head]!.msg.seq;
       this.state.value.sent_records++;
-      n++;
+      this.head++;
     }
-    if (n > 0) this.window = this.window.slice(n);
+    // Compact once the acknowledged prefix is most of the array (amortised O(1) per message).
+    if (this.head > 0 && this.head * 2 >= this.window.length) {
+      this.window = this.window.slice(this.head);
+      this.head = 0;
+    }
     this.state.value.sent_bytes += a.raw;
     if (cursor !== null && cursor > this.state.value.cursor) {
       this.state.value.cursor = cursor;
-      this.state.persist();
+      this.state.persistSoon();
     }
     this.pump();
   }
@@ -293,6 +344,8 @@ export class NatsPublisher {
   private restartFromCursor(): void {
     this.epoch++;
     this.window = [];
+    this.head = 0;
+    this.dryUntil = 0;
     this.reader.reset(this.state.value.cursor);
   }
 
@@ -321,13 +374,16 @@ export class NatsPublisher {
     for (const t of [this.retryTimer, this.pollTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.pollTimer = null;
     await this.link.close(async () => {
-      if (this.inFlight.size > 0) {
+      const started = Date.now();
+      await this.tracker?.idle(deadlineMs);
+      if (this.slow.size > 0) {
         let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
-        await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+        const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs - (Date.now() - started)))));
+        await Promise.race([Promise.allSettled([...this.slow]), deadline]);
         clearTimeout(timer);
       }
       this.epoch++;
+      this.tracker?.close();
       this.state.persist();
       await this.state.flush();
     });
@@ -336,6 +392,9 @@ export class NatsPublisher {
 }
 
 function publishFailure(err: unknown, servers: string): NatsError {
+  if (err instanceof ReplyTimeoutError) {
+    return new NatsError('QP_ERR_NATS_PUBLISH', `a publish to ${servers} was not acknowledged within ${err.timeoutMs} ms (nats.publish_timeout); publishing again from the cursor after a back-off`, { cause: err });
+  }
   const f = classifyNatsError(err, servers);
   if (f.operatorFix) return f;
   return new NatsError('QP_ERR_NATS_PUBLISH', `a publish to ${servers} was not acknowledged (${errorMessage(err)}); publishing again from the cursor after a back-off`, { cause: err });

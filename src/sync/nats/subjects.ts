@@ -7,6 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 
+/** Record subjects remembered per Subjects (node ids seen; more only when relaying other nodes' records). */
+const MEMO_MAX = 256;
 /** Longest token kept verbatim; longer ones are cut and suffixed with a hash so they stay distinct. */
 const MAX_TOKEN = 64;
 
@@ -26,11 +28,21 @@ export function defaultDurable(nodeId: string): string {
 
 /** Subjects of one deployment (one prefix). */
 export class Subjects {
+  /** Record subjects by node id and protocol: a publisher asks once per record, nearly always for its own node. */
+  private readonly memo = new Map<string, string>();
+
   constructor(readonly prefix: string) {}
 
   /** Subject of a record message. */
   record(nodeId: string, protocol: 'http' | 'tcp'): string {
-    return `${this.prefix}.rec.${subjectToken(nodeId)}.${protocol}`;
+    const key = `${protocol}:${nodeId}`;
+    let subject = this.memo.get(key);
+    if (subject === undefined) {
+      subject = `${this.prefix}.rec.${subjectToken(nodeId)}.${protocol}`;
+      if (this.memo.size >= MEMO_MAX) this.memo.clear();
+      this.memo.set(key, subject);
+    }
+    return subject;
   }
 
   /** What consumers filter on: every record subject, no part subject. */
