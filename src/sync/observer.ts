@@ -98,3 +98,20 @@ export interface SyncMetricsObserver {
   /** Receiver: source of the connected-peers gauge, read on scrape. */
   setReceiverPeers(fn: () => number): void;
 }
+
+/**
+ * Calls `fn` with the observer, if there is one. A throwing observer is a metrics bug: it is logged
+ * and must never break sync.
+ */
+export function notifyObserver(
+  observer: SyncMetricsObserver | undefined,
+  logger: { warn(obj: object, msg: string): void },
+  fn: (o: SyncMetricsObserver) => void,
+): void {
+  if (!observer) return;
+  try {
+    fn(observer);
+  } catch (err) {
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'sync metrics observer threw; ignored');
+  }
+}

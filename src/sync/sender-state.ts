@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { CursorWriter } from './cursor-writer.js';
 import type { SenderStore, SyncLogger } from './store-port.js';
 
 /** Meta key of the sender's durable state. */
@@ -36,22 +36,15 @@ function parse(text: string | null): PersistedSender | null {
 }
 
 /**
- * The cursor (and the sender's ledger counters), persisted with setMeta after acknowledgements. At
- * most one write is in flight; changes meanwhile are folded into the next write. A crash before a
- * write completes only means the last acknowledged batches are sent again, which the receiver
- * skips as duplicates.
+ * The cursor (and the sender's ledger counters), persisted with setMeta after acknowledgements
+ * (see CursorWriter). A crash before a write completes only means the last acknowledged batches are
+ * sent again, which the receiver skips as duplicates.
  */
 export class SenderState {
   readonly value: PersistedSender;
-  private durable: number;
-  private writing: Promise<void> | null = null;
-  private dirty = false;
+  private readonly writer: CursorWriter<PersistedSender>;
 
-  constructor(
-    private readonly store: Pick<SenderStore, 'getMeta' | 'setMeta'>,
-    peer: string,
-    private readonly logger: SyncLogger,
-  ) {
+  constructor(store: Pick<SenderStore, 'getMeta' | 'setMeta'>, peer: string, logger: SyncLogger) {
     const kept = parse(store.getMeta(SENDER_META_KEY));
     if (kept && kept.peer && kept.peer !== peer) {
       logger.warn(
@@ -60,43 +53,22 @@ export class SenderState {
       );
     }
     this.value = { ...(kept ?? { cursor: 0, sent_records: 0, sent_bytes: 0, refused_records: 0 }), peer };
-    this.durable = this.value.cursor;
+    this.writer = new CursorWriter(store, SENDER_META_KEY, this.value, logger);
   }
 
   /** The cursor as last written to disk (what the retention floor may rely on). */
   get durableCursor(): number {
-    return this.durable;
+    return this.writer.durableCursor;
   }
 
   /** Schedules a write of the current value. */
   persist(): void {
-    if (this.writing) {
-      this.dirty = true;
-      return;
-    }
-    const snapshot = { ...this.value };
-    this.writing = this.store
-      .setMeta(SENDER_META_KEY, JSON.stringify(snapshot))
-      .then(
-        () => {
-          this.durable = snapshot.cursor;
-        },
-        (err: unknown) => {
-          this.logger.warn({ err: errorMessage(err) }, 'sync cursor could not be saved; it is saved with the next acknowledgement');
-        },
-      )
-      .finally(() => {
-        this.writing = null;
-        if (this.dirty) {
-          this.dirty = false;
-          this.persist();
-        }
-      });
+    this.writer.persist();
   }
 
   /** Resolves when the latest value is on disk (or failed to get there). */
-  async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 }
 

@@ -5,7 +5,7 @@ import { BatchReader, type BatchLimits } from './batch-reader.js';
 import { compress } from './compression.js';
 import { SyncFailure, classifyError, classifyStatus } from './failure.js';
 import { lagSeconds, recordTime } from './lag.js';
-import type { SyncMetricsObserver } from './observer.js';
+import { notifyObserver, type SyncMetricsObserver } from './observer.js';
 import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './peer-connection.js';
 import { BATCH_CONTENT_TYPE, CONTENT_ENCODING, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck, type Compression } from './protocol.js';
 import { SendWindow, type Settled, type Slot } from './send-window.js';
@@ -354,13 +354,7 @@ export class SyncSender {
   }
 
   private observe(fn: (o: SyncMetricsObserver) => void): void {
-    const o = this.opts.observer;
-    if (!o) return;
-    try {
-      fn(o);
-    } catch (err) {
-      this.opts.logger.warn({ err: errorMessage(err) }, 'sync metrics observer threw; ignored');
-    }
+    notifyObserver(this.opts.observer, this.opts.logger, fn);
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../errors.js';
 import { Backoff } from '../backoff.js';
 import { lagSeconds, recordTime } from '../lag.js';
-import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
+import { notifyObserver, type SyncMetricsObserver, type SyncRejectReason } from '../observer.js';
 import type { NodeLedger } from '../receiver-ledger.js';
 import { ReceiverWriter } from '../receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from '../store-port.js';
@@ -410,13 +410,7 @@ export class NatsConsumer {
   }
 
   private observe(fn: (o: SyncMetricsObserver) => void): void {
-    const o = this.opts.observer;
-    if (!o) return;
-    try {
-      fn(o);
-    } catch (err) {
-      this.opts.logger.warn({ err: errorMessage(err) }, 'sync metrics observer threw; ignored');
-    }
+    notifyObserver(this.opts.observer, this.opts.logger, fn);
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { errorMessage } from '../../errors.js';
+import { CursorWriter } from '../cursor-writer.js';
 import type { SenderStore, SyncLogger } from '../store-port.js';
 
 /**
@@ -34,33 +34,26 @@ function parse(text: string | null): PersistedPublisher | null {
 const PERSIST_EVERY_MS = 50;
 
 /**
- * The publisher's cursor, persisted with setMeta after acknowledgements; at most one write in
- * flight, changes meanwhile folded into the next. A crash before a write lands only means the last
- * records are published again, and the stream's duplicate window drops them.
+ * The publisher's cursor, persisted with setMeta after acknowledgements (see CursorWriter). A crash
+ * before a write lands only means the last records are published again, and the stream's duplicate
+ * window drops them.
  */
 export class PublisherState {
   readonly value: PersistedPublisher;
-  private durable: number;
-  private writing: Promise<void> | null = null;
-  private dirty = false;
-  private soon: NodeJS.Timeout | null = null;
+  private readonly writer: CursorWriter<PersistedPublisher>;
 
-  constructor(
-    private readonly store: Pick<SenderStore, 'getMeta' | 'setMeta'>,
-    stream: string,
-    private readonly logger: SyncLogger,
-  ) {
+  constructor(store: Pick<SenderStore, 'getMeta' | 'setMeta'>, stream: string, logger: SyncLogger) {
     const kept = parse(store.getMeta(NATS_PUBLISHER_META_KEY));
     if (kept?.stream && kept.stream !== stream) {
       logger.warn({ previous_stream: kept.stream, stream, cursor: kept.cursor }, 'the NATS stream changed; publishing continues after the cursor reached with the previous one');
     }
     this.value = { ...(kept ?? { cursor: 0, sent_records: 0, sent_bytes: 0 }), stream };
-    this.durable = this.value.cursor;
+    this.writer = new CursorWriter(store, NATS_PUBLISHER_META_KEY, this.value, logger);
   }
 
   /** The cursor as last written to disk (the store's retention floor). */
   get durableCursor(): number {
-    return this.durable;
+    return this.writer.durableCursor;
   }
 
   /**
@@ -68,42 +61,16 @@ export class PublisherState {
    * per PubAck cost the Record node more CPU than the rest of the acknowledgement handling.
    */
   persistSoon(): void {
-    this.soon ??= setTimeout(() => {
-      this.soon = null;
-      this.persist();
-    }, PERSIST_EVERY_MS);
+    this.writer.persistSoon(PERSIST_EVERY_MS);
   }
 
   /** Saves the cursor now (or right after the write in flight). */
   persist(): void {
-    if (this.soon) {
-      clearTimeout(this.soon);
-      this.soon = null;
-    }
-    if (this.writing) {
-      this.dirty = true;
-      return;
-    }
-    const snapshot = { ...this.value };
-    this.writing = this.store
-      .setMeta(NATS_PUBLISHER_META_KEY, JSON.stringify(snapshot))
-      .then(
-        () => {
-          this.durable = snapshot.cursor;
-        },
-        (err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'NATS sync cursor could not be saved; it is saved with the next acknowledgement'),
-      )
-      .finally(() => {
-        this.writing = null;
-        if (this.dirty) {
-          this.dirty = false;
-          this.persist();
-        }
-      });
+    this.writer.persist();
   }
 
-  async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 }
 

@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../errors.js';
 import { Backoff } from '../backoff.js';
 import { recordTime } from '../lag.js';
-import type { SyncMetricsObserver } from '../observer.js';
+import { notifyObserver, type SyncMetricsObserver } from '../observer.js';
 import type { Compression } from '../protocol.js';
 import type { UpstreamFigures } from '../sender-status.js';
 import type { SenderStore, SyncLogger } from '../store-port.js';
@@ -360,13 +360,7 @@ export class NatsPublisher {
   }
 
   private observe(fn: (o: SyncMetricsObserver) => void): void {
-    const o = this.opts.observer;
-    if (!o) return;
-    try {
-      fn(o);
-    } catch (err) {
-      this.opts.logger.warn({ err: errorMessage(err) }, 'sync metrics observer threw; ignored');
-    }
+    notifyObserver(this.opts.observer, this.opts.logger, fn);
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
