@@ -36,6 +36,7 @@ const HELP = `node bench/sync.mjs [options]
   --keep             keep the temporary folder (configs, stores, logs)
   --backend B        peer (default: steady + catch-up), nats or both (steady only, 1 and 2 Record nodes)
   --nats-server P    nats-server binary for --backend nats|both (default /usr/sbin/nats-server)
+  --nats-batch N     nats.batch of the Playback node (default: QProxy's, 256)
   --cpu-prof DIR     run the QProxy nodes with node --cpu-prof, profiles written to DIR on exit
 `;
 
@@ -52,6 +53,7 @@ const { values: opts } = parseArgs({
     keep: { type: 'boolean', default: false },
     backend: { type: 'string', default: 'peer' },
     'nats-server': { type: 'string', default: '/usr/sbin/nats-server' },
+    'nats-batch': { type: 'string' },
     'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -68,7 +70,7 @@ if (!['peer', 'nats', 'both'].includes(opts.backend)) {
   process.stderr.write(`--backend: expected peer, nats or both, got "${opts.backend}"\n`);
   process.exit(2);
 }
-for (const name of ['seconds', 'outage', 'connections', 'batch-records', 'streams']) {
+for (const name of ['seconds', 'outage', 'connections', 'batch-records', 'streams', 'nats-batch']) {
   const v = opts[name];
   if (v !== undefined && !(Number.isInteger(Number(v)) && Number(v) > 0)) {
     process.stderr.write(`--${name}: expected a positive whole number, got "${v}"\n`);
@@ -496,7 +498,7 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
     node_id: 'bench-playback',
     api: { host: '127.0.0.1', port: pbApi },
     storage: { path: path.join(dir, 'playback.db') },
-    ...(backend === 'nats' ? { nats: natsSection({ durable: `pb-${nodes}` }) } : { sync: { host: '127.0.0.1', port: sync, token: TOKEN } }),
+    ...(backend === 'nats' ? { nats: natsSection({ durable: `pb-${nodes}`, ...(opts['nats-batch'] && { batch: Number(opts['nats-batch']) }) }) } : { sync: { host: '127.0.0.1', port: sync, token: TOKEN } }),
     playback: { live: { enabled: false } },
     log: { level: 'warn' },
   });
