@@ -1,7 +1,7 @@
 /**
  * Builds the playback side of a Playback node from the configuration: replay (live and on demand,
  * HTTP to `http.downstream`, TCP to `tcp.downstream`), the results file, and the serving listeners
- * (`http` and `tcp` answer from recordings). The lead's composition root (node.ts) calls `start()`
+ * (`http` and `tcp` answer from recordings). The composition root (node.ts) calls `start()`
  * after the store is open and `close()` before it closes; `replays` goes into ApiOptions and
  * `status()` under `/api/status` `playback`.
  */

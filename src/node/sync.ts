@@ -1,8 +1,9 @@
 /**
  * Builds the cross-zone sync components from the configuration: the sender on a Record node with a
  * `peer` (HTTP/2) or a `nats` section (NATS JetStream publisher), the receiver on a Playback node
- * (HTTP/2 listener, or the NATS JetStream consumer with a `nats` section). The lead's composition root (node.ts) starts them after
- * the store and stops them before it; both report into `/api/status` `sync`.
+ * (HTTP/2 listener, or the NATS JetStream consumer with a `nats` section). The composition root
+ * (node.ts) starts them after the store and stops them before it; both report into `/api/status`
+ * `sync`.
  */
 import type { AddressInfo } from 'node:net';
 import type { QProxyConfig } from '../config/schema.js';
@@ -159,8 +160,8 @@ export function createNatsSync(config: QProxyConfig, deps: SyncDeps): SyncHandle
 }
 
 /**
- * The store's retention floor on a Record node with a `peer` or `nats`: records above the durable sync cursor
- * are kept by retention until sent (only `storage.max_size` may purge them, and that loss is counted).
+ * The store's retention floor on a Record node with a `peer` or `nats`: records above the durable
+ * sync cursor are kept by retention until sent (only `storage.max_size` may purge them, and that loss is counted).
  * Pass it as `StoreOptions.purgeFloor`; `store` is called lazily, so it may be assigned after open
  * (until then the floor is 0: retention keeps everything for that round).
  */
