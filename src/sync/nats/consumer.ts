@@ -75,8 +75,8 @@ const FORMAT_RETRY_MS = 60_000;
 /**
  * The Playback node's side of NATS sync: a durable pull consumer. Messages are decoded and
  * validated like peer batches, stored in one transaction per pull batch (idempotent by record id),
- * and acknowledged only after the commit. The next batch is decoded while the previous one
- * commits. Redeliveries are skipped by the store, so they never add records nor live replays;
+ * and acknowledged only after the commit. With a backlog queued, the next batch is decoded while
+ * the previous one commits. Redeliveries are skipped by the store, so they never add records nor live replays;
  * a message that is not a record is logged, counted and terminated. With a group, members share
  * the durable and JetStream splits the messages.
  */
