@@ -29,7 +29,8 @@ const CHUNK_FIELDS = 4;
 /** Offset value of an absent inline body (the column is NULL). */
 const NO_BODY = -1;
 
-type Encoded = { row: RecordRow; chunks: Chunk[] };
+/** A record as rows: what the writer inserts. */
+export type Encoded = { row: RecordRow; chunks: Chunk[] };
 
 /**
  * Encodes records for the writer without touching them: every byte is copied into the batch buffer,
@@ -41,7 +42,7 @@ export function packBatch(records: readonly QRecord[]): PackedBatch {
   let failed = 0;
   let error: WriterFailure | null = null;
   let total = 0;
-  for (const record of records) {
+  for (const [i, record] of records.entries()) {
     try {
       const e = encodeRecord(record);
       total += (e.row.req_body?.byteLength ?? 0) + (e.row.res_body?.byteLength ?? 0);
@@ -49,7 +50,7 @@ export function packBatch(records: readonly QRecord[]): PackedBatch {
       encoded.push(e);
     } catch (err) {
       failed++;
-      error = { code: 'QP_ERR_STORE_RECORD', message: `record could not be encoded: ${errorMessage(err)}` };
+      error = { code: 'QP_ERR_STORE_RECORD', message: `record ${i} (${String(record.id)}) could not be encoded: ${errorMessage(err)}` };
     }
   }
   const bytes = new ArrayBuffer(total);

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
-import type { QRecord } from '../recording/model.js';
 import { unpackBatch, type PackedBatch } from './batch-pack.js';
 import type { Chunk, RecordRow } from './record-codec.js';
 import { openForWriting } from './schema.js';
@@ -190,7 +189,7 @@ export class WriterDb {
   }
 
   /** A batch received by sync, all or nothing; see {@link ingestBatch}. */
-  ingest(records: QRecord[], tally: string | null, meta: Array<[string, string | null]>): IngestResult {
+  ingest(batch: PackedBatch, tally: string | null, meta: Array<[string, string | null]>): IngestResult {
     return ingestBatch(
       {
         db: this.db,
@@ -200,7 +199,7 @@ export class WriterDb {
         setMeta: (key, value) => this.upsertMeta.run(key, value),
         deleteMeta: (key) => this.deleteMeta.run(key),
       },
-      records,
+      unpackBatch(batch),
       tally,
       meta,
     );

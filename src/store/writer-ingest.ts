@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
-import { errorMessage } from '../errors.js';
-import type { QRecord } from '../recording/model.js';
-import { encodeRecord, type Chunk, type RecordRow } from './record-codec.js';
+import type { Encoded } from './batch-pack.js';
+import type { Chunk, RecordRow } from './record-codec.js';
 import type { IngestResult } from './writer-protocol.js';
 
 /** What an ingest needs from the writer's connection. */
@@ -21,29 +20,23 @@ export interface IngestDeps {
  * Stores a batch received by sync as one transaction: every record, the per-node tallies and the
  * meta writes commit together or not at all. Records go through the same insert as recorded ones,
  * so an id already present is skipped and a TCP segment extends its open session. Throws (and so
- * rolls back everything) when any record cannot be encoded or any write fails.
+ * rolls back everything) when any write fails. The records arrive encoded (see batch-pack.ts): the
+ * caller refuses the whole batch when one of them cannot be.
  */
 export function ingestBatch(
   deps: IngestDeps,
-  records: readonly QRecord[],
+  rows: readonly Encoded[],
   tally: string | null,
   meta: ReadonlyArray<[string, string | null]>,
 ): IngestResult {
-  const rows = records.map((record, i) => {
-    try {
-      return encodeRecord(record);
-    } catch (err) {
-      throw new Error(`record ${i} (${String(record.id)}) could not be encoded: ${errorMessage(err)}`, { cause: err });
-    }
-  });
   return deps.db.transaction(() => {
     const result: IngestResult = { stored: 0, skipped: 0, bytes: 0, byNode: {} };
-    rows.forEach((encoded, i) => {
+    for (const encoded of rows) {
       const before = deps.totalChanges();
       const done = deps.insertAll([encoded]);
       // A skipped duplicate writes nothing; a new record or an appended segment always writes rows.
       const changed = deps.totalChanges() > before;
-      const node = records[i]!.node_id;
+      const node = encoded.row.node_id;
       const n = (result.byNode[node] ??= { stored: 0, skipped: 0 });
       if (changed) {
         result.stored++;
@@ -53,7 +46,7 @@ export function ingestBatch(
         n.skipped++;
       }
       result.bytes += done.bytes;
-    });
+    }
     if (tally !== null) {
       for (const [node, n] of Object.entries(result.byNode)) {
         if (n.stored > 0) deps.addMeta(`${tally}${node}:stored`, n.stored);

@@ -1,4 +1,3 @@
-import type { QRecord } from '../recording/model.js';
 import type { PackedBatch } from './batch-pack.js';
 
 /** What the writer thread is started with (`workerData`). */
@@ -30,7 +29,7 @@ export type ToWriter =
    * A batch received by sync: stored in one transaction with `meta` (null deletes the key); per
    * origin node_id the stored/skipped counts are added to meta `${tally}${node_id}:stored|skipped`.
    */
-  | { type: 'ingest'; ingestId: number; records: QRecord[]; tally: string | null; meta: Array<[string, string | null]> }
+  | { type: 'ingest'; ingestId: number; batch: PackedBatch; tally: string | null; meta: Array<[string, string | null]> }
   /** `floor`: records with a higher seq are skipped by retention (sync has not sent them yet). */
   | { type: 'purge'; now: number; retentionMs: number; maxSizeBytes: number; floor: number }
   | { type: 'close' }

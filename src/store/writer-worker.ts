@@ -117,7 +117,7 @@ function serve(port: MessagePort, db: WriterDb): void {
         break;
       case 'ingest':
         try {
-          post({ type: 'ingestDone', ingestId: msg.ingestId, result: db.ingest(msg.records, msg.tally, msg.meta), error: null });
+          post({ type: 'ingestDone', ingestId: msg.ingestId, result: db.ingest(msg.batch, msg.tally, msg.meta), error: null });
         } catch (err) {
           post({ type: 'ingestDone', ingestId: msg.ingestId, result: null, error: toFailure(err) });
         }

@@ -12,7 +12,8 @@ export interface BlobRef {
   $blob: number;
 }
 
-const finite = () => z.number().refine(Number.isFinite, { error: 'expected a finite number' });
+// zod 4's number() already refuses NaN and ±Infinity (JSON.parse turns 1e999 into Infinity).
+const finite = () => z.number();
 const nonNegInt = () => z.int().min(0);
 const text = () => z.string();
 

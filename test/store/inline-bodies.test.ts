@@ -133,3 +133,18 @@ test('a record that cannot be encoded is dropped on its own; the rest of its bat
   assert.equal(store.get(bad.id), null);
   assert.equal(logger.count('error', 'store write failed'), 1);
 });
+
+test('ingest is all or nothing: one record that cannot be encoded refuses the whole batch, naming it', async (t) => {
+  const { store } = await openStore(t);
+  const good = [makeRecord(), makeRecord()];
+  const bad = makeRecord({ redacted: [10n as unknown as string] });
+  await assert.rejects(store.ingest([good[0]!, bad, good[1]!]), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'QP_ERR_STORE_WRITE');
+    assert.match(err.message, new RegExp(`nothing of the batch was stored: record 1 \\(${bad.id}\\) could not be encoded`));
+    return true;
+  });
+  for (const r of [...good, bad]) assert.equal(store.get(r.id), null);
+  // The store still takes the good records afterwards.
+  assert.equal((await store.ingest(good)).stored, 2);
+  for (const r of good) assert.deepEqual(store.get(r.id), r);
+});
