@@ -38,6 +38,8 @@ const HELP = `node bench/sync.mjs [options]
   --nats-server P    nats-server binary for --backend nats|both (default /usr/sbin/nats-server)
   --nats-batch N     nats.batch of the Playback node (default: QProxy's, 256)
   --cpu-prof DIR     run the QProxy nodes with node --cpu-prof, profiles written to DIR on exit
+  --series PREFIX    --backend only: write the backlog samples (every 250 ms) of each row to
+                     PREFIX-<backend>-<record nodes>.json, to see the spikes behind a lag p99
 `;
 
 const { values: opts } = parseArgs({
@@ -55,6 +57,7 @@ const { values: opts } = parseArgs({
     'nats-server': { type: 'string', default: '/usr/sbin/nats-server' },
     'nats-batch': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    series: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -473,6 +476,7 @@ function sampleBacklog(recs, backend, consumerInfo) {
       await loop;
       const asc = (a, b) => a - b;
       const nats = backend === 'nats';
+      if (opts.series) writeFileSync(`${opts.series}-${backend}-${recs.length}.json`, JSON.stringify({ storing, sender, stream, ack_pending: ackPending }));
       return {
         storing_p50: pct(storing.sort(asc), 0.5), sender_p50: pct(sender.sort(asc), 0.5),
         stream_p50: nats ? pct(stream.sort(asc), 0.5) : null, ack_pending_p50: nats ? pct(ackPending.sort(asc), 0.5) : null,
