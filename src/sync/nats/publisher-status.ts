@@ -1,45 +1,20 @@
 import { PURGED_UNSENT_META } from '../../store/index.js';
 import { recordTime } from '../lag.js';
-import type { SyncFailureReason } from '../observer.js';
-import type { UpstreamFigures } from '../sender-status.js';
+import type { SenderStatusCommon, UpstreamFigures } from '../sender-status.js';
 import type { SenderStore } from '../store-port.js';
 import type { PersistedPublisher } from './publisher-state.js';
 
 /** `/api/status` `sync` section of a Record node publishing to NATS (the peer sender's keys, plus the backend's). */
-export interface PublisherStatus {
-  role: 'sender';
+export interface PublisherStatus extends SenderStatusCommon {
   backend: 'nats';
   servers: string;
   /** "host:port" of the server connected to (or last connected to). */
   server: string | null;
   stream: string;
   subject_prefix: string;
-  state: 'connected' | 'connecting' | 'backoff' | 'stopped';
-  connected: boolean;
-  last_success_at: string | null;
-  last_error: { code: string; reason: SyncFailureReason; message: string; at: string; attempts: number } | null;
-  next_retry_at: string | null;
-  /** Every record up to this store seq is acknowledged by the stream. */
-  cursor: number;
-  last_seq: number;
-  pending: { records: number; bytes: number };
   in_flight: { messages: number };
-  /** Acknowledgement time minus record time of the newest record acknowledged last. */
-  lag_ms: number | null;
-  /** Now minus the time of the oldest record not yet acknowledged (0 when caught up). */
-  behind_ms: number;
   /** Since start. `duplicates`: re-sends the stream's duplicate window dropped. */
   sent: { messages: number; records: number; raw_bytes: number; wire_bytes: number; duplicates: number; split: number };
-  ledger: {
-    node_id: string;
-    proxied: number | null;
-    recorded: number | null;
-    dropped: Record<string, number> | null;
-    purged_unsent: { records: number; bytes: number };
-    sent: number;
-    sent_bytes: number;
-    pending: number;
-  };
 }
 
 /** A count of what is left to send is a range scan; status and scrapes reuse it for a second. */
