@@ -38,6 +38,9 @@ function rows(n: Node, prefix: string, out: string[]): void {
     const type = body && !child.anyOf ? 'object' : typeOf(child);
     out.push(`| \`${path}\` | ${type} | ${required.has(key) ? 'yes' : ''} | ${desc} |`);
     if (body) rows(body, `${path}.`, out);
+    // A list of objects: the keys of each item, as `list[].key`.
+    const item = child.type === 'array' && child.items ? objectBody(child.items) : undefined;
+    if (item) rows(item, `${path}[].`, out);
   }
 }
 

@@ -84,6 +84,27 @@ const mirrorSchema = z
   })
   .describe('Playback only: this zone\'s stream is a mirror of the stream in another JetStream domain (zone A), reached over a leafnode connection.');
 
+const sourceSchema = z.strictObject({
+  stream: natsName('a stream name', 'QPROXY').optional().describe('Name of the stream sourced. Default: nats.stream.'),
+  domain: natsName('a JetStream domain', 'zone-a1').describe('JetStream domain of the zone holding it (its nats-server jetstream.domain). Required.'),
+});
+
+const sourcesSchema = z
+  .array(sourceSchema, { error: 'expected a list of { stream, domain }' })
+  .min(1, { error: 'expected at least one { stream, domain } (or leave sources out)' })
+  .max(64, { error: 'expected at most 64 sources' })
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((s, i) => {
+      const key = `${s.stream ?? ''}\u0000${s.domain}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i], message: `names stream "${s.stream ?? '(nats.stream)'}" in domain "${s.domain}" twice; list each source once`, input: s });
+      seen.add(key);
+    });
+  })
+  .describe(
+    'Playback only: this zone\'s stream gathers the streams of several other JetStream domains (zone A sites), each reached over a leafnode connection. Not with mirror.',
+  );
+
 /** The `nats` section. */
 export const natsSchema = z
   .strictObject({
@@ -108,6 +129,7 @@ export const natsSchema = z
       .describe('Create the stream (and the Playback consumer) when missing. false: they must exist and are only checked. Default true.'),
     stream_settings: streamSettingsSchema,
     mirror: mirrorSchema.optional(),
+    sources: sourcesSchema.optional(),
     durable: natsName('a consumer name', 'qproxy-zone-b-1')
       .optional()
       .describe('Playback: durable consumer name. Default "qproxy-<node_id>" (each node gets every record). Not with group.'),
@@ -147,6 +169,12 @@ export function natsRules(config: RuleInput & { nats?: unknown }): RuleIssue[] {
   }
   if (config.mode === 'Record' && nats.mirror !== undefined) {
     issues.push({ path: ['nats', 'mirror'], message: 'is for Playback nodes — a Record node publishes into the stream, and a mirror cannot be written to', plain: true });
+  }
+  if (config.mode === 'Record' && nats.sources !== undefined) {
+    issues.push({ path: ['nats', 'sources'], message: 'is for Playback nodes — a Record node publishes into the stream, and a sourced stream takes no publishes of its own', plain: true });
+  }
+  if (nats.mirror !== undefined && nats.sources !== undefined) {
+    issues.push({ path: ['nats', 'sources'], message: 'and nats.mirror are both set — a stream either mirrors one stream or gathers several; keep one', plain: true });
   }
   if (nats.durable !== undefined && nats.group !== undefined) {
     issues.push({ path: ['nats', 'group'], message: 'and nats.durable are both set — a group shares the durable named after it; keep one', plain: true });

@@ -21,7 +21,12 @@ export function describeConfig(config: QProxyConfig, path: string): string[] {
   const nats = config.nats?.enabled ? config.nats : undefined;
   if (nats) {
     const role = config.mode === 'Record' ? 'publishes to' : `consumes (${nats.group ? `group "${nats.group}"` : `durable "${nats.durable ?? `qproxy-${config.node_id}`}"`}) from`;
-    lines.push(`nats  ${role} stream "${nats.stream}" on ${nats.servers.join(', ')}${nats.mirror ? ` (mirror of domain "${nats.mirror.domain}")` : ''}`);
+    const origin = nats.mirror
+      ? ` (mirror of domain "${nats.mirror.domain}")`
+      : nats.sources
+        ? ` (sources: ${nats.sources.map((src) => `"${src.stream ?? nats.stream}" in domain "${src.domain}"`).join(', ')})`
+        : '';
+    lines.push(`nats  ${role} stream "${nats.stream}" on ${nats.servers.join(', ')}${origin}`);
   } else if (config.mode === 'Playback') {
     const { sync } = config;
     lines.push(`sync  ${address(sync.host, sync.port)} ${sync.tls ? 'TLS' : 'plain'}, ${sync.token ? 'token required' : 'no token'}`);

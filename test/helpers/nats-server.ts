@@ -21,8 +21,8 @@ export interface NatsServerOptions {
   domain?: string;
   /** Accept leafnode connections (on an ephemeral port). */
   leafListen?: boolean;
-  /** Connect as a leafnode to this port (the other zone). */
-  leafRemote?: number;
+  /** Connect as a leafnode to these ports (the other zones). */
+  leafRemote?: number | number[];
   /** Server name shown in logs. */
   name?: string;
 }
@@ -45,7 +45,10 @@ function configText(o: NatsServerOptions, dir: string, port: number, leafPort: n
   if (o.maxPayload !== undefined) lines.push(`max_payload: ${o.maxPayload}`);
   if (o.jetstream !== false) lines.push(`jetstream { store_dir: "${join(dir, 'js')}"${o.domain ? `, domain: ${o.domain}` : ''} }`);
   if (o.leafListen) lines.push(`leafnodes { listen: 127.0.0.1:${leafPort} }`);
-  if (o.leafRemote !== undefined) lines.push(`leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${o.leafRemote}" } ] }`);
+  if (o.leafRemote !== undefined) {
+    const remotes = [o.leafRemote].flat().map((p) => `{ url: "nats-leaf://127.0.0.1:${p}" }`);
+    lines.push(`leafnodes { remotes: [ ${remotes.join(', ')} ] }`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -125,4 +128,15 @@ export async function startZones(t: TestContext): Promise<{ a: NatsServer; b: Na
   const a = await startNatsServer(t, { domain: 'A', leafListen: true, name: 'zone-a' });
   const b = await startNatsServer(t, { domain: 'B', leafRemote: a.leafPort!, name: 'zone-b' });
   return { a, b };
+}
+
+/**
+ * Two zone A sites (domains "A1", "A2", each with a leafnode listener) and zone B (domain "B"),
+ * connected to both as a leafnode, so a stream in B can source the streams of both sites.
+ */
+export async function startSites(t: TestContext): Promise<{ a1: NatsServer; a2: NatsServer; b: NatsServer }> {
+  const a1 = await startNatsServer(t, { domain: 'A1', leafListen: true, name: 'site-a1' });
+  const a2 = await startNatsServer(t, { domain: 'A2', leafListen: true, name: 'site-a2' });
+  const b = await startNatsServer(t, { domain: 'B', leafRemote: [a1.leafPort!, a2.leafPort!], name: 'zone-b' });
+  return { a1, a2, b };
 }

@@ -106,3 +106,26 @@ test('check-config describes the NATS backend; a Playback node with nats opens n
   const rpath = await writeConfig(dir, 'r.json', { ...record, nats: { servers: '127.0.0.1:4222' } });
   assert.match(checkConfigFile(rpath, { env: {} }).summary, /records sent through NATS JetStream/);
 });
+
+test('Playback: sources gather several zone A streams; each defaults to nats.stream; bad lists are refused', async (t) => {
+  const two = { servers: '127.0.0.1:4222', sources: [{ domain: 'A1' }, { stream: 'SITE2', domain: 'A2' }] };
+  const { config } = await load(t, { ...playback, nats: two });
+  assert.deepEqual(streamPlan(config.nats!).sources, [
+    { stream: 'QPROXY', domain: 'A1' },
+    { stream: 'SITE2', domain: 'A2' },
+  ]);
+  const dir = await tempDir(t);
+  const path = await writeConfig(dir, 'p.json', { ...playback, nats: two });
+  assert.match(checkConfigFile(path, { env: {} }).summary, /stream "QPROXY" on 127\.0\.0\.1:4222 \(sources: "QPROXY" in domain "A1", "SITE2" in domain "A2"\)/);
+
+  const onRecord = await problems(t, { ...record, nats: { servers: 'x:4222', sources: [{ domain: 'A' }] } });
+  assert.match(onRecord, /nats\.sources: is for Playback nodes/);
+  const withMirror = await problems(t, { ...playback, nats: { servers: 'x:4222', mirror: { domain: 'A' }, sources: [{ domain: 'A2' }] } });
+  assert.match(withMirror, /nats\.sources: and nats\.mirror are both set/);
+  const empty = await problems(t, { ...playback, nats: { servers: 'x:4222', sources: [] } });
+  assert.match(empty, /nats\.sources.*at least one/);
+  const twice = await problems(t, { ...playback, nats: { servers: 'x:4222', sources: [{ domain: 'A' }, { domain: 'A' }] } });
+  assert.match(twice, /nats\.sources\[1\].*twice/);
+  const noDomain = await problems(t, { ...playback, nats: { servers: 'x:4222', sources: [{ stream: 'S' }] } });
+  assert.match(noDomain, /nats\.sources\[0\]\.domain/);
+});

@@ -1,13 +1,15 @@
 /**
  * Several Playback nodes on one stream: a group sharing one durable splits the records between its
- * members; and zone A / zone B, where B's stream mirrors A's across a leafnode link.
+ * members; zone A / zone B, where B's stream mirrors A's across a leafnode link; and two zone A
+ * sites whose streams B's stream sources.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startNatsServer, startZones } from '../helpers/nats-server.js';
+import { startNatsServer, startSites, startZones } from '../helpers/nats-server.js';
 import { allRecords, fill, httpRecord, openStore, tempDir, waitFor } from './helpers.js';
+import { NatsConsumer } from '../../src/sync/nats/consumer.js';
 import { consumerOptions, plan, publisherOptions, recordJson, startConsumer, startPublisher } from './nats-helpers.js';
 
 test('a two-member group splits the records: no overlap, no gap', async (t) => {
@@ -51,4 +53,63 @@ test('zone A → zone B: Record publishes in A, B mirrors the stream over a leaf
   await waitFor(() => b.stats().count === 101, () => `101 records in zone B (have ${b.stats().count}; ${JSON.stringify(consumer.status().last_error)})`, 30_000);
   for (const r of records) assert.ok(recordJson(b.get(r.id)) === recordJson(a.get(r.id)), `record ${r.id} intact in zone B`);
   assert.equal(consumer.status().stream, 'QPROXY');
+});
+
+test('two zone A sites → zone B: B\'s stream sources both; a site added to nats.sources later is added to the stream', async (t) => {
+  const { a1, a2, b: zoneB } = await startSites(t);
+  const dir = await tempDir(t);
+  const site1 = await openStore(t, join(dir, 'a1.db'));
+  const site2 = await openStore(t, join(dir, 'a2.db'));
+  const b = await openStore(t, join(dir, 'b.db'));
+  const one = Array.from({ length: 60 }, (_, i) => ({ ...httpRecord(i), node_id: 'site-1' }));
+  const two = Array.from({ length: 60 }, (_, i) => ({ ...httpRecord(100 + i), node_id: 'site-2' }));
+  // Larger than max_payload: its parts travel through the source like any message and are read from B's stream.
+  const big = { ...httpRecord(500), node_id: 'site-2' };
+  const body = randomBytes(1536 * 1024);
+  two.push({ ...big, response: { ...big.response!, body: { data: body, size: body.byteLength, truncated: false } } });
+  await fill(site1, one);
+  await fill(site2, two);
+  await startPublisher(t, publisherOptions(site1, a1.url, { nodeId: 'site-1' }));
+  await startPublisher(t, publisherOptions(site2, a2.url, { nodeId: 'site-2' }));
+
+  // First only site 1 is configured.
+  const first = new NatsConsumer(consumerOptions(b, zoneB.url, { stream: plan({ sources: [{ stream: 'QPROXY', domain: 'A1' }] }) }));
+  t.after(() => first.close(500));
+  await first.start();
+  await waitFor(() => b.stats().count === 60, () => `site 1's 60 records in zone B (have ${b.stats().count}; ${JSON.stringify(first.status().last_error)})`, 30_000);
+  await first.close(1000);
+  assert.equal(allRecords(b).size, 60);
+
+  // Site 2 is added to the config: the stream gains the source and B gets site 2's records too.
+  const consumer = await startConsumer(
+    t,
+    consumerOptions(b, zoneB.url, { stream: plan({ sources: [{ stream: 'QPROXY', domain: 'A1' }, { stream: 'QPROXY', domain: 'A2' }] }) }),
+  );
+  await waitFor(() => b.stats().count === 121, () => `121 records in zone B (have ${b.stats().count}; ${JSON.stringify(consumer.status().last_error)})`, 30_000);
+  for (const [store, records] of [[site1, one], [site2, two]] as const) {
+    for (const r of records) assert.ok(recordJson(b.get(r.id)) === recordJson(store.get(r.id)), `record ${r.id} intact in zone B`);
+  }
+  assert.equal(consumer.status().received.malformed, 0);
+});
+
+test('a stream with sources refuses Record nodes, and one missing a configured source is a clear conflict when QProxy may not change it', async (t) => {
+  const { b: zoneB } = await startSites(t);
+  const dir = await tempDir(t);
+  const b = await openStore(t, join(dir, 'b.db'));
+  const sourced = plan({ sources: [{ stream: 'QPROXY', domain: 'A1' }] });
+  const consumer = await startConsumer(t, consumerOptions(b, zoneB.url, { stream: sourced }));
+  await waitFor(() => consumer.connected, 'the consumer set up the sourced stream');
+
+  const rec = await openStore(t, join(dir, 'r.db'));
+  const wrongPlace = await startPublisher(t, publisherOptions(rec, zoneB.url));
+  await waitFor(() => wrongPlace.status().last_error !== null, 'the publisher reports the problem');
+  assert.equal(wrongPlace.status().last_error?.code, 'QP_ERR_NATS_STREAM_CONFLICT');
+  assert.match(wrongPlace.status().last_error!.message, /gathers other streams \(sources\) and takes no publishes of its own/);
+
+  const other = await openStore(t, join(dir, 'b2.db'));
+  const strict = plan({ create: false, sources: [{ stream: 'QPROXY', domain: 'A1' }, { stream: 'QPROXY', domain: 'A2' }] });
+  const checker = await startConsumer(t, consumerOptions(other, zoneB.url, { stream: strict, durable: 'other', nodeId: 'az-b-2' }));
+  await waitFor(() => checker.status().last_error !== null, 'the consumer reports the problem');
+  assert.equal(checker.status().last_error?.code, 'QP_ERR_NATS_STREAM_CONFLICT');
+  assert.match(checker.status().last_error!.message, /does not source "QPROXY" in domain "A2" \(nats\.sources\)/);
 });

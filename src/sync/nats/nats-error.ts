@@ -15,7 +15,7 @@ export type NatsErrorCode =
   | 'QP_ERR_NATS_NO_JETSTREAM'
   /** The stream is missing and nats.create_stream is false. */
   | 'QP_ERR_NATS_STREAM_MISSING'
-  /** The stream exists with settings QProxy cannot work with (subjects, duplicate window, mirror). */
+  /** The stream exists with settings QProxy cannot work with (subjects, duplicate window, mirror, sources). */
   | 'QP_ERR_NATS_STREAM_CONFLICT'
   /** The durable consumer exists with settings QProxy cannot work with (filter, ack policy). */
   | 'QP_ERR_NATS_CONSUMER_CONFLICT'

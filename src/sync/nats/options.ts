@@ -50,6 +50,7 @@ export function streamPlan(n: NatsConfig): StreamPlan {
     maxBytes: s.max_bytes,
     duplicateWindowMs: s.duplicate_window,
     ...(n.mirror && { mirror: { stream: n.mirror.stream ?? n.stream, domain: n.mirror.domain } }),
+    ...(n.sources && { sources: n.sources.map((src) => ({ stream: src.stream ?? n.stream, domain: src.domain })) }),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
   type StreamInfo,
+  type StreamSource,
 } from '@nats-io/jetstream';
 import type { SyncLogger } from '../store-port.js';
 import { NatsError } from './nats-error.js';
@@ -32,7 +33,15 @@ export interface StreamPlan {
   maxBytes: number;
   duplicateWindowMs: number;
   /** Playback: this stream mirrors `stream` in JetStream domain `domain`. */
-  mirror?: { stream: string; domain: string };
+  mirror?: Origin;
+  /** Playback: this stream gathers these streams of other domains (not with mirror). */
+  sources?: Origin[];
+}
+
+/** A stream in another JetStream domain (zone), reached over a leafnode connection. */
+export interface Origin {
+  stream: string;
+  domain: string;
 }
 
 /** What the publisher learns from the stream. */
@@ -50,6 +59,24 @@ function isApiError(err: unknown, code: number): boolean {
   return err instanceof JetStreamApiError && err.code === code;
 }
 
+function sourceOf(o: Origin): StreamSource {
+  return { name: o.stream, domain: o.domain };
+}
+
+/** The client turns a domain into this API prefix; the server stores and reports the prefix. */
+function apiOf(domain: string): string {
+  return `$JS.${domain}.API`;
+}
+
+/** Whether the stream's config already sources `o` (the API prefix may be absent on a same-domain source). */
+function sources(cfg: StreamConfig, o: Origin): boolean {
+  return (cfg.sources ?? []).some((s) => s.name === o.stream && (s.external?.api === undefined || s.external.api === apiOf(o.domain)));
+}
+
+function describe(o: Origin): string {
+  return `"${o.stream}" in domain "${o.domain}"`;
+}
+
 function desired(plan: StreamPlan): Partial<StreamConfig> & { name: string } {
   const base: Partial<StreamConfig> & { name: string } = {
     name: plan.name,
@@ -59,6 +86,7 @@ function desired(plan: StreamPlan): Partial<StreamConfig> & { name: string } {
     max_bytes: plan.maxBytes === 0 ? -1 : plan.maxBytes,
   };
   if (plan.mirror) return { ...base, mirror: { name: plan.mirror.stream, domain: plan.mirror.domain } };
+  if (plan.sources) return { ...base, sources: plan.sources.map(sourceOf) };
   return { ...base, subjects: [`${plan.subjects.prefix}.>`], duplicate_window: plan.duplicateWindowMs * NS_PER_MS };
 }
 
@@ -70,6 +98,8 @@ function checkCreated(plan: StreamPlan, got: StreamConfig): void {
     if (want[key] !== undefined && got[key] !== want[key]) diffs.push(`${key} is ${String(got[key])}, asked ${String(want[key])}`);
   }
   if (plan.mirror && !got.mirror) diffs.push('mirror was dropped');
+  const dropped = (plan.sources ?? []).filter((o) => !sources(got, o));
+  if (dropped.length > 0) diffs.push(`sources ${dropped.map(describe).join(', ')} were dropped`);
   if (diffs.length > 0) throw conflict(plan, `was created, but the server did not keep its settings (${diffs.join('; ')}); check the server version and its JetStream limits`);
 }
 
@@ -81,13 +111,22 @@ function checkUsable(plan: StreamPlan, cfg: StreamConfig, role: 'publisher' | 'c
   const part = plan.subjects.part('id', 0);
   if (plan.mirror) {
     const api = cfg.mirror?.external?.api;
-    if (!cfg.mirror || cfg.mirror.name !== plan.mirror.stream || (api !== undefined && api !== `$JS.${plan.mirror.domain}.API`)) {
-      throw conflict(plan, `is not a mirror of "${plan.mirror.stream}" in domain "${plan.mirror.domain}" (nats.mirror); delete it or fix nats.mirror`);
+    if (!cfg.mirror || cfg.mirror.name !== plan.mirror.stream || (api !== undefined && api !== apiOf(plan.mirror.domain))) {
+      throw conflict(plan, `is not a mirror of ${describe(plan.mirror)} (nats.mirror); delete it or fix nats.mirror`);
+    }
+    return;
+  }
+  if (plan.sources) {
+    if (cfg.mirror) throw conflict(plan, `is a mirror of "${cfg.mirror.name}", not a stream with sources (nats.sources); delete it or use nats.mirror`);
+    const missing = plan.sources.filter((o) => !sources(cfg, o));
+    if (missing.length > 0) {
+      throw conflict(plan, `does not source ${missing.map(describe).join(', ')} (nats.sources); add them to the stream's sources, or set nats.create_stream to true so QProxy adds them`);
     }
     return;
   }
   if (role === 'publisher') {
     if (cfg.mirror) throw conflict(plan, 'is a mirror and cannot be published to; point Record nodes at the origin stream (zone A)');
+    if (!covers(rec) && (cfg.sources?.length ?? 0) > 0) throw conflict(plan, 'gathers other streams (sources) and takes no publishes of its own; point Record nodes at an origin stream (zone A)');
     if (!covers(rec) || !covers(part)) {
       throw conflict(plan, `has subjects ${JSON.stringify(subjects)}, which do not cover "${plan.subjects.prefix}.rec.>" and "${plan.subjects.prefix}.part.>"; add "${plan.subjects.prefix}.>" to its subjects or change nats.subject_prefix`);
     }
@@ -117,10 +156,25 @@ export async function ensureStream(jsm: JetStreamManager, plan: StreamPlan, role
     }
     info = await jsm.streams.add(desired(plan));
     checkCreated(plan, info.config);
-    logger.info({ stream: plan.name, subjects: info.config.subjects, mirror: info.config.mirror?.name }, 'NATS sync: created the stream');
+    logger.info({ stream: plan.name, subjects: info.config.subjects, mirror: info.config.mirror?.name, sources: plan.sources?.map(describe) }, 'NATS sync: created the stream');
   }
+  info = await addSources(jsm, plan, info, logger);
   checkUsable(plan, info.config, role);
   return { maxMsgSize: info.config.max_msg_size, mirror: Boolean(info.config.mirror) };
+}
+
+/**
+ * A zone A site added to nats.sources is added to an existing sourced stream (when QProxy may
+ * create streams): the stream then copies that site's records too, from its first message. Sources
+ * the stream has beyond the config are left alone (an operator may have added them).
+ */
+async function addSources(jsm: JetStreamManager, plan: StreamPlan, info: StreamInfo, logger: SyncLogger): Promise<StreamInfo> {
+  const cfg = info.config;
+  const missing = (plan.sources ?? []).filter((o) => !sources(cfg, o));
+  if (!plan.create || missing.length === 0 || cfg.mirror || (cfg.subjects?.length ?? 0) > 0) return info;
+  const updated = await jsm.streams.update(plan.name, { sources: [...(cfg.sources ?? []), ...missing.map(sourceOf)] });
+  logger.info({ stream: plan.name, added: missing.map(describe) }, 'NATS sync: added sources to the stream');
+  return updated;
 }
 
 /** The durable pull consumer as the config describes it. */
