@@ -7,6 +7,7 @@ import type {
   SyncFailureReason,
   SyncMetricsObserver,
   SyncRejectReason,
+  UpstreamLink,
 } from '../sync/observer.js';
 import { ReasonCounter } from './reason-counter.js';
 import { ScrapedCounter } from './scraped-counter.js';
@@ -63,6 +64,7 @@ export class SyncMetrics implements SyncMetricsObserver {
   private readonly batchSeconds: Histogram;
   private senderGauges: (() => SenderGauges) | null = null;
   private receiverPeers: (() => number) | null = null;
+  private upstream: (() => readonly UpstreamLink[]) | null = null;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -157,6 +159,10 @@ export class SyncMetrics implements SyncMetricsObserver {
     this.receiverPeers = fn;
   }
 
+  setUpstream(fn: () => readonly UpstreamLink[]): void {
+    this.upstream = fn;
+  }
+
   /** Failures by reason since start, for `/api/status`. */
   failuresByReason(): Record<string, number> {
     return this.failures.byReason();
@@ -187,6 +193,38 @@ export class SyncMetrics implements SyncMetricsObserver {
     gauge('qproxy_sync_cursor', 'Sender: store seq up to which every record was acknowledged (durable).', () => sender('cursor'));
     gauge('qproxy_sync_purged_unsent_records', 'Sender: records the store size limit purged before they were sent (since the store was created).', () =>
       sender('purgedUnsent'),
+    );
+    const upstream = (): readonly UpstreamLink[] => {
+      try {
+        return this.upstream?.() ?? [];
+      } catch {
+        return [];
+      }
+    };
+    const linkGauge = (name: string, help: string, value: (l: UpstreamLink) => number | null): Gauge<'stream' | 'domain'> =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['stream', 'domain'] as const,
+        registers,
+        collect() {
+          // Rebuilt on each scrape: a source removed from the stream disappears from the series.
+          this.reset();
+          for (const l of upstream()) {
+            const v = value(l);
+            if (v !== null) this.labels(l.stream, l.domain ?? '').set(v);
+          }
+        },
+      });
+    linkGauge(
+      'qproxy_sync_upstream_lag_messages',
+      'Playback on NATS: messages of a zone A stream not yet copied into this zone\'s mirror or sourced stream.',
+      (l) => l.lag_messages,
+    );
+    linkGauge(
+      'qproxy_sync_upstream_last_active_seconds',
+      'Playback on NATS: seconds since this zone\'s mirror or source last heard from the zone A stream (grows while the link is cut).',
+      (l) => (l.last_active_ms === null ? null : l.last_active_ms / 1000),
     );
     gauge('qproxy_sync_connected', 'Sender: 1 while the HTTP/2 connection to the peer is up. Receiver: peer connections open.', () => {
       if (this.senderGauges) return sender('connected');

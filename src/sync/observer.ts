@@ -81,6 +81,23 @@ export interface SenderGauges {
   purgedUnsent: number;
 }
 
+/**
+ * Playback on NATS: how far this zone's stream is behind a stream it mirrors or sources in another
+ * zone, as the server reports it.
+ */
+export interface UpstreamLink {
+  kind: 'mirror' | 'source';
+  stream: string;
+  /** JetStream domain of the origin; null for a stream of the same domain. */
+  domain: string | null;
+  /** Messages in the origin not yet copied here. */
+  lag_messages: number;
+  /** Time since the copy last heard from the origin; null when it never has. */
+  last_active_ms: number | null;
+  /** The server's error for this link, if any. */
+  error: string | null;
+}
+
 /** What the sync components report to metrics. */
 export interface SyncMetricsObserver {
   /** Sender: a batch was acknowledged (stored) by the peer. */
@@ -97,6 +114,8 @@ export interface SyncMetricsObserver {
   setSenderGauges(fn: () => SenderGauges): void;
   /** Receiver: source of the connected-peers gauge, read on scrape. */
   setReceiverPeers(fn: () => number): void;
+  /** Receiver on NATS: the links of its stream to other zones (mirror, sources), read on scrape. */
+  setUpstream(fn: () => readonly UpstreamLink[]): void;
 }
 
 /**

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Registry } from 'prom-client';
+import { SyncMetrics } from '../../src/metrics/sync-metrics.js';
 import { startNatsServer, startSites, startZones } from '../helpers/nats-server.js';
 import { allRecords, fill, httpRecord, openStore, tempDir, waitFor } from './helpers.js';
 import { NatsConsumer } from '../../src/sync/nats/consumer.js';
@@ -53,6 +55,9 @@ test('zone A → zone B: Record publishes in A, B mirrors the stream over a leaf
   await waitFor(() => b.stats().count === 101, () => `101 records in zone B (have ${b.stats().count}; ${JSON.stringify(consumer.status().last_error)})`, 30_000);
   for (const r of records) assert.ok(recordJson(b.get(r.id)) === recordJson(a.get(r.id)), `record ${r.id} intact in zone B`);
   assert.equal(consumer.status().stream, 'QPROXY');
+  await waitFor(() => consumer.status().upstream.length === 1, 'the mirror is reported');
+  const [link] = consumer.status().upstream;
+  assert.deepEqual([link!.kind, link!.stream, link!.domain, link!.lag_messages], ['mirror', 'QPROXY', 'A', 0]);
 });
 
 test('two zone A sites → zone B: B\'s stream sources both; a site added to nats.sources later is added to the stream', async (t) => {
@@ -81,15 +86,34 @@ test('two zone A sites → zone B: B\'s stream sources both; a site added to nat
   assert.equal(allRecords(b).size, 60);
 
   // Site 2 is added to the config: the stream gains the source and B gets site 2's records too.
+  const registry = new Registry();
   const consumer = await startConsumer(
     t,
-    consumerOptions(b, zoneB.url, { stream: plan({ sources: [{ stream: 'QPROXY', domain: 'A1' }, { stream: 'QPROXY', domain: 'A2' }] }) }),
+    consumerOptions(b, zoneB.url, {
+      stream: plan({ sources: [{ stream: 'QPROXY', domain: 'A1' }, { stream: 'QPROXY', domain: 'A2' }] }),
+      observer: new SyncMetrics(registry),
+    }),
   );
   await waitFor(() => b.stats().count === 121, () => `121 records in zone B (have ${b.stats().count}; ${JSON.stringify(consumer.status().last_error)})`, 30_000);
   for (const [store, records] of [[site1, one], [site2, two]] as const) {
     for (const r of records) assert.ok(recordJson(b.get(r.id)) === recordJson(store.get(r.id)), `record ${r.id} intact in zone B`);
   }
   assert.equal(consumer.status().received.malformed, 0);
+  // The link to each site is reported (status and metrics); cutting one shows on that one only.
+  await waitFor(() => consumer.status().upstream.length === 2, 'both sources reported');
+  const byDomain = () => new Map(consumer.status().upstream.map((l) => [l.domain, l]));
+  assert.deepEqual(
+    [...byDomain().values()].map((l) => [l.kind, l.stream, l.domain, l.lag_messages, l.error]).sort(),
+    [
+      ['source', 'QPROXY', 'A1', 0, null],
+      ['source', 'QPROXY', 'A2', 0, null],
+    ],
+  );
+  assert.match(await registry.metrics(), /qproxy_sync_upstream_lag_messages\{stream="QPROXY",domain="A2"\} 0/);
+  await a2.kill();
+  await waitFor(() => (byDomain().get('A2')?.last_active_ms ?? 0) >= 3000, () => `the cut link to A2 shows (${JSON.stringify(consumer.status().upstream)})`, 30_000);
+  assert.ok((byDomain().get('A1')?.last_active_ms ?? Infinity) < 3000, `the link to A1 is still live (${JSON.stringify(consumer.status().upstream)})`);
+  assert.match(await registry.metrics(), /qproxy_sync_upstream_last_active_seconds\{stream="QPROXY",domain="A2"\} (?:[3-9]|\d{2,})/);
 });
 
 test('a stream with sources refuses Record nodes, and one missing a configured source is a clear conflict when QProxy may not change it', async (t) => {

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../errors.js';
 import { Backoff } from '../backoff.js';
 import { lagSeconds, recordTime } from '../lag.js';
-import { notifyObserver, type SyncMetricsObserver, type SyncRejectReason } from '../observer.js';
+import { notifyObserver, type SyncMetricsObserver, type SyncRejectReason, type UpstreamLink } from '../observer.js';
 import type { NodeLedger } from '../receiver-ledger.js';
 import { ReceiverWriter } from '../receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from '../store-port.js';
@@ -15,6 +15,7 @@ import { NatsError } from './nats-error.js';
 import { ensureConsumer, ensureStream, type StreamPlan } from './stream-setup.js';
 import type { Subjects } from './subjects.js';
 import { TcpGapGuard } from './tcp-gap-guard.js';
+import { UpstreamWatch } from './upstream-watch.js';
 
 export interface NatsConsumerOptions {
   nodeId: string;
@@ -50,6 +51,8 @@ export interface ConsumerStatus {
   pending: { records: number | null };
   /** Receive time minus record time of the newest record stored last. */
   lag_ms: number | null;
+  /** The stream's mirror or sources in other zones, as the server last reported them (every 5 s); empty when it has none. */
+  upstream: readonly UpstreamLink[];
   last_success_at: string | null;
   last_error: { code: string; message: string; at: string } | null;
   next_retry_at: string | null;
@@ -85,6 +88,7 @@ export class NatsConsumer {
   private readonly writer: ReceiverWriter;
   private readonly gaps: TcpGapGuard;
   private readonly backoff: Backoff;
+  private readonly upstream: UpstreamWatch;
   private messages: ConsumerMessages | null = null;
   private readonly queue: JsMsg[] = [];
   private draining: Promise<void> | null = null;
@@ -108,6 +112,7 @@ export class NatsConsumer {
     this.writer = new ReceiverWriter(opts.store, opts.logger);
     this.gaps = new TcpGapGuard(opts.store);
     this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
+    this.upstream = new UpstreamWatch(opts.stream.name);
     this.link = new NatsLink({
       server: opts.server,
       name: `qproxy-playback-${opts.nodeId}`,
@@ -118,6 +123,7 @@ export class NatsConsumer {
       failed: (f) => this.noteFailure(f),
     });
     opts.observer?.setReceiverPeers(() => (this.link.connected ? 1 : 0));
+    opts.observer?.setUpstream(() => this.upstream.current);
   }
 
   start(): Promise<void> {
@@ -153,6 +159,7 @@ export class NatsConsumer {
       connected,
       pending: { records: this.pendingCount },
       lag_ms: this.lastLagMs,
+      upstream: this.upstream.current,
       last_success_at: this.lastSuccessAt,
       last_error: this.lastError,
       next_retry_at: this.link.nextRetryAt,
@@ -173,6 +180,7 @@ export class NatsConsumer {
     const info = await consumer.info(true);
     this.pendingCount = info.num_pending + info.num_ack_pending;
     this.jsm = jsm;
+    this.upstream.start(jsm);
     // A previous pull loop (an earlier connection) must be gone before this one starts.
     const previous = this.messages;
     this.messages = null;
@@ -415,6 +423,7 @@ export class NatsConsumer {
 
   private async shutdown(deadlineMs: number): Promise<void> {
     this.stopping = true;
+    this.upstream.stop();
     await this.link.close(async () => {
       this.messages?.stop();
       let timer: NodeJS.Timeout | undefined;
