@@ -63,7 +63,9 @@ test('the receiver\'s ledger survives its restart; two Record nodes feed one Pla
   t.after(() => relay.close());
   const s1 = await startSender(t, senderOptions(a1, relay.port, { nodeId: 'az-a-1' }));
   const s2 = await startSender(t, senderOptions(a2, relay.port, { nodeId: 'az-a-2' }));
+  // The store's count moves at the commit, the ledger a moment later (when the writer thread reports it).
   await waitFor(() => b1.stats().count === 200, 'both nodes\' records');
+  await waitFor(() => s1.status().pending.records === 0 && s2.status().pending.records === 0, 'both senders acknowledged');
   const before = r1.receiver.status().ledger;
   assert.equal(before['az-a-1']?.stored, 120);
   assert.equal(before['az-a-2']?.stored, 80);
