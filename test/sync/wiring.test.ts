@@ -99,7 +99,13 @@ test('the factories build a working pair from configs, report to Metrics, and gi
   assert.equal(s.connected, true);
   assert.equal(receiver.status().role, 'receiver');
   assert.equal(receiver.status().ledger['az-a-1']?.stored, 40);
-  const tx = await txMetrics.render();
+  // The floor reads the cursor the writer thread committed; the gauge, the sender's copy, updated
+  // when the writer's report arrives a moment later.
+  let tx = await txMetrics.render();
+  for (let i = 0; i < 100 && !/qproxy_sync_cursor 40/.test(tx); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    tx = await txMetrics.render();
+  }
   assert.match(tx, /qproxy_sync_records_total\{role="sender",outcome="sent"\} 40/);
   assert.match(tx, /qproxy_sync_connected 1/);
   assert.match(tx, /qproxy_sync_pending_records 0/);
