@@ -152,7 +152,7 @@ test('a record above compress_min_bytes goes out compressed among plain ones, an
   await fill(a, records);
   const publisher = await startPublisher(t, publisherOptions(a, nats.url, { compression: 'br', compressMinBytes: 4096 }));
   await startConsumer(t, consumerOptions(b, nats.url));
-  await waitFor(() => b.stats().count === 3, 'the three records stored');
+  await waitFor(() => b.stats().count === 3 && publisher.status().sent.messages === 3, 'the three records stored and acknowledged');
   for (const r of records) assert.ok(recordJson(b.get(r.id)) === recordJson(a.get(r.id)), `record ${r.id} intact`);
   const sent = publisher.status().sent;
   assert.equal(sent.messages, 3);
