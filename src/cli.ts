@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { API_COMMANDS, type Command, type CommandIo } from './commands/index.js';
+import { ENV_OVERRIDES } from './config/env.js';
 import { checkConfigFile, loadConfig } from './config/load.js';
 import { ConfigError, QProxyError, errorMessage } from './errors.js';
 import { createLogger } from './log.js';
@@ -35,8 +36,8 @@ ${Object.entries(COMMANDS)
   .join('\n')}
   qproxy --version | --help   (qproxy COMMAND --help for a command's options)
 
-Environment: CONFIG_PATH, QPROXY_API_TOKEN, QPROXY_PEER_TOKEN, QPROXY_SYNC_TOKEN,
-QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL; the commands also read QPROXY_API_URL.
+Environment: CONFIG_PATH, ${ENV_OVERRIDES.map((o) => o.env).join(', ')};
+the commands also read QPROXY_API_URL.
 Exit codes: 0 clean stop, 2 bad config or usage, 1 other errors (qproxy replay also 3: below --min-success).`;
 
 /** The process, as the commands see it. */

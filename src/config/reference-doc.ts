@@ -3,6 +3,7 @@
  * reference in the docs cannot drift from what the loader accepts.
  */
 import { z } from 'zod';
+import { ENV_OVERRIDES } from './env.js';
 import { configSchema } from './schema.js';
 
 interface Node {
@@ -58,9 +59,8 @@ export function renderConfigReference(): string {
     'validates a file without starting anything. Editors complete and check the file when it starts with',
     '`"$schema": "./config.schema.json"`.',
     '',
-    'Secrets can come from the environment instead of the file: `QPROXY_API_TOKEN` (api.token),',
-    '`QPROXY_PEER_TOKEN` (peer.token), `QPROXY_SYNC_TOKEN` (sync.token), `QPROXY_REDACTION_KEY`',
-    '(recording.redaction.key), and `QPROXY_LOG_LEVEL` (log.level).',
+    `Secrets and the log level can come from the environment instead of the file: ${ENV_OVERRIDES.map((o) => `\`${o.env}\` (${o.path.join('.')})`).join(', ')}.`,
+    'The `peer.*` and `nats.*` ones apply only when the file has that section.',
     '',
     '| key | type | required | meaning and default |',
     '| --- | --- | --- | --- |',
