@@ -40,6 +40,10 @@ const HELP = `node bench/sync.mjs [options]
   --cpu-prof DIR     run the QProxy nodes with node --cpu-prof, profiles written to DIR on exit
   --series PREFIX    --backend only: write the backlog samples (every 250 ms) of each row to
                      PREFIX-<backend>-<record nodes>.json, to see the spikes behind a lag p99
+  --link-delay MS    --backend only: an emulated zone link, MS each way (bench/proxies/tcp-pipe.mjs):
+                     peer: between the Record nodes and the Playback node's sync listener; nats: two
+                     servers, zone A (Record nodes) and zone B (Playback node, a mirror of A's stream)
+                     joined by a leafnode connection through the link
 `;
 
 const { values: opts } = parseArgs({
@@ -58,6 +62,7 @@ const { values: opts } = parseArgs({
     'nats-batch': { type: 'string' },
     'cpu-prof': { type: 'string' },
     series: { type: 'string' },
+    'link-delay': { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -67,6 +72,15 @@ if (opts.help) {
 }
 if (!['br', 'gzip', 'none'].includes(opts.compression)) {
   process.stderr.write(`--compression: expected br, gzip or none, got "${opts.compression}"\n`);
+  process.exit(2);
+}
+const LINK_DELAY_MS = Number(opts['link-delay']);
+if (!(Number.isInteger(LINK_DELAY_MS) && LINK_DELAY_MS >= 0 && LINK_DELAY_MS <= 5000)) {
+  process.stderr.write(`--link-delay: expected milliseconds from 0 to 5000, got "${opts['link-delay']}"\n`);
+  process.exit(2);
+}
+if (LINK_DELAY_MS > 0 && opts.backend === 'peer') {
+  process.stderr.write('--link-delay: goes with --backend nats or both (the steady comparison)\n');
   process.exit(2);
 }
 if (!['peer', 'nats', 'both'].includes(opts.backend)) {
@@ -426,13 +440,48 @@ async function main() {
   if (opts.keep) log(`kept ${dir}`);
 }
 
-/** A nats-server with JetStream on a free loopback port, its store in `dir`. */
-async function startNats(dir) {
+/**
+ * A nats-server with JetStream on a free loopback port, its store in `dir`; with `zone`, in its own
+ * JetStream domain, listening for leafnodes or connecting as one to `leafRemote`.
+ */
+async function startNats(dir, zone = null) {
   const port = await freePort();
-  const group = startGroup({ cmd: opts['nats-server'], args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(dir, 'nats')], logFile: path.join(dir, 'nats.log'), cwd: ROOT });
+  const name = zone ? `nats-${zone.domain}` : 'nats';
+  const lines = [`listen: 127.0.0.1:${port}`, `server_name: bench-${name}`, `jetstream { store_dir: "${path.join(dir, name)}"${zone ? `, domain: ${zone.domain}` : ''} }`];
+  const leafPort = zone?.leafListen ? await freePort() : null;
+  if (leafPort) lines.push(`leafnodes { listen: 127.0.0.1:${leafPort} }`);
+  if (zone?.leafRemote) lines.push(`leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${zone.leafRemote}" } ] }`);
+  const conf = path.join(dir, `${name}.conf`);
+  writeFileSync(conf, `${lines.join('\n')}\n`);
+  const group = startGroup({ cmd: opts['nats-server'], args: ['-c', conf], logFile: path.join(dir, `${name}.log`), cwd: ROOT });
   const notUp = await waitForPort(port, READY_MS, () => group.alive());
-  if (notUp) throw new Error(`nats-server: ${notUp} (log: ${path.join(dir, 'nats.log')})`);
-  return { group, port };
+  if (notUp) throw new Error(`nats-server: ${notUp} (log: ${path.join(dir, `${name}.log`)})`);
+  return { group, port, leafPort };
+}
+
+/** The emulated zone link: a TCP relay to `port` that holds every chunk LINK_DELAY_MS each way. */
+async function startLink(dir, name, port) {
+  const listen = await freePort();
+  const group = startGroup({ cmd: process.execPath, args: [path.join(ROOT, 'bench', 'proxies', 'tcp-pipe.mjs'), String(listen), String(port), String(LINK_DELAY_MS)], logFile: path.join(dir, `${name}.log`), cwd: ROOT });
+  const notUp = await waitForPort(listen, READY_MS, () => group.alive());
+  if (notUp) throw new Error(`link relay: ${notUp}`);
+  return { group, port: listen };
+}
+
+/**
+ * The NATS side of a run: one server, or with --link-delay zone A and zone B joined by a leafnode
+ * through the emulated link. `recordPort` is where Record nodes publish, `playbackPort` where the
+ * Playback node consumes; `groups` are the processes to sample for CPU.
+ */
+async function startNatsSide(dir) {
+  if (LINK_DELAY_MS === 0) {
+    const one = await startNats(dir);
+    return { recordPort: one.port, playbackPort: one.port, mirrored: false, groups: { nats: one.group } };
+  }
+  const a = await startNats(dir, { domain: 'A', leafListen: true });
+  const link = await startLink(dir, 'link-nats', a.leafPort);
+  const b = await startNats(dir, { domain: 'B', leafRemote: link.port });
+  return { recordPort: a.port, playbackPort: b.port, mirrored: true, groups: { nats_a: a.group, nats_b: b.group, link: link.group } };
 }
 
 /** Reads the Playback node's durable consumer info (num_pending, num_ack_pending) over its own connection. */
@@ -496,17 +545,27 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
   const pbApi = await freePort();
   const sync = await freePort();
   const stream = `BENCH_${nodes}`;
-  const natsSection = (extra) => ({ servers: `127.0.0.1:${nats?.port}`, stream, subject_prefix: `bench${nodes}`, backoff_max: '1s', ...extra });
+  const natsSection = (port, extra) => ({ servers: `127.0.0.1:${port}`, stream, subject_prefix: `bench${nodes}`, backoff_max: '1s', ...extra });
   const pbConfig = writeConfig(dir, 'playback', {
     mode: 'Playback',
     node_id: 'bench-playback',
     api: { host: '127.0.0.1', port: pbApi },
     storage: { path: path.join(dir, 'playback.db') },
-    ...(backend === 'nats' ? { nats: natsSection({ durable: `pb-${nodes}`, ...(opts['nats-batch'] && { batch: Number(opts['nats-batch']) }) }) } : { sync: { host: '127.0.0.1', port: sync, token: TOKEN } }),
+    ...(backend === 'nats'
+      ? {
+          nats: natsSection(nats.playbackPort, {
+            durable: `pb-${nodes}`,
+            ...(nats.mirrored && { mirror: { stream, domain: 'A' } }),
+            ...(opts['nats-batch'] && { batch: Number(opts['nats-batch']) }),
+          }),
+        }
+      : { sync: { host: '127.0.0.1', port: sync, token: TOKEN } }),
     playback: { live: { enabled: false } },
     log: { level: 'warn' },
   });
   const playback = await startNode(dir, 'playback', pbConfig, pbApi, backend === 'nats' ? pbApi : sync);
+  // The peer sync crosses the emulated zone link straight to the sync listener.
+  const link = backend === 'peer' && LINK_DELAY_MS > 0 ? await startLink(dir, 'link-peer', sync) : null;
   const recs = [];
   for (let i = 0; i < nodes; i++) {
     const http = await freePort();
@@ -518,8 +577,8 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
       api: { host: '127.0.0.1', port: api },
       storage: { path: path.join(dir, `record-${i}.db`) },
       ...(backend === 'nats'
-        ? { nats: natsSection({ compression: opts.compression }) }
-        : { peer: { host: '127.0.0.1', port: sync, token: TOKEN, compression: opts.compression, backoff_max: '1s', ...tuning() } }),
+        ? { nats: natsSection(nats.recordPort, { compression: opts.compression }) }
+        : { peer: { host: '127.0.0.1', port: link?.port ?? sync, token: TOKEN, compression: opts.compression, backoff_max: '1s', ...tuning() } }),
       log: { level: 'warn' },
     });
     recs.push({ http, api, group: await startNode(dir, `record-${i}`, cfg, api, http) });
@@ -528,7 +587,7 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
     const check = await probe(r.http, { path: '/1k' });
     if (check.status !== 200) throw new Error(`GET /1k through a Record node gave ${JSON.stringify(check)}`);
   }
-  const groups = () => ({ playback, backend: be.group, ...Object.fromEntries(recs.map((r, i) => [`record${i}`, r.group])), ...(backend === 'nats' ? { nats: nats.group } : {}) });
+  const groups = () => ({ playback, backend: be.group, ...Object.fromEntries(recs.map((r, i) => [`record${i}`, r.group])), ...(backend === 'nats' ? nats.groups : {}), ...(link && { link: link.group }) });
   const count = async () => (await getJson(pbApi, '/api/status'))?.records?.count ?? null;
   // Warm-up: the first records, connections and stream/consumer creation are not measured.
   await Promise.all(recs.map((r) => probe(r.http, { path: '/1k' })));
@@ -538,7 +597,7 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
   const c0 = await count();
   const t0 = performance.now();
   const cpu0 = cpuNow(groups());
-  const infoOf = backend === 'nats' ? await consumerInfoReader(nats.port, stream, `pb-${nodes}`) : null;
+  const infoOf = backend === 'nats' ? await consumerInfoReader(nats.playbackPort, stream, `pb-${nodes}`) : null;
   const backlog = sampleBacklog(recs, backend, infoOf?.read);
   const results = await Promise.all(
     recs.map((r, i) =>
@@ -565,6 +624,7 @@ async function steadyCompare(gen, backend, nodes, dir0, nats) {
   for (const r of recs) await stopGroup(r.group, 10_000);
   await stopGroup(playback, 10_000);
   await stopGroup(be.group, 5_000);
+  if (link) await stopGroup(link.group, 5_000);
   return {
     backend, record_nodes: nodes, record_rps: rps, synced_per_s: (c1 - c0) / secs, lag_p50_s: quantile(lag, 0.5), lag_p99_s: quantile(lag, 0.99),
     recorded, stored_at_end: c2, cpu_pct: cpuPct(cpu0, cpu1, secs), backlog: queued,
@@ -577,7 +637,7 @@ async function compareMain() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qproxy-bench-sync-'));
   live.dir = dir;
   const backends = opts.backend === 'both' ? ['peer', 'nats'] : [opts.backend];
-  const nats = backends.includes('nats') ? await startNats(dir) : null;
+  const nats = backends.includes('nats') ? await startNatsSide(dir) : null;
   const rows = [];
   for (const backend of backends) {
     for (const nodes of [1, 2]) {
@@ -587,16 +647,17 @@ async function compareMain() {
       rows.push(r);
     }
   }
-  if (nats) await stopGroup(nats.group, 5_000);
+  for (const g of Object.values(nats?.groups ?? {})) await stopGroup(g, 5_000);
   const n = (x, d = 0) => (x === null || x === undefined ? 'n/a' : round(x, d).toLocaleString('en-US'));
   const cpu = (r) => Object.entries(r.cpu_pct).filter(([k]) => k !== 'machine').map(([k, v]) => `${k} ${v}`).join(', ');
-  const md = `Sync backends, GET /1k, ${CONNECTIONS} connections in all, ${STEADY_S} s per row, compression ${opts.compression}; ${os.availableParallelism()} CPUs, ${process.version}, ${gen.version}.
+  const linkNote = LINK_DELAY_MS > 0 ? `, emulated zone link ${LINK_DELAY_MS} ms each way (NATS: zone B mirrors zone A over a leafnode)` : '';
+  const md = `Sync backends, GET /1k, ${CONNECTIONS} connections in all, ${STEADY_S} s per row, compression ${opts.compression}${linkNote}; ${os.availableParallelism()} CPUs, ${process.version}, ${gen.version}.
 
 | backend | Record nodes | Record req/s (sum) | synced records/s | lag p50 / p99 (receiver) | stored / recorded at end | records per stored batch | backlog p50: storing / unacked on Record / undelivered in stream / delivered unacked | CPU % of one core |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.map((r) => `| ${r.backend} | ${r.record_nodes} | ${n(r.record_rps)} | ${n(r.synced_per_s)} | ${n(r.lag_p50_s, 3)} / ${n(r.lag_p99_s, 3)} s | ${n(r.stored_at_end)} / ${n(r.recorded)} | ${n(r.records_per_stored_batch)} | ${n(r.backlog.storing_p50)} / ${n(r.backlog.sender_p50)} / ${n(r.backlog.stream_p50)} / ${n(r.backlog.ack_pending_p50)} | ${cpu(r)} |`).join('\n')}`;
   console.log(md);
-  console.log(`BENCHJSON ${JSON.stringify({ date: new Date().toISOString(), cpus: os.availableParallelism(), node: process.version, loadgen: gen.version, compression: opts.compression, rows })}`);
+  console.log(`BENCHJSON ${JSON.stringify({ date: new Date().toISOString(), cpus: os.availableParallelism(), node: process.version, loadgen: gen.version, compression: opts.compression, link_delay_ms: LINK_DELAY_MS, rows })}`);
   if (opts.keep) log(`kept ${dir}`);
 }
 
