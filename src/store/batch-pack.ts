@@ -42,7 +42,8 @@ export function packBatch(records: readonly QRecord[]): PackedBatch {
   let failed = 0;
   let error: WriterFailure | null = null;
   let total = 0;
-  for (const [i, record] of records.entries()) {
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
     try {
       const e = encodeRecord(record);
       total += (e.row.req_body?.byteLength ?? 0) + (e.row.res_body?.byteLength ?? 0);

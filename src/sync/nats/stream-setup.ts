@@ -68,9 +68,20 @@ function apiOf(domain: string): string {
   return `$JS.${domain}.API`;
 }
 
-/** Whether the stream's config already sources `o` (the API prefix may be absent on a same-domain source). */
+/** The domain of an API prefix (`$JS.A.API` → `A`); the prefix itself when it is not of that form. */
+export function domainOfApi(api: string): string {
+  return /^\$JS\.([^.]+)\.API$/.exec(api)?.[1] ?? api;
+}
+
+/** Whether a mirror or source of a stream's config is `o` (the API prefix is absent on a same-domain link). */
+function isOrigin(link: StreamSource | undefined, o: Origin): boolean {
+  const api = link?.external?.api;
+  return link !== undefined && link.name === o.stream && (api === undefined || api === apiOf(o.domain));
+}
+
+/** Whether the stream's config already sources `o`. */
 function sources(cfg: StreamConfig, o: Origin): boolean {
-  return (cfg.sources ?? []).some((s) => s.name === o.stream && (s.external?.api === undefined || s.external.api === apiOf(o.domain)));
+  return (cfg.sources ?? []).some((s) => isOrigin(s, o));
 }
 
 function describe(o: Origin): string {
@@ -110,8 +121,7 @@ function checkUsable(plan: StreamPlan, cfg: StreamConfig, role: 'publisher' | 'c
   const rec = plan.subjects.record('node', 'http');
   const part = plan.subjects.part('id', 0);
   if (plan.mirror) {
-    const api = cfg.mirror?.external?.api;
-    if (!cfg.mirror || cfg.mirror.name !== plan.mirror.stream || (api !== undefined && api !== apiOf(plan.mirror.domain))) {
+    if (!isOrigin(cfg.mirror, plan.mirror)) {
       throw conflict(plan, `is not a mirror of ${describe(plan.mirror)} (nats.mirror); delete it or fix nats.mirror`);
     }
     return;

@@ -5,6 +5,7 @@
  */
 import type { JetStreamManager, StreamSourceInfo } from '@nats-io/jetstream';
 import type { UpstreamLink } from '../observer.js';
+import { domainOfApi } from './stream-setup.js';
 
 const NS_PER_MS = 1_000_000;
 /** How often the stream info is read; also how stale `last_active_ms` may be. */
@@ -13,21 +14,13 @@ export const UPSTREAM_POLL_MS = 5_000;
 /** The server also reports where the origin is (the client's type leaves it out). */
 type LinkInfo = StreamSourceInfo & { external?: { api?: string } };
 
-/** `$JS.A.API` → `A`. */
-function domainOf(info: LinkInfo): string | null {
-  const api = info.external?.api;
-  if (!api) return null;
-  const m = /^\$JS\.([^.]+)\.API$/.exec(api);
-  return m ? m[1]! : api;
-}
-
 function linkOf(kind: UpstreamLink['kind'], info: LinkInfo): UpstreamLink {
   // `active` is nanoseconds since the last contact, -1 (or absent) when there was none.
   const active = typeof info.active === 'number' && info.active >= 0 ? Math.round(info.active / NS_PER_MS) : null;
   return {
     kind,
     stream: info.name,
-    domain: domainOf(info),
+    domain: info.external?.api ? domainOfApi(info.external.api) : null,
     lag_messages: info.lag,
     last_active_ms: active,
     error: info.error ? `${info.error.description} (${info.error.code})` : null,
