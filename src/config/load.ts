@@ -34,7 +34,7 @@ export interface LoadedConfig {
 /**
  * Loads the config: path precedence is `opts.path`, then `$CONFIG_PATH`, then `config.json` in
  * `cwd`. Environment overrides: QPROXY_API_TOKEN, QPROXY_PEER_TOKEN, QPROXY_SYNC_TOKEN,
- * QPROXY_NATS_TOKEN, QPROXY_NATS_PASSWORD, QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL.
+ * QPROXY_NATS_TOKEN, QPROXY_NATS_PASSWORD, QPROXY_FORWARD_PASSWORD, QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL.
  *
  * @throws ConfigError when the file is missing or unreadable, is not JSON, or is not a valid config.
  */
@@ -121,6 +121,14 @@ function resolveFilePaths(config: QProxyConfig, dir: string): void {
     if (typeof nats.tls === 'object') {
       for (const k of ['ca', 'cert', 'key'] as const) if (nats.tls[k] !== undefined) nats.tls[k] = abs(nats.tls[k]);
     }
+  }
+  const forward = config.forward;
+  if (forward) {
+    if (forward.ca) {
+      forward.ca.cert = abs(forward.ca.cert);
+      forward.ca.key = abs(forward.ca.key);
+    }
+    if (forward.upstream_ca !== undefined) forward.upstream_ca = abs(forward.upstream_ca);
   }
   config.storage.path = abs(config.storage.path);
 }

@@ -27,7 +27,7 @@ function timer(def: string, what: string, opts: { min?: number } = {}) {
     .describe(`${what} Default "${def}". At most "24d".`);
 }
 
-const limitsSchema = z
+export const limitsSchema = z
   .strictObject({
     max_header_size: size({ example: '16KiB', min: 1024 })
       .prefault('16KiB')
@@ -47,7 +47,7 @@ const limitsSchema = z
   .prefault({})
   .describe('Size and count limits for client requests.');
 
-const timeoutsSchema = z
+export const timeoutsSchema = z
   .strictObject({
     header_read: timer('15s', 'Time a client has to send the complete request head (slowloris defence).'),
     request: timer('300s', 'Time a client has to send the whole request, body included. 0 = off, for long uploads.', { min: 0 }),
@@ -137,7 +137,7 @@ const tcpLimitsSchema = z
   .prefault({})
   .describe('Connection limits of the TCP listener.');
 
-const tcpRecordingSchema = z
+export const tcpRecordingSchema = z
   .strictObject({
     max_session_bytes: size({ example: '16MiB' })
       .prefault('16MiB')

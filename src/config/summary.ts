@@ -18,6 +18,13 @@ export function describeConfig(config: QProxyConfig, path: string): string[] {
     const to = tcp.downstream.length > 0 ? ` → ${tcp.downstream.join(', ')}${overTls}` : ' (serves recordings)';
     lines.push(`tcp   ${address(tcp.host, tcp.port)} ${tcp.tls ? 'TLS' : 'plain'}${to}`);
   }
+  const forward = config.forward;
+  if (forward) {
+    const tls = forward.ca ? 'CONNECT intercepted with the CA' : 'CONNECT tunnelled (no CA)';
+    const role = config.mode === 'Playback' ? ', answers from recordings' : '';
+    const access = [forward.allow_clients.length > 0 ? `${forward.allow_clients.length} client range(s)` : '', forward.auth ? 'proxy auth' : ''].filter((x) => x !== '');
+    lines.push(`fwd   ${address(forward.host, forward.port)} forward proxy, ${tls}${role}${access.length > 0 ? `, ${access.join(' + ')}` : ''}`);
+  }
   const nats = config.nats?.enabled ? config.nats : undefined;
   if (nats) {
     const role = config.mode === 'Record' ? 'publishes to' : `consumes (${nats.group ? `group "${nats.group}"` : `durable "${nats.durable ?? `qproxy-${config.node_id}`}"`}) from`;

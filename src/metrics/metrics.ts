@@ -5,6 +5,7 @@
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { CpuWindow } from './cpu-window.js';
+import { ForwardMetrics } from './forward-metrics.js';
 import { HttpMetrics } from './http-metrics.js';
 import type { HttpMetricsObserver } from './http-metrics.js';
 import { BYTES_SLOT, createProxyBytes } from './proxy-bytes.js';
@@ -19,6 +20,7 @@ import type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from '
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
 export type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
+export type { ForwardConnectMode, ForwardDenyReason, ForwardMetricsObserver } from './forward-metrics.js';
 export type { SyncMetricsObserver } from './sync-metrics.js';
 export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
 
@@ -80,6 +82,8 @@ export class Metrics {
   readonly sync: SyncMetrics;
   /** Playback's observer (`qproxy_playback_*`): replay results, lateness, serving hits and misses. */
   readonly playback: PlaybackMetrics;
+  /** The forward proxy's observer (`qproxy_forward_*`). */
+  readonly forward: ForwardMetrics;
 
   private readonly proxyBytes: ScrapedCounter<'protocol' | 'direction'>;
   private readonly httpMetrics: HttpMetrics;
@@ -95,6 +99,7 @@ export class Metrics {
     this.tcp = this.tcpMetrics;
     this.sync = new SyncMetrics(this.registry);
     this.playback = new PlaybackMetrics(this.registry);
+    this.forward = new ForwardMetrics(this.registry);
     this.recordMetrics = new RecordMetrics(this.registry);
     this.http = this.httpMetrics;
     this.store = this.recordMetrics.store;

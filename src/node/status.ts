@@ -10,11 +10,13 @@ export interface StatusInput {
   store: { count: number; bytes: number; queueDepth: number; lastSeq: number };
   metrics: Metrics;
   inFlight: number;
-  listeners: { api: AddressInfo; http: AddressInfo | null; tcp: AddressInfo | null; sync: AddressInfo | null } | null;
+  listeners: { api: AddressInfo; http: AddressInfo | null; tcp: AddressInfo | null; sync: AddressInfo | null; forward: AddressInfo | null } | null;
   recordingEnabled: boolean;
   sync: object | null;
   playback: object | null;
   discovery: object | null;
+  /** A forward listener is configured: its figures go in `forward`. */
+  forward: boolean;
 }
 
 const NO_PLAYBACK = { replayed: 0, matched: 0, mismatched: 0, failed: 0, success_rate: null };
@@ -51,7 +53,9 @@ export function buildStatus(s: StatusInput): object {
       http: addr(s.listeners.http),
       tcp: addr(s.listeners.tcp),
       sync: addr(s.listeners.sync),
+      forward: addr(s.listeners.forward),
     },
+    forward: s.forward ? s.metrics.forward.figures() : null,
     discovery: s.discovery,
     sync: s.sync ?? { enabled: false },
     playback: s.playback ?? NO_PLAYBACK,

@@ -53,3 +53,21 @@ export function queryOf(target: string): string {
   const hash = target.indexOf('#', q);
   return target.slice(q + 1, hash < 0 ? undefined : hash);
 }
+
+/**
+ * `https://api.example.com/v1/items` for an absolute-form target (query and fragment dropped;
+ * host lower-cased and the default port left out, as WHATWG URL serialises an origin), or null
+ * for an origin-form one. Forward-proxy recordings are matched on this, so two hosts' `/health`
+ * stay apart.
+ */
+export function originPathOf(target: string): string | null {
+  if (target.startsWith('/')) return null;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  return `${url.origin}${pathOf(target)}`;
+}

@@ -36,7 +36,9 @@ export type RejectReason =
   | 'request_timeout'
   | 'h2_malformed'
   | 'tls_handshake'
-  | 'too_many_connections';
+  | 'too_many_connections'
+  | 'forward_denied'
+  | 'proxy_auth_required';
 
 /** Receives the HTTP proxy's events. */
 export interface HttpProxyObserver {

@@ -16,6 +16,7 @@ import { nextEndpoint, noEndpoint } from './downstream.js';
 import { downstreamFailure, errorBody, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
+import { isRefusal, type HttpRoute, type RouteRefusal } from './route.js';
 import { parseRequestTarget } from './target.js';
 
 /**
@@ -75,6 +76,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private requestEnd: number | null = null;
 
   private request: DownstreamRequest | null = null;
+  private route: HttpRoute | null = null;
   private endpoint: Endpoint | null = null;
   private release: (() => void) | null = null;
   /** undici handed the current attempt to a connection (onConnect): request bytes may be out. */
@@ -124,17 +126,20 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (reason !== null) return this.reject(reason);
     const target = parseRequestTarget(this.target);
     if (target === null) return this.reject('bad_request');
+    const route = ctx.router.route({ conn: this.conn, target, rawHeaders: req.rawHeaders });
+    if (isRefusal(route)) return this.reject(route.refuse, route);
+    this.route = route;
     this.target = target.path;
     if (expectContinue) res.writeContinue();
 
-    const tap = new ForwardingTap(this.conn, target.authority, this.h2);
+    const tap = new ForwardingTap(this.conn, target.authority, this.h2, ctx.router.mode);
     const headers = tap.finish(sanitizeHopByHop(req.rawHeaders, false, tap), this.h2 ? '2' : req.httpVersion);
     const hasBody = this.h2
       ? !(req as Http2ServerRequest).stream.endAfterHeaders && facts.contentLength !== 0
       : (facts.contentLength !== null && facts.contentLength > 0) || facts.hasTransferEncoding;
     const body = hasBody ? this.openBody() : this.noBody();
 
-    const ep = ctx.downstreams.pick();
+    const ep = route.downstreams.pick();
     if (ep === null) return this.downstreamFailed(noEndpoint());
     this.request = { method: req.method ?? 'GET', path: this.target, headers, body, servername: '' };
     this.dispatchTo(ep);
@@ -142,11 +147,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** One attempt: the endpoint is held (least-connections) until the exchange ends or moves on. */
   private dispatchTo(ep: Endpoint): void {
-    const { ctx } = this;
-    const ds = ctx.pools.get(ep);
+    const route = this.route!;
+    const ds = route.pool(ep);
     this.endpoint = ep;
     this.origin = ds.origin;
-    this.release = ctx.downstreams.acquire(ep);
+    this.release = route.downstreams.acquire(ep);
     this.connected = false;
     this.attempts++;
     const request = this.request!;
@@ -160,7 +165,7 @@ class Exchange implements Dispatcher.DispatchHandler {
    * the body source still holds everything the client sent so far.
    */
   private retry(failed: Endpoint): boolean {
-    const next = nextEndpoint(this.ctx.downstreams, (this.tried ??= new Set()), failed, this.attempts);
+    const next = nextEndpoint(this.route!.downstreams, (this.tried ??= new Set()), failed, this.attempts);
     if (next === null) return false;
     this.releaseEndpoint();
     this.ctx.observer.retry();
@@ -217,7 +222,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.state !== State.Active) return false;
     if (statusCode < 200) return true; // 1xx (103 Early Hints): not relayed
-    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
+    if (this.endpoint !== null) this.route!.downstreams.reportSuccess(this.endpoint);
     this.responseStart = performance.now() - this.t0;
     this.resumeDownstream = resume;
     const raw = new Array<string>(rawHeaders.length);
@@ -271,7 +276,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Before onConnect nothing was written (undici errors queued requests when their connection
     // fails to come up); after it, bytes may have reached the downstream: never retried.
     if (!this.connected && ep !== null && isConnectFailure(err)) {
-      this.ctx.downstreams.reportFailure(ep);
+      this.route!.downstreams.reportFailure(ep);
       if (this.state === State.Active && this.retry(ep)) return;
     }
     if (this.state !== State.Active) return; // QProxy aborted it (client gone, 413): already handled
@@ -312,15 +317,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     else this.destroyClient();
   }
 
-  /** Refuses the request (or the rest of its body): answer, stop the downstream, count the reason. */
-  private reject(reason: RejectReason): void {
+  /**
+   * Refuses the request (or the rest of its body): answer, stop the downstream, count the reason.
+   * A router's refusal brings its own message and header lines (a 407's Proxy-Authenticate).
+   */
+  private reject(reason: RejectReason, refusal?: RouteRefusal): void {
     this.state = State.Settled;
     this.rejected = reason;
     const r = rejection(reason);
-    this.failure = { code: r.code, message: r.error };
-    this.abort(new QProxyError(r.code, r.error));
+    const error = refusal?.error ?? r.error;
+    this.failure = { code: r.code, message: error };
+    this.abort(new QProxyError(r.code, error));
     this.releaseClientBody();
-    if (!this.res.headersSent) this.sendError(r.status, r.error, r.code, r.close);
+    if (!this.res.headersSent) this.sendError(r.status, error, r.code, r.close, refusal?.headers);
     else this.destroyClient();
   }
 
@@ -342,9 +351,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     else this.pendingAbort = err;
   }
 
-  private sendError(status: number, error: string, code: string, close: boolean): void {
+  private sendError(status: number, error: string, code: string, close: boolean, extra: readonly string[] = []): void {
     const body = errorBody(error, code);
-    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body))];
+    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), ...extra];
     if (this.h2) {
       writeHeadH2(this.res as Http2ServerResponse, status, head);
     } else {
@@ -388,7 +397,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       conn: this.conn,
       origin: this.origin,
       method: this.req.method ?? '',
-      url: this.target,
+      url: (this.route?.recordOrigin ?? '') + this.target,
       httpVersion: this.req.httpVersion,
       requestHeaders: this.req.rawHeaders,
       requestBody: this.reqCapture,

@@ -78,6 +78,10 @@ const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ER
 /** Maps any downstream failure (undici, node:http, TLS) to 502/504 with a stable code. */
 export function downstreamFailure(err: unknown): FailureResponse {
   const code = errorCode(err);
+  // The forward proxy's name resolution found the destination to be QProxy itself (a loop).
+  if (code === 'QP_ERR_FORWARD_DENIED') {
+    return { status: 403, code, error: 'the destination is this proxy itself', outcome: 'downstream_error' };
+  }
   if (TIMEOUT_CODES.has(code)) {
     return { status: 504, code: 'QP_ERR_DOWNSTREAM_TIMEOUT', error: 'downstream did not answer in time', outcome: 'timeout' };
   }
@@ -117,6 +121,8 @@ const REJECTIONS: Record<RejectReason, Rejection> = {
   h2_malformed: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'connection-specific field in an HTTP/2 request', close: true },
   tls_handshake: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'TLS handshake failed', close: true },
   too_many_connections: { status: 503, code: 'QP_ERR_TOO_MANY_CONNECTIONS', error: 'connection limit reached', close: true },
+  forward_denied: { status: 403, code: 'QP_ERR_FORWARD_DENIED', error: 'the forward proxy does not allow this request', close: true },
+  proxy_auth_required: { status: 407, code: 'QP_ERR_PROXY_AUTH', error: 'proxy authentication required', close: false },
 };
 
 /** How a refusal for `reason` is answered. */

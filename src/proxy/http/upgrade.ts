@@ -19,6 +19,7 @@ import { downstreamFailure, errorBody, errorCode, isConnectFailure, rejection } 
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
 import { parseRequestTarget } from './target.js';
+import { isRefusal, type HttpRoute, type RouteRefusal } from './route.js';
 
 /**
  * `Upgrade` (WebSocket and friends) pass-through. undici refuses upgrade headers on plain
@@ -46,6 +47,7 @@ class UpgradeExchange {
   private readonly startedAt = Date.now();
   private target: string;
   private origin: string | null = null;
+  private route: HttpRoute | null = null;
   private downstreamReq: ClientRequest | null = null;
   private headers: string[] = [];
   /** The client sent a Host; when not, each attempt names its target's host. */
@@ -90,13 +92,16 @@ class UpgradeExchange {
     if (facts.hasTransferEncoding || (facts.contentLength ?? 0) > 0) return this.reject('bad_request');
     const target = parseRequestTarget(this.target);
     if (target === null) return this.reject('bad_request');
+    const route = ctx.router.route({ conn: this.conn, target, rawHeaders: req.rawHeaders });
+    if (isRefusal(route)) return this.reject(route.refuse, route);
+    this.route = route;
     this.target = target.path;
 
-    const tap = new ForwardingTap(this.conn, target.authority, false);
+    const tap = new ForwardingTap(this.conn, target.authority, false, ctx.router.mode);
     this.headers = tap.finish(sanitizeHopByHop(req.rawHeaders, true, tap), req.httpVersion);
     this.hasHost = tap.forwardedHost !== null;
     this.headers.push('Connection', 'Upgrade');
-    const ep = ctx.downstreams.pick();
+    const ep = route.downstreams.pick();
     if (ep === null) return this.downstreamFailed(noEndpoint());
     this.connectTo(ep, head);
   }
@@ -105,7 +110,7 @@ class UpgradeExchange {
   private connectTo(ep: Endpoint, head: Buffer): void {
     this.endpoint = ep;
     this.origin = endpointOrigin(ep);
-    this.release = this.ctx.downstreams.acquire(ep);
+    this.release = this.route!.downstreams.acquire(ep);
     this.connected = false;
     this.attempts++;
     const dsReq = this.openDownstream(ep);
@@ -125,10 +130,12 @@ class UpgradeExchange {
 
   private openDownstream(ep: Endpoint): ClientRequest {
     const target = ep.target;
-    const { downstreamTls: tls, timeouts } = this.ctx;
+    const { tls, dial } = this.route!;
+    const { timeouts } = this.ctx;
     const options = {
       host: ep.address,
       port: ep.port,
+      ...dial,
       method: this.req.method ?? 'GET',
       path: this.target,
       // A raw list is written as is (node:http adds no Host of its own to one).
@@ -163,8 +170,8 @@ class UpgradeExchange {
     const ep = this.endpoint;
     // failure set: QProxy itself ended it (the client went away), not the endpoint's doing.
     if (this.failure === null && !this.connected && ep !== null && isConnectFailure(err)) {
-      this.ctx.downstreams.reportFailure(ep);
-      const next = this.client.destroyed ? null : nextEndpoint(this.ctx.downstreams, this.tried, ep, this.attempts);
+      this.route!.downstreams.reportFailure(ep);
+      const next = this.client.destroyed ? null : nextEndpoint(this.route!.downstreams, this.tried, ep, this.attempts);
       if (next !== null) {
         this.disarm();
         this.downstreamReq?.destroy();
@@ -199,7 +206,7 @@ class UpgradeExchange {
   /** 101: relay the handshake answer, then splice the two sockets. */
   private switched(res: IncomingMessage, socket: Socket, dsHead: Buffer, clientHead: Buffer): void {
     this.disarm();
-    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
+    if (this.endpoint !== null) this.route!.downstreams.reportSuccess(this.endpoint);
     this.tunnel = socket;
     this.noteResponse(res, null);
     if (this.client.destroyed) {
@@ -232,7 +239,7 @@ class UpgradeExchange {
   /** Anything but 101: relay it as a plain response and close the client connection. */
   private refused(res: IncomingMessage): void {
     this.disarm();
-    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
+    if (this.endpoint !== null) this.route!.downstreams.reportSuccess(this.endpoint);
     const capture = this.ctx.recorder.enabled ? new BodyCapture(this.ctx.recorder.maxBody) : null;
     this.noteResponse(res, capture);
     const lines = sanitizeHopByHop(res.rawHeaders);
@@ -271,18 +278,19 @@ class UpgradeExchange {
     else this.client.destroy();
   }
 
-  private reject(reason: RejectReason): void {
+  private reject(reason: RejectReason, refusal?: RouteRefusal): void {
     this.rejected = reason;
     const r = rejection(reason);
-    this.failure = { code: r.code, message: r.error };
-    this.answer(r.status, r.error, r.code);
+    const error = refusal?.error ?? r.error;
+    this.failure = { code: r.code, message: error };
+    this.answer(r.status, error, r.code, refusal?.headers);
   }
 
   /** A QProxy-made answer on the raw socket, then close. */
-  private answer(status: number, error: string, code: string): void {
+  private answer(status: number, error: string, code: string, extra: readonly string[] = []): void {
     const body = errorBody(error, code);
     this.statusSent = status;
-    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close'];
+    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close', ...extra];
     this.client.end(responseHead(status, '', head) + body);
   }
 
@@ -344,7 +352,7 @@ class UpgradeExchange {
       conn: this.conn,
       origin: this.origin,
       method: this.req.method ?? '',
-      url: this.target,
+      url: (this.route?.recordOrigin ?? '') + this.target,
       httpVersion: this.req.httpVersion,
       requestHeaders: this.req.rawHeaders,
       requestBody: null,
