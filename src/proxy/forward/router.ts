@@ -49,7 +49,7 @@ class OriginRoute implements HttpRoute, HttpDownstreams {
     const key = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
     this.endpoint = { key, target: { host, port, tls, label: this.recordOrigin }, address: host, port, active: 0 };
     this.tls = { rejectUnauthorized: o.rejectUnauthorized };
-    const lookup = guardedLookup(o.isSelf, port);
+    const lookup = guardedLookup(o.isSelf, port, () => o.observer.denied('loop'));
     this.dial = { lookup, ...(o.upstreamContext !== undefined && { secureContext: o.upstreamContext }) };
     // SNI cannot carry an IP literal (RFC 6066 §3).
     const servername = tls && isIP(host) === 0 ? host : undefined;

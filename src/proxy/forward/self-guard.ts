@@ -63,12 +63,15 @@ export function resolveAll(host: string): Promise<string[]> {
  * A `lookup` for net/tls/undici dials to `port` that fails with QP_ERR_FORWARD_DENIED when the
  * name resolves to one of the node's listeners.
  */
-export function guardedLookup(isSelf: SelfCheck, port: number): LookupFunction {
+export function guardedLookup(isSelf: SelfCheck, port: number, onLoop: () => void = () => undefined): LookupFunction {
   const lookup = (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
     const all: LookupAllOptions = { ...options, all: true };
     dnsLookup(hostname, all, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);
-      if (addresses.some((a) => isSelf(a.address, port))) return callback(loopError(hostname, port), '', 0);
+      if (addresses.some((a) => isSelf(a.address, port))) {
+        onLoop();
+        return callback(loopError(hostname, port), '', 0);
+      }
       if ((options as LookupAllOptions).all === true) return callback(null, addresses);
       const first = addresses[0]!;
       callback(null, first.address, first.family);
