@@ -13,7 +13,7 @@ import type { HttpLimits, HttpTimeouts } from '../proxy/http/index.js';
 import { HttpRecorder } from '../recording/recorder.js';
 import type { RecordSink } from '../recording/sink.js';
 import { TcpRecorder } from '../recording/tcp-recorder.js';
-import { CertificateAuthority, LeafContexts, type LeafCacheObserver } from '../tls/index.js';
+import { CertificateAuthority, LeafContexts, caMinter, type LeafCacheObserver } from '../tls/index.js';
 import { createRedactor } from './redaction.js';
 import { readPem } from './tls-files.js';
 
@@ -49,7 +49,7 @@ export async function loadCertificates(
     throw new ConfigError(`forward.ca: ${errorMessage(err)}`, { cause: err });
   }
   deps.logger.info({ subject: ca.summary.subject, fingerprint256: ca.summary.fingerprint256, not_after: ca.summary.notAfter }, 'forward proxy: CA loaded');
-  const leaves = new LeafContexts(ca, forward.cert_cache_size, deps.metrics.forward);
+  const leaves = new LeafContexts(caMinter(ca), forward.cert_cache_size, deps.metrics.forward);
   deps.metrics.forward.setCertCacheSize(() => leaves.size);
   return leaves;
 }

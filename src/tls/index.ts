@@ -6,6 +6,6 @@
  */
 export { CertificateAuthority, createCa, describeCertificate } from './authority.js';
 export type { CaSummary, LeafCertificate } from './authority.js';
-export { LeafContexts } from './leaf-cache.js';
-export type { LeafCacheObserver } from './leaf-cache.js';
+export { LeafContexts, caMinter } from './leaf-cache.js';
+export type { LeafCacheObserver, LeafMinter } from './leaf-cache.js';
 export { isMintableHost, normalizeHost } from './ca-profile.js';

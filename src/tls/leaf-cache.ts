@@ -13,6 +13,21 @@ export interface LeafCacheObserver {
   minted(): void;
 }
 
+/** Makes the TLS context for one host; the cache calls it on a miss. */
+export interface LeafMinter {
+  mint(host: string): Promise<{ context: SecureContext; notAfter: number }>;
+}
+
+/** Contexts for leaves signed by `ca`, all carrying its shared leaf key. */
+export function caMinter(ca: CertificateAuthority): LeafMinter {
+  return {
+    async mint(host) {
+      const leaf = await ca.mint(host);
+      return { context: createSecureContext({ key: ca.leafKeyPem, cert: leaf.chainPem }), notAfter: leaf.notAfter };
+    },
+  };
+}
+
 interface Entry {
   context: SecureContext;
   renewAt: number;
@@ -24,7 +39,7 @@ export class LeafContexts {
   private mintedCount = 0;
 
   constructor(
-    private readonly ca: CertificateAuthority,
+    private readonly minter: LeafMinter,
     /** Most contexts kept. */
     readonly capacity: number,
     private readonly observer: LeafCacheObserver | null = null,
@@ -61,12 +76,11 @@ export class LeafContexts {
   }
 
   private async mint(key: string): Promise<SecureContext> {
-    const leaf = await this.ca.mint(key);
-    const context = createSecureContext({ key: this.ca.leafKeyPem, cert: leaf.chainPem });
+    const { context, notAfter } = await this.minter.mint(key);
     this.mintedCount++;
     this.observer?.minted();
     this.entries.delete(key);
-    this.entries.set(key, { context, renewAt: leaf.notAfter - DAY_MS });
+    this.entries.set(key, { context, renewAt: notAfter - DAY_MS });
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

@@ -82,12 +82,12 @@ export interface RunningNode {
 
 /** Writes `config` as DIR/config.json (relative paths resolve against DIR), starts the node, stops it after the test. */
 export async function startNode(t: TestContext, dir: string, config: Record<string, unknown>, name = 'config.json'): Promise<RunningNode> {
-  const full = { api: { port: 0 }, storage: { path: `data-${name}.db`, flush_interval: '20ms' }, log: { level: 'fatal' }, ...config };
+  const full = { api: { port: 0 }, sync: { host: '127.0.0.1', port: 0 }, storage: { path: `data-${name}.db`, flush_interval: '20ms' }, log: { level: 'fatal' }, ...config };
   await writeFile(join(dir, name), JSON.stringify(full));
   const { config: loaded } = loadConfig({ path: join(dir, name), env: {}, cwd: dir });
   const node = await QProxyNode.create(loaded, pino({ level: 'silent' }), 'test');
-  const addresses = await node.start();
   defer(t, () => node.stop());
+  const addresses = await node.start();
   const forward = addresses.forward;
   return { node, addresses, proxy: forward ? `http://127.0.0.1:${forward.port}` : '', api: `http://127.0.0.1:${addresses.api.port}` };
 }
@@ -154,4 +154,9 @@ export async function waitMetric(api: string, sample: string, value: number): Pr
     await new Promise((r) => setTimeout(r, 20));
   }
   return last;
+}
+
+/** JSON answers of the echo servers and QProxy's errors: string fields only. */
+export function parseJson(text: string): Record<string, string> {
+  return JSON.parse(text) as Record<string, string>;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ProxyAgent, fetch as undiciFetch } from 'undici';
-import { bodyText, forwardPki, getRecord, httpsUpstream, recordsMatching, run, startNode, waitMetric } from './helpers.js';
+import { bodyText, forwardPki, getRecord, httpsUpstream, parseJson, recordsMatching, run, startNode, waitMetric } from './helpers.js';
 
 test('curl, undici and Python requests through an intercepting forward proxy: recorded with https URLs and bodies', async (t) => {
   const pki = await forwardPki(t);
@@ -23,14 +23,14 @@ test('curl, undici and Python requests through an intercepting forward proxy: re
   // curl over HTTP/1.1 inside the tunnel, with a body and a secret header.
   const h1 = await run('curl', ['-sS', '--http1.1', '--cacert', cacert, '-x', qp.proxy, '-H', 'Authorization: Bearer s3cret', '--data-binary', '{"n":1}', `${origin}/h1?token=abc`]);
   assert.equal(h1.code, 0, h1.stderr);
-  assert.deepEqual(JSON.parse(h1.stdout), { method: 'POST', url: '/h1?token=abc', body: '{"n":1}' });
+  assert.deepEqual(parseJson(h1.stdout), { method: 'POST', url: '/h1?token=abc', body: '{"n":1}' });
 
   // curl negotiating h2 with the proxy's leaf certificate (ALPN h2 inside CONNECT).
   const h2 = await run('curl', ['-sS', '--http2', '-w', '\n%{http_version}', '--cacert', cacert, '-x', qp.proxy, `${origin}/h2`]);
   assert.equal(h2.code, 0, h2.stderr);
   const [h2Body, h2Version] = h2.stdout.split('\n');
   assert.equal(h2Version, '2', 'curl spoke HTTP/2 to the proxy');
-  assert.equal(JSON.parse(h2Body!).url, '/h2');
+  assert.equal(parseJson(h2Body!).url, '/h2');
 
   // undici's ProxyAgent (what Node's fetch uses behind HTTPS_PROXY), trusting the CA.
   const agent = new ProxyAgent({ uri: qp.proxy, requestTls: { ca: pki.caPem } });
@@ -63,7 +63,7 @@ test('curl, undici and Python requests through an intercepting forward proxy: re
   const auth = req.headers.find(([n]) => n.toLowerCase() === 'authorization')?.[1] ?? '';
   assert.match(auth, /^Bearer REDACTED/);
   assert.equal(bodyText(req.body), '{"n":1}');
-  assert.equal(JSON.parse(bodyText(resp.body)).body, '{"n":1}');
+  assert.equal(parseJson(bodyText(resp.body)).body, '{"n":1}');
   const tls = full.tls as { alpn: string | null; sni: string | null };
   assert.equal(tls.alpn, 'http/1.1');
   assert.equal(tls.sni, 'localhost');
@@ -95,7 +95,7 @@ test('plain absolute-form HTTP is proxied and recorded; credentials are asked fo
   const denied = await run('curl', ['-sS', '-w', '\n%{http_code}', '-x', qp.proxy, `http://127.0.0.1:${port}/x`]);
   const [deniedBody, deniedStatus] = denied.stdout.split('\n');
   assert.equal(deniedStatus, '407');
-  assert.equal(JSON.parse(deniedBody!).code, 'QP_ERR_PROXY_AUTH');
+  assert.equal(parseJson(deniedBody!).code, 'QP_ERR_PROXY_AUTH');
   const wrong = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-x', qp.proxy, '-U', 'app:nope', `http://127.0.0.1:${port}/x`]);
   assert.equal(wrong.stdout, '407');
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bodyText, forwardPki, getRecord, httpsUpstream, recordsMatching, run, startNode, waitMetric } from './helpers.js';
+import { bodyText, forwardPki, getRecord, httpsUpstream, parseJson, recordsMatching, run, startNode, waitMetric } from './helpers.js';
 
 /** Sends raw bytes as a CONNECT client; resolves with the proxy's answer head (first chunk). */
 function rawConnect(proxyPort: number, target: string, extraHeaders = ''): Promise<{ socket: Socket; head: string }> {
@@ -50,7 +50,7 @@ test('tunnel hosts are relayed as byte tunnels and recorded as TCP sessions; unr
   // curl trusts the upstream's own CA: end-to-end TLS, QProxy only sees bytes.
   const out = await run('curl', ['-sS', '--cacert', join(pki.upstream.dir, 'ca.pem'), '-x', qp.proxy, `https://localhost:${up.port}/tunnelled`]);
   assert.equal(out.code, 0, out.stderr);
-  assert.equal(JSON.parse(out.stdout).url, '/tunnelled');
+  assert.equal(parseJson(out.stdout).url, '/tunnelled');
 
   const [rec] = await recordsMatching(qp.api, (r) => r.protocol === 'tcp' && (r as { state?: string }).state === 'closed', 1);
   assert.equal(rec!.downstream, `localhost:${up.port}`);
@@ -109,7 +109,7 @@ test('refusals: port not allowed (403), own listener (403), client not allowed (
   const closed = await run('curl', ['-sS', '-w', '\n%{http_code}', '--cacert', join(pki.dir, 'ca.pem'), '-x', qp.proxy, `https://127.0.0.1:${dead}/gone`]);
   const [closedBody, closedStatus] = closed.stdout.split('\n');
   assert.equal(closedStatus, '502');
-  assert.equal(JSON.parse(closedBody!).code, 'QP_ERR_DOWNSTREAM_CONNECT');
+  assert.equal(parseJson(closedBody!).code, 'QP_ERR_DOWNSTREAM_CONNECT');
   const [rec] = await recordsMatching(qp.api, (r) => r.status === 502, 1);
   assert.equal(rec!.url, `https://127.0.0.1:${dead}/gone`);
   assert.equal(rec!.error, 'QP_ERR_DOWNSTREAM_CONNECT');
@@ -141,10 +141,10 @@ test('bad input: a garbage ClientHello and a client that does not trust the CA f
   assert.equal(untrusting.code, 60, 'curl refuses a certificate from a CA it does not trust');
   const ok = await run('curl', ['-sS', '--cacert', join(pki.dir, 'ca.pem'), '-x', qp.proxy, `https://localhost:${up.port}/after`]);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(JSON.parse(ok.stdout).url, '/after');
+  assert.equal(parseJson(ok.stdout).url, '/after');
   assert.equal(await waitMetric(qp.api, 'qproxy_forward_tls_handshakes_total{result="failed"}', 2), 2);
   const recs = await recordsMatching(qp.api, () => true, 1);
   assert.equal(new URL(recs[0]!.url!).pathname, '/after', 'failed handshakes leave no records');
   const body = (await getRecord(qp.api, recs[0]!.id)).response as { body: unknown };
-  assert.equal(JSON.parse(bodyText(body.body)).url, '/after');
+  assert.equal(parseJson(bodyText(body.body)).url, '/after');
 });
