@@ -231,7 +231,7 @@ describe('Metrics', () => {
     feed(m);
     const { samples } = parseExposition(await m.render());
     const labelNames = new Set(samples.flatMap((s) => Object.keys(s.labels)));
-    assert.deepEqual([...labelNames].sort(), ['category', 'code_class', 'direction', 'event', 'kind', 'le', 'outcome', 'protocol', 'reason', 'role']);
+    assert.deepEqual([...labelNames].sort(), ['category', 'code_class', 'direction', 'event', 'kind', 'le', 'mode', 'outcome', 'protocol', 'reason', 'result', 'role']);
   });
 });
 
