@@ -16,7 +16,7 @@ import { nextEndpoint, noEndpoint } from './downstream.js';
 import { downstreamFailure, errorBody, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
-import { parseRequestTarget } from './target.js';
+import { parseRequestTarget, targetForLog } from './target.js';
 
 /**
  * One proxied request/response: the client side (Node's HTTP/1 or HTTP/2-compat objects) and the
@@ -408,7 +408,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** A bug in QProxy surfaced while starting the exchange: answer 500 rather than hang. */
   internalError(err: unknown): void {
-    this.ctx.logger.error({ err: errorMessage(err), url: this.target }, 'HTTP proxy failed to handle a request');
+    this.ctx.logger.error({ err: errorMessage(err), url: targetForLog(this.target) }, 'HTTP proxy failed to handle a request');
     if (this.state !== State.Active) return;
     this.state = State.Settled;
     this.failure = { code: 'QP_ERR_INTERNAL', message: errorMessage(err) };

@@ -18,7 +18,7 @@ import { defaultHostOf, endpointOrigin, nextEndpoint, noEndpoint, serverNameOf }
 import { downstreamFailure, errorBody, errorCode, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
-import { parseRequestTarget } from './target.js';
+import { parseRequestTarget, targetForLog } from './target.js';
 
 /**
  * `Upgrade` (WebSocket and friends) pass-through. undici refuses upgrade headers on plain
@@ -36,7 +36,7 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Du
     new UpgradeExchange(ctx, req, socket as Socket, conn).start(head);
   } catch (err) {
     // A bug in QProxy: drop this connection rather than leave it hanging (it records on close).
-    ctx.logger.error({ err: errorMessage(err), url: req.url }, 'HTTP proxy failed to handle an upgrade');
+    ctx.logger.error({ err: errorMessage(err), url: targetForLog(req.url ?? '') }, 'HTTP proxy failed to handle an upgrade');
     socket.destroy();
   }
 }
