@@ -17,6 +17,7 @@ import { createHttpProxy } from './http.js';
 import { createTcpProxy } from './tcp.js';
 import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
 import { createPlayback, type PlaybackHandle } from './playback.js';
+import { createRedactor, redactingImporter } from './redaction.js';
 import { buildStatus } from './status.js';
 
 /** A proxy listener as the node drives it (HTTP and TCP alike). */
@@ -99,6 +100,9 @@ export class QProxyNode {
       const syncDeps = { store, metrics, logger };
       const sync: SyncPart | null = createNatsSync(config, syncDeps) ?? createSyncSender(config, syncDeps) ?? createSyncReceiver(config, syncDeps);
       const playback = createPlayback(config, { store, metrics, logger });
+      // HAR imports go into Playback stores only (a Record store feeds sync, which would ship them
+      // to the peer), redacted by the rules recorded traffic goes through.
+      const importer = config.mode === 'Playback' ? redactingImporter(store, await createRedactor(config, store)) : undefined;
       const api = new ApiServer({
         host: config.api.host,
         port: config.api.port,
@@ -107,8 +111,7 @@ export class QProxyNode {
         records: store,
         ...optional('replays', playback?.replays),
         version,
-        // HAR imports go into Playback stores only: a Record store feeds sync, which would ship them to the peer.
-        ...optional('importer', config.mode === 'Playback' ? store : undefined),
+        ...optional('importer', importer),
         status: () => node.status(),
         metrics,
         ready: () => !node.draining,

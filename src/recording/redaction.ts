@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { redactBody, type BodyRules } from './body-redaction.js';
 import { redactHeaderValue } from './header-redaction.js';
 import { compileJsonPath } from './json-path.js';
-import type { HeaderLine, HttpRequestPart, HttpResponsePart } from './model.js';
+import type { HeaderLine, HttpRecord, HttpRequestPart, HttpResponsePart } from './model.js';
 import { createDigest, type Digest } from './redaction-digest.js';
 import type { HttpRecordDraft } from './sink.js';
 import { URL_FIELDS, redactUrl, type TargetHits, type TargetRules, type UrlShape } from './target-redaction.js';
@@ -119,6 +119,18 @@ export class Redactor {
     const response = draft.response && this.redactPart(draft.response, 'response', report);
     if (request === draft.request && response === draft.response) return { draft, redacted };
     return { draft: { ...draft, request, response }, redacted };
+  }
+
+  /**
+   * A finished record that did not pass the recorder (a HAR import) through the same rules. Its
+   * `redacted` list keeps what it said and gains what was redacted now; values that already are
+   * digests stay as they are, so importing QProxy's own export changes nothing.
+   */
+  redactRecord(record: HttpRecord): HttpRecord {
+    const { draft, redacted } = this.redactHttp(record);
+    const added = redacted.filter((path) => !record.redacted.includes(path));
+    if (draft === record && added.length === 0) return record;
+    return { ...record, request: draft.request, response: draft.response, redacted: [...record.redacted, ...added] };
   }
 
   private redactRequest(part: HttpRequestPart, report: Report): HttpRequestPart {

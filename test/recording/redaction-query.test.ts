@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_REDACTED_QUERY, Redactor } from '../../src/recording/redaction.js';
+import type { HttpRecord } from '../../src/recording/model.js';
 import { draft, expected, options } from './draft.js';
 
 function redactUrl(url: string, r = new Redactor(options())): { url: string; redacted: string[] } {
@@ -161,5 +162,23 @@ void describe('every shape of the request target gets the same redaction', () =>
     const r = new Redactor(options({ headers: ['Referer'] }));
     const { draft: out } = r.redactHttp(draft({ reqHeaders: [['Referer', 'http://h/?a=1']] }));
     assert.deepEqual(out.request.headers, [['Referer', expected('http://h/?a=1')]]);
+  });
+});
+
+void describe('Redactor.redactRecord (records that did not pass the recorder: HAR imports)', () => {
+  const redactor = new Redactor(options());
+  const record = (url: string, redacted: string[]): HttpRecord => ({ ...draft({ url, reqHeaders: [['Cookie', 'a=1']] }), v: 1, id: 'r1', node_id: 'n', redacted });
+
+  void it('redacts like the recorder and extends the record own list', () => {
+    const out = redactor.redactRecord(record('/p?token=t', ['request.headers.x-old']));
+    assert.equal(out.request.url, `/p?token=${expected('t')}`);
+    assert.deepEqual(out.request.headers, [['Cookie', `a=${expected('1')}`]]);
+    assert.deepEqual(out.redacted, ['request.headers.x-old', 'request.query.token', 'request.headers.cookie']);
+    assert.equal(out.id, 'r1');
+  });
+
+  void it('leaves a record that was already redacted (an exported one) as it was', () => {
+    const once = redactor.redactRecord(record('/p?token=t', []));
+    assert.deepEqual(redactor.redactRecord(once), once);
   });
 });
