@@ -57,7 +57,7 @@ test('defaults are applied to every optional section', async (t) => {
     downstream: ['http://127.0.0.1:9000'],
     trusted_proxies: [],
     downstream_tls: { reject_unauthorized: true },
-    limits: { max_header_size: 16_384, max_headers_count: 100, max_body_size: 0, max_connections: 0 },
+    limits: { max_header_size: 16_384, max_headers_count: 100, max_body_size: 0, max_connections: 4096 },
     timeouts: {
       header_read: 15_000,
       request: 300_000,

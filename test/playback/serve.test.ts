@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test, type TestContext } from 'node:test';
-import { nullObserver } from '../../src/playback/observer.js';
 import { Forwarder } from '../../src/playback/serve/forwarder.js';
 import { HttpStubServer, type HttpStubOptions } from '../../src/playback/serve/http-stub-server.js';
 import { compileJsonPath } from '../../src/recording/json-path.js';
 import { HttpRecorder } from '../../src/recording/recorder.js';
 import type { Store } from '../../src/store/index.js';
-import { defer, httpRecord, json, openStore, putRecords, silentLog, startBackend, waitFor } from './helpers.js';
+import { defer, httpRecord, json, openStore, putRecords, startBackend, stubOptions, waitFor } from './helpers.js';
 
 const MARK = 'REDACTED:hmac-sha256:00112233445566ff';
 
@@ -30,19 +29,7 @@ function send(port: number, method: string, path: string, body?: string, headers
 }
 
 async function startStub(t: TestContext, store: Store, over: Partial<HttpStubOptions> = {}): Promise<{ stub: HttpStubServer; port: number }> {
-  const stub = new HttpStubServer({
-    host: '127.0.0.1',
-    port: 0,
-    store,
-    match: { method: true, query: true, body: true, headers: [], ignoreQuery: new Set(), ignoreJson: [] },
-    limits: { maxHeaderSize: 16 * 1024, maxBodyBytes: 1024 * 1024, maxConnections: 0 },
-    timeouts: { headerReadMs: 5_000, requestMs: 10_000, idleMs: 5_000 },
-    forwarder: null,
-    observer: nullObserver,
-    logger: silentLog,
-    pollMs: 20,
-    ...over,
-  });
+  const stub = new HttpStubServer(stubOptions(store, over));
   defer(t, () => stub.close(500));
   const { port } = await stub.listen();
   return { stub, port };

@@ -209,6 +209,18 @@ export function rawExchange(port: number, bytes: string | Buffer): Promise<Buffe
   });
 }
 
+/** The status code of a raw HTTP/1.x answer; 0 when there is none. */
+export function rawStatus(raw: Buffer): number {
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw.toString('latin1'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** The JSON body of a raw HTTP/1.x answer (one that carries no chunked framing). */
+export function rawBodyJson<T>(raw: Buffer): T {
+  const text = raw.toString('latin1');
+  return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as T;
+}
+
 /** Header value(s) of a draft's header lines, matched case-insensitively. */
 export function headerValues(lines: readonly [string, string][], name: string): string[] {
   const lower = name.toLowerCase();

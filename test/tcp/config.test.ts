@@ -51,7 +51,7 @@ test('tcp defaults: downstream TLS off, timeouts, limits, recording segments and
     downstream: ['localhost:8083'],
     downstream_tls: { enabled: false, reject_unauthorized: true },
     timeouts: { connect: 3_000, idle: 300_000 },
-    limits: { max_connections: 0 },
+    limits: { max_connections: 4096 },
     recording: { max_session_bytes: 16 * 1024 * 1024, segment_interval: 1_000, segment_bytes: 256 * 1024 },
     balancing: {
       policy: 'round_robin',

@@ -1,6 +1,6 @@
-import { constants as h2constants } from 'node:http2';
+import { Http2ServerRequest, constants as h2constants } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from '../../discovery/index.js';
@@ -106,7 +106,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ClientResponse,
     private readonly conn: ConnectionInfo,
   ) {
-    this.h2 = req.httpVersionMajor === 2;
+    // What the request object is, not the version it claims: an HTTP/1 request line may say
+    // "HTTP/2.0" too (refused by checkRequestHead), and carries no HTTP/2 stream.
+    this.h2 = req instanceof Http2ServerRequest;
     this.target = req.url ?? '';
   }
 
@@ -317,6 +319,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.state = State.Settled;
     this.rejected = reason;
     const r = rejection(reason);
+    // Debug only: refusals are counted (qproxy_http_rejected_total) and recorded; any client can cause them.
+    this.ctx.logger.debug({ reason, client: this.conn.client.address, version: this.req.httpVersion }, 'request refused');
     this.failure = { code: r.code, message: r.error };
     this.abort(new QProxyError(r.code, r.error));
     this.releaseClientBody();
