@@ -8,6 +8,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { checkConfigFiles } from '../config/files.js';
 import type { QProxyConfig } from '../config/schema.js';
 import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -69,8 +70,12 @@ export class QProxyNode {
     private readonly version: string,
   ) {}
 
-  /** Opens storage and builds every component; nothing listens until `start()`. */
+  /**
+   * Checks the files the config names (as `qproxy check-config` does), opens storage and builds
+   * every component; nothing listens until `start()`.
+   */
   static async create(config: QProxyConfig, logger: Logger, version: string): Promise<QProxyNode> {
+    checkConfigFiles(config);
     const node = new QProxyNode(config, logger, version);
     const metrics = new Metrics();
     let storeRef: Store | null = null;
