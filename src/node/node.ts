@@ -113,7 +113,7 @@ export class QProxyNode {
         ...optional('replays', playback?.replays),
         version,
         // HAR imports go into Playback stores only: a Record store feeds sync, which would ship them to the peer.
-        ...optional('importer', config.mode === 'Playback' ? store : undefined),
+        ...optional('importer', playback?.importer),
         status: () => node.status(),
         metrics,
         ready: () => !node.draining,
