@@ -59,7 +59,13 @@ function recordNotFound(id: string): ApiError {
 
 /** The API's routes (SPEC §7), bound to the node's components. */
 export function apiRoutes(d: RouteDeps): Route[] {
-  const har = { records: d.records, version: d.version, audit: d.audit, ...(d.importer !== undefined && { importer: d.importer }) };
+  const har = {
+    records: d.records,
+    version: d.version,
+    audit: d.audit,
+    ...(d.importer !== undefined && { importer: d.importer }),
+    ...(d.replays !== undefined && { replays: d.replays }),
+  };
   const harList = harListHandler(har);
   return [
     { path: '/healthz', public: true, methods: { GET: () => json(200, { status: 'ok' }) } },

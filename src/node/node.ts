@@ -8,6 +8,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { checkConfigFiles } from '../config/files.js';
 import type { QProxyConfig } from '../config/schema.js';
 import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -70,8 +71,12 @@ export class QProxyNode {
     private readonly version: string,
   ) {}
 
-  /** Opens storage and builds every component; nothing listens until `start()`. */
+  /**
+   * Checks the files the config names (as `qproxy check-config` does), opens storage and builds
+   * every component; nothing listens until `start()`.
+   */
   static async create(config: QProxyConfig, logger: Logger, version: string): Promise<QProxyNode> {
+    checkConfigFiles(config);
     const node = new QProxyNode(config, logger, version);
     const metrics = new Metrics();
     let storeRef: Store | null = null;
@@ -102,7 +107,7 @@ export class QProxyNode {
       const playback = createPlayback(config, { store, metrics, logger });
       // HAR imports go into Playback stores only (a Record store feeds sync, which would ship them
       // to the peer), redacted by the rules recorded traffic goes through.
-      const importer = config.mode === 'Playback' ? redactingImporter(store, await createRedactor(config, store)) : undefined;
+      const importer = playback ? redactingImporter(playback.importer, await createRedactor(config, store)) : undefined;
       const api = new ApiServer({
         host: config.api.host,
         port: config.api.port,

@@ -17,6 +17,7 @@ import { resultsPathFor } from '../playback/results/schema.js';
 import { Forwarder } from '../playback/serve/forwarder.js';
 import { HttpStubServer } from '../playback/serve/http-stub-server.js';
 import type { MatchRules } from '../playback/serve/request-key.js';
+import { LiveExclusions, type ExclusionStore } from '../playback/source/live-exclusions.js';
 import type { PlaybackStore } from '../playback/source/store-port.js';
 import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
 import { compileJsonPath } from '../recording/json-path.js';
@@ -27,8 +28,8 @@ import { readPem } from './tls-files.js';
 
 /** What playback takes from the node. */
 export interface PlaybackDeps {
-  /** The record store: read for replay and serving; written by forward-on-miss. */
-  store: PlaybackStore & RecordSink & { getMeta(key: string): string | null; setMeta(key: string, value: string): Promise<void> };
+  /** The record store: read for replay and serving; written by forward-on-miss and HAR imports. */
+  store: PlaybackStore & RecordSink & ExclusionStore;
   /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops. */
   metrics: { playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void }; recorder: RecorderObserver };
   logger: PlaybackLogger;
@@ -57,6 +58,8 @@ export interface PlaybackHandle {
   status(): Record<string, unknown>;
   /** For ApiOptions.replays: answers 503 (QP_ERR_REPLAY_CLOSED) until started and after close. */
   replays: ReplaysApi;
+  /** For ApiOptions.importer: stores HAR imports, which the live replay passes over. */
+  importer: LiveExclusions;
   /** The serving HTTP listener, once started (null when serving is off or there is no `http`). */
   readonly serveServer: HttpStubServer | null;
   /** The serving TCP listener, once started. */
@@ -77,7 +80,7 @@ function notStarted(): QProxyError {
   return new QProxyError('QP_ERR_REPLAY_CLOSED', 'playback is not running (starting up or shutting down); try again shortly');
 }
 
-function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
+function engineOptions(config: Config, deps: PlaybackDeps, exclusions: LiveExclusions): EngineOptions {
   const p = config.playback;
   const http = config.http;
   const tcp = config.tcp;
@@ -122,6 +125,7 @@ function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
     maxReplays: p.results.max_replays,
     observer: deps.metrics.playback,
     logger: deps.logger.child({ module: 'replay' }),
+    exclusions,
   };
 }
 
@@ -228,6 +232,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
     const s = engine?.manager.status();
     return { successRatio: (s?.success_rate as number | null | undefined) ?? null, inFlight: (s?.in_flight as number | undefined) ?? 0 };
   });
+  const exclusions = LiveExclusions.load(deps.store, deps.logger.child({ module: 'replay' }));
   const replays: ReplaysApi = {
     create: (req: ReplayRequest) => manager().create(req),
     list: (limit) => manager().list(limit),
@@ -237,6 +242,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
   };
   return {
     replays,
+    importer: exclusions,
     get serveServer() {
       return http;
     },
@@ -247,7 +253,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
       return engine;
     },
     async start() {
-      const opts = engineOptions(config, deps);
+      const opts = engineOptions(config, deps, exclusions);
       engine = await PlaybackEngine.open(opts);
       engine.start();
       try {

@@ -7,7 +7,7 @@ import { HttpDriver } from './http/http-driver.js';
 import type { RewriteOptions } from './http/rewrite.js';
 import type { ProtocolDriver } from './driver.js';
 import type { PlaybackObserver } from './observer.js';
-import { ReplayManager, type LiveOptions } from './replay-manager.js';
+import { ReplayManager, type LiveOptions, type ReplayManagerOptions } from './replay-manager.js';
 import type { ReplayDefaults } from './replay-params.js';
 import { ResultsReader } from './results/reader.js';
 import { ResultsThread } from './results/results-thread.js';
@@ -51,6 +51,8 @@ export interface EngineOptions {
   logger: EngineLogger;
   /** Live feed polling interval; default 100 ms. */
   pollMs?: number;
+  /** Records the live replay passes over (HAR imports). */
+  exclusions?: ReplayManagerOptions['exclusions'];
   /** Results group-commit interval; default 100 ms. */
   flushIntervalMs?: number;
 }
@@ -99,6 +101,7 @@ export class PlaybackEngine {
       retentionMs: o.retentionMs,
       maxReplays: o.maxReplays,
       ...(o.pollMs !== undefined && { pollMs: o.pollMs }),
+      ...(o.exclusions !== undefined && { exclusions: o.exclusions }),
       drivers: ({ compare, safety, speed, live }) => {
         const drivers: Partial<Record<'http' | 'tcp', ProtocolDriver>> = {};
         if (http && o.http) {

@@ -49,6 +49,8 @@ export interface ReplayManagerOptions {
   maxReplays: number;
   /** Live feed polling when it is empty; replay documents are saved this often too (×20). */
   pollMs?: number;
+  /** Records the live replay passes over (HAR imports); told where the live cursor is. */
+  exclusions?: { excludes(id: string): boolean; passed(cursor: number): void };
 }
 
 export const LIVE_ID = 'live';
@@ -95,6 +97,8 @@ export class ReplayManager implements ReplaysApi {
   /** Starts the live replay (when enabled) and the housekeeping timers. */
   start(): void {
     if (this.o.live.enabled) this.startLive();
+    // Without a saved cursor a live replay turned on later starts at the store's end: past every import.
+    else if (this.o.reader.getMeta(LIVE_CURSOR_KEY) === null) this.o.exclusions?.passed(this.o.store.stats().lastSeq);
     this.timers.push(setInterval(() => this.saveDocs(), this.pollMs * 20).unref());
     this.purge();
     this.timers.push(setInterval(() => this.purge(), PURGE_EVERY_MS).unref());
@@ -235,9 +239,16 @@ export class ReplayManager implements ReplaysApi {
       params: { delay_ms: delayMs, concurrency, compare, safety, from_cursor: cursor },
       skipUndriven: false,
     };
+    const exclusions = this.o.exclusions;
     const tracked = {
       add(item: SourceItem): void {
         watermark.add(item.seq);
+      },
+      // An imported record's position counts as done without a replay.
+      passOver(item: SourceItem): boolean {
+        if (exclusions?.excludes(item.id) !== true) return false;
+        watermark.finish(item.seq);
+        return true;
       },
     };
     const run = new ReplayRun(settings, trackingSource(source, tracked), {
@@ -290,6 +301,9 @@ export class ReplayManager implements ReplaysApi {
   private setCursor(value: number): void {
     if (this.live) this.live.saved = value;
     this.o.results.setMeta(LIVE_CURSOR_KEY, String(value));
+    const exclusions = this.o.exclusions;
+    // Forgotten only once the cursor is on disk: a crash before would replay from the older one.
+    if (exclusions) this.o.results.flush().then(() => exclusions.passed(value), () => undefined);
   }
 
   private purge(): void {
@@ -298,13 +312,24 @@ export class ReplayManager implements ReplaysApi {
   }
 }
 
-/** Tells `tracker` about every item before the replay sees it (the watermark needs every position). */
-function trackingSource(source: RecordSource, tracker: { add(item: SourceItem): void }): RecordSource {
+/** Batches of passed-over records read in one go before the live replay yields to its poll timer. */
+const PASS_OVER_READS = 16;
+
+/**
+ * Tells `tracker` about every item before the replay sees it (the watermark needs every position),
+ * and leaves out those it passes over.
+ */
+function trackingSource(source: RecordSource, tracker: { add(item: SourceItem): void; passOver(item: SourceItem): boolean }): RecordSource {
   return {
     async next() {
-      const items = await source.next();
-      if (items !== null) for (const it of items) tracker.add(it);
-      return items;
+      for (let reads = 0; reads < PASS_OVER_READS; reads++) {
+        const items = await source.next();
+        if (items === null || items.length === 0) return items;
+        for (const it of items) tracker.add(it);
+        const kept = items.filter((it) => !tracker.passOver(it));
+        if (kept.length > 0) return kept;
+      }
+      return [];
     },
   };
 }

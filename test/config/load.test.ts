@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
 import { checkConfigFile, loadConfig } from '../../src/config/load.js';
+import { makeTestPki } from '../helpers/tls.js';
 import { SEED_EXAMPLE, minimalRecord, tempDir, writeConfig } from './temp-config.js';
 
 function configErrorOf(fn: () => unknown): ConfigError {
@@ -241,6 +242,11 @@ test('the loaded config is deeply frozen', async (t) => {
 test('checkConfigFile summarises the node and one line per listener', async (t) => {
   const dir = await tempDir(t);
   const seed = await writeConfig(dir, 'seed.json', SEED_EXAMPLE);
+  // The seed example's TCP listener serves TLS with these files: check-config reads them.
+  const pki = await makeTestPki();
+  t.after(() => pki.cleanup());
+  await writeConfig(dir, 'cert.pem', pki.server.cert);
+  await writeConfig(dir, 'key.pem', pki.server.key);
   const { ok, summary } = checkConfigFile('seed.json', { cwd: dir, env: { QPROXY_API_TOKEN: 'api-token-from-env' } });
   assert.equal(ok, true);
   const lines = summary.split('\n');
