@@ -44,8 +44,8 @@ export interface ApiOptions {
   /** The whole /api/status document, built by the wiring. */
   status: () => object;
   metrics: { render(): Promise<string>; contentType: string };
-  /** /readyz: false while the node drains. */
-  ready: () => boolean;
+  /** /readyz: true when ready; false while the node drains; a reason when something else is wrong (e.g. the store file). */
+  ready: () => boolean | string;
   logger: Logger;
   /** Replays of a Playback node (the /api/replays routes); absent on Record nodes. */
   replays?: ReplaysApi;

@@ -29,7 +29,8 @@ export interface RouteDeps {
   records: ApiRecords;
   status: () => object;
   metrics: { render(): Promise<string>; contentType: string };
-  ready: () => boolean;
+  /** True: ready. False: draining. A string: not ready for that reason (the store file is gone, …). */
+  ready: () => boolean | string;
   /** Destructive calls are logged here (OWASP logging: who, what, result). */
   audit: Logger;
   /** Replays of a Playback node; absent on Record nodes (the replay routes then answer 404). */
@@ -72,7 +73,13 @@ export function apiRoutes(d: RouteDeps): Route[] {
     {
       path: '/readyz',
       public: true,
-      methods: { GET: () => (d.ready() ? json(200, { status: 'ready' }) : json(503, { status: 'draining' })) },
+      methods: {
+        GET: () => {
+          const r = d.ready();
+          if (r === true) return json(200, { status: 'ready' });
+          return json(503, r === false ? { status: 'draining' } : { status: 'unready', reason: r });
+        },
+      },
     },
     {
       path: '/metrics',

@@ -14,10 +14,10 @@ import type { TcpMetricsObserver } from './tcp-metrics.js';
 import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
-import type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+import type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
-export type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+export type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
 export type { SyncMetricsObserver } from './sync-metrics.js';
 export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
@@ -113,6 +113,11 @@ export class Metrics {
    */
   setStoreStats(fn: () => StoreStats): void {
     this.recordMetrics.setStoreStats(fn);
+  }
+
+  /** Source of `qproxy_store_healthy`, read on every scrape. */
+  setStoreHealth(fn: () => StoreHealthFigures): void {
+    this.recordMetrics.setStoreHealth(fn);
   }
 
   resources(): ResourceFigures {

@@ -11,6 +11,8 @@ export interface StoreMetricsObserver {
   dropped(reason: string, count: number): void;
   /** Records deleted on purpose (retention, max_size, API delete), by reason. */
   purged(reason: string, count: number, bytes: number): void;
+  /** Records lost with a store file deleted while open (a fresh file took its place). */
+  lost(count: number, bytes: number): void;
 }
 
 /** What the recorder reports to metrics. */
@@ -23,6 +25,11 @@ export interface StoreStats {
   count: number;
   bytes: number;
   queueDepth: number;
+}
+
+/** Store health read on every scrape. */
+export interface StoreHealthFigures {
+  healthy: boolean;
 }
 
 function positive(n: number): boolean {
@@ -41,6 +48,7 @@ export class RecordMetrics {
   private readonly stored: ScrapedCounter<never>;
   private readonly storedBytes: ScrapedCounter<never>;
   private storeStats: (() => StoreStats) | null = null;
+  private storeHealth: (() => StoreHealthFigures) | null = null;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -63,6 +71,8 @@ export class RecordMetrics {
       help: 'Bytes of records deleted from the store on purpose, by reason.',
       registers,
     });
+    const lost = unlabelled('qproxy_store_lost_records_total', 'Records lost because the store file was deleted while open (a fresh file took its place).');
+    const lostBytes = unlabelled('qproxy_store_lost_bytes_total', 'Bytes of those records.');
     this.registerStoreGauges(registers);
 
     this.store = {
@@ -74,6 +84,10 @@ export class RecordMetrics {
       purged: (reason, count, bytes) => {
         purged.add(reason, count);
         purgedBytes.add(reason, bytes);
+      },
+      lost: (count, bytes) => {
+        if (positive(count)) lost.add(0, count);
+        if (positive(bytes)) lostBytes.add(0, bytes);
       },
     };
     this.recorder = { dropped: (reason, count) => this.dropped.add(reason, count) };
@@ -90,6 +104,10 @@ export class RecordMetrics {
 
   setStoreStats(fn: () => StoreStats): void {
     this.storeStats = fn;
+  }
+
+  setStoreHealth(fn: () => StoreHealthFigures): void {
+    this.storeHealth = fn;
   }
 
   private registerStoreGauges(registers: Registry[]): void {
@@ -117,5 +135,22 @@ export class RecordMetrics {
     gauge('qproxy_store_records', 'Records in the store.', 'count');
     gauge('qproxy_store_bytes', 'Bytes of records in the store.', 'bytes');
     gauge('qproxy_store_queue_depth', 'Records accepted by the store, waiting to be written.', 'queueDepth');
+    const health = (): number | null => {
+      try {
+        const h = this.storeHealth?.();
+        return h ? (h.healthy ? 1 : 0) : null;
+      } catch {
+        return null;
+      }
+    };
+    new Gauge({
+      name: 'qproxy_store_healthy',
+      help: 'Whether the store writes to the file at storage.path (0 after it was deleted or replaced while open, until recovered).',
+      registers,
+      collect() {
+        const value = health();
+        if (value !== null) this.set(value);
+      },
+    });
   }
 }

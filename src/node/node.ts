@@ -96,6 +96,7 @@ export class QProxyNode {
     });
     storeRef = store;
     metrics.setStoreStats(() => store.stats());
+    metrics.setStoreHealth(() => store.health());
     let tcpParts: Awaited<ReturnType<typeof createTcpProxy>> | null = null;
     let http: Awaited<ReturnType<typeof createHttpProxy>> | null = null;
     try {
@@ -119,7 +120,11 @@ export class QProxyNode {
         ...optional('importer', importer),
         status: () => node.status(),
         metrics,
-        ready: () => !node.draining,
+        ready: () => {
+          if (node.draining) return false;
+          const health = store.health();
+          return health.healthy || `store: ${health.problem ?? 'unhealthy'}`;
+        },
         logger: logger.child({ module: 'api' }),
       });
       node.parts = {
@@ -183,6 +188,7 @@ export class QProxyNode {
       startedAt: this.startedAt,
       draining: this.draining,
       store: p.store.stats(),
+      storeHealth: p.store.health(),
       metrics: p.metrics,
       inFlight: (p.http?.inFlight ?? 0) + (p.tcp?.inFlight ?? 0),
       listeners: this.addresses,
