@@ -84,6 +84,9 @@ export class Forwarder {
     total: number,
     out: Forwarded,
   ): void {
+    const { recorder } = this.o;
+    const rawHeaders = req.headers.flat();
+    if (!recorder.admit({ method: req.method, target: req.url, rawHeaders, client, tls: null })) return;
     const cap = (data: Buffer): CapturedBody => {
       const c = new BodyCapture(this.o.recorder.maxBody);
       c.push(data);
