@@ -56,6 +56,9 @@ export interface TotalFigures {
   /** Records lost by the recorder or the store. */
   dropped: number;
   dropped_by_reason: Record<string, number>;
+  /** Exchanges and sessions the recording rules left out (include / exclude / sample). */
+  skipped: number;
+  skipped_by_reason: Record<string, number>;
 }
 
 /** TCP session counters since start, for `/api/status`. */
@@ -139,7 +142,13 @@ export class Metrics {
       recorded_bytes: this.recordMetrics.recordedBytes,
       dropped: this.recordMetrics.dropped.sum,
       dropped_by_reason: this.recordMetrics.dropped.byReason(),
+      ...this.skips(),
     };
+  }
+
+  private skips(): { skipped: number; skipped_by_reason: Record<string, number> } {
+    const byReason = this.recordMetrics.skippedByReason();
+    return { skipped: Object.values(byReason).reduce((a, b) => a + b, 0), skipped_by_reason: byReason };
   }
 
   tcpTotals(): TcpFigures {

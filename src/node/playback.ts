@@ -22,7 +22,9 @@ import type { PlaybackStore } from '../playback/source/store-port.js';
 import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
 import { compileJsonPath } from '../recording/json-path.js';
 import { HttpRecorder, type RecorderObserver } from '../recording/recorder.js';
+import type { SelectionObserver } from '../recording/selector.js';
 import type { RecordSink } from '../recording/sink.js';
+import { createRecordingSelector } from './recording-selection.js';
 import { createRedactor } from './redaction.js';
 import { readPem } from './tls-files.js';
 
@@ -30,8 +32,8 @@ import { readPem } from './tls-files.js';
 export interface PlaybackDeps {
   /** The record store: read for replay and serving; written by forward-on-miss and HAR imports. */
   store: PlaybackStore & RecordSink & ExclusionStore;
-  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops. */
-  metrics: { playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void }; recorder: RecorderObserver };
+  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops and skips. */
+  metrics: { playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void }; recorder: RecorderObserver & SelectionObserver };
   logger: PlaybackLogger;
 }
 
@@ -150,6 +152,7 @@ async function forwarder(config: Config, deps: PlaybackDeps): Promise<Forwarder 
     nodeId: config.node_id,
     maxBody: config.storage.max_body,
     redactor,
+    selector: createRecordingSelector(config, deps.metrics.recorder),
     sink: deps.store,
     observer: deps.metrics.recorder,
     logger: deps.logger.child({ module: 'recorder' }),

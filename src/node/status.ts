@@ -48,6 +48,8 @@ export function buildStatus(s: StatusInput): object {
       recorded_bytes: totals.recorded_bytes,
       dropped: totals.dropped,
       dropped_by_reason: totals.dropped_by_reason,
+      skipped: totals.skipped,
+      skipped_by_reason: totals.skipped_by_reason,
     },
     listeners: s.listeners && {
       api: addr(s.listeners.api),

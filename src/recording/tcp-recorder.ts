@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
 import type { TcpRecord } from './model.js';
 import type { RecorderLogger, RecorderObserver } from './recorder.js';
+import type { RecordingSelector } from './selector.js';
 import type { RecordSink } from './sink.js';
 import { SessionRecording, type SegmentOutlet, type TcpSessionStart, type TcpSessionTap } from './tcp-session-recording.js';
 
@@ -11,7 +12,10 @@ export type { TcpSessionStart, TcpSessionTap } from './tcp-session-recording.js'
 export interface TcpSessionRecorder {
   /** False when recording is off: `open` then returns null and the proxy records nothing. */
   readonly enabled: boolean;
-  /** Starts recording one accepted connection; null when recording is off. Never throws. */
+  /**
+   * Starts recording one accepted connection; null when recording is off or the session is
+   * filtered or sampled out (counted). Never throws.
+   */
   open(start: TcpSessionStart): TcpSessionTap | null;
 }
 
@@ -27,6 +31,8 @@ export interface TcpRecorderOptions {
   segmentIntervalMs: number;
   /** ... or as soon as this many new bytes are waiting. */
   segmentBytes: number;
+  /** Which sessions are recorded (recording.include / exclude / sample); null or absent: all. */
+  selector?: RecordingSelector | null;
   sink: RecordSink;
   observer?: RecorderObserver;
   logger?: RecorderLogger;
@@ -47,6 +53,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
   readonly segmentBytes: number;
   readonly #intervalMs: number;
   readonly #sink: RecordSink;
+  readonly #selector: RecordingSelector | null;
   readonly #observer: RecorderObserver | undefined;
   readonly #logger: RecorderLogger | undefined;
   readonly #open = new Set<SessionRecording>();
@@ -60,6 +67,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
     this.segmentBytes = Math.max(1, opts.segmentBytes);
     this.#intervalMs = Math.max(1, opts.segmentIntervalMs);
     this.#sink = opts.sink;
+    this.#selector = opts.selector ?? null;
     this.#observer = opts.observer;
     this.#logger = opts.logger;
   }
@@ -71,6 +79,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
 
   open(start: TcpSessionStart): TcpSessionTap | null {
     if (!this.enabled) return null;
+    if (this.#selector !== null && !this.#selector.tcp(start)) return null;
     const session = new SessionRecording(this, start);
     this.#open.add(session);
     if (this.#timer === null) {

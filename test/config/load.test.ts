@@ -91,6 +91,9 @@ test('defaults are applied to every optional section', async (t) => {
   });
   assert.deepEqual(config.recording, {
     enabled: true,
+    include: [],
+    exclude: [],
+    sample: { rate: 1 },
     redaction: { enabled: true, headers: [], query_params: [], json_paths: [], body_patterns: [], replace_defaults: false },
   });
   assert.deepEqual(config.shutdown, { drain_timeout: 30_000 });

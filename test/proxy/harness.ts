@@ -8,6 +8,7 @@ import type { DiscoveryOptions } from '../../src/discovery/index.js';
 import { HttpProxyServer } from '../../src/proxy/http/index.js';
 import type { HttpDownstreams, HttpProxyOptions } from '../../src/proxy/http/index.js';
 import type { ExchangeEvent, HttpProxyObserver } from '../../src/proxy/observer.js';
+import type { HttpRequestHead } from '../../src/recording/selector.js';
 import type { HttpExchangeRecorder, HttpRecordDraft } from '../../src/recording/sink.js';
 
 /**
@@ -21,6 +22,9 @@ export class CollectingRecorder implements HttpExchangeRecorder {
     readonly enabled = true,
     readonly maxBody = 64 * 1024,
   ) {}
+  admit(_head: HttpRequestHead): boolean {
+    return this.enabled;
+  }
   commit(draft: HttpRecordDraft): void {
     this.drafts.push(draft);
   }

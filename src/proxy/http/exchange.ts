@@ -66,6 +66,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly startedAt = Date.now();
   private readonly h2: boolean;
   private state = State.Active;
+  /** The recorder admitted this exchange at its head: bodies are captured and a record is made. */
+  private recording = false;
 
   private target: string;
   private origin: string | null = null;
@@ -120,6 +122,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     res.on('close', onResponseClose);
     req.on('error', onRequestError);
     if (!this.h2) (res as ServerResponse).sendDate = false;
+    this.recording = ctx.recorder.admit({ method: req.method ?? '', target: this.target, rawHeaders: req.rawHeaders, client: this.conn.client, tls: this.conn.tls });
 
     const facts = inspectRequestHead(req.rawHeaders, this.h2);
     const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, this.h2);
@@ -180,7 +183,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private openBody(): RequestBodySource {
     const source = new RequestBodySource(this.req);
     this.source = source;
-    if (this.ctx.recorder.enabled) this.reqCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.reqCapture = new BodyCapture(this.ctx.recorder.maxBody);
     this.req.on('data', onRequestData);
     this.req.on('end', onRequestEnd);
     return source;
@@ -227,7 +230,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.resStatus = statusCode;
     this.resMessage = statusText;
     this.resHeaders = raw;
-    if (this.ctx.recorder.enabled) this.resCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.resCapture = new BodyCapture(this.ctx.recorder.maxBody);
     const out = sanitizeHopByHop(raw);
     try {
       if (this.h2) {
@@ -386,7 +389,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const duration = performance.now() - this.t0;
     const statusSent = res.headersSent ? res.statusCode : null;
     const event = { outcome: this.outcome, status: statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
-    reportExchange(ctx, this.rejected, event, () => ({
+    reportExchange(ctx, this.recording, this.rejected, event, () => ({
       startedAt: this.startedAt,
       durationMs: duration,
       conn: this.conn,
