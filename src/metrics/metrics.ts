@@ -14,11 +14,13 @@ import type { TcpMetricsObserver } from './tcp-metrics.js';
 import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
+import type { RecentQuantiles } from './recent-latency.js';
 import type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
 export type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
+export type { RecentQuantiles } from './recent-latency.js';
 export type { SyncMetricsObserver } from './sync-metrics.js';
 export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
 
@@ -135,6 +137,11 @@ export class Metrics {
       dropped: this.recordMetrics.dropped.sum,
       dropped_by_reason: this.recordMetrics.dropped.byReason(),
     };
+  }
+
+  /** HTTP exchange latency over the last seconds (from the duration histogram's observations). */
+  recentLatency(): RecentQuantiles {
+    return this.httpMetrics.recent.quantiles();
   }
 
   tcpTotals(): TcpFigures {

@@ -13,6 +13,7 @@ import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ApiServer } from '../api/api-server.js';
 import { Store } from '../store/index.js';
+import { createWebUi } from '../ui/index.js';
 import { createHttpProxy } from './http.js';
 import { createTcpProxy } from './tcp.js';
 import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
@@ -110,6 +111,7 @@ export class QProxyNode {
         // HAR imports go into Playback stores only: a Record store feeds sync, which would ship them to the peer.
         ...optional('importer', config.mode === 'Playback' ? store : undefined),
         status: () => node.status(),
+        ...optional('ui', config.api.ui ? createWebUi({ ...optional('token', config.api.token), logger }) : undefined),
         metrics,
         ready: () => !node.draining,
         logger: logger.child({ module: 'api' }),

@@ -98,6 +98,7 @@ export class PlaybackEngine {
       logger: o.logger,
       retentionMs: o.retentionMs,
       maxReplays: o.maxReplays,
+      maxDecoded,
       ...(o.pollMs !== undefined && { pollMs: o.pollMs }),
       drivers: ({ compare, safety, speed, live }) => {
         const drivers: Partial<Record<'http' | 'tcp', ProtocolDriver>> = {};
