@@ -19,8 +19,12 @@ export interface RecordFilter {
   text?: string;
 }
 
-/** Store pages read for one filtered page at most. */
-const MAX_STORE_CALLS = 20;
+/**
+ * One filtered page reads at most this many store pages, and stops once this many records were
+ * scanned: a sparse filter answers within milliseconds, and the client pages on with `next`.
+ */
+const MAX_STORE_CALLS = 100;
+const MAX_SCANNED = 5000;
 const MAX_TEXT = 256;
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 
@@ -94,11 +98,13 @@ export function listFiltered(records: ApiRecords, q: RecordQuery, f: RecordFilte
   const out: RecordSummary[] = [];
   let cursor = query.cursor;
   let next: string | null = null;
+  let scanned = 0;
   for (let call = 0; call < MAX_STORE_CALLS; call++) {
     const page = records.list({ ...query, limit: query.limit - out.length, ...(cursor !== undefined && { cursor }) });
     for (const s of page.records) if (matchesFilter(s, f)) out.push(s);
+    scanned += page.records.length;
     next = page.next;
-    if (next === null || out.length >= query.limit) break;
+    if (next === null || out.length >= query.limit || scanned >= MAX_SCANNED) break;
     cursor = next;
   }
   return { records: out, next };

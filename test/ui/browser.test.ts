@@ -31,6 +31,18 @@ interface Status {
   playback: { replayed: number; mismatched: number; skipped: number };
 }
 
+/**
+ * Polls a condition on the page from the test's side (the page's CSP forbids the string predicates
+ * of waitForFunction), about 10 s at most.
+ */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail('the page did not reach the expected state within 10 s');
+}
+
 async function statusOf(node: Started): Promise<Status> {
   return JSON.parse((await httpRequest(`${node.api}/api/status`, { headers: auth })).body) as Status;
 }
@@ -150,7 +162,7 @@ describe('web UI in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
 
   /** A PNG of the page; `full` takes the whole page, up to 1600 px high. */
   async function shot(page: Page, name: string, full = false): Promise<void> {
-    const height = full ? Math.min(1600, await page.evaluate<number>('document.documentElement.scrollHeight')) : undefined;
+    const height = full ? Math.min(1600, (await page.locator('body').boundingBox())?.height ?? 800) : undefined;
     await page.screenshot({ path: join(SHOTS, `${name}.png`), ...(height !== undefined && { clip: { x: 0, y: 0, width: page.viewportSize()!.width, height } }), fullPage: full });
   }
 
@@ -193,7 +205,10 @@ describe('web UI in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     await shot(page, 'ui-records');
     await page.fill('input[name=q]', '/api/users/101');
     await page.click('form[role=search] button[type=submit]');
-    await page.waitForFunction(`[...document.querySelectorAll('table.records td.url a')].every((a) => a.textContent.includes('/api/users/101'))`);
+    await until(async () => {
+      const urls = await page.locator('table.records td.url a').allTextContents();
+      return urls.length > 0 && urls.every((u) => u.includes('/api/users/101'));
+    });
     await page.click('table.records td.url a');
     await page.waitForSelector('.json-tree');
     const body = await page.textContent('main');
@@ -205,7 +220,7 @@ describe('web UI in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     await page.fill('input[name=q]', '');
     await page.selectOption('select[name=protocol]', 'tcp');
     await page.click('form[role=search] button[type=submit]');
-    await page.waitForFunction(`document.querySelectorAll('table.records tbody tr').length === 2 && document.querySelectorAll('table.records .badge-tcp').length === 2`);
+    await until(async () => (await page.locator('table.records tbody tr').count()) === 2 && (await page.locator('table.records .badge-tcp').count()) === 2);
     await page.click('table.records td.url a');
     await page.waitForSelector('.conversation .chunk.s2c');
     const chunks = await page.locator('.conversation .chunk-text').allTextContents();
@@ -252,7 +267,7 @@ describe('web UI in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     const mismatches = await page.textContent('.stat-bad .stat-value');
     assert.equal(mismatches, '8', 'the 8 recorded product lookups all differ in zone B');
     await page.goto(`${b.api}/ui/#/replays`);
-    await page.waitForFunction(`document.querySelectorAll('table.replays tbody tr').length === 2`);
+    await until(async () => (await page.locator('table.replays tbody tr').count()) === 2);
     await shot(page, 'ui-replays');
     await page.close();
   });

@@ -12,34 +12,9 @@ import { maskJsonPaths } from './json-diff.js';
 import { equalsWithMarkers, isMarker } from './redaction-marks.js';
 import { compileRules, maskPatterns, type CompiledRules } from './rules.js';
 import type { CompareOptions, ResponseSide } from './types.js';
+import type { FieldRow, FieldState, SideBySide } from './view-types.js';
 
-/**
- * `same` / `differs` as the comparison decided; `ignored`: left out by the rules (ignore lists,
- * header selection, hop-by-hop fields); `redacted`: the recorded value was redacted at record time,
- * so it matches anything.
- */
-export type FieldState = 'same' | 'differs' | 'ignored' | 'redacted';
-
-export interface FieldRow {
-  /** Header name (lower case) or JSON path ("$.items[0].price"). */
-  name: string;
-  /** The value as text (JSON for JSON fields), null when absent on that side. */
-  recorded: string | null;
-  replayed: string | null;
-  state: FieldState;
-}
-
-export interface SideBySide {
-  status: { recorded: number; replayed: number; compared: boolean; differs: boolean };
-  headers: FieldRow[];
-  /**
-   * `json`: both bodies parsed, one row per leaf value; `other`: compare the bodies as they are
-   * (the UI shows both); `not_compared`: compare.body is off.
-   */
-  body: { kind: 'json'; fields: FieldRow[]; more: number } | { kind: 'other'; differs: boolean } | { kind: 'not_compared' };
-  /** Why the view may not tell everything (a body cut short, a coding not decoded). */
-  notes: string[];
-}
+export type { FieldRow, FieldState, SideBySide } from './view-types.js';
 
 /** Leaf rows listed at most; more are counted. */
 export const MAX_FIELDS = 2000;

@@ -61,9 +61,16 @@ function Shell({ session, onLogout }: { session: SessionDoc; onLogout: () => voi
   };
   return (
     <>
-      <a class="skip" href="#content">
+      {/* Not a #fragment link: the hash is the page's route. */}
+      <button
+        type="button"
+        class="skip"
+        onClick={() => {
+          document.getElementById('content')?.focus();
+        }}
+      >
         Skip to content
-      </a>
+      </button>
       <header class="top">
         <span class="brand">
           <span class="logo" aria-hidden="true" /> QProxy

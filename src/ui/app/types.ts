@@ -1,6 +1,7 @@
 /**
  * The JSON shapes of the API calls the page makes (README "HTTP API"); only the fields it reads.
- * The browser sees JSON, not the server's classes, so these are written out here.
+ * Shapes whose server types are plain TypeScript are imported from there; those built on Node's
+ * Buffer (records, bodies) are written out here as the JSON the browser receives.
  */
 export type HeaderLine = [name: string, value: string];
 
@@ -100,33 +101,17 @@ export interface TcpRecord {
 
 export type FullRecord = HttpRecord | TcpRecord;
 
-export type ResultStatus = 'match' | 'mismatch' | 'failed' | 'skipped' | 'dry_run' | 'missing';
+import type { ReplayResult } from '../../playback/results/result.js';
+import type { SummaryJson } from '../../playback/stats/replay-summary.js';
+import type { SideBySide } from '../../playback/compare/view-types.js';
 
-export interface EndpointCounts {
-  endpoint: string;
-  results: number;
-  match: number;
-  mismatch: number;
-  failed: number;
-  mismatch_rate: number | null;
-}
+export type { FieldRow, FieldState } from '../../playback/compare/view-types.js';
+
+export type { ReplayResult, ResultStatus } from '../../playback/results/result.js';
 
 export interface Quantiles {
   p50: number | null;
   p99: number | null;
-}
-
-export interface ReplaySummary {
-  counts: Record<ResultStatus, number>;
-  replayed: number;
-  success_rate: number | null;
-  truncated: number;
-  latency_ms: { recorded: Quantiles; replayed: Quantiles };
-  lateness_ms: Quantiles & { max: number | null };
-  top_differences: Array<{ kind: string; count: number }>;
-  top_errors: Array<{ error: string; count: number }>;
-  /** Absent in documents of replays stored by an older QProxy. */
-  endpoints?: EndpointCounts[];
 }
 
 export interface CompareOptions {
@@ -146,35 +131,7 @@ export interface ReplayDoc {
   error: string | null;
   params: Record<string, unknown> & { compare?: CompareOptions };
   progress: { read: number; queued: number; in_flight: number; max_in_flight: number; comparing: number };
-  summary: ReplaySummary;
-}
-
-export interface ReplayResult {
-  replay_id: string;
-  record_id: string;
-  protocol: 'http' | 'tcp';
-  status: ResultStatus;
-  method: string | null;
-  target: string | null;
-  recorded_status: number | null;
-  replayed_status: number | null;
-  recorded_ms: number | null;
-  replayed_ms: number | null;
-  lateness_ms: number | null;
-  truncated: boolean;
-  kinds: string[];
-  diff: string | null;
-  error: string | null;
-  at: number;
-}
-
-export type FieldState = 'same' | 'differs' | 'ignored' | 'redacted';
-
-export interface FieldRow {
-  name: string;
-  recorded: string | null;
-  replayed: string | null;
-  state: FieldState;
+  summary: SummaryJson;
 }
 
 export interface AnswerSide {
@@ -187,12 +144,7 @@ export interface ResultDetail {
   result: ReplayResult;
   recorded: AnswerSide | null;
   replayed: AnswerSide | null;
-  comparison: {
-    status: { recorded: number; replayed: number; compared: boolean; differs: boolean };
-    headers: FieldRow[];
-    body: { kind: 'json'; fields: FieldRow[]; more: number } | { kind: 'other'; differs: boolean } | { kind: 'not_compared' };
-    notes: string[];
-  } | null;
+  comparison: SideBySide | null;
   compare: CompareOptions;
 }
 

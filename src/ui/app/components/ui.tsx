@@ -58,3 +58,15 @@ export function Facts({ rows }: { rows: Array<[string, ComponentChildren]> }) {
     </dl>
   );
 }
+
+/** The button under a list that has a next page. */
+export function LoadMore({ shown, onClick }: { shown: boolean; onClick: () => void }) {
+  if (!shown) return null;
+  return (
+    <p class="more">
+      <button type="button" onClick={onClick}>
+        Load more
+      </button>
+    </p>
+  );
+}

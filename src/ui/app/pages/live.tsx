@@ -34,7 +34,7 @@ const CHARTS: ChartDef[] = [
       { key: 'p50', label: 'p50', color: '--c1', format: (v) => ms(v) },
       { key: 'p99', label: 'p99', color: '--c3', format: (v) => ms(v) },
     ],
-    y: (v) => ms(v),
+    y: (v) => (v === 0 ? '0' : ms(v)),
   },
   {
     title: 'Error rate',
@@ -49,7 +49,7 @@ const CHARTS: ChartDef[] = [
   {
     title: 'Sync lag',
     series: [{ key: 'lagMs', label: 'lag', color: '--c3', format: (v) => ms(v) }],
-    y: (v) => ms(v),
+    y: (v) => (v === 0 ? '0' : ms(v)),
   },
   {
     title: 'Sync backlog',

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, query } from '../api';
-import { ErrorBox, Empty } from '../components/ui';
+import { ErrorBox, Empty, LoadMore } from '../components/ui';
 import { bytes, ms, statusClass, time } from '../format';
 import { useInterval } from '../hooks';
 import { go, href } from '../route';
@@ -21,6 +21,8 @@ interface Filters {
 
 const PAGE = 50;
 const LIVE_MS = 2000;
+const FILL_ROWS = 20;
+const FILL_CALLS = 4;
 const METHODS = ['', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
 // Kept while the page is open, so that coming back from a record shows the same list.
@@ -45,6 +47,20 @@ function listPath(f: Filters, cursor: string | null, limit = PAGE): string {
   })}`;
 }
 
+/**
+ * The first rows: a sparse filter may find few records in one call (the node scans a bounded number
+ * per call), so a few more calls fill the screen before the user has to ask for more.
+ */
+async function firstRows(f: Filters): Promise<RecordPage> {
+  const page = await get<RecordPage>(listPath(f, null));
+  for (let i = 0; i < FILL_CALLS && page.records.length < FILL_ROWS && page.next !== null; i++) {
+    const more = await get<RecordPage>(listPath(f, page.next));
+    page.records.push(...more.records);
+    page.next = more.next;
+  }
+  return page;
+}
+
 export function Records() {
   const [filters, setFilters] = useState<Filters>(remembered);
   const [applied, setApplied] = useState<Filters>(remembered);
@@ -60,7 +76,7 @@ export function Records() {
     remembered = applied;
     const mine = ++generation.current;
     setLoading(true);
-    get<RecordPage>(listPath(applied, null)).then(
+    firstRows(applied).then(
       (page) => {
         if (mine !== generation.current) return;
         setRows(page.records);
@@ -180,7 +196,7 @@ export function Records() {
                 <th scope="col">Method</th>
                 <th scope="col">URL or session</th>
                 <th scope="col">Status</th>
-                <th scope="col" class="num">Duration</th>
+                <th scope="col" class="num hide-narrow">Duration</th>
                 <th scope="col" class="num hide-narrow">Size</th>
                 <th scope="col" class="hide-narrow">Node</th>
               </tr>
@@ -206,7 +222,7 @@ export function Records() {
                       <span class={`status ${statusClass(r.status)}`}>{r.status ?? '–'}</span>
                     )}
                   </td>
-                  <td class="num nowrap">{ms(r.duration_ms)}</td>
+                  <td class="num nowrap hide-narrow">{ms(r.duration_ms)}</td>
                   <td class="num nowrap hide-narrow">{bytes(r.size_bytes)}</td>
                   <td class="hide-narrow muted">{r.node_id}</td>
                 </tr>
@@ -215,13 +231,7 @@ export function Records() {
           </table>
         </div>
       )}
-      {next !== null && !loading && (
-        <p class="more">
-          <button type="button" onClick={more}>
-            Load more
-          </button>
-        </p>
-      )}
+      <LoadMore shown={next !== null && !loading} onClick={more} />
     </main>
   );
 }

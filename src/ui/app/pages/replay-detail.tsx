@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { call, get, query } from '../api';
-import { Badge, Empty, ErrorBox, Facts, Section, Stat } from '../components/ui';
+import { Badge, Empty, ErrorBox, Facts, LoadMore, Section, Stat } from '../components/ui';
 import { count, ms, percent, shortId, time } from '../format';
 import { useLoad } from '../hooks';
 import { go, href } from '../route';
@@ -105,13 +105,7 @@ function Results({ id, initial }: { id: string; initial: ResultStatus | '' }) {
           </table>
         </div>
       )}
-      {next !== null && !loading && (
-        <p class="more">
-          <button type="button" onClick={more}>
-            Load more
-          </button>
-        </p>
-      )}
+      <LoadMore shown={next !== null && !loading} onClick={more} />
     </Section>
   );
 }
