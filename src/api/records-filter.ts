@@ -24,7 +24,7 @@ export interface RecordFilter {
  * scanned: a sparse filter answers within milliseconds, and the client pages on with `next`.
  */
 const MAX_STORE_CALLS = 100;
-const MAX_SCANNED = 5000;
+const MAX_SCANNED = 2000;
 const MAX_TEXT = 256;
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 
