@@ -1,9 +1,10 @@
 /**
  * @module The HTTP API (SPEC §7) on its own node:http listener: records, status, metrics and
- * probes. Request flow:
+ * probes, and the web UI's files and login when it is mounted. Request flow:
  *
- *   request ─ shape (headers, no body) ─ route? ─ public? ─────────────────────────┐
- *                                                 └ no ─ Host guard ─ bearer token ─┴ method ─ handler
+ *   request ─ shape (headers, no body) ─ route? ─ public? ───────────────────────────────────────────┐
+ *                                                 └ no ─ Host guard ─ anonymous? ────────────────────┤
+ *                                                                     └ no ─ bearer token or session ┴ method ─ handler
  *
  * Every error, whoever raised it, becomes JSON in one place (errorReply).
  */
@@ -21,7 +22,7 @@ import { HostGuard, isLoopbackAddress } from './host-guard.js';
 import { CLIENT_ERROR_REPLIES, toWire, writeReply } from './http-reply.js';
 import type { WireReply } from './http-reply.js';
 import { allowedMethods, handlerFor, Router } from './router.js';
-import type { Reply } from './router.js';
+import type { Reply, Route } from './router.js';
 import { apiRoutes } from './routes.js';
 import type { ApiRecords } from './routes.js';
 import type { RecordImporter } from './har-routes.js';
@@ -31,6 +32,9 @@ export type { ApiRecords, RecordPage } from './routes.js';
 export type { ReplaysApi } from './replay-routes.js';
 export type { RecordImporter } from './har-routes.js';
 export type { RecordQuery } from './records-query.js';
+export type { Reply, RequestContext, Route } from './router.js';
+export { ApiError } from './api-errors.js';
+export { BearerAuth } from './bearer-auth.js';
 
 export interface ApiOptions {
   host: string;
@@ -56,6 +60,22 @@ export interface ApiOptions {
    * Record nodes, whose store feeds sync; imports there answer 409.
    */
   importer?: RecordImporter;
+  /** The web UI (src/ui): its routes and the cookie sessions it logs browsers in with; absent when `api.ui` is false. */
+  ui?: ApiUi;
+}
+
+/** Cookie sessions: the second way, besides the bearer token, that a call is authenticated. */
+export interface CookieSessions {
+  /**
+   * True when the request's cookies name a live session. Throws a 403 ApiError
+   * (QP_ERR_API_CSRF) for a state-changing call of a session that lacks its CSRF token.
+   */
+  authenticate(req: IncomingMessage): boolean;
+}
+
+export interface ApiUi {
+  routes: readonly Route[];
+  sessions: CookieSessions;
 }
 
 // The API carries small answers and no request bodies but small JSON ones on POST; these bounds keep a misbehaving or hostile
@@ -96,7 +116,7 @@ export class ApiServer {
         ...(o.replays !== undefined && { replays: o.replays }),
         version: o.version ?? 'unknown',
         ...(o.importer !== undefined && { importer: o.importer }),
-      }),
+      }).concat(o.ui?.routes ?? []),
     );
     this.server = createServer(
       {
@@ -208,7 +228,7 @@ export class ApiServer {
     const match = this.router.match(pathOf(url));
     if (!match?.route.public) {
       this.hosts.check(req.headers.host);
-      this.auth.check(req.headers.authorization);
+      if (!match?.route.anonymous) this.authenticate(req);
     }
     if (match === undefined) {
       throw new ApiError(404, 'QP_ERR_API_NOT_FOUND', `no API route ${JSON.stringify(pathOf(url).slice(0, 200))}`);
@@ -224,11 +244,18 @@ export class ApiServer {
     return handler({ req, params: match.params, query: new URLSearchParams(queryOf(url)), body });
   }
 
+  /** A bearer token, or else a web UI session cookie; a wrong token is refused even with a valid cookie. */
+  private authenticate(req: IncomingMessage): void {
+    if (!this.auth.enabled) return;
+    if (req.headers.authorization === undefined && this.o.ui?.sessions.authenticate(req) === true) return;
+    this.auth.check(req.headers.authorization);
+  }
+
   private replyForError(err: unknown, req: IncomingMessage): Reply {
     const reply = errorReply(err);
     if (reply.internal) {
       this.log.error({ err, method: req.method, path: pathOf(req.url) }, 'API call failed');
-    } else if (reply.status === 401 || reply.status === 421) {
+    } else if (reply.status === 401 || reply.status === 403 || reply.status === 421 || reply.status === 429) {
       // Never the header values themselves: they may hold (wrong but real) secrets.
       this.log.warn({ code: reply.body.code, path: pathOf(req.url), client: req.socket.remoteAddress }, 'API request refused');
     }

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { QRecord, RecordSummary } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
-import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, type RecordImporter } from './har-routes.js';
+import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, harRecord, type RecordImporter } from './har-routes.js';
 import { recordToJson } from './record-json.js';
+import { listFiltered, parseRecordFilter } from './records-filter.js';
 import { parseRecordQuery } from './records-query.js';
 import { replayRoutes, type ReplaysApi } from './replay-routes.js';
 import type { RecordQuery } from './records-query.js';
@@ -92,7 +93,7 @@ export function apiRoutes(d: RouteDeps): Route[] {
       methods: {
         GET: (ctx) => {
           if (ctx.query.has('format')) return harList(ctx);
-          const page = d.records.list(parseRecordQuery(ctx.query));
+          const page = listFiltered(d.records, parseRecordQuery(ctx.query), parseRecordFilter(ctx.query));
           return json(200, { records: page.records, next: page.next });
         },
         POST: harImportHandler(har),
@@ -105,6 +106,7 @@ export function apiRoutes(d: RouteDeps): Route[] {
           const id = recordId(ctx);
           const record = d.records.get(id);
           if (record === null) throw recordNotFound(id);
+          if ([...ctx.query.keys()].length > 0) return json(200, harRecord(record, ctx.query, d.version));
           return json(200, recordToJson(record));
         },
         DELETE: async (ctx) => {

@@ -15,10 +15,12 @@ import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
 import type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+import type { RecentQuantiles } from './recent-latency.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
 export type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
+export type { RecentQuantiles } from './recent-latency.js';
 export type { SyncMetricsObserver } from './sync-metrics.js';
 export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
 
@@ -149,6 +151,11 @@ export class Metrics {
   private skips(): { skipped: number; skipped_by_reason: Record<string, number> } {
     const byReason = this.recordMetrics.skippedByReason();
     return { skipped: Object.values(byReason).reduce((a, b) => a + b, 0), skipped_by_reason: byReason };
+  }
+
+  /** HTTP exchange latency over the last seconds (from the duration histogram's observations). */
+  recentLatency(): RecentQuantiles {
+    return this.httpMetrics.recent.quantiles();
   }
 
   tcpTotals(): TcpFigures {

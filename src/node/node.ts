@@ -14,6 +14,7 @@ import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ApiServer } from '../api/api-server.js';
 import { Store } from '../store/index.js';
+import { createWebUi } from '../ui/index.js';
 import { createHttpProxy } from './http.js';
 import { createTcpProxy } from './tcp.js';
 import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
@@ -119,6 +120,7 @@ export class QProxyNode {
         version,
         ...optional('importer', importer),
         status: () => node.status(),
+        ...optional('ui', config.api.ui ? createWebUi({ ...optional('token', config.api.token), logger }) : undefined),
         metrics,
         ready: () => {
           if (node.draining) return false;

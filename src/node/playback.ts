@@ -242,6 +242,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
     get: (id) => manager().get(id),
     remove: (id) => manager().remove(id),
     results: (id, q) => manager().results(id, q),
+    result: (id, recordId) => manager().result(id, recordId),
   };
   return {
     replays,

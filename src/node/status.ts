@@ -41,6 +41,7 @@ export function buildStatus(s: StatusInput): object {
       tcp_sessions: tcp.sessions,
       tcp_active: tcp.active,
       in_flight: s.inFlight,
+      latency_ms: s.metrics.recentLatency(),
     },
     recording: {
       enabled: s.recordingEnabled,

@@ -100,6 +100,7 @@ export class PlaybackEngine {
       logger: o.logger,
       retentionMs: o.retentionMs,
       maxReplays: o.maxReplays,
+      maxDecoded,
       ...(o.pollMs !== undefined && { pollMs: o.pollMs }),
       ...(o.exclusions !== undefined && { exclusions: o.exclusions }),
       drivers: ({ compare, safety, speed, live }) => {

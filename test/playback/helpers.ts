@@ -272,6 +272,7 @@ export interface Doc {
     top_differences: Array<{ kind: string; count: number }>;
     top_errors: Array<{ error: string; count: number }>;
     lateness_ms: { p50: number | null; p99: number | null; max: number | null };
+    endpoints: Array<{ endpoint: string; results: number; match: number; mismatch: number; failed: number; mismatch_rate: number | null }>;
   };
 }
 
