@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ListenError, errorMessage } from '../errors.js';
+import { httpServerTimeouts } from '../net/http-server-timeouts.js';
 import { ApiError, UnsafeBindError, errorReply } from './api-errors.js';
 import { BearerAuth } from './bearer-auth.js';
 import { HostGuard, isLoopbackAddress } from './host-guard.js';
@@ -56,6 +57,8 @@ export interface ApiOptions {
    * Record nodes, whose store feeds sync; imports there answer 409.
    */
   importer?: RecordImporter;
+  /** Time a connection gets to deliver a request head, and a whole request; default 10 s and 30 s. */
+  timeouts?: { headerReadMs: number; requestMs: number };
 }
 
 // The API carries small answers and no request bodies but small JSON ones on POST; these bounds keep a misbehaving or hostile
@@ -98,11 +101,12 @@ export class ApiServer {
         ...(o.importer !== undefined && { importer: o.importer }),
       }),
     );
+    const timeouts = o.timeouts ?? { headerReadMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
     this.server = createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        requestTimeout: REQUEST_TIMEOUT_MS,
+        // Also closes connections that never send a byte, on time (Node's default sweep is every 30 s).
+        ...httpServerTimeouts(timeouts.headerReadMs, timeouts.requestMs),
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       },
       (req, res) => this.onRequest(req, res),
