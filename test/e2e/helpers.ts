@@ -47,9 +47,13 @@ export async function backend(handler?: (req: IncomingMessage, body: Buffer, res
   return { url: `http://127.0.0.1:${port}` };
 }
 
-/** Runs the CLI and waits (bounded) for its "qproxy started" log line, which names the bound ports. */
-export async function startCli(configPath: string): Promise<Started> {
-  const child = spawn(process.execPath, [CLI], { env: { ...process.env, CONFIG_PATH: configPath, QPROXY_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs the CLI and waits (bounded) for its "qproxy started" log line, which names the bound ports.
+ * `launcher` runs it through another command, e.g. `['prlimit', '--nofile=512:512']`.
+ */
+export async function startCli(configPath: string, launcher: readonly string[] = []): Promise<Started> {
+  const [command, ...args] = [...launcher, process.execPath, CLI];
+  const child = spawn(command, args, { env: { ...process.env, CONFIG_PATH: configPath, QPROXY_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
