@@ -71,7 +71,8 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const SOCKET_IDLE_TIMEOUT_MS = 60_000;
-const MAX_CONNECTIONS = 256;
+/** Most connections the API holds at once (the node's start-up file-handle check counts them too). */
+export const API_MAX_CONNECTIONS = 256;
 /** In-flight API calls get this long after close() before their sockets are cut. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -111,7 +112,7 @@ export class ApiServer {
       },
       (req, res) => this.onRequest(req, res),
     );
-    this.server.maxConnections = MAX_CONNECTIONS;
+    this.server.maxConnections = API_MAX_CONNECTIONS;
     this.server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
   }

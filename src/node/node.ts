@@ -18,6 +18,7 @@ import { createTcpProxy } from './tcp.js';
 import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
 import { createPlayback, type PlaybackHandle } from './playback.js';
 import { buildStatus } from './status.js';
+import { warnIfFileHandlesShort } from './file-handles.js';
 
 /** A proxy listener as the node drives it (HTTP and TCP alike). */
 interface ProxyPart {
@@ -136,6 +137,7 @@ export class QProxyNode {
 
   /** Binds the listeners: the API first (so status is visible while traffic starts), then the rest. */
   async start(): Promise<NodeAddresses> {
+    warnIfFileHandlesShort(this.config, this.logger);
     const p = this.parts;
     const api = await p.api.listen();
     const sync = (await p.sync?.start()) ?? null;
