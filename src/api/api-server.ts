@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ListenError, errorMessage } from '../errors.js';
+import { httpServerTimeouts } from '../net/http-server-timeouts.js';
 import { ApiError, UnsafeBindError, errorReply } from './api-errors.js';
 import { BearerAuth } from './bearer-auth.js';
 import { HostGuard, isLoopbackAddress } from './host-guard.js';
@@ -60,6 +61,8 @@ export interface ApiOptions {
    * Record nodes, whose store feeds sync; imports there answer 409.
    */
   importer?: RecordImporter;
+  /** Time a connection gets to deliver a request head, and a whole request; default 10 s and 30 s. */
+  timeouts?: { headerReadMs: number; requestMs: number };
   /** The web UI (src/ui): its routes and the cookie sessions it logs browsers in with; absent when `api.ui` is false. */
   ui?: ApiUi;
 }
@@ -88,7 +91,8 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const SOCKET_IDLE_TIMEOUT_MS = 60_000;
-const MAX_CONNECTIONS = 256;
+/** Most connections the API holds at once (the node's start-up file-handle check counts them too). */
+export const API_MAX_CONNECTIONS = 256;
 /** In-flight API calls get this long after close() before their sockets are cut. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -118,16 +122,17 @@ export class ApiServer {
         ...(o.importer !== undefined && { importer: o.importer }),
       }).concat(o.ui?.routes ?? []),
     );
+    const timeouts = o.timeouts ?? { headerReadMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
     this.server = createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        requestTimeout: REQUEST_TIMEOUT_MS,
+        // Also closes connections that never send a byte, on time (Node's default sweep is every 30 s).
+        ...httpServerTimeouts(timeouts.headerReadMs, timeouts.requestMs),
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       },
       (req, res) => this.onRequest(req, res),
     );
-    this.server.maxConnections = MAX_CONNECTIONS;
+    this.server.maxConnections = API_MAX_CONNECTIONS;
     this.server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
   }

@@ -21,6 +21,7 @@ import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } 
 import { createPlayback, type PlaybackHandle } from './playback.js';
 import { createRedactor, redactingImporter } from './redaction.js';
 import { buildStatus } from './status.js';
+import { warnIfFileHandlesShort } from './file-handles.js';
 
 /** A proxy listener as the node drives it (HTTP and TCP alike). */
 interface ProxyPart {
@@ -151,6 +152,7 @@ export class QProxyNode {
 
   /** Binds the listeners: the API first (so status is visible while traffic starts), then the rest. */
   async start(): Promise<NodeAddresses> {
+    warnIfFileHandlesShort(this.config, this.logger);
     const p = this.parts;
     const api = await p.api.listen();
     const sync = (await p.sync?.start()) ?? null;

@@ -76,7 +76,15 @@ test('defaults are applied to every optional section', async (t) => {
   });
   assert.equal(config.tcp, undefined);
   assert.equal(config.peer, undefined);
-  assert.deepEqual(config.sync, { host: '0.0.0.0', port: 8084, max_batch_bytes: 64 * 1024 * 1024, allowed_clients: [] });
+  assert.deepEqual(config.sync, {
+    host: '0.0.0.0',
+    port: 8084,
+    max_batch_bytes: 64 * 1024 * 1024,
+    max_connections: 256,
+    max_connections_per_address: 16,
+    auth_timeout: 10_000,
+    allowed_clients: [],
+  });
   assert.deepEqual(config.api, { host: '127.0.0.1', port: 8085, allowed_hosts: [], ui: true });
   assert.deepEqual(config.storage, {
     path: join(dir, 'data/qproxy.db'),

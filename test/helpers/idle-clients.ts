@@ -12,6 +12,8 @@ import { connect as tlsConnect } from 'node:tls';
  */
 export interface IdleClients {
   readonly sockets: readonly Socket[];
+  /** Sockets that connected (the server's kernel completed the handshake; the server may refuse them after accept). */
+  readonly connected: number;
   /** Sockets whose connection the server closed (or reset). */
   closedByServer(): number;
   /** Bytes the server sent on socket `i` before closing it. */
@@ -27,7 +29,7 @@ export interface IdleOptions {
   localAddress?: string;
   /** Bytes each client sends once connected, e.g. half a request head; default nothing. */
   send?: string | Buffer;
-  /** Connections opened before yielding to the event loop, so the accept queue keeps up. */
+  /** Connections opened before yielding to the event loop (default 50): a listener in this process accepts them all in between, so its accept queue never overflows. */
   burst?: number;
 }
 
@@ -36,9 +38,10 @@ export async function openIdleClients(port: number, n: number, o: IdleOptions = 
   const sockets: Socket[] = [];
   const chunks: Buffer[][] = [];
   let closed = 0;
+  let connected = 0;
   let destroying = false;
   const settled: Promise<void>[] = [];
-  const burst = o.burst ?? 200;
+  const burst = o.burst ?? 50;
   for (let i = 0; i < n; i++) {
     const socket = connect({ host: o.host ?? '127.0.0.1', port, ...(o.localAddress !== undefined && { localAddress: o.localAddress }) });
     const mine: Buffer[] = [];
@@ -52,6 +55,7 @@ export async function openIdleClients(port: number, n: number, o: IdleOptions = 
     settled.push(
       new Promise<void>((resolve) => {
         socket.once('connect', () => {
+          connected++;
           if (o.send !== undefined) socket.write(o.send);
           resolve();
         });
@@ -63,6 +67,7 @@ export async function openIdleClients(port: number, n: number, o: IdleOptions = 
   await Promise.all(settled);
   return {
     sockets,
+    connected,
     closedByServer: () => closed,
     received: (i) => Buffer.concat(chunks[i] ?? []),
     async waitAllClosed(boundMs = 15_000) {
@@ -100,4 +105,22 @@ export async function silentAfterHandshake(port: number, ca: string, alpn?: stri
   await once(socket, 'secureConnect');
   await once(socket, 'close');
   return Buffer.concat(chunks);
+}
+
+/**
+ * Slow clients against an HTTP listener: `silent` connections that send nothing and `half` that
+ * send half a request head. Waits (bounded) until the server closed every one of them, and
+ * returns what the first of each kind received.
+ */
+export async function slowClientsAnswered(port: number, counts = { silent: 100, half: 20 }, boundMs = 10_000): Promise<{ silent: string; half: string }> {
+  const silent = await openIdleClients(port, counts.silent);
+  const half = await openIdleClients(port, counts.half, { send: 'GET /half HTTP/1.1\r\nHost: 127.0.0.1\r\n' });
+  try {
+    await silent.waitAllClosed(boundMs);
+    await half.waitAllClosed(boundMs);
+    return { silent: silent.received(0).toString('latin1'), half: half.received(0).toString('latin1') };
+  } finally {
+    silent.destroy();
+    half.destroy();
+  }
 }

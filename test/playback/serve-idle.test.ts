@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { HttpStubServer } from '../../src/playback/serve/http-stub-server.js';
-import { openIdleClients, silentAfterHandshake } from '../helpers/idle-clients.js';
+import { openIdleClients, silentAfterHandshake, slowClientsAnswered } from '../helpers/idle-clients.js';
 import { makeTestPki } from '../helpers/tls.js';
 import { defer, openStore, stubOptions } from './helpers.js';
 
@@ -30,16 +30,9 @@ async function startStub(t: TestContext, tls?: { cert: string; key: string }): P
 
 test('serving (plain): silent connections and half-sent heads are closed with 408', async (t) => {
   const port = await startStub(t);
-  const silent = await openIdleClients(port, 100);
-  const half = await openIdleClients(port, 20, { send: 'GET /half HTTP/1.1\r\nHost: a\r\n' });
-  defer(t, () => {
-    silent.destroy();
-    half.destroy();
-  });
-  await silent.waitAllClosed(10_000);
-  await half.waitAllClosed(10_000);
-  assert.match(silent.received(0).toString('latin1'), /^HTTP\/1\.1 408 /);
-  assert.match(half.received(0).toString('latin1'), /^HTTP\/1\.1 408 /);
+  const answers = await slowClientsAnswered(port);
+  assert.match(answers.silent, /^HTTP\/1\.1 408 /);
+  assert.match(answers.half, /^HTTP\/1\.1 408 /);
 });
 
 test('serving (TLS): handshakes that never start and handshaken connections that stay silent are closed', async (t) => {
