@@ -58,7 +58,7 @@ export async function startCli(
   { killAfter = true, launcher = [] }: { killAfter?: boolean; launcher?: readonly string[] } = {},
 ): Promise<Started> {
   const [command, ...args] = [...launcher, process.execPath, CLI];
-  const child = spawn(command!, args, { env: { ...process.env, CONFIG_PATH: configPath, QPROXY_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { env: { ...process.env, CONFIG_PATH: configPath, QPROXY_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   if (killAfter) {
     after(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
