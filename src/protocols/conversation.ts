@@ -20,6 +20,8 @@ export interface Conversation {
   opening: { client: WireMessage[]; server: WireMessage[] };
   exchanges: Exchange[];
   breaks: Record<TcpDirection, FramingBreak | null>;
+  /** The opening finished (the server accepted the session and the client got past it). */
+  opened: boolean;
   /** Bytes of each direction that were not read as messages (from its break on). */
   rawBytes: Record<TcpDirection, number>;
 }
@@ -33,7 +35,7 @@ export class ConversationBuilder {
 
   constructor(readonly protocol: AppProtocol) {
     this.splitter = protocolModule(protocol).splitter();
-    this.conversation = { protocol, opening: { client: [], server: [] }, exchanges: [], breaks: { c2s: null, s2c: null }, rawBytes: { c2s: 0, s2c: 0 } };
+    this.conversation = { protocol, opening: { client: [], server: [] }, exchanges: [], breaks: { c2s: null, s2c: null }, opened: false, rawBytes: { c2s: 0, s2c: 0 } };
   }
 
   /** Feeds one read; returns the messages it completed. */
@@ -75,6 +77,7 @@ export class ConversationBuilder {
 
   #syncBreaks(): void {
     const c = this.conversation;
+    c.opened = !this.splitter.inHandshake;
     for (const dir of ['c2s', 's2c'] as const) {
       const b = this.splitter.breaks[dir];
       c.breaks[dir] = b;

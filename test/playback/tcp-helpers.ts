@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { Discovery, parseTcpTarget } from '../../src/discovery/index.js';
 import { TcpProxyServer } from '../../src/proxy/tcp/index.js';
 import type { TcpProxyObserver } from '../../src/proxy/tcp/index.js';
+import type { AppProtocol } from '../../src/recording/model.js';
 import { TcpRecorder } from '../../src/recording/tcp-recorder.js';
 import type { Store } from '../../src/store/index.js';
 import { defer } from './helpers.js';
@@ -143,7 +144,12 @@ function replyLength(b: Buffer): number {
 const quiet: TcpProxyObserver = { session() {}, bytes() {}, rejected() {} };
 
 /** The real TCP proxy in front of `target`, recording sessions into `store`; closed after the test. */
-export async function startTcpProxy(t: TestContext, target: string, store: Store): Promise<{ port: number; close(): Promise<void> }> {
+export async function startTcpProxy(
+  t: TestContext,
+  target: string,
+  store: Store,
+  opts: { appProtocol?: AppProtocol; maxSessionBytes?: number } = {},
+): Promise<{ port: number; close(): Promise<void> }> {
   const discovery = new Discovery({
     targets: [parseTcpTarget(target)],
     policy: 'round_robin',
@@ -152,7 +158,15 @@ export async function startTcpProxy(t: TestContext, target: string, store: Store
     passive: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000 },
   });
   await discovery.start();
-  const recorder = new TcpRecorder({ enabled: true, nodeId: 'az-a-1', maxSessionBytes: 1024 * 1024, segmentIntervalMs: 1_000, segmentBytes: 256 * 1024, sink: store });
+  const recorder = new TcpRecorder({
+    enabled: true,
+    nodeId: 'az-a-1',
+    appProtocol: opts.appProtocol ?? null,
+    maxSessionBytes: opts.maxSessionBytes ?? 1024 * 1024,
+    segmentIntervalMs: 1_000,
+    segmentBytes: 256 * 1024,
+    sink: store,
+  });
   const proxy = new TcpProxyServer({
     host: '127.0.0.1',
     port: 0,

@@ -1,4 +1,4 @@
-import { quoted, showBytes, showText } from '../text.js';
+import { SUMMARY_TEXT, quoted, showBytes, showText } from '../text.js';
 import type { WireMessage } from '../types.js';
 import { decodeColumn, decodeErr, decodeGreeting, decodeHandshakeResponse, decodeOk, decodePrepareOk, decodeTextRow } from './decode.js';
 import { PacketReader, payloadOf } from './packets.js';
@@ -6,15 +6,15 @@ import { PacketReader, payloadOf } from './packets.js';
 const SHOWN_VALUES = 8;
 
 /** One line for a MySQL/MariaDB message. Authentication data is never shown. */
-export function describeMysql(m: WireMessage): string {
+export function describeMysql(m: WireMessage, full = false): string {
   try {
-    return m.dir === 'c2s' ? client(m.type, payloadOf(m.data)) : server(m.type, payloadOf(m.data));
+    return m.dir === 'c2s' ? client(m.type, payloadOf(m.data), full ? Infinity : SUMMARY_TEXT) : server(m.type, payloadOf(m.data));
   } catch {
     return `${m.type} (malformed, ${m.data.length} B)`;
   }
 }
 
-function client(type: string, p: Buffer): string {
+function client(type: string, p: Buffer, max: number): string {
   switch (type) {
     case 'HandshakeResponse': {
       const h = decodeHandshakeResponse(p);
@@ -24,7 +24,7 @@ function client(type: string, p: Buffer): string {
       return 'AuthData (authentication data)';
     case 'COM_QUERY':
     case 'COM_STMT_PREPARE':
-      return `${type} ${quoted(p.toString('utf8', 1))}`;
+      return `${type} ${quoted(p.toString('utf8', 1), max)}`;
     case 'COM_INIT_DB':
       return `${type} ${showText(p.toString('utf8', 1))}`;
     case 'COM_STMT_EXECUTE':

@@ -1,4 +1,4 @@
-import { oneLine, quoted, showBytes, showText } from '../text.js';
+import { SUMMARY_TEXT, oneLine, quoted, showBytes, showText } from '../text.js';
 import type { WireMessage } from '../types.js';
 import { authName, decodeClient, decodeServer } from './decode.js';
 
@@ -11,15 +11,15 @@ function values(list: ReadonlyArray<Buffer | null>): string {
 }
 
 /** One line for a PostgreSQL message. Passwords and SASL proofs are never shown. */
-export function describePostgres(m: WireMessage): string {
+export function describePostgres(m: WireMessage, full = false): string {
   try {
-    return m.dir === 'c2s' ? client(m) : server(m);
+    return m.dir === 'c2s' ? client(m, full ? Infinity : SUMMARY_TEXT) : server(m);
   } catch {
     return `${m.type} (malformed, ${m.data.length} B)`;
   }
 }
 
-function client(m: WireMessage): string {
+function client(m: WireMessage, max: number): string {
   const f = decodeClient(m.data, m.type);
   switch (f.type) {
     case 'StartupMessage': {
@@ -28,9 +28,9 @@ function client(m: WireMessage): string {
       return `StartupMessage ${who.join(' ')}`.trimEnd();
     }
     case 'Query':
-      return `Query ${quoted(f.sql)}`;
+      return `Query ${quoted(f.sql, max)}`;
     case 'Parse':
-      return `Parse${f.statement !== '' ? ` ${f.statement}` : ''} ${quoted(f.sql)}`;
+      return `Parse${f.statement !== '' ? ` ${f.statement}` : ''} ${quoted(f.sql, max)}`;
     case 'Bind':
       return `Bind${f.statement !== '' ? ` ${f.statement}` : ''} ${values(f.params)}`;
     case 'Execute':

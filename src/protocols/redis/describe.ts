@@ -7,9 +7,11 @@ import { commandArgs, decodeResp, type RespValue } from './resp.js';
 const SHOWN_ITEMS = 5;
 
 /** The command's words with credentials hidden (AUTH, HELLO … AUTH, MIGRATE … AUTH). */
-export function commandWords(message: Buffer): string[] {
-  const args = commandArgs(message).map((a) => showBytes(a, 40));
-  const name = args[0]?.toUpperCase() ?? '';
+export function commandWords(message: Buffer, max = 40): string[] {
+  const args = commandArgs(message).map((a) => showBytes(a, max));
+  // Command names are case-insensitive: shown (and matched by ignore rules) upper-cased.
+  if (args[0] !== undefined) args[0] = args[0].toUpperCase();
+  const name = args[0] ?? '';
   if (name === 'AUTH') return [args[0]!, ...args.slice(1).map(() => '***')];
   const words = [...args];
   for (let i = 1; i < words.length; i++) {
@@ -21,11 +23,11 @@ export function commandWords(message: Buffer): string[] {
 }
 
 /** One line for a Redis message: `SET k v` for a command, redis-cli style for a reply. */
-export function describeRedis(m: WireMessage): string {
+export function describeRedis(m: WireMessage, full = false): string {
   try {
     if (m.dir === 'c2s') {
-      const line = commandWords(m.data).join(' ');
-      return line.length > SUMMARY_TEXT ? `${line.slice(0, SUMMARY_TEXT - 1)}…` : line;
+      const line = commandWords(m.data, full ? Infinity : 40).join(' ');
+      return line.length > SUMMARY_TEXT && !full ? `${line.slice(0, SUMMARY_TEXT - 1)}…` : line;
     }
     return showValue(decodeResp(m.data), true);
   } catch {
