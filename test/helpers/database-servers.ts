@@ -108,7 +108,7 @@ export async function startPostgres(opts: { user: string; password: string }): P
   const [cmd, args] = command(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, ...settings.flatMap((s) => ['-c', s])]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  child.stderr.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const server = serverProcess(child, port, dir, 'SIGINT');
   const env = (p = port): NodeJS.ProcessEnv => ({ ...process.env, PGHOST: '127.0.0.1', PGPORT: String(p), PGUSER: opts.user, PGPASSWORD: opts.password, PGSSLMODE: 'disable', PGCONNECT_TIMEOUT: '10' });
   try {
@@ -157,7 +157,7 @@ export async function startMariadb(): Promise<Mariadb> {
   ]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  child.stderr.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const server = serverProcess(child, port, dir, 'SIGTERM');
   const sql = async (statements: string): Promise<string> => {
     const { stdout } = await run('mariadb', ['--no-defaults', '-S', socket, '-uroot', '-N', '-B', '-e', statements], { timeout: 60_000 });
