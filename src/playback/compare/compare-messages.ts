@@ -137,6 +137,7 @@ export function compareMessages(protocol: AppProtocol, sides: SessionSides, igno
   const prefix = sides.recordedTruncated || sides.replayedTruncated;
   const n = prefix ? Math.min(a.answers.length, b.answers.length) : Math.max(a.answers.length, b.answers.length);
   let skipped = 0;
+  const requestName = requestNamer(rec, mod);
   for (let i = 0; i < n; i++) {
     const x = a.answers[i];
     const y = b.answers[i];
@@ -144,7 +145,7 @@ export function compareMessages(protocol: AppProtocol, sides: SessionSides, igno
       report.add('extra answer', `the replay got ${b.answers.length - a.answers.length} answers more than the recording; the first: ${mod.describe(y!.messages[0]!.m)}`);
       break;
     }
-    const name = `#${x.exchange.n} ${requestName(x.exchange, mod)}`;
+    const name = `#${x.exchange.n} ${requestName(x.exchange)}`;
     if (ignoredRequest(x.exchange, mod, ignore)) {
       skipped++;
       continue;
@@ -162,12 +163,32 @@ export function compareMessages(protocol: AppProtocol, sides: SessionSides, igno
   return { match: report.differences.length === 0, truncated: prefix, differences: report.differences, more: report.more, notes: report.notes };
 }
 
-/** How a request is named in a diff: the client message that says most about it. */
-function requestName(e: Exchange, mod: ProtocolModule): string {
-  if (e.request.length === 0) return '(no request)';
-  const main = e.request.find((m) => m.type === 'Query' || m.type === 'Parse' || m.type.startsWith('COM_')) ?? e.request[0]!;
-  const more = e.request.length > 1 ? ` (+${e.request.length - 1} messages)` : '';
-  return `${mod.describe(main)}${more}`;
+/**
+ * How requests are named in a diff: by the client message that says most about them, and a
+ * prepared statement's execution by the statement's text (PostgreSQL Parse name, MySQL
+ * COM_STMT_PREPARE id), which the execution itself does not carry.
+ */
+function requestNamer(conv: Conversation, mod: ProtocolModule): (e: Exchange) => string {
+  const statements = new Map<string, string>();
+  for (const e of conv.exchanges) {
+    for (const m of e.request) {
+      if (m.type !== 'Parse') continue;
+      const name = m.data.toString('utf8', 5, m.data.indexOf(0, 5));
+      statements.set(`pg:${name}`, mod.describe(m).replace(/^Parse(?: \S+)? /, ''));
+    }
+    const prepare = e.request.find((m) => m.type === 'COM_STMT_PREPARE');
+    const ok = e.answer.find((m) => m.type === 'StmtPrepareOK');
+    if (prepare !== undefined && ok !== undefined && ok.data.length >= 9) statements.set(`my:${ok.data.readUInt32LE(5)}`, mod.describe(prepare).replace(/^COM_STMT_PREPARE /, ''));
+  }
+  return (e) => {
+    if (e.request.length === 0) return '(no request)';
+    const main = e.request.find((m) => m.type === 'Query' || m.type === 'Parse' || m.type.startsWith('COM_')) ?? e.request.find((m) => m.type === 'Bind') ?? e.request[0]!;
+    const more = e.request.length > 1 ? ` (+${e.request.length - 1} messages)` : '';
+    let text: string | undefined;
+    if (main.type === 'Bind') text = statements.get(`pg:${main.data.toString('utf8', main.data.indexOf(0, 5) + 1, main.data.indexOf(0, main.data.indexOf(0, 5) + 1))}`);
+    else if (main.type === 'COM_STMT_EXECUTE' && main.data.length >= 9) text = statements.get(`my:${main.data.readUInt32LE(5)}`);
+    return text === undefined ? `${mod.describe(main)}${more}` : `${main.type} ${text}${more}`;
+  };
 }
 
 function ignoredRequest(e: Exchange, mod: ProtocolModule, ignore: CompiledIgnore): boolean {
