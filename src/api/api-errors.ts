@@ -14,7 +14,8 @@ export type ApiErrorCode =
   | 'QP_ERR_API_HOST_NOT_ALLOWED'
   | 'QP_ERR_API_HEADERS_TOO_LARGE'
   | 'QP_ERR_API_REQUEST_TIMEOUT'
-  | 'QP_ERR_API_IMPORT_NOT_ALLOWED';
+  | 'QP_ERR_API_IMPORT_NOT_ALLOWED'
+  | 'QP_ERR_API_NOT_PROTOCOL';
 
 /** An error the API answers with a given status (and extra headers such as Allow). */
 export class ApiError extends QProxyError {

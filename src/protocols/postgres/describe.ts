@@ -58,7 +58,7 @@ function server(m: WireMessage): string {
     case 'RowDescription':
       return `RowDescription [${f.columns.map((c) => c.name).join(', ')}]`;
     case 'CommandComplete':
-      return `CommandComplete ${showText(f.tag)}`;
+      return `CommandComplete ${oneLine(f.tag)}`;
     case 'ErrorResponse':
     case 'NoticeResponse':
       return `${f.type} ${f.severity} ${f.code} ${quoted(f.message)}`;
