@@ -203,7 +203,7 @@ const tcpIgnoreSchema = z
     messages: z
       .array(z.string({ error: messageSelectorError }).regex(/^[A-Za-z][A-Za-z0-9_]*(?::\S+)?$/, { error: messageSelectorError }), { error: 'expected a list of message names' })
       .default([])
-      .describe('Server messages never compared, by name ("NoticeResponse", "ParameterStatus", "ParameterStatus:application_name", "OK.info"). Default [].'),
+      .describe('Server messages never compared, by name ("NoticeResponse", "ParameterStatus", "ParameterStatus:application_name", "OK:info"). Default [].'),
     requests: z
       .array(regexSource(), { error: 'expected a list of regular expressions' })
       .default([])
