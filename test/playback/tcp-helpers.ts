@@ -40,11 +40,11 @@ export interface Redis {
   target: string;
 }
 
-/** Starts an empty redis-server (no persistence) on a free loopback port; stopped after the test. */
-export async function startRedis(t: TestContext, dir: string): Promise<Redis> {
+/** Starts an empty redis-server (no persistence, `extra` settings) on a free loopback port; stopped after the test. */
+export async function startRedis(t: TestContext, dir: string, extra: readonly string[] = []): Promise<Redis> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
       stdio: 'ignore',
     });
     const exited = once(child, 'exit');

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
@@ -14,8 +16,9 @@ import type { JsonConversation } from '../../src/api/conversation-json.js';
 import type { TcpRecord } from '../../src/recording/model.js';
 import type { Store } from '../../src/store/index.js';
 import { call, startApi } from '../api/api-helpers.js';
-import { startPostgres, type Postgres } from '../helpers/database-servers.js';
-import { openStore, waitFor } from '../playback/helpers.js';
+import type { ReplayResult } from '../../src/playback/results/result.js';
+import { psql, startPostgres, type Postgres } from '../helpers/database-servers.js';
+import { finished, openEngine, openStore, params, waitFor, type Doc } from '../playback/helpers.js';
 import { startTcpProxy } from '../playback/tcp-helpers.js';
 
 const run = promisify(execFile);
@@ -160,4 +163,32 @@ test('GET /api/records/{id}/conversation pages through the exchanges; raw sessio
   const bad = await call(api.port, 'GET', `/api/records/${session!.id}/conversation?limit=0`);
   assert.equal(bad.status, 400);
   assert.match(bad.json().error as string, /limit must be an integer from 1 to 1000/);
+});
+
+test('replay logs in the way zone B asks: md5, cleartext, SCRAM; a wrong password fails the session with QP_ERR_REPLAY_AUTH', async (t) => {
+  const { store, path } = await openStore(t);
+  const proxy = await startTcpProxy(t, `127.0.0.1:${pg.port}`, store, { appProtocol: 'postgres' });
+  assert.equal(await psqlSelect(proxy.port), '42');
+  await recordedSessions(store, 1);
+  await psql(pg.env(), 'postgres', "SET password_encryption = 'md5'; CREATE USER md5user PASSWORD 'md5-pw' SUPERUSER");
+  await psql(pg.env(), 'postgres', "CREATE USER clearuser PASSWORD 'clear-pw' SUPERUSER");
+  const hba = join(pg.dir, 'data', 'pg_hba.conf');
+  await writeFile(hba, `host all md5user 127.0.0.1/32 md5\nhost all clearuser 127.0.0.1/32 password\n${await readFile(hba, 'utf8')}`);
+  await psql(pg.env(), 'postgres', 'SELECT pg_reload_conf()');
+
+  const replay = async (user: string, password: string): Promise<ReplayResult> => {
+    const engine = await openEngine(t, store, `${path}-${user}-${password}`, [], {
+      http: null,
+      tcp: { targets: [{ host: '127.0.0.1', port: pg.port }], replyTimeoutMs: 5_000, compare: 'exact', creds: { user, password } },
+    });
+    const doc = await finished(engine, (engine.manager.createResolved(params({ filter: { protocol: 'tcp' } })) as Doc).id);
+    return (engine.manager.results(doc.id, { limit: 1 })!.results as ReplayResult[])[0]!;
+  };
+  for (const [user, password] of [['md5user', 'md5-pw'], ['clearuser', 'clear-pw'], ['app', 'secret']] as const) {
+    const r = await replay(user, password);
+    assert.equal(r.status, 'match', `${user}: ${r.error ?? r.diff ?? ''}`);
+  }
+  const wrong = await replay('md5user', 'not-it');
+  assert.equal(wrong.status, 'failed');
+  assert.match(wrong.error!, /^QP_ERR_REPLAY_AUTH: zone B refused the PostgreSQL session: 28P01 password authentication failed for user "md5user"/);
 });

@@ -27,12 +27,25 @@ function flatten(v: RespValue, label: string, out: MessageFields, depth: number)
   }
   if (v.t === 'array') {
     out.push([`${label} length`.trimStart(), String(v.items.length)]);
-    v.items.forEach((item, i) => flatten(item, `${label}[${i}]`, out, depth + 1));
+    // RESP3 sets are unordered: compared sorted. Arrays and pushes keep their order.
+    const items = v.kind === '~' ? [...v.items].sort((a, b) => compareText(full(a), full(b))) : v.items;
+    items.forEach((item, i) => flatten(item, `${label}[${i}]`, out, depth + 1));
     return;
   }
   out.push([`${label} size`.trimStart(), String(v.entries.length)]);
-  for (const [k, x] of v.entries) flatten(x, `${label}{${showValue(k)}}`, out, depth + 1);
+  // RESP3 maps are unordered (the server's hash order differs between instances): by key.
+  const entries = [...v.entries].sort((a, b) => compareText(full(a[0]), full(b[0])));
+  for (const [k, x] of entries) flatten(x, `${label}{${showValue(k)}}`, out, depth + 1);
   if (v.value !== undefined) flatten(v.value, label, out, depth + 1);
+}
+
+/** A value's whole text, for ordering. */
+function full(v: RespValue): string {
+  return v.t === 'bulk' ? v.b.toString('latin1') : JSON.stringify(v, (_k, x: unknown) => (Buffer.isBuffer(x) ? x.toString('latin1') : x));
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
