@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
@@ -15,14 +15,8 @@ import type { AppProtocol } from '../../src/recording/model.js';
 import { TcpRecorder } from '../../src/recording/tcp-recorder.js';
 import type { Store } from '../../src/store/index.js';
 import { defer } from './helpers.js';
+import { freePort } from '../helpers/ports.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -2,7 +2,8 @@ import { readConversation, type Conversation } from '../../protocols/conversatio
 import type { Credentials } from '../../protocols/types.js';
 import type { AppProtocol, QRecord, TcpRecord } from '../../recording/model.js';
 import type { JobOutcome, Preparation, ProtocolDriver, RecordFacts } from '../driver.js';
-import type { ResultsThread } from '../results/results-thread.js';
+import type { Compared, ResultsThread } from '../results/results-thread.js';
+import type { ResultBase } from '../results/result.js';
 import { replayProtocolSession } from './protocol-replay.js';
 import { serverStream, type TcpReplayClient } from './tcp-replay-client.js';
 
@@ -27,6 +28,16 @@ const ORDER_SLACK_MS = 1;
 
 /** Server bytes kept beyond the recorded ones, so a longer answer shows up as longer. */
 const EXTRA_KEPT = 64 * 1024;
+
+/** A session that got through: its time, and the comparison to run. */
+function answered(ms: number, compare: (base: ResultBase) => Promise<Compared>): JobOutcome {
+  return { ok: true, seconds: ms / 1000, replayedStatus: null, replayedMs: ms, compare };
+}
+
+/** A session whose waits timed out says so in its result, whatever the comparison finds. */
+function withWaits(base: ResultBase, timedOut: number, what: string): ResultBase {
+  return { ...base, error: timedOut > 0 ? `${timedOut} waits for ${what} timed out (playback.tcp.reply_timeout)` : null };
+}
 
 /** Why a protocol session cannot be replayed message by message; null when it can. */
 function notReplayable(conv: Conversation): { raw: boolean; reason: string } | null {
@@ -97,37 +108,21 @@ export class TcpDriver implements ProtocolDriver {
   private async runProtocol(protocol: AppProtocol, r: TcpRecord, conv: Conversation, signal: AbortSignal): Promise<JobOutcome> {
     const recordedServer = r.chunks.reduce((n, c) => n + (c.dir === 's2c' ? c.data.length : 0), 0);
     const out = await replayProtocolSession({ client: this.o.client, creds: this.o.creds }, protocol, r, conv, this.o.speed, signal, 2 * recordedServer + EXTRA_KEPT);
-    const seconds = out.ms / 1000;
-    if (!out.ok) return { ok: false, error: out.error, seconds };
-    return {
-      ok: true,
-      seconds,
-      replayedStatus: null,
-      replayedMs: out.ms,
-      compare: (base) =>
-        this.o.results.compareMessages(
-          { ...base, error: out.waitsTimedOut > 0 ? `${out.waitsTimedOut} waits for answers timed out (playback.tcp.reply_timeout)` : null },
-          this.o.tcpRulesId,
-          { protocol, sides: { recorded: r.chunks, replayed: out.replayed, recordedTruncated: r.truncated, replayedTruncated: out.truncated } },
-        ),
-    };
+    if (!out.ok) return { ok: false, error: out.error, seconds: out.ms / 1000 };
+    return answered(out.ms, (base) =>
+      this.o.results.compareMessages(withWaits(base, out.waitsTimedOut, 'answers'), this.o.tcpRulesId, {
+        protocol,
+        sides: { recorded: r.chunks, replayed: out.replayed, recordedTruncated: r.truncated, replayedTruncated: out.truncated },
+      }),
+    );
   }
 
   private async run(r: TcpRecord, signal: AbortSignal): Promise<JobOutcome> {
     const recorded = serverStream(r);
     const out = await this.o.client.replay(r, this.o.speed, signal, recorded.length + EXTRA_KEPT);
-    const seconds = out.ms / 1000;
-    if (!out.ok) return { ok: false, error: out.error, seconds };
-    return {
-      ok: true,
-      seconds,
-      replayedStatus: null,
-      replayedMs: out.ms,
-      compare: (base) =>
-        this.o.results.compareTcp(
-          { ...base, error: out.waitsTimedOut > 0 ? `${out.waitsTimedOut} waits for server bytes timed out (playback.tcp.reply_timeout)` : null },
-          { recorded, replayed: out.received, mode: this.o.compare, truncated: r.truncated },
-        ),
-    };
+    if (!out.ok) return { ok: false, error: out.error, seconds: out.ms / 1000 };
+    return answered(out.ms, (base) =>
+      this.o.results.compareTcp(withWaits(base, out.waitsTimedOut, 'server bytes'), { recorded, replayed: out.received, mode: this.o.compare, truncated: r.truncated }),
+    );
   }
 }
