@@ -34,7 +34,8 @@ test('pgbench -i and a rate-limited pgbench -c 2 replayed into zone B: the same 
   await zones.settled('pgbench -i', 1);
   // -R keeps the load light and the replay truthful: two clients hitting the same account in the
   // same few milliseconds would read each other's balance in an order no recording captures.
-  await run('pgbench', ['-c', '2', '-T', '3', '-R', '100', 'bench'], { env: viaProxy, timeout: 120_000 });
+  // -M prepared: the extended query protocol (Parse once, then Bind/Execute/Sync).
+  await run('pgbench', ['-c', '2', '-T', '3', '-R', '100', '-M', 'prepared', 'bench'], { env: viaProxy, timeout: 120_000 });
   // pgbench's set-up connection (vacuum, truncate) and its two clients.
   await zones.settled('pgbench -T 3', 4);
 
