@@ -18,7 +18,9 @@ export type ApiErrorCode =
   | 'QP_ERR_API_IMPORT_NOT_ALLOWED'
   | 'QP_ERR_API_CSRF'
   | 'QP_ERR_API_LOGIN_LIMIT'
-  | 'QP_ERR_API_UI_NOT_BUILT';
+  | 'QP_ERR_API_UI_NOT_BUILT'
+
+  | 'QP_ERR_API_NOT_PROTOCOL';
 
 /** An error the API answers with a given status (and extra headers such as Allow). */
 export class ApiError extends QProxyError {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { QRecord, RecordSummary } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
 import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, harRecord, type RecordImporter } from './har-routes.js';
+import { conversationPage, recordConversation } from './conversation-json.js';
 import { recordToJson } from './record-json.js';
 import { listFiltered, parseRecordFilter } from './records-filter.js';
 import { parseRecordQuery } from './records-query.js';
@@ -107,6 +108,7 @@ export function apiRoutes(d: RouteDeps): Route[] {
           const record = d.records.get(id);
           if (record === null) throw recordNotFound(id);
           if ([...ctx.query.keys()].length > 0) return json(200, harRecord(record, ctx.query, d.version));
+          if (record.protocol === 'tcp' && record.app_protocol !== undefined) return json(200, { ...recordToJson(record), conversation: recordConversation(record) });
           return json(200, recordToJson(record));
         },
         DELETE: async (ctx) => {
@@ -115,6 +117,18 @@ export function apiRoutes(d: RouteDeps): Route[] {
           d.audit.info({ action: 'record.delete', id, deleted, client: ctx.req.socket.remoteAddress }, 'API delete');
           if (!deleted) throw recordNotFound(id);
           return { status: 204 };
+        },
+      },
+    },
+    {
+      path: '/api/records/:id/conversation',
+      methods: {
+        GET: (ctx) => {
+          const id = recordId(ctx);
+          const record = d.records.get(id);
+          if (record === null) throw recordNotFound(id);
+          if (record.protocol !== 'tcp') throw new ApiError(409, 'QP_ERR_API_NOT_PROTOCOL', `record ${id} is an HTTP exchange, not a protocol session`);
+          return json(200, conversationPage(record, ctx.query));
         },
       },
     },

@@ -178,6 +178,12 @@ export const tcpSchema = z
         'Where connections go: "host:port" strings (IPv6 as "[::1]:6379"); a single string is accepted too. Required in Record mode. Read as a list, empty when absent.',
       ),
     tls: tlsFilesSchema.optional().describe('Terminate TLS on the listener with these files; set ca to require client certificates (mutual TLS). Optional.'),
+    protocol: z
+      .enum(['raw', 'postgres', 'redis', 'mysql'], { error: 'expected "raw", "postgres", "redis" or "mysql"' })
+      .default('raw')
+      .describe(
+        'What the connections carry. "raw" (default): bytes only. "postgres" (v3), "redis" (RESP2/RESP3) or "mysql" (MySQL/MariaDB): the bytes are still recorded as they are, and the API, replay and comparison read them as messages (a conversation of requests and answers; replay re-authenticates with playback.tcp.auth). A Playback node reads records without a protocol with its own tcp.protocol.',
+      ),
     downstream_tls: tcpDownstreamTlsSchema,
     timeouts: tcpTimeoutsSchema,
     limits: tcpLimitsSchema,

@@ -117,6 +117,9 @@ function engineOptions(config: Config, deps: PlaybackDeps, exclusions: LiveExclu
           }),
           replyTimeoutMs: p.tcp.reply_timeout,
           compare: p.tcp.compare,
+          protocol: tcp.protocol === 'raw' ? null : tcp.protocol,
+          creds: p.tcp.auth === undefined ? null : { user: p.tcp.auth.user, ...(p.tcp.auth.password !== undefined && { password: p.tcp.auth.password }), ...(p.tcp.auth.database !== undefined && { database: p.tcp.auth.database }) },
+          ignore: p.tcp.ignore,
         }
       : null,
     timeoutMs: p.timeout,

@@ -86,6 +86,7 @@ export async function createTcpProxy(config: QProxyConfig, deps: TcpProxyDeps): 
   const recorder = new TcpRecorder({
     enabled: config.recording.enabled,
     nodeId: config.node_id,
+    appProtocol: tcp.protocol === 'raw' ? null : tcp.protocol,
     maxSessionBytes: tcp.recording.max_session_bytes,
     segmentIntervalMs: tcp.recording.segment_interval,
     segmentBytes: tcp.recording.segment_bytes,

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
-import type { TcpRecord } from './model.js';
+import type { AppProtocol, TcpRecord } from './model.js';
 import type { RecorderLogger, RecorderObserver } from './recorder.js';
 import type { RecordingSelector } from './selector.js';
 import type { RecordSink } from './sink.js';
@@ -27,6 +27,11 @@ export interface TcpRecorderOptions {
   nodeId: string;
   /** Bytes of one session kept (both directions together); later bytes are counted only. */
   maxSessionBytes: number;
+  /**
+   * The listener's `tcp.protocol` (null or absent for raw): stamped into each record so that the
+   * API, replay and comparison read the bytes as messages. Recording itself stays byte-for-byte.
+   */
+  appProtocol?: AppProtocol | null;
   /** An open session's new chunks go to the sink at least this often (ms). */
   segmentIntervalMs: number;
   /** ... or as soon as this many new bytes are waiting. */
@@ -51,6 +56,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
   readonly nodeId: string;
   readonly maxSessionBytes: number;
   readonly segmentBytes: number;
+  readonly appProtocol: AppProtocol | null;
   readonly #intervalMs: number;
   readonly #sink: RecordSink;
   readonly #selector: RecordingSelector | null;
@@ -65,6 +71,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
     this.nodeId = opts.nodeId;
     this.maxSessionBytes = Math.max(0, opts.maxSessionBytes);
     this.segmentBytes = Math.max(1, opts.segmentBytes);
+    this.appProtocol = opts.appProtocol ?? null;
     this.#intervalMs = Math.max(1, opts.segmentIntervalMs);
     this.#sink = opts.sink;
     this.#selector = opts.selector ?? null;

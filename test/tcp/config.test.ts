@@ -49,6 +49,7 @@ test('tcp defaults: downstream TLS off, timeouts, limits, recording segments and
     host: '127.0.0.1',
     port: 8082,
     downstream: ['localhost:8083'],
+    protocol: 'raw',
     downstream_tls: { enabled: false, reject_unauthorized: true },
     timeouts: { connect: 3_000, idle: 300_000 },
     limits: { max_connections: 4096 },

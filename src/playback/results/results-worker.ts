@@ -6,6 +6,8 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { compareHttp, type RecordedOutcome } from '../compare/compare-http.js';
 import { compareTcp } from '../compare/compare-tcp.js';
+import { compareMessages, compileIgnore, type CompiledIgnore, type MessageIgnore } from '../compare/compare-messages.js';
+import type { AppProtocol, TcpChunk } from '../../recording/model.js';
 import { compileRules, type CompiledRules } from '../compare/rules.js';
 import type { CompareOutcome, ResponseSide } from '../compare/types.js';
 import type { FromResults, ResultsInit, ToResults } from './protocol.js';
@@ -31,6 +33,7 @@ function sendReplies(): void {
 let db!: ResultsWriterDb;
 
 const rules = new Map<number, { rules: CompiledRules; maxDecoded: number }>();
+const tcpRules = new Map<number, { ignore: MessageIgnore; compiled: Map<AppProtocol, CompiledIgnore> }>();
 let results: ReplayResult[] = [];
 let answers: AnswerRow[] = [];
 let replays = new Map<string, ReplayRow>();
@@ -131,6 +134,25 @@ function handle(msg: ToResults): void {
     case 'compareTcp':
       try {
         finish(msg.base, msg.jobId, compareTcp(view(msg.job.recorded), view(msg.job.replayed), msg.job.mode, msg.job.truncated));
+      } catch (err) {
+        failedCompare(msg.base, msg.jobId, err);
+      }
+      return;
+    case 'tcpRules':
+      tcpRules.set(msg.rulesId, { ignore: msg.ignore, compiled: new Map() });
+      return;
+    case 'compareMessages':
+      try {
+        const r = tcpRules.get(msg.rulesId);
+        if (!r) throw new Error(`comparison rules ${msg.rulesId} were never sent`);
+        let compiled = r.compiled.get(msg.job.protocol);
+        if (compiled === undefined) {
+          compiled = compileIgnore(msg.job.protocol, r.ignore);
+          r.compiled.set(msg.job.protocol, compiled);
+        }
+        const sides = msg.job.sides;
+        const chunks = (list: readonly TcpChunk[]): TcpChunk[] => list.map((c) => ({ ...c, data: view(c.data) }));
+        finish(msg.base, msg.jobId, compareMessages(msg.job.protocol, { ...sides, recorded: chunks(sides.recorded), replayed: chunks(sides.replayed) }, compiled));
       } catch (err) {
         failedCompare(msg.base, msg.jobId, err);
       }
