@@ -8,18 +8,22 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { checkConfigFiles } from '../config/files.js';
 import type { QProxyConfig } from '../config/schema.js';
 import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ApiServer } from '../api/api-server.js';
 import { Store } from '../store/index.js';
+import { createWebUi } from '../ui/index.js';
 import { createHttpProxy } from './http.js';
 import { createTcpProxy } from './tcp.js';
 import { createForwardProxy } from './forward.js';
 import { selfCheck, type BoundListener } from '../proxy/forward/index.js';
 import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
 import { createPlayback, type PlaybackHandle } from './playback.js';
+import { createRedactor, redactingImporter } from './redaction.js';
 import { buildStatus } from './status.js';
+import { warnIfFileHandlesShort } from './file-handles.js';
 
 /** A proxy listener as the node drives it (HTTP and TCP alike). */
 interface ProxyPart {
@@ -73,8 +77,12 @@ export class QProxyNode {
     private readonly version: string,
   ) {}
 
-  /** Opens storage and builds every component; nothing listens until `start()`. */
+  /**
+   * Checks the files the config names (as `qproxy check-config` does), opens storage and builds
+   * every component; nothing listens until `start()`.
+   */
   static async create(config: QProxyConfig, logger: Logger, version: string): Promise<QProxyNode> {
+    checkConfigFiles(config);
     const node = new QProxyNode(config, logger, version);
     const metrics = new Metrics();
     let storeRef: Store | null = null;
@@ -94,6 +102,7 @@ export class QProxyNode {
     });
     storeRef = store;
     metrics.setStoreStats(() => store.stats());
+    metrics.setStoreHealth(() => store.health());
     let tcpParts: Awaited<ReturnType<typeof createTcpProxy>> | null = null;
     let http: Awaited<ReturnType<typeof createHttpProxy>> | null = null;
     try {
@@ -105,6 +114,9 @@ export class QProxyNode {
       const syncDeps = { store, metrics, logger };
       const sync: SyncPart | null = createNatsSync(config, syncDeps) ?? createSyncSender(config, syncDeps) ?? createSyncReceiver(config, syncDeps);
       const playback = createPlayback(config, { store, metrics, logger, isSelf });
+      // HAR imports go into Playback stores only (a Record store feeds sync, which would ship them
+      // to the peer), redacted by the rules recorded traffic goes through.
+      const importer = playback ? redactingImporter(playback.importer, await createRedactor(config, store)) : undefined;
       const api = new ApiServer({
         host: config.api.host,
         port: config.api.port,
@@ -113,11 +125,15 @@ export class QProxyNode {
         records: store,
         ...optional('replays', playback?.replays),
         version,
-        // HAR imports go into Playback stores only: a Record store feeds sync, which would ship them to the peer.
-        ...optional('importer', config.mode === 'Playback' ? store : undefined),
+        ...optional('importer', importer),
         status: () => node.status(),
+        ...optional('ui', config.api.ui ? createWebUi({ ...optional('token', config.api.token), logger }) : undefined),
         metrics,
-        ready: () => !node.draining,
+        ready: () => {
+          if (node.draining) return false;
+          const health = store.health();
+          return health.healthy || `store: ${health.problem ?? 'unhealthy'}`;
+        },
         logger: logger.child({ module: 'api' }),
       });
       node.parts = {
@@ -143,6 +159,7 @@ export class QProxyNode {
 
   /** Binds the listeners: the API first (so status is visible while traffic starts), then the rest. */
   async start(): Promise<NodeAddresses> {
+    warnIfFileHandlesShort(this.config, this.logger);
     const p = this.parts;
     const api = await p.api.listen();
     const sync = (await p.sync?.start()) ?? null;
@@ -185,6 +202,7 @@ export class QProxyNode {
       startedAt: this.startedAt,
       draining: this.draining,
       store: p.store.stats(),
+      storeHealth: p.store.health(),
       metrics: p.metrics,
       inFlight: (p.http?.inFlight ?? 0) + (p.tcp?.inFlight ?? 0) + (p.forward?.inFlight ?? 0),
       listeners: this.addresses,

@@ -18,11 +18,14 @@ import { resultsPathFor } from '../playback/results/schema.js';
 import { Forwarder } from '../playback/serve/forwarder.js';
 import { HttpStubServer } from '../playback/serve/http-stub-server.js';
 import type { MatchRules } from '../playback/serve/request-key.js';
+import { LiveExclusions, type ExclusionStore } from '../playback/source/live-exclusions.js';
 import type { PlaybackStore } from '../playback/source/store-port.js';
 import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
 import { compileJsonPath } from '../recording/json-path.js';
 import { HttpRecorder, type RecorderObserver } from '../recording/recorder.js';
+import type { SelectionObserver } from '../recording/selector.js';
 import type { RecordSink } from '../recording/sink.js';
+import { createRecordingSelector } from './recording-selection.js';
 import { createRedactor } from './redaction.js';
 import { readPem } from './tls-files.js';
 import { ConnectHandler, PROXY_AUTHENTICATE, hostMatcher, resolveAll, type ForwardObserver, type SelfCheck } from '../proxy/forward/index.js';
@@ -32,12 +35,12 @@ import type { LeafCacheObserver } from '../tls/index.js';
 
 /** What playback takes from the node. */
 export interface PlaybackDeps {
-  /** The record store: read for replay and serving; written by forward-on-miss. */
-  store: PlaybackStore & RecordSink & { getMeta(key: string): string | null; setMeta(key: string, value: string): Promise<void> };
-  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops; `metrics.forward` the forward listener. */
+  /** The record store: read for replay and serving; written by forward-on-miss and HAR imports. */
+  store: PlaybackStore & RecordSink & ExclusionStore;
+  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops and skips; `metrics.forward` the forward listener. */
   metrics: {
     playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void };
-    recorder: RecorderObserver;
+    recorder: RecorderObserver & SelectionObserver;
     forward: ForwardObserver & LeafCacheObserver & { setCertCacheSize(fn: () => number): void };
   };
   logger: PlaybackLogger;
@@ -69,6 +72,8 @@ export interface PlaybackHandle {
   status(): Record<string, unknown>;
   /** For ApiOptions.replays: answers 503 (QP_ERR_REPLAY_CLOSED) until started and after close. */
   replays: ReplaysApi;
+  /** For ApiOptions.importer: stores HAR imports, which the live replay passes over. */
+  importer: LiveExclusions;
   /** The serving HTTP listener, once started (null when serving is off or there is no `http`). */
   readonly serveServer: HttpStubServer | null;
   /** The serving TCP listener, once started. */
@@ -91,7 +96,7 @@ function notStarted(): QProxyError {
   return new QProxyError('QP_ERR_REPLAY_CLOSED', 'playback is not running (starting up or shutting down); try again shortly');
 }
 
-function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
+function engineOptions(config: Config, deps: PlaybackDeps, exclusions: LiveExclusions): EngineOptions {
   const p = config.playback;
   const http = config.http;
   const tcp = config.tcp;
@@ -126,6 +131,9 @@ function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
           }),
           replyTimeoutMs: p.tcp.reply_timeout,
           compare: p.tcp.compare,
+          protocol: tcp.protocol === 'raw' ? null : tcp.protocol,
+          creds: p.tcp.auth === undefined ? null : { user: p.tcp.auth.user, ...(p.tcp.auth.password !== undefined && { password: p.tcp.auth.password }), ...(p.tcp.auth.database !== undefined && { database: p.tcp.auth.database }) },
+          ignore: p.tcp.ignore,
         }
       : null,
     timeoutMs: p.timeout,
@@ -136,6 +144,7 @@ function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
     maxReplays: p.results.max_replays,
     observer: deps.metrics.playback,
     logger: deps.logger.child({ module: 'replay' }),
+    exclusions,
   };
 }
 
@@ -160,6 +169,7 @@ async function forwarder(config: Config, deps: PlaybackDeps): Promise<Forwarder 
     nodeId: config.node_id,
     maxBody: config.storage.max_body,
     redactor,
+    selector: createRecordingSelector(config, deps.metrics.recorder),
     sink: deps.store,
     observer: deps.metrics.recorder,
     logger: deps.logger.child({ module: 'recorder' }),
@@ -299,15 +309,18 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
     const s = engine?.manager.status();
     return { successRatio: (s?.success_rate as number | null | undefined) ?? null, inFlight: (s?.in_flight as number | undefined) ?? 0 };
   });
+  const exclusions = LiveExclusions.load(deps.store, deps.logger.child({ module: 'replay' }));
   const replays: ReplaysApi = {
     create: (req: ReplayRequest) => manager().create(req),
     list: (limit) => manager().list(limit),
     get: (id) => manager().get(id),
     remove: (id) => manager().remove(id),
     results: (id, q) => manager().results(id, q),
+    result: (id, recordId) => manager().result(id, recordId),
   };
   return {
     replays,
+    importer: exclusions,
     get serveServer() {
       return http;
     },
@@ -321,7 +334,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
       return engine;
     },
     async start() {
-      const opts = engineOptions(config, deps);
+      const opts = engineOptions(config, deps, exclusions);
       engine = await PlaybackEngine.open(opts);
       engine.start();
       try {

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { ListenError, errorMessage } from '../../errors.js';
+import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HeaderLine, HttpRecord } from '../../recording/model.js';
 import type { PlaybackObserver } from '../observer.js';
 import type { PlaybackStore } from '../source/store-port.js';
@@ -23,7 +24,7 @@ import { HOP_BY_HOP } from './forwarder.js';
 import type { MatchRules, RequestParts } from './request-key.js';
 import { StoreFollower } from './stub-feed.js';
 import { StubIndex, type Closest } from './stub-index.js';
-import { originPathOf } from '../path-glob.js';
+import { originPathOf } from '../../path-glob.js';
 
 /** Serving as a forward proxy: who may, and where CONNECTs go (the forward proxy's handler). */
 export interface StubForwardOptions {
@@ -104,14 +105,20 @@ export class HttpStubServer {
         else res.socket?.destroy();
       });
     };
-    const common = {
-      maxHeaderSize: o.limits.maxHeaderSize,
-      headersTimeout: o.timeouts.headerReadMs,
-      requestTimeout: o.timeouts.requestMs,
-      keepAliveTimeout: o.timeouts.idleMs,
-    };
+    const deadlines = httpServerTimeouts(o.timeouts.headerReadMs, o.timeouts.requestMs);
+    const common = { maxHeaderSize: o.limits.maxHeaderSize, ...deadlines, keepAliveTimeout: o.timeouts.idleMs };
     this.server = o.tls && o.forward === undefined
-      ? createHttpsServer({ ...common, cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca !== undefined && { ca: o.tls.ca, requestCert: true }) }, handler)
+      ? createHttpsServer(
+          {
+            ...common,
+            cert: o.tls.cert,
+            key: o.tls.key,
+            ...(o.tls.ca !== undefined && { ca: o.tls.ca, requestCert: true }),
+            // The head deadline starts once the handshake is done; the handshake gets the same time (Node's default: 120 s).
+            handshakeTimeout: deadlines.headersTimeout,
+          },
+          handler,
+        )
       : createServer(common, handler);
     if (o.limits.maxConnections > 0) this.server.maxConnections = o.limits.maxConnections;
     if (o.forward !== undefined) this.server.on('connect', o.forward.onConnect);
