@@ -15,6 +15,7 @@ import type { RecordSink } from '../recording/sink.js';
 import { TcpRecorder } from '../recording/tcp-recorder.js';
 import { CertificateAuthority, LeafContexts, caMinter, type LeafCacheObserver } from '../tls/index.js';
 import { createRedactor } from './redaction.js';
+import { createRecordingSelector } from './recording-selection.js';
 import { readPem } from './tls-files.js';
 
 type ForwardConfig = NonNullable<QProxyConfig['forward']>;
@@ -95,6 +96,8 @@ export async function createForwardProxy(config: QProxyConfig, deps: ForwardDeps
     nodeId: config.node_id,
     maxBody: config.storage.max_body,
     redactor: await createRedactor(config, deps.store),
+    // recording.include / exclude / sample apply to the forward proxy's exchanges and tunnels too.
+    selector: createRecordingSelector(config, deps.metrics.recorder),
     sink: deps.store,
     observer: deps.metrics.recorder,
     logger: deps.logger.child({ module: 'recorder', listener: 'forward' }),
@@ -106,6 +109,7 @@ export async function createForwardProxy(config: QProxyConfig, deps: ForwardDeps
     maxSessionBytes: tr.max_session_bytes,
     segmentIntervalMs: tr.segment_interval,
     segmentBytes: tr.segment_bytes,
+    selector: createRecordingSelector(config, deps.metrics.recorder),
     sink: deps.store,
     observer: deps.metrics.recorder,
     logger: deps.logger.child({ module: 'recorder', listener: 'forward-tunnel' }),
