@@ -14,9 +14,9 @@
  * the import asks (`replay=true`: an on-demand replay of exactly those records); the live replay
  * passes over them.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import { recordsToHar } from '../har/export.js';
-import { QProxyError, errorMessage } from '../errors.js';
+import { QProxyError, errorMessage } from '../core/errors.js';
 import { importHar, parseHarText } from '../har/import.js';
 import type { ReplaysApi } from '../playback/replay-params.js';
 import type { HttpRecord, QRecord } from '../recording/model.js';

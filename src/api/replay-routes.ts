@@ -9,7 +9,7 @@
  *   GET    /api/replays/{id}/results?status=mismatch&limit=N&cursor=C         → 200 {results, next}
  *   GET    /api/replays/{id}/results/{record_id}   one result, both answers side by side → 200
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import type { ResponseSide } from '../playback/compare/types.js';
 import type { ReplaysApi, ResultDetail } from '../playback/replay-params.js';
 import { ApiError } from './api-errors.js';

@@ -1,7 +1,8 @@
-import { QProxyError, errorMessage } from '../errors.js';
+import { QProxyError, errorMessage } from '../core/errors.js';
 import type { Endpoint, EndpointStateName, PassiveOptions } from './endpoint.js';
 import { EndpointState } from './endpoint.js';
-import type { DiscoveryLogger, DiscoveryOptions } from './options.js';
+import type { Logger } from '../core/log.js';
+import type { DiscoveryOptions } from './options.js';
 import { validateOptions } from './options.js';
 import type { SelectionPolicy } from './policy.js';
 import { policies } from './policy.js';
@@ -35,7 +36,7 @@ export interface EndpointSnapshot {
 /** Endpoint rows plus `panic`: true when nothing is available and pick() is trying every endpoint. */
 export type DiscoverySnapshot = EndpointSnapshot[] & { panic: boolean };
 
-const silent: DiscoveryLogger = { info: () => undefined, warn: () => undefined };
+const silent: Pick<Logger, 'info' | 'warn'> = { info: () => undefined, warn: () => undefined };
 
 function nonEmpty<T>(a: T[]): a is [T, ...T[]] {
   return a.length > 0;
@@ -64,7 +65,7 @@ export class Discovery {
   readonly #passive: PassiveOptions;
   readonly #resolveIntervalMs: number;
   readonly #lookup: Lookup;
-  readonly #log: DiscoveryLogger;
+  readonly #log: Pick<Logger, 'info' | 'warn'>;
   readonly #now: () => number;
   /** Per target, endpoints by key; Map order (resolver order) is the order round-robin follows. */
   readonly #byTarget: Array<Map<string, EndpointState>>;

@@ -15,11 +15,11 @@ import type { TcpMetricsObserver } from './tcp-metrics.js';
 import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
-import type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+import type { RecorderMetricsObserver, StoreHealthFigures, StoreFigures, StoreMetricsObserver } from './record-metrics.js';
 import type { RecentQuantiles } from './recent-latency.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
-export type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+export type { RecorderMetricsObserver, StoreHealthFigures, StoreFigures, StoreMetricsObserver } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
 export type { ForwardConnectMode, ForwardDenyReason, ForwardMetricsObserver } from './forward-metrics.js';
 export type { RecentQuantiles } from './recent-latency.js';
@@ -121,7 +121,7 @@ export class Metrics {
    * Source of the store gauges (records, bytes, queue depth), read on every scrape. Called once
    * by the wiring; a later call replaces the function.
    */
-  setStoreStats(fn: () => StoreStats): void {
+  setStoreStats(fn: () => StoreFigures): void {
     this.recordMetrics.setStoreStats(fn);
   }
 

@@ -7,7 +7,7 @@
  *   Playback: peer → sync receiver → store → replay engine / serving listeners (http, tcp, forward)
  */
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import { checkConfigFiles } from '../config/files.js';
 import type { QProxyConfig } from '../config/schema.js';
 import type { Discovery } from '../discovery/index.js';
@@ -238,7 +238,7 @@ export class QProxyNode {
     await p.sync?.close(Math.min(drainMs, SYNC_CLOSE_MAX_MS));
     await p.store.close();
     await p.api.close();
-    this.logger.info('stopped');
+    this.logger.info({}, 'stopped');
   }
 }
 

@@ -6,10 +6,10 @@
  * `status()` under `/api/status` `playback`.
  */
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import type { QProxyConfig } from '../config/schema.js';
 import { parseTcpTarget } from '../discovery/index.js';
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
 import type { PlaybackGauges } from '../metrics/playback-metrics.js';
 import { PlaybackEngine, type EngineOptions } from '../playback/engine.js';
 import type { PlaybackObserver } from '../playback/observer.js';
@@ -43,17 +43,9 @@ export interface PlaybackDeps {
     recorder: RecorderObserver & SelectionObserver;
     forward: ForwardObserver & LeafCacheObserver & { setCertCacheSize(fn: () => number): void };
   };
-  logger: PlaybackLogger;
+  logger: Logger;
   /** The node's own listeners, refused as CONNECT targets of the serving forward proxy; default none. */
   isSelf?: SelfCheck;
-}
-
-/** A logger that can make children; a pino logger fits. */
-export interface PlaybackLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  child(bindings: Record<string, unknown>): PlaybackLogger;
 }
 
 /** The listeners playback opened. */
@@ -229,7 +221,7 @@ async function httpStub(config: Config, deps: PlaybackDeps): Promise<HttpStubSer
 async function forwardStub(config: Config, deps: PlaybackDeps): Promise<HttpStubServer | null> {
   const forward = config.forward;
   if (forward === undefined || !config.playback.serve.enabled) return null;
-  const logger = deps.logger.child({ module: 'serve', listener: 'forward' }) as PlaybackLogger & Logger;
+  const logger = deps.logger.child({ module: 'serve', listener: 'forward' });
   const certificates = await loadCertificates(forward, { metrics: deps.metrics, logger });
   const access = forwardAccess(forward, deps.isSelf ?? (() => false));
   let stub: HttpStubServer | null = null;

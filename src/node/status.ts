@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../metrics/metrics.js';
-import type { StoreHealth } from '../store/index.js';
+import type { StoreHealth, StoreStats } from '../store/index.js';
 
 export interface StatusInput {
   mode: 'Record' | 'Playback';
@@ -8,7 +8,7 @@ export interface StatusInput {
   version: string;
   startedAt: number;
   draining: boolean;
-  store: { count: number; bytes: number; queueDepth: number; lastSeq: number };
+  store: StoreStats;
   storeHealth: StoreHealth;
   metrics: Metrics;
   inFlight: number;

@@ -4,7 +4,8 @@
  * live in memory; their documents and per-record results go to the results file, where finished
  * replays are read back after a restart.
  */
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { uuidv7 } from '../recording/uuidv7.js';
 import { sideBySide } from './compare/side-by-side.js';
 import type { CompareOptions } from './compare/types.js';
@@ -44,7 +45,7 @@ export interface ReplayManagerOptions {
   /** What on-demand replays start from (`playback` settings). */
   defaults: ReplayDefaults;
   observer: PlaybackObserver;
-  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  logger: Pick<Logger, 'info' | 'warn'>;
   /** Results older than this are purged (0 = kept); finished on-demand replays beyond `maxReplays` too. */
   retentionMs: number;
   maxReplays: number;

@@ -11,7 +11,8 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import type { QRecord } from '../recording/model.js';
 import type { JobOutcome, PreparedJob, ProtocolDriver, RecordFacts } from './driver.js';
 import type { PlaybackObserver } from './observer.js';
@@ -45,7 +46,7 @@ export interface RunDeps {
   observer: PlaybackObserver;
   /** Called once per source item whose handling is complete (live: advances the durable cursor). */
   finished?(item: SourceItem): void;
-  logger: { warn(obj: object, msg: string): void };
+  logger: Pick<Logger, 'warn'>;
 }
 
 /** The replay document of the API. */

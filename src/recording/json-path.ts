@@ -3,7 +3,7 @@
  * `.*`, `..name` / `..*` (descendants), `[n]`, `[*]`, `['name']` / `["name"]`. Paths are compiled
  * once at startup; applying one walks only the branches it can match (or, with `..`, the whole tree).
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 type Selector = { kind: 'name'; name: string } | { kind: 'index'; index: number } | { kind: 'any' };
 

@@ -1,4 +1,5 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { RECORD_FORMAT_VERSION, type HttpRecord } from './model.js';
 import type { Redactor } from './redaction.js';
 import type { HttpRequestHead, RecordingSelector } from './selector.js';
@@ -13,10 +14,8 @@ export interface RecorderObserver {
   dropped(reason: RecorderDropReason, count: number): void;
 }
 
-/** The one logger method the recorder uses; a pino logger fits. */
-export interface RecorderLogger {
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+/** The one logger method the recorder uses. */
+export type RecorderLogger = Pick<Logger, 'warn'>;
 
 /** What an HttpRecorder needs, passed in by the composition root. */
 export interface HttpRecorderOptions {

@@ -2,7 +2,7 @@
  * Redaction of secrets in HTTP records, done in the recorder before a record is queued, so that
  * neither the store, the sync link, exports nor logs ever hold the values (security.md §3).
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { redactBody, type BodyRules } from './body-redaction.js';
 import { redactHeaderValue } from './header-redaction.js';
 import { compileJsonPath } from './json-path.js';

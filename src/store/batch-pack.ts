@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import { encodeRecord, type Chunk, type RecordRow } from './record-codec.js';
 import type { WriterFailure } from './writer-protocol.js';

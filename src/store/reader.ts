@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { decodeRecord, toSummary, type StoredDoc, type SummaryRow } from './record-codec.js';

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { unpackBatch, type PackedBatch } from './batch-pack.js';
 import type { Chunk, RecordRow } from './record-codec.js';
 import { RESERVED_META_KEYS, openForWriting } from './schema.js';

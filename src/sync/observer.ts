@@ -123,20 +123,3 @@ export interface SyncMetricsObserver {
   /** Receiver on NATS: the links of its stream to other zones (mirror, sources), read on scrape. */
   setUpstream(fn: () => readonly UpstreamLink[]): void;
 }
-
-/**
- * Calls `fn` with the observer, if there is one. A throwing observer is a metrics bug: it is logged
- * and must never break sync.
- */
-export function notifyObserver(
-  observer: SyncMetricsObserver | undefined,
-  logger: { warn(obj: object, msg: string): void },
-  fn: (o: SyncMetricsObserver) => void,
-): void {
-  if (!observer) return;
-  try {
-    fn(observer);
-  } catch (err) {
-    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'sync metrics observer threw; ignored');
-  }
-}

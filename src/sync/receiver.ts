@@ -10,7 +10,7 @@ import {
 } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ListenError, errorMessage } from '../errors.js';
+import { ListenError, errorMessage } from '../core/errors.js';
 import { ConnectionGate, GATE_REFUSALS, type GateRefusal } from '../net/connection-gate.js';
 import { FdGuard, type FdReading } from '../net/fd-guard.js';
 import { RefusalLog } from '../net/refusal-log.js';

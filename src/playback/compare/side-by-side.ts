@@ -6,7 +6,7 @@
  * at a time, on request.
  */
 import type { HeaderLine } from '../../recording/model.js';
-import { decodeBody } from './decode-body.js';
+import { decodeBody } from '../../core/decode-body.js';
 import { byName, compared, same } from './header-diff.js';
 import { maskJsonPaths } from './json-diff.js';
 import { equalsWithMarkers, isMarker } from './redaction-marks.js';

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { QProxyError } from '../../errors.js';
+import { QProxyError } from '../../core/errors.js';
 import { openResultsForReading } from './schema.js';
 import type { HeaderLine } from '../../recording/model.js';
 import type { ReplayResult, ResultStatus } from './result.js';

@@ -1,4 +1,5 @@
 import { setImmediate as yieldTurn } from 'node:timers/promises';
+import type { Logger } from '../../core/log.js';
 import type { QRecord } from '../../recording/model.js';
 import type { PlaybackStore } from '../source/store-port.js';
 
@@ -20,7 +21,7 @@ export class StoreFollower {
     private readonly store: Pick<PlaybackStore, 'readAfter'>,
     private readonly take: (record: QRecord) => void,
     private readonly pollMs: number,
-    private readonly logger: { warn(obj: object, msg: string): void },
+    private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
   /** Reads every stored record (yielding to the event loop between pages), then follows new ones. */

@@ -4,10 +4,11 @@
  * soon as the client has sent what preceded it in the recording). A client that leaves every
  * recorded stream is a miss: the connection is closed.
  */
-import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { ListenError, errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
+import { listen } from '../../core/listen.js';
+import type { Logger } from '../../core/log.js';
 import type { TcpRecord } from '../../recording/model.js';
 import type { PlaybackObserver } from '../observer.js';
 import { StoreFollower } from '../serve/stub-feed.js';
@@ -23,7 +24,7 @@ export interface TcpStubOptions {
   idleMs: number;
   maxConnections: number;
   observer: PlaybackObserver;
-  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  logger: Pick<Logger, 'info' | 'warn'>;
   pollMs: number;
 }
 
@@ -161,17 +162,16 @@ export class TcpStubServer {
 
   async listen(): Promise<AddressInfo> {
     await this.follower.start();
-    this.server.listen({ host: this.o.host, port: this.o.port });
-    try {
-      await once(this.server, 'listening');
-    } catch (err) {
+    const { host, port } = this.o;
+    const address = await listen(
+      this.server,
+      host,
+      port,
+      (err) => `the serving tcp listener could not listen on ${host}:${port} (${err.code ?? errorMessage(err)}); free the port or change tcp.port`,
+    ).catch((err: unknown) => {
       this.follower.stop();
-      throw new ListenError(
-        `the serving tcp listener could not listen on ${this.o.host}:${this.o.port} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); free the port or change tcp.port`,
-        { cause: err },
-      );
-    }
-    const address = this.server.address() as AddressInfo;
+      throw err;
+    });
     this.o.logger.info({ address: address.address, port: address.port, sessions: this.index.size }, 'serving recorded TCP sessions');
     return address;
   }

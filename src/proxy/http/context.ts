@@ -1,5 +1,5 @@
 import type { BlockList } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/log.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { HttpProxyObserver } from '../observer.js';
 import type { HttpLimits, HttpTimeouts } from './options.js';

@@ -4,7 +4,7 @@ import type { Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from '../../discovery/index.js';
-import { QProxyError, errorMessage } from '../../errors.js';
+import { QProxyError, errorMessage } from '../../core/errors.js';
 import { BodyCapture } from '../../recording/capture.js';
 import type { RecordError } from '../../recording/model.js';
 import type { ExchangeOutcome, RejectReason } from '../observer.js';

@@ -1,4 +1,4 @@
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
 import type { ExchangeEvent, RejectReason } from '../observer.js';
 import type { ProxyContext } from './context.js';
 import { buildHttpDraft, type DraftInput } from './draft.js';

@@ -1,9 +1,10 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { Backoff } from '../backoff.js';
 import { lagSeconds, recordTime } from '../lag.js';
-import { notifyObserver, type SyncMetricsObserver, type SyncRejectReason, type UpstreamLink } from '../observer.js';
+import { notifyObserver } from '../../core/observer-guard.js';
+import type { SyncMetricsObserver, SyncRejectReason, UpstreamLink } from '../observer.js';
 import type { NodeLedger } from '../receiver-ledger.js';
 import { ReceiverWriter } from '../receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from '../store-port.js';
@@ -418,7 +419,7 @@ export class NatsConsumer {
   }
 
   private observe(fn: (o: SyncMetricsObserver) => void): void {
-    notifyObserver(this.opts.observer, this.opts.logger, fn);
+    notifyObserver(this.opts.observer, this.opts.logger, 'sync metrics', fn);
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
