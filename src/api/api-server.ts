@@ -47,7 +47,7 @@ export interface ApiOptions {
   /** Extra names the API may be called by (besides loopback names and the bound address). */
   allowedHosts: string[];
   records: ApiRecords;
-  /** The whole /api/status document, built by the wiring. */
+  /** The whole /api/status document (a StatusDoc, core/documents.ts), built by the wiring; served as it is. */
   status: () => object;
   metrics: { render(): Promise<string>; contentType: string };
   /** /readyz: true when ready; false while the node drains; a reason when something else is wrong (e.g. the store file). */

@@ -106,7 +106,7 @@ function importParams(params: URLSearchParams): { nodeId?: string; replay: boole
 /** The on-demand replay of an import's records; the records stay imported if it cannot start. */
 function replayImport(replays: ReplaysApi, ids: string[]): { id: string } {
   try {
-    return replays.create({ ids, filter: {} }) as { id: string };
+    return replays.create({ ids, filter: {} });
   } catch (err) {
     if (!(err instanceof QProxyError)) throw err;
     throw new QProxyError(err.code, `the ${ids.length} records were imported, but their replay could not start: ${errorMessage(err)}; replay them later with POST /api/replays {"ids": [...]} (importing the file again lists the ids and stores nothing)`, { cause: err });

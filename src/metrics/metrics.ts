@@ -16,13 +16,12 @@ import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
 import type { RecorderMetricsObserver, StoreHealthFigures, StoreFigures, StoreMetricsObserver } from './record-metrics.js';
-import type { RecentQuantiles } from './recent-latency.js';
+import type { LatencyWindow, ResourcesStatus } from '../core/documents.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
 export type { RecorderMetricsObserver, StoreHealthFigures, StoreFigures, StoreMetricsObserver } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
 export type { ForwardConnectMode, ForwardDenyReason, ForwardMetricsObserver } from './forward-metrics.js';
-export type { RecentQuantiles } from './recent-latency.js';
 export type { SyncMetricsObserver } from './sync-metrics.js';
 export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
 
@@ -34,18 +33,6 @@ export interface MetricsOptions {
    * Metrics turn them off.
    */
   collectDefault?: boolean;
-}
-
-/** Process figures for `/api/status`. */
-export interface ResourceFigures {
-  /** Process CPU over the last ~5 s (or since the previous call), 0..100 × cores. */
-  cpu_percent: number;
-  rss_bytes: number;
-  heap_used_bytes: number;
-  /** Bytes received from clients, all proxy protocols. */
-  net_rx_bytes: number;
-  /** Bytes sent to clients, all proxy protocols. */
-  net_tx_bytes: number;
 }
 
 /** Counters since start, for `/api/status`. */
@@ -130,7 +117,7 @@ export class Metrics {
     this.recordMetrics.setStoreHealth(fn);
   }
 
-  resources(): ResourceFigures {
+  resources(): ResourcesStatus {
     const mem = process.memoryUsage();
     return {
       cpu_percent: this.cpu.percent(),
@@ -159,7 +146,7 @@ export class Metrics {
   }
 
   /** HTTP exchange latency over the last seconds (from the duration histogram's observations). */
-  recentLatency(): RecentQuantiles {
+  recentLatency(): LatencyWindow {
     return this.httpMetrics.recent.quantiles();
   }
 

@@ -7,6 +7,7 @@
  *   Playback: peer → sync receiver → store → replay engine / serving listeners (http, tcp, forward)
  */
 import type { AddressInfo } from 'node:net';
+import type { StatusDoc, SyncStatus } from '../core/documents.js';
 import type { Logger } from '../core/log.js';
 import { checkConfigFiles } from '../config/files.js';
 import type { QProxyConfig } from '../config/schema.js';
@@ -37,7 +38,7 @@ interface ProxyPart {
 interface SyncPart {
   start(): Promise<AddressInfo | void>;
   close(deadlineMs: number): Promise<void>;
-  status(): object;
+  status(): SyncStatus;
 }
 
 export interface NodeAddresses {
@@ -193,7 +194,7 @@ export class QProxyNode {
     return this.stopping;
   }
 
-  status(): object {
+  status(): StatusDoc {
     const p = this.parts;
     return buildStatus({
       mode: this.config.mode,

@@ -6,6 +6,7 @@
  * `status()` under `/api/status` `playback`.
  */
 import type { AddressInfo } from 'node:net';
+import type { PlaybackNodeStatus } from '../core/documents.js';
 import type { Logger } from '../core/log.js';
 import type { QProxyConfig } from '../config/schema.js';
 import { parseTcpTarget } from '../discovery/index.js';
@@ -61,7 +62,7 @@ export interface PlaybackHandle {
   /** Stops serving and replaying; requests in flight get until `deadlineMs`. Idempotent. */
   close(deadlineMs: number): Promise<void>;
   /** The `/api/status` `playback` section (SPEC keys replayed/matched/mismatched/failed/success_rate). */
-  status(): Record<string, unknown>;
+  status(): PlaybackNodeStatus;
   /** For ApiOptions.replays: answers 503 (QP_ERR_REPLAY_CLOSED) until started and after close. */
   replays: ReplaysApi;
   /** For ApiOptions.importer: stores HAR imports, which the live replay passes over. */
@@ -299,7 +300,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
   };
   deps.metrics.playback.setGauges(() => {
     const s = engine?.manager.status();
-    return { successRatio: (s?.success_rate as number | null | undefined) ?? null, inFlight: (s?.in_flight as number | undefined) ?? 0 };
+    return { successRatio: s?.success_rate ?? null, inFlight: s?.in_flight ?? 0 };
   });
   const exclusions = LiveExclusions.load(deps.store, deps.logger.child({ module: 'replay' }));
   const replays: ReplaysApi = {

@@ -11,6 +11,7 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
+import type { ReplayDoc, ReplayState } from '../core/documents.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { QRecord } from '../recording/model.js';
@@ -21,9 +22,7 @@ import type { ResultsThread } from './results/results-thread.js';
 import { Scheduler } from './schedule/scheduler.js';
 import type { RecordSource, SourceItem } from './source/store-port.js';
 import { endpointKey } from './stats/endpoint-key.js';
-import { ReplaySummary, type SummaryJson } from './stats/replay-summary.js';
-
-export type ReplayState = 'running' | 'done' | 'cancelled' | 'failed';
+import { ReplaySummary } from './stats/replay-summary.js';
 
 /** Fixed settings of one replay. */
 export interface RunSettings {
@@ -33,7 +32,7 @@ export interface RunSettings {
   /** Live: how often an empty feed is polled again. */
   pollMs: number;
   /** Shown in the replay document as given (filters, speed, …). */
-  params: Record<string, unknown>;
+  params: ReplayDoc['params'];
   /** Records of a protocol without a driver: counted as skipped (on demand) or ignored (live). */
   skipUndriven: boolean;
 }
@@ -47,19 +46,6 @@ export interface RunDeps {
   /** Called once per source item whose handling is complete (live: advances the durable cursor). */
   finished?(item: SourceItem): void;
   logger: Pick<Logger, 'warn'>;
-}
-
-/** The replay document of the API. */
-export interface ReplayDoc {
-  id: string;
-  kind: 'live' | 'on_demand';
-  state: ReplayState;
-  created_at: string;
-  finished_at: string | null;
-  error: string | null;
-  params: Record<string, unknown>;
-  progress: { read: number; queued: number; in_flight: number; max_in_flight: number; comparing: number };
-  summary: SummaryJson;
 }
 
 /** Jobs waiting in the scheduler before the source is read further. */

@@ -1,4 +1,7 @@
+import type { UpstreamLink } from '../core/documents.js';
 import type { GateRefusal } from '../net/connection-gate.js';
+
+export type { UpstreamLink };
 
 /**
  * What the sync sender and receiver report to the rest of QProxy (metrics implements it
@@ -81,23 +84,6 @@ export interface SenderGauges {
   pendingBytes: number;
   /** Records purged by the size limit before they were sent (since the store was created). */
   purgedUnsent: number;
-}
-
-/**
- * Playback on NATS: how far this zone's stream is behind a stream it mirrors or sources in another
- * zone, as the server reports it.
- */
-export interface UpstreamLink {
-  kind: 'mirror' | 'source';
-  stream: string;
-  /** JetStream domain of the origin; null for a stream of the same domain. */
-  domain: string | null;
-  /** Messages in the origin not yet copied here. */
-  lag_messages: number;
-  /** Time since the copy last heard from the origin; null when it never has. */
-  last_active_ms: number | null;
-  /** The server's error for this link, if any. */
-  error: string | null;
 }
 
 /** What the sync components report to metrics. */

@@ -14,7 +14,8 @@ import { SenderState } from './sender-state.js';
 import type { SenderStore, SyncLogger } from './store-port.js';
 import { TcpWatermarks } from './tcp-watermarks.js';
 import { encodeBatch } from './wire-format.js';
-import { senderGaugeFigures, senderStatus, type SenderStatus, type UpstreamFigures } from './sender-status.js';
+import type { SenderStatus } from '../core/documents.js';
+import { senderGaugeFigures, senderStatus, type UpstreamFigures } from './sender-status.js';
 
 export interface SyncSenderOptions {
   /** This node's id, sent with every batch. */

@@ -101,38 +101,12 @@ export interface TcpRecord {
 
 export type FullRecord = HttpRecord | TcpRecord;
 
-import type { ReplayResult } from '../../playback/results/result.js';
-import type { SummaryJson } from '../../playback/stats/replay-summary.js';
+import type { CompareOptions, ReplayResult } from '../../core/documents.js';
 import type { SideBySide } from '../../playback/compare/view-types.js';
 
 export type { FieldRow, FieldState } from '../../playback/compare/view-types.js';
 
-export type { ReplayResult, ResultStatus } from '../../playback/results/result.js';
-
-export interface Quantiles {
-  p50: number | null;
-  p99: number | null;
-}
-
-export interface CompareOptions {
-  status: boolean;
-  headers: string[];
-  body: boolean;
-  ignore: { headers: string[]; json_paths: string[]; patterns: string[] };
-  truncated: 'prefix' | 'skip';
-}
-
-export interface ReplayDoc {
-  id: string;
-  kind: 'live' | 'on_demand';
-  state: 'running' | 'done' | 'cancelled' | 'failed';
-  created_at: string;
-  finished_at: string | null;
-  error: string | null;
-  params: Record<string, unknown> & { compare?: CompareOptions };
-  progress: { read: number; queued: number; in_flight: number; max_in_flight: number; comparing: number };
-  summary: SummaryJson;
-}
+export type { CompareOptions, ReplayDoc, ReplayResult, ResultStatus, StatusDoc as NodeStatus, SyncStatus } from '../../core/documents.js';
 
 export interface AnswerSide {
   status: number;
@@ -153,45 +127,4 @@ export interface SessionDoc {
   login_required: boolean;
   csrf_token: string | null;
   expires_at: string | null;
-}
-
-export interface SyncStatus {
-  enabled?: false;
-  role?: 'sender' | 'receiver';
-  backend?: string;
-  state?: string;
-  connected?: boolean;
-  cursor?: number;
-  last_seq?: number;
-  pending?: { records: number | null; bytes?: number };
-  lag_ms?: number | null;
-  behind_ms?: number;
-  peer?: string;
-  listening?: string | null;
-  connected_peers?: number;
-  last_success_at?: string | null;
-  last_error?: { code: string; message: string; at: string } | null;
-  ledger?: Record<string, unknown>;
-  peers?: Record<string, { address: string; connected: boolean; batches: number; last_batch_at: string | null }>;
-}
-
-export interface NodeStatus {
-  mode: 'Record' | 'Playback';
-  node_id: string;
-  version: string;
-  uptime_s: number;
-  state: 'running' | 'draining';
-  records: { count: number; bytes: number; queue_depth: number };
-  resources: { cpu_percent: number; rss_bytes: number; heap_used_bytes: number; net_rx_bytes: number; net_tx_bytes: number };
-  traffic: {
-    http_requests: number;
-    http_errors: number;
-    tcp_sessions: number;
-    tcp_active: number;
-    in_flight: number;
-    latency_ms?: Quantiles & { count: number; window_s: number };
-  };
-  recording: { enabled: boolean; recorded: number; recorded_bytes: number; dropped: number };
-  sync: SyncStatus;
-  playback: { replayed: number; matched: number; mismatched: number; failed: number; success_rate: number | null };
 }
