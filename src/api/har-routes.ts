@@ -18,7 +18,7 @@ import type { Logger } from '../core/log.js';
 import { recordsToHar } from '../har/export.js';
 import { QProxyError, errorMessage } from '../core/errors.js';
 import { importHar, parseHarText } from '../har/import.js';
-import type { ReplaysApi } from '../playback/replay-params.js';
+import type { ReplaysApi } from '../playback/index.js';
 import type { HttpRecord, QRecord } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
 import { listFiltered, parseRecordFilter } from './records-filter.js';

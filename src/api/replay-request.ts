@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { headerName, jsonPath, nonEmpty, regexSource } from '../config/fields.js';
 import { methodList, pathGlob, safetyAction, safetyRuleSchema } from '../config/schema-playback.js';
 import { MAX_TIMER_MS, duration } from '../config/units.js';
-import type { ReplayRequest } from '../playback/replay-params.js';
+import type { ReplayRequest } from '../playback/index.js';
 import { ApiError } from './api-errors.js';
 import { parseIso8601 } from '../core/iso8601.js';
 

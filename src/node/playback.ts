@@ -11,18 +11,23 @@ import type { Logger } from '../core/log.js';
 import type { QProxyConfig } from '../config/schema.js';
 import { parseTcpTarget } from '../discovery/index.js';
 import { QProxyError } from '../core/errors.js';
-import type { PlaybackGauges } from '../metrics/playback-metrics.js';
-import { PlaybackEngine, type EngineOptions } from '../playback/engine.js';
-import type { PlaybackObserver } from '../playback/observer.js';
-import type { ReplayRequest, ReplaysApi } from '../playback/replay-params.js';
-import { resultsPathFor } from '../playback/results/schema.js';
-import { Forwarder } from '../playback/serve/forwarder.js';
-import { HttpStubServer } from '../playback/serve/http-stub-server.js';
-import type { MatchRules } from '../playback/serve/request-key.js';
-import { LiveExclusions, type ExclusionStore } from '../playback/source/live-exclusions.js';
-import type { PlaybackStore } from '../playback/source/store-port.js';
-import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
-import { compileJsonPath } from '../recording/json-path.js';
+import type { PlaybackGauges } from '../metrics/metrics.js';
+import {
+  Forwarder,
+  HttpStubServer,
+  LiveExclusions,
+  PlaybackEngine,
+  TcpStubServer,
+  resultsPathFor,
+  type EngineOptions,
+  type ExclusionStore,
+  type MatchRules,
+  type PlaybackObserver,
+  type PlaybackStore,
+  type ReplayRequest,
+  type ReplaysApi,
+} from '../playback/index.js';
+import { compileJsonPath } from '../core/json-path.js';
 import { HttpRecorder, type RecorderObserver } from '../recording/recorder.js';
 import type { SelectionObserver } from '../recording/selector.js';
 import type { RecordSink } from '../recording/sink.js';

@@ -7,7 +7,7 @@
 import type { ReplayDoc, ReplayManagerStatus, ReplayResult } from '../core/documents.js';
 import { QProxyError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { uuidv7 } from '../recording/uuidv7.js';
+import { uuidv7 } from '../core/uuidv7.js';
 import { sideBySide } from './compare/side-by-side.js';
 import type { CompareOptions } from './compare/types.js';
 import type { ProtocolDriver } from './driver.js';

@@ -4,7 +4,7 @@ import { RECORD_FORMAT_VERSION, type HttpRecord } from './model.js';
 import type { Redactor } from './redaction.js';
 import type { HttpRequestHead, RecordingSelector } from './selector.js';
 import type { HttpExchangeRecorder, HttpRecordDraft, RecordSink } from './sink.js';
-import { uuidv7 } from './uuidv7.js';
+import { uuidv7 } from '../core/uuidv7.js';
 
 /** Why the recorder itself dropped a record (drops inside the sink are the sink's to count). */
 export type RecorderDropReason = 'redaction_error' | 'sink_error';

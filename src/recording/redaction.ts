@@ -5,7 +5,7 @@
 import { ConfigError } from '../core/errors.js';
 import { redactBody, type BodyRules } from './body-redaction.js';
 import { redactHeaderValue } from './header-redaction.js';
-import { compileJsonPath } from './json-path.js';
+import { compileJsonPath } from '../core/json-path.js';
 import type { HeaderLine, HttpRecord, HttpRequestPart, HttpResponsePart } from './model.js';
 import { createDigest, type Digest } from './redaction-digest.js';
 import type { HttpRecordDraft } from './sink.js';

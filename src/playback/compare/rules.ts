@@ -1,4 +1,4 @@
-import { compileJsonPath, type JsonPath } from '../../recording/json-path.js';
+import { compileJsonPath, type JsonPath } from '../../core/json-path.js';
 import type { CompareOptions } from './types.js';
 import { HOP_AND_FRAMING_FIELDS } from '../../core/http-fields.js';
 

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { errorCode } from '../../core/errors.js';
-import type { HttpProxyObserver, RejectReason } from '../observer.js';
+import type { HttpProxyObserver, RejectReason } from './observer.js';
 import { errorBody, rejection } from './failures.js';
 
 /**

@@ -5,7 +5,7 @@ import { QProxyError, errorMessage } from '../../core/errors.js';
 import type { Endpoint } from '../../discovery/index.js';
 import type { BodyCapture } from '../../recording/capture.js';
 import type { RecordError } from '../../recording/model.js';
-import type { ExchangeOutcome, RejectReason } from '../observer.js';
+import type { ExchangeOutcome, RejectReason } from './observer.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
 import { nextEndpoint } from './downstream.js';

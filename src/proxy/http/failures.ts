@@ -1,5 +1,5 @@
 import { errorCode } from '../../core/errors.js';
-import type { ExchangeOutcome, RejectReason } from '../observer.js';
+import type { ExchangeOutcome, RejectReason } from './observer.js';
 
 /**
  * The one place where failures become HTTP statuses, stable codes and JSON bodies.

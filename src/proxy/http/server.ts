@@ -11,7 +11,7 @@ import { ConfigError, errorCode, errorMessage } from '../../core/errors.js';
 import { listen } from '../../core/listen.js';
 import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
-import type { HttpProxyObserver } from '../observer.js';
+import type { HttpProxyObserver } from './observer.js';
 import { onClientError, refuseConnect } from './client-errors.js';
 import { buildTrustList, describeSocket, kConnectionInfo, socketInfo } from './connection-info.js';
 import type { ConnectionInfo } from './connection-info.js';

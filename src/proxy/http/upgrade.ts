@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Endpoint } from '../../discovery/index.js';
 import { QProxyError, errorCode, errorMessage } from '../../core/errors.js';
 import { BodyCapture } from '../../recording/capture.js';
-import type { ExchangeOutcome } from '../observer.js';
+import type { ExchangeOutcome } from './observer.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
 import type { DraftResponse } from './draft.js';

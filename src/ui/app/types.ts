@@ -1,7 +1,7 @@
 /**
  * The JSON shapes of the API calls the page makes (README "HTTP API"); only the fields it reads.
- * Shapes whose server types are plain TypeScript are imported from there; those built on Node's
- * Buffer (records, bodies) are written out here as the JSON the browser receives.
+ * The status and replay documents come from core/documents.ts, as the API serves them; shapes built
+ * on Node's Buffer (records, bodies) are written out here as the JSON the browser receives.
  */
 export type HeaderLine = [name: string, value: string];
 
@@ -101,12 +101,9 @@ export interface TcpRecord {
 
 export type FullRecord = HttpRecord | TcpRecord;
 
-import type { CompareOptions, ReplayResult } from '../../core/documents.js';
-import type { SideBySide } from '../../playback/compare/view-types.js';
+import type { CompareOptions, ReplayResult, SideBySide } from '../../core/documents.js';
 
-export type { FieldRow, FieldState } from '../../playback/compare/view-types.js';
-
-export type { CompareOptions, ReplayDoc, ReplayResult, ResultStatus, StatusDoc as NodeStatus, SyncStatus } from '../../core/documents.js';
+export type { CompareOptions, FieldRow, FieldState, ReplayDoc, ReplayResult, ResultStatus, StatusDoc as NodeStatus, SyncStatus } from '../../core/documents.js';
 
 export interface AnswerSide {
   status: number;
