@@ -83,11 +83,13 @@ export interface TrafficStatus {
 
 export interface RecordingStatus {
   enabled: boolean;
+  /** Records durably stored. */
   recorded: number;
   recorded_bytes: number;
+  /** Records lost by the recorder or the store. */
   dropped: number;
   dropped_by_reason: Record<string, number>;
-  /** Exchanges and sessions the recording rules left out. */
+  /** Exchanges and sessions the recording rules left out (include / exclude / sample). */
   skipped: number;
   skipped_by_reason: Record<string, number>;
 }

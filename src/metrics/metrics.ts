@@ -16,7 +16,7 @@ import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
 import type { RecorderMetricsObserver, StoreHealthFigures, StoreFigures, StoreMetricsObserver } from './record-metrics.js';
-import type { LatencyWindow, ResourcesStatus } from '../core/documents.js';
+import type { LatencyWindow, RecordingStatus, ResourcesStatus } from '../core/documents.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
 export type { RecorderMetricsObserver, StoreHealthFigures, StoreFigures, StoreMetricsObserver } from './record-metrics.js';
@@ -35,21 +35,12 @@ export interface MetricsOptions {
   collectDefault?: boolean;
 }
 
-/** Counters since start, for `/api/status`. */
-export interface TotalFigures {
+/** Counters since start, for `/api/status`: exchanges, and the figures of its `recording` section. */
+export interface TotalFigures extends Omit<RecordingStatus, 'enabled'> {
   /** Proxied exchanges, whatever their outcome. */
   requests: number;
   /** Exchanges that did not end "ok" (downstream error, timeout, client abort). */
   errors: number;
-  /** Records durably stored. */
-  recorded: number;
-  recorded_bytes: number;
-  /** Records lost by the recorder or the store. */
-  dropped: number;
-  dropped_by_reason: Record<string, number>;
-  /** Exchanges and sessions the recording rules left out (include / exclude / sample). */
-  skipped: number;
-  skipped_by_reason: Record<string, number>;
 }
 
 /** TCP session counters since start, for `/api/status`. */

@@ -14,7 +14,6 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errorMessage } from '../../core/errors.js';
-import { listen } from '../../core/listen.js';
 import type { Logger } from '../../core/log.js';
 import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HeaderLine, HttpRecord } from '../../recording/model.js';
@@ -151,17 +150,7 @@ export class HttpStubServer {
 
   /** Indexes every stored recording, then listens. */
   async listen(): Promise<AddressInfo> {
-    await this.follower.start();
-    const { host, port } = this.o;
-    const address = await listen(
-      this.server,
-      host,
-      port,
-      (err) => `the serving http listener could not listen on ${host}:${port} (${err.code ?? errorMessage(err)}); free the port or change http.port`,
-    ).catch((err: unknown) => {
-      this.follower.stop();
-      throw err;
-    });
+    const address = await this.follower.startServing(this.server, this.o.host, this.o.port, 'http');
     this.o.logger.info({ address: address.address, port: address.port, recordings: this.index.size }, 'serving recorded HTTP answers');
     return address;
   }

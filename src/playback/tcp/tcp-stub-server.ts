@@ -6,8 +6,6 @@
  */
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { errorMessage } from '../../core/errors.js';
-import { listen } from '../../core/listen.js';
 import type { Logger } from '../../core/log.js';
 import type { TcpRecord } from '../../recording/model.js';
 import type { PlaybackObserver } from '../observer.js';
@@ -161,17 +159,7 @@ export class TcpStubServer {
   }
 
   async listen(): Promise<AddressInfo> {
-    await this.follower.start();
-    const { host, port } = this.o;
-    const address = await listen(
-      this.server,
-      host,
-      port,
-      (err) => `the serving tcp listener could not listen on ${host}:${port} (${err.code ?? errorMessage(err)}); free the port or change tcp.port`,
-    ).catch((err: unknown) => {
-      this.follower.stop();
-      throw err;
-    });
+    const address = await this.follower.startServing(this.server, this.o.host, this.o.port, 'tcp');
     this.o.logger.info({ address: address.address, port: address.port, sessions: this.index.size }, 'serving recorded TCP sessions');
     return address;
   }
