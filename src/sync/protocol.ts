@@ -9,6 +9,9 @@
  *   x-qproxy-records: <entries in the batch>   (for the ledger when the body turns out unreadable)
  *   → 200 {"stored": n, "skipped": n}          only after the batch is committed on disk
  *   → 4xx/5xx {"error": "...", "code": "QP_ERR_SYNC_..."}
+ *
+ * A batch without entries is the sender's credentials check as its link comes up: authenticated
+ * like any batch, answered 200 {"stored": 0, "skipped": 0}, nothing stored or counted.
  */
 
 export const SYNC_PATH = '/sync/v1/batches';

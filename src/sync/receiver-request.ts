@@ -30,8 +30,8 @@ export interface RequestContext {
   writer: ReceiverWriter;
   observer: Pick<SyncMetricsObserver, 'batchStored' | 'batchRefused'> | undefined;
   closing(): boolean;
-  /** Told how every request ended, for status and once-per-change logging. */
-  outcome(peer: PeerConn, result: { ok: true; stored: number; skipped: number } | { ok: false; refusal: Refusal }): void;
+  /** Told how every request ended, for status and once-per-change logging; `probe`: an empty batch. */
+  outcome(peer: PeerConn, result: { ok: true; stored: number; skipped: number; probe: boolean } | { ok: false; refusal: Refusal }): void;
 }
 
 /** A refusal: HTTP status, ledger/metric reason, stable code, message for the sender's log. */
@@ -172,6 +172,12 @@ export async function handleBatchStream(stream: ServerHttp2Stream, headers: Inco
     wireBytes = body.byteLength;
     const raw = await decompress(body, how, ctx.maxBatchBytes);
     const batch = decodeBatch(raw);
+    if (batch.entries.length === 0) {
+      // A sender checking, as its link comes up, that we take its credentials: nothing to store.
+      reply(stream, 200, { stored: 0, skipped: 0 } satisfies BatchAck);
+      ctx.outcome(peer, { ok: true, stored: 0, skipped: 0, probe: true });
+      return;
+    }
     const receivedAt = Date.now();
     const done = await ctx.writer.storeBatch(batch);
     reply(stream, 200, { stored: done.stored, skipped: done.skipped } satisfies BatchAck);
@@ -185,7 +191,7 @@ export async function handleBatchStream(stream: ServerHttp2Stream, headers: Inco
         receivedAt,
       ),
     });
-    ctx.outcome(peer, { ok: true, ...done });
+    ctx.outcome(peer, { ok: true, ...done, probe: false });
   } catch (err) {
     const refusal = refusalOf(err);
     reply(stream, refusal.status, { error: refusal.message, code: refusal.code }, refusal.headers);

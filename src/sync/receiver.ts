@@ -185,7 +185,7 @@ export class SyncReceiver {
       observer: this.opts.observer,
       closing: () => this.closing !== null,
       outcome: (p, result) => {
-        if (result.ok) this.onStored(p);
+        if (result.ok) this.onStored(p, result.probe);
         else this.onRefused(p, result.refusal);
       },
     };
@@ -209,12 +209,15 @@ export class SyncReceiver {
     return s;
   }
 
-  private onStored(p: PeerConn): void {
-    const at = new Date().toISOString();
+  /** A batch was stored, or (`probe`) a sender's empty batch showed that its credentials are accepted. */
+  private onStored(p: PeerConn, probe: boolean): void {
     const s = this.peerStatus(p);
-    s.batches++;
-    s.last_batch_at = at;
-    this.lastSuccessAt = at;
+    if (!probe) {
+      const at = new Date().toISOString();
+      s.batches++;
+      s.last_batch_at = at;
+      this.lastSuccessAt = at;
+    }
     const key = p.node ?? p.ip;
     if (this.lastRefusal.delete(key)) this.opts.logger.info({ peer: key, address: p.address }, 'sync batches from this peer are accepted again');
   }

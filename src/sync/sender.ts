@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
 import { Backoff } from './backoff.js';
@@ -35,8 +36,12 @@ export interface SyncSenderOptions {
   upstream?: () => UpstreamFigures;
 }
 
-/** Failures that only mean the link went away: a reconnect that works resets the back-off. */
-const LINK_FAILURES: ReadonlySet<string> = new Set(['connect', 'connect_timeout', 'ping_timeout', 'reset', 'ack_timeout']);
+/**
+ * Failures a verified reconnect proves gone: the link went away, or the peer refused our
+ * credentials (the reconnect's empty batch got through). Such a reconnect resets the back-off and
+ * is announced; after others (the peer could not store a batch) the next acknowledged batch is.
+ */
+const CLEARED_BY_RECONNECT: ReadonlySet<string> = new Set(['connect', 'connect_timeout', 'ping_timeout', 'reset', 'ack_timeout', 'unauthorized', 'forbidden', 'tls', 'tls_untrusted']);
 
 interface Answer {
   ack: BatchAck;
@@ -104,6 +109,12 @@ export class SyncSender {
     if (!this.opts.peer.tls && !loopback) {
       this.opts.logger.warn({ peer: this.label }, 'sync to a non-loopback peer without TLS: records cross the network in clear text; set peer.tls');
     }
+    if (!this.opts.peer.token && !this.opts.peer.cert) {
+      this.opts.logger.warn(
+        { peer: this.label },
+        'peer.token is not set (nor a client certificate): a Playback node with a sync.token refuses every batch — set peer.token or QPROXY_PEER_TOKEN; the link is checked as it comes up',
+      );
+    }
     this.opts.logger.info(
       { peer: this.label, tls: this.opts.peer.tls, cursor: this.state.value.cursor, compression: this.opts.compression },
       'sync sender starting',
@@ -154,34 +165,57 @@ export class SyncSender {
     this.retryTimer = null;
     this.live.nextRetryAt = null;
     this.connecting = true;
-    PeerConnection.open(this.opts.peer, this.opts.timers).then(
-      (conn) => {
-        this.connecting = false;
-        if (this.stopping) {
-          conn.close();
-          return;
+    PeerConnection.open(this.opts.peer, this.opts.timers)
+      .then(async (conn) => {
+        try {
+          await this.verify(conn);
+        } catch (err) {
+          conn.kill(classifyError(err, this.label));
+          throw err;
         }
-        this.conn = conn;
-        if (this.lastFailureReason !== null && LINK_FAILURES.has(this.lastFailureReason)) this.backoff.reset();
-        // Announced when the link itself was down (or never up): after a refusal such as a wrong
-        // token the link was fine, and the refusal stays the news until a batch gets through.
-        if (this.logged === null || (this.lastFailureReason !== null && LINK_FAILURES.has(this.lastFailureReason) && this.logged !== 'up')) {
-          this.logged = 'up';
-          this.opts.logger.info({ peer: this.label, cursor: this.state.value.cursor }, 'sync connected to the peer');
-        }
-        void conn.dead.then((f) => {
-          if (this.conn === conn) this.fail(f);
-        });
-        this.pump();
-      },
-      (err: unknown) => {
-        this.connecting = false;
-        if (this.stopping) return;
-        const f = classifyError(err, this.label);
-        this.noteFailure(f);
-        this.scheduleRetry(f);
-      },
-    );
+        return conn;
+      })
+      .then(
+        (conn) => {
+          this.connecting = false;
+          if (this.stopping) {
+            conn.close();
+            return;
+          }
+          this.conn = conn;
+          const cleared = this.lastFailureReason === null || CLEARED_BY_RECONNECT.has(this.lastFailureReason);
+          if (cleared) {
+            this.backoff.reset();
+            this.lastFailureReason = null;
+          }
+          if (this.logged === null || (cleared && this.logged !== 'up')) {
+            this.logged = 'up';
+            this.opts.logger.info({ peer: this.label, cursor: this.state.value.cursor }, 'sync connected to the peer (it accepts our credentials)');
+          }
+          void conn.dead.then((f) => {
+            if (this.conn === conn) this.fail(f);
+          });
+          this.pump();
+        },
+        (err: unknown) => {
+          this.connecting = false;
+          if (this.stopping) return;
+          const f = classifyError(err, this.label);
+          this.noteFailure(f);
+          this.scheduleRetry(f);
+        },
+      );
+  }
+
+  /**
+   * The link counts as up only once the peer has taken our credentials: an empty batch, which a
+   * receiver authenticates and answers without storing anything. Otherwise a missing or wrong token
+   * read "connected" until the first batch was refused, which on a quiet node may be much later.
+   */
+  private async verify(conn: PeerConnection): Promise<void> {
+    const body = await compress(encodeBatch(this.opts.nodeId, []), this.opts.compression);
+    const answer = await conn.request(this.batchHeaders(body, 0), body);
+    if (answer.status !== 200) throw classifyStatus(answer.status, answer.body, this.label);
   }
 
   /** Fills the window: queued slots first, then new batches from the feed, up to `streams` in flight. */
@@ -239,18 +273,7 @@ export class SyncSender {
     const raw = encodeBatch(this.opts.nodeId, slot.batch.entries);
     const body = await compress(raw, this.opts.compression);
     const t0 = performance.now();
-    const answer = await conn.request(
-      {
-        ':path': SYNC_PATH,
-        'content-type': BATCH_CONTENT_TYPE,
-        'content-encoding': CONTENT_ENCODING[this.opts.compression],
-        'content-length': body.byteLength,
-        [HEADER_NODE]: this.opts.nodeId,
-        [HEADER_RECORDS]: slot.batch.entries.length,
-        ...(this.opts.peer.token && { authorization: `Bearer ${this.opts.peer.token}` }),
-      },
-      body,
-    );
+    const answer = await conn.request(this.batchHeaders(body, slot.batch.entries.length), body);
     if (answer.status !== 200) throw classifyStatus(answer.status, answer.body, this.label);
     let ack: BatchAck;
     try {
@@ -260,6 +283,18 @@ export class SyncSender {
       throw new SyncFailure('peer_error', 'QP_ERR_SYNC_PEER_ERROR', `the peer ${this.label} answered 200 without a valid acknowledgement (${errorMessage(err)})`);
     }
     return { ack, raw: raw.byteLength, wire: body.byteLength, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  private batchHeaders(body: Buffer, records: number): OutgoingHttpHeaders {
+    return {
+      ':path': SYNC_PATH,
+      'content-type': BATCH_CONTENT_TYPE,
+      'content-encoding': CONTENT_ENCODING[this.opts.compression],
+      'content-length': body.byteLength,
+      [HEADER_NODE]: this.opts.nodeId,
+      [HEADER_RECORDS]: records,
+      ...(this.opts.peer.token && { authorization: `Bearer ${this.opts.peer.token}` }),
+    };
   }
 
   private onAck(slot: Slot, a: Answer): void {
