@@ -44,19 +44,13 @@ async function replayAt(t: TestContext, speed: number): Promise<{ starts: number
 const EARLY_MS = 1.5;
 
 // Load on the machine can only make requests late, never early: the assertions bound arrivals from
-// below (the schedule is kept) and compare the two speeds (the exact due times are unit-tested in
-// scheduler.test.ts), rather than measuring gaps that a stalled event loop compresses.
-test('recorded bursts replayed at speed 1 and 4 keep their order, and none comes before its offset divided by the speed', async (t) => {
+// below (the schedule is kept) and compare the two speeds, rather than measuring gaps that a stalled
+// event loop compresses. Arrival order is not asserted: requests of different recorded connections
+// go out on different connections, and after a stall several are due at once. The scheduler's own
+// due order and due times are unit-tested with a fake clock in scheduler.test.ts.
+test('recorded bursts replayed at speed 1 and 4: none comes before its offset divided by the speed', async (t) => {
   const one = await replayAt(t, 1);
   const four = await replayAt(t, 4);
-  for (const { backend } of [one, four]) {
-    // Order: every request of burst k arrives before any of burst k+1.
-    for (let k = 0; k + 1 < BURSTS.length; k++) {
-      const last = Math.max(...backend.seen.filter((s) => s.url.startsWith(`/b${k}/`)).map((s) => s.at));
-      const next = Math.min(...backend.seen.filter((s) => s.url.startsWith(`/b${k + 1}/`)).map((s) => s.at));
-      assert.ok(last <= next, `burst ${k} ended before burst ${k + 1} began`);
-    }
-  }
   for (const [speed, starts] of [[1, one.starts], [4, four.starts]] as const) {
     BURSTS.forEach((b, k) => {
       assert.ok(starts[k]! >= b.at / speed - EARLY_MS, `speed ${speed}: burst ${k} arrived ${starts[k]!.toFixed(1)} ms after the start, due at ${b.at / speed} ms`);
@@ -125,17 +119,21 @@ test('fixed-rate mode ignores recorded timing; long idle gaps are capped', async
 
   // Load can only delay requests: each is bounded from below by its slot (the slot times themselves
   // are unit-tested in scheduler.test.ts), and the whole replay is far from the recorded 90 s.
+  /** Arrival of /r/i after `t0`, per i (the requests come from different recorded connections: any order). */
+  const arrivals = (t0: number): number[] => {
+    assert.deepEqual(backend.seen.map((s) => s.url).sort(), Array.from({ length: 10 }, (_, i) => `/r/${i}`), 'each request replayed once');
+    return Array.from({ length: 10 }, (_, i) => backend.seen.find((s) => s.url === `/r/${i}`)!.at - t0);
+  };
   let t0 = performance.now();
   await finished(engine, (engine.manager.createResolved(params({ rate: 50 })) as Doc).id);
-  const atRate = backend.seen.map((s) => s.at - t0);
-  assert.deepEqual(backend.seen.map((s) => s.url), Array.from({ length: 10 }, (_, i) => `/r/${i}`));
+  const atRate = arrivals(t0);
   atRate.forEach((at, i) => assert.ok(at >= i * 20 - EARLY_MS, `50 requests/s: request ${i + 1} at ${at.toFixed(1)} ms, its slot at ${i * 20} ms`));
-  assert.ok(atRate[9]! < 30_000, 'not the recorded 90 s');
+  assert.ok(Math.max(...atRate) < 30_000, 'not the recorded 90 s');
 
   backend.seen.length = 0;
   t0 = performance.now();
   await finished(engine, (engine.manager.createResolved(params({ speed: 1, maxGapMs: 30 })) as Doc).id);
-  const capped = backend.seen.map((s) => s.at - t0);
+  const capped = arrivals(t0);
   capped.forEach((at, i) => assert.ok(at >= i * 30 - EARLY_MS, `gaps capped at 30 ms: request ${i + 1} at ${at.toFixed(1)} ms, due at ${i * 30} ms`));
-  assert.ok(capped[9]! < 30_000, 'not the recorded 90 s');
+  assert.ok(Math.max(...capped) < 30_000, 'not the recorded 90 s');
 });
