@@ -2,6 +2,8 @@
  * The HAR calls of the API (issue #7, HAR 1.2 interop):
  *
  *   GET  /api/records?format=har&start=…&end=…&limit=N&cursor=C   → 200 HAR document, `log._next` pages on
+ *        (the list's filters method=, status=, q= apply too)
+ *   GET  /api/records/{id}?format=har                           → 200 HAR document of that one record
  *   POST /api/records?format=har[&node_id=NAME][&replay=true]  (HAR as JSON)
  *                                                    → 201 {imported, skipped, ids[, replay]}
  *
@@ -19,6 +21,7 @@ import { importHar, parseHarText } from '../har/import.js';
 import type { ReplaysApi } from '../playback/replay-params.js';
 import type { HttpRecord, QRecord } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
+import { listFiltered, parseRecordFilter } from './records-filter.js';
 import { parseRecordQuery } from './records-query.js';
 import type { RecordQuery } from './records-query.js';
 import type { Handler } from './router.js';
@@ -114,15 +117,26 @@ function replayImport(replays: ReplaysApi, ids: string[]): { id: string } {
 export function harListHandler(d: HarRouteDeps): Handler {
   return (ctx) => {
     const q = harQuery(ctx.query);
-    let page = d.records.list(q);
+    const filter = parseRecordFilter(ctx.query);
+    let page = listFiltered(d.records, q, filter);
     const fit = fitting(page);
     // Asking again with the smaller limit gets the store's cursor for exactly that page.
-    if (fit < page.records.length) page = d.records.list({ ...q, limit: fit });
+    if (fit < page.records.length) page = listFiltered(d.records, { ...q, limit: fit }, filter);
     const records = page.records
       .map((s) => d.records.get(s.id))
       .filter((r): r is HttpRecord => r?.protocol === 'http'); // deleted or purged since listed: left out
     return { status: 200, json: recordsToHar(records, { version: d.version, next: page.next }) };
   };
+}
+
+/** `GET /api/records/{id}?format=har`: one HTTP record as a HAR document (null when the record is absent). */
+export function harRecord(record: QRecord, params: URLSearchParams, version: string): object {
+  for (const name of new Set(params.keys())) {
+    if (name !== 'format') throw badParam(`unknown query parameter ${shown(name)}; known: format`);
+  }
+  checkFormat(params, 'format is missing');
+  if (record.protocol !== 'http') throw badParam(`record ${record.id} is a TCP session; HAR holds HTTP exchanges only`);
+  return recordsToHar([record], { version, next: null });
 }
 
 /** `POST /api/records?format=har`. */

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { QRecord, RecordSummary } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
-import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, type RecordImporter } from './har-routes.js';
+import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, harRecord, type RecordImporter } from './har-routes.js';
+import { conversationPage, recordConversation } from './conversation-json.js';
 import { recordToJson } from './record-json.js';
+import { listFiltered, parseRecordFilter } from './records-filter.js';
 import { parseRecordQuery } from './records-query.js';
 import { replayRoutes, type ReplaysApi } from './replay-routes.js';
 import type { RecordQuery } from './records-query.js';
@@ -29,7 +31,8 @@ export interface RouteDeps {
   records: ApiRecords;
   status: () => object;
   metrics: { render(): Promise<string>; contentType: string };
-  ready: () => boolean;
+  /** True: ready. False: draining. A string: not ready for that reason (the store file is gone, …). */
+  ready: () => boolean | string;
   /** Destructive calls are logged here (OWASP logging: who, what, result). */
   audit: Logger;
   /** Replays of a Playback node; absent on Record nodes (the replay routes then answer 404). */
@@ -72,7 +75,13 @@ export function apiRoutes(d: RouteDeps): Route[] {
     {
       path: '/readyz',
       public: true,
-      methods: { GET: () => (d.ready() ? json(200, { status: 'ready' }) : json(503, { status: 'draining' })) },
+      methods: {
+        GET: () => {
+          const r = d.ready();
+          if (r === true) return json(200, { status: 'ready' });
+          return json(503, r === false ? { status: 'draining' } : { status: 'unready', reason: r });
+        },
+      },
     },
     {
       path: '/metrics',
@@ -85,7 +94,7 @@ export function apiRoutes(d: RouteDeps): Route[] {
       methods: {
         GET: (ctx) => {
           if (ctx.query.has('format')) return harList(ctx);
-          const page = d.records.list(parseRecordQuery(ctx.query));
+          const page = listFiltered(d.records, parseRecordQuery(ctx.query), parseRecordFilter(ctx.query));
           return json(200, { records: page.records, next: page.next });
         },
         POST: harImportHandler(har),
@@ -98,6 +107,8 @@ export function apiRoutes(d: RouteDeps): Route[] {
           const id = recordId(ctx);
           const record = d.records.get(id);
           if (record === null) throw recordNotFound(id);
+          if ([...ctx.query.keys()].length > 0) return json(200, harRecord(record, ctx.query, d.version));
+          if (record.protocol === 'tcp' && record.app_protocol !== undefined) return json(200, { ...recordToJson(record), conversation: recordConversation(record) });
           return json(200, recordToJson(record));
         },
         DELETE: async (ctx) => {
@@ -106,6 +117,18 @@ export function apiRoutes(d: RouteDeps): Route[] {
           d.audit.info({ action: 'record.delete', id, deleted, client: ctx.req.socket.remoteAddress }, 'API delete');
           if (!deleted) throw recordNotFound(id);
           return { status: 204 };
+        },
+      },
+    },
+    {
+      path: '/api/records/:id/conversation',
+      methods: {
+        GET: (ctx) => {
+          const id = recordId(ctx);
+          const record = d.records.get(id);
+          if (record === null) throw recordNotFound(id);
+          if (record.protocol !== 'tcp') throw new ApiError(409, 'QP_ERR_API_NOT_PROTOCOL', `record ${id} is an HTTP exchange, not a protocol session`);
+          return json(200, conversationPage(record, ctx.query));
         },
       },
     },

@@ -22,6 +22,7 @@ export const ENV_OVERRIDES: readonly Override[] = [
   { env: 'QPROXY_SYNC_TOKEN', path: ['sync', 'token'], createSection: true },
   { env: 'QPROXY_NATS_TOKEN', path: ['nats', 'token'], createSection: false },
   { env: 'QPROXY_NATS_PASSWORD', path: ['nats', 'password'], createSection: false },
+  { env: 'QPROXY_TCP_AUTH_PASSWORD', path: ['playback', 'tcp', 'auth', 'password'], createSection: false },
   { env: 'QPROXY_REDACTION_KEY', path: ['recording', 'redaction', 'key'], createSection: true },
   { env: 'QPROXY_LOG_LEVEL', path: ['log', 'level'], createSection: true },
 ];

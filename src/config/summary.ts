@@ -39,7 +39,7 @@ function header(config: QProxyConfig, path: string): string {
   const { storage, recording } = config;
   const parts = [`${path}: OK`, `mode ${config.mode}`, `node_id "${config.node_id}"`];
   if (config.mode === 'Record') {
-    parts.push(recording.enabled ? `recording on (redaction ${recording.redaction.enabled ? 'on' : 'off'})` : 'recording off');
+    parts.push(recording.enabled ? `recording on (${recordingDetails(recording).join(', ')})` : 'recording off');
     const peer = config.peer;
     if (config.nats?.enabled) parts.push('records sent through NATS JetStream');
     else parts.push(peer ? `records sent to ${address(peer.host, peer.port)}${peer.tls ? ' over TLS' : ''}` : 'records kept locally');
@@ -48,6 +48,19 @@ function header(config: QProxyConfig, path: string): string {
   const maxSize = storage.max_size === 0 ? 'no size limit' : `max ${formatSize(storage.max_size)}`;
   parts.push(`store ${storage.path} (${retention}, ${maxSize})`);
   return parts.join(', ');
+}
+
+function recordingDetails(recording: QProxyConfig['recording']): string[] {
+  const out = [`redaction ${recording.redaction.enabled ? 'on' : 'off'}`];
+  const rules = (n: number, what: string): string => `${n} ${what} rule${n === 1 ? '' : 's'}`;
+  if (recording.include.length > 0) out.push(rules(recording.include.length, 'include'));
+  if (recording.exclude.length > 0) out.push(rules(recording.exclude.length, 'exclude'));
+  const { sample } = recording;
+  if (sample.rate < 1) {
+    const key = sample.header !== undefined ? ` by header ${sample.header}` : sample.cookie !== undefined ? ` by cookie ${sample.cookie}` : sample.client_address === true ? ' by client address' : '';
+    out.push(`sample ${Math.round(sample.rate * 10_000) / 100}%${key}`);
+  }
+  return out;
 }
 
 function address(host: string, port: number): string {

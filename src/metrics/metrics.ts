@@ -14,11 +14,13 @@ import type { TcpMetricsObserver } from './tcp-metrics.js';
 import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
-import type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+import type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+import type { RecentQuantiles } from './recent-latency.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
-export type { RecorderMetricsObserver, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+export type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
+export type { RecentQuantiles } from './recent-latency.js';
 export type { SyncMetricsObserver } from './sync-metrics.js';
 export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
 
@@ -56,6 +58,9 @@ export interface TotalFigures {
   /** Records lost by the recorder or the store. */
   dropped: number;
   dropped_by_reason: Record<string, number>;
+  /** Exchanges and sessions the recording rules left out (include / exclude / sample). */
+  skipped: number;
+  skipped_by_reason: Record<string, number>;
 }
 
 /** TCP session counters since start, for `/api/status`. */
@@ -115,6 +120,11 @@ export class Metrics {
     this.recordMetrics.setStoreStats(fn);
   }
 
+  /** Source of `qproxy_store_healthy`, read on every scrape. */
+  setStoreHealth(fn: () => StoreHealthFigures): void {
+    this.recordMetrics.setStoreHealth(fn);
+  }
+
   resources(): ResourceFigures {
     const mem = process.memoryUsage();
     return {
@@ -134,7 +144,18 @@ export class Metrics {
       recorded_bytes: this.recordMetrics.recordedBytes,
       dropped: this.recordMetrics.dropped.sum,
       dropped_by_reason: this.recordMetrics.dropped.byReason(),
+      ...this.skips(),
     };
+  }
+
+  private skips(): { skipped: number; skipped_by_reason: Record<string, number> } {
+    const byReason = this.recordMetrics.skippedByReason();
+    return { skipped: Object.values(byReason).reduce((a, b) => a + b, 0), skipped_by_reason: byReason };
+  }
+
+  /** HTTP exchange latency over the last seconds (from the duration histogram's observations). */
+  recentLatency(): RecentQuantiles {
+    return this.httpMetrics.recent.quantiles();
   }
 
   tcpTotals(): TcpFigures {

@@ -1,5 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { SKIP_REASONS, type SkipReason } from '../recording/selector.js';
 import { ReasonCounter } from './reason-counter.js';
 import { ScrapedCounter } from './scraped-counter.js';
 
@@ -11,11 +12,17 @@ export interface StoreMetricsObserver {
   dropped(reason: string, count: number): void;
   /** Records deleted on purpose (retention, max_size, API delete), by reason. */
   purged(reason: string, count: number, bytes: number): void;
+  /** Records lost with a store file deleted while open (a fresh file took its place). */
+  lost(count: number, bytes: number): void;
 }
+
+const SKIP_PROTOCOLS = ['http', 'tcp'] as const;
 
 /** What the recorder reports to metrics. */
 export interface RecorderMetricsObserver {
   dropped(reason: string, count: number): void;
+  /** One exchange or session not recorded because the recording rules left it out. */
+  skipped(protocol: 'http' | 'tcp', reason: SkipReason): void;
 }
 
 /** Store figures read on every scrape. */
@@ -23,6 +30,11 @@ export interface StoreStats {
   count: number;
   bytes: number;
   queueDepth: number;
+}
+
+/** Store health read on every scrape. */
+export interface StoreHealthFigures {
+  healthy: boolean;
 }
 
 function positive(n: number): boolean {
@@ -39,8 +51,10 @@ export class RecordMetrics {
   readonly recorder: RecorderMetricsObserver;
 
   private readonly stored: ScrapedCounter<never>;
+  private readonly skipped: ScrapedCounter<'protocol' | 'reason'>;
   private readonly storedBytes: ScrapedCounter<never>;
   private storeStats: (() => StoreStats) | null = null;
+  private storeHealth: (() => StoreHealthFigures) | null = null;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -63,7 +77,19 @@ export class RecordMetrics {
       help: 'Bytes of records deleted from the store on purpose, by reason.',
       registers,
     });
+    const lost = unlabelled('qproxy_store_lost_records_total', 'Records lost because the store file was deleted while open (a fresh file took its place).');
+    const lostBytes = unlabelled('qproxy_store_lost_bytes_total', 'Bytes of those records.');
     this.registerStoreGauges(registers);
+    // Slot = protocol index × reasons + reason index: a fixed, tiny set of series, all exported from 0.
+    this.skipped = new ScrapedCounter(
+      {
+        name: 'qproxy_recording_skipped_total',
+        help: 'Exchanges (http) and sessions (tcp) not recorded because recording.include / exclude / sample left them out, by reason.',
+        labelNames: ['protocol', 'reason'],
+        registers,
+      },
+      SKIP_PROTOCOLS.flatMap((protocol) => SKIP_REASONS.map((reason) => ({ protocol, reason }))),
+    );
 
     this.store = {
       stored: (count, bytes) => {
@@ -75,8 +101,26 @@ export class RecordMetrics {
         purged.add(reason, count);
         purgedBytes.add(reason, bytes);
       },
+      lost: (count, bytes) => {
+        if (positive(count)) lost.add(0, count);
+        if (positive(bytes)) lostBytes.add(0, bytes);
+      },
     };
-    this.recorder = { dropped: (reason, count) => this.dropped.add(reason, count) };
+    this.recorder = {
+      dropped: (reason, count) => this.dropped.add(reason, count),
+      skipped: (protocol, reason) => {
+        const r = SKIP_REASONS.indexOf(reason);
+        if (r >= 0) this.skipped.add((protocol === 'tcp' ? SKIP_REASONS.length : 0) + r, 1);
+      },
+    };
+  }
+
+  /** Skips since start, over both protocols, by reason (every reason present, 0 when none). */
+  skippedByReason(): Record<SkipReason, number> {
+    const n = SKIP_REASONS.length;
+    const out = {} as Record<SkipReason, number>;
+    SKIP_REASONS.forEach((reason, r) => (out[reason] = this.skipped.value(r) + this.skipped.value(n + r)));
+    return out;
   }
 
   /** Records durably stored since start. */
@@ -90,6 +134,10 @@ export class RecordMetrics {
 
   setStoreStats(fn: () => StoreStats): void {
     this.storeStats = fn;
+  }
+
+  setStoreHealth(fn: () => StoreHealthFigures): void {
+    this.storeHealth = fn;
   }
 
   private registerStoreGauges(registers: Registry[]): void {
@@ -117,5 +165,22 @@ export class RecordMetrics {
     gauge('qproxy_store_records', 'Records in the store.', 'count');
     gauge('qproxy_store_bytes', 'Bytes of records in the store.', 'bytes');
     gauge('qproxy_store_queue_depth', 'Records accepted by the store, waiting to be written.', 'queueDepth');
+    const health = (): number | null => {
+      try {
+        const h = this.storeHealth?.();
+        return h ? (h.healthy ? 1 : 0) : null;
+      } catch {
+        return null;
+      }
+    };
+    new Gauge({
+      name: 'qproxy_store_healthy',
+      help: 'Whether the store writes to the file at storage.path (0 after it was deleted or replaced while open, until recovered).',
+      registers,
+      collect() {
+        const value = health();
+        if (value !== null) this.set(value);
+      },
+    });
   }
 }

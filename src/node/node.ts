@@ -14,11 +14,14 @@ import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ApiServer } from '../api/api-server.js';
 import { Store } from '../store/index.js';
+import { createWebUi } from '../ui/index.js';
 import { createHttpProxy } from './http.js';
 import { createTcpProxy } from './tcp.js';
 import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
 import { createPlayback, type PlaybackHandle } from './playback.js';
+import { createRedactor, redactingImporter } from './redaction.js';
 import { buildStatus } from './status.js';
+import { warnIfFileHandlesShort } from './file-handles.js';
 
 /** A proxy listener as the node drives it (HTTP and TCP alike). */
 interface ProxyPart {
@@ -95,6 +98,7 @@ export class QProxyNode {
     });
     storeRef = store;
     metrics.setStoreStats(() => store.stats());
+    metrics.setStoreHealth(() => store.health());
     let tcpParts: Awaited<ReturnType<typeof createTcpProxy>> | null = null;
     let http: Awaited<ReturnType<typeof createHttpProxy>> | null = null;
     try {
@@ -104,6 +108,9 @@ export class QProxyNode {
       const syncDeps = { store, metrics, logger };
       const sync: SyncPart | null = createNatsSync(config, syncDeps) ?? createSyncSender(config, syncDeps) ?? createSyncReceiver(config, syncDeps);
       const playback = createPlayback(config, { store, metrics, logger });
+      // HAR imports go into Playback stores only (a Record store feeds sync, which would ship them
+      // to the peer), redacted by the rules recorded traffic goes through.
+      const importer = playback ? redactingImporter(playback.importer, await createRedactor(config, store)) : undefined;
       const api = new ApiServer({
         host: config.api.host,
         port: config.api.port,
@@ -112,11 +119,15 @@ export class QProxyNode {
         records: store,
         ...optional('replays', playback?.replays),
         version,
-        // HAR imports go into Playback stores only: a Record store feeds sync, which would ship them to the peer.
-        ...optional('importer', playback?.importer),
+        ...optional('importer', importer),
         status: () => node.status(),
+        ...optional('ui', config.api.ui ? createWebUi({ ...optional('token', config.api.token), logger }) : undefined),
         metrics,
-        ready: () => !node.draining,
+        ready: () => {
+          if (node.draining) return false;
+          const health = store.health();
+          return health.healthy || `store: ${health.problem ?? 'unhealthy'}`;
+        },
         logger: logger.child({ module: 'api' }),
       });
       node.parts = {
@@ -141,6 +152,7 @@ export class QProxyNode {
 
   /** Binds the listeners: the API first (so status is visible while traffic starts), then the rest. */
   async start(): Promise<NodeAddresses> {
+    warnIfFileHandlesShort(this.config, this.logger);
     const p = this.parts;
     const api = await p.api.listen();
     const sync = (await p.sync?.start()) ?? null;
@@ -180,6 +192,7 @@ export class QProxyNode {
       startedAt: this.startedAt,
       draining: this.draining,
       store: p.store.stats(),
+      storeHealth: p.store.health(),
       metrics: p.metrics,
       inFlight: (p.http?.inFlight ?? 0) + (p.tcp?.inFlight ?? 0),
       listeners: this.addresses,

@@ -22,7 +22,9 @@ import type { PlaybackStore } from '../playback/source/store-port.js';
 import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
 import { compileJsonPath } from '../recording/json-path.js';
 import { HttpRecorder, type RecorderObserver } from '../recording/recorder.js';
+import type { SelectionObserver } from '../recording/selector.js';
 import type { RecordSink } from '../recording/sink.js';
+import { createRecordingSelector } from './recording-selection.js';
 import { createRedactor } from './redaction.js';
 import { readPem } from './tls-files.js';
 
@@ -30,8 +32,8 @@ import { readPem } from './tls-files.js';
 export interface PlaybackDeps {
   /** The record store: read for replay and serving; written by forward-on-miss and HAR imports. */
   store: PlaybackStore & RecordSink & ExclusionStore;
-  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops. */
-  metrics: { playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void }; recorder: RecorderObserver };
+  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops and skips. */
+  metrics: { playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void }; recorder: RecorderObserver & SelectionObserver };
   logger: PlaybackLogger;
 }
 
@@ -115,6 +117,9 @@ function engineOptions(config: Config, deps: PlaybackDeps, exclusions: LiveExclu
           }),
           replyTimeoutMs: p.tcp.reply_timeout,
           compare: p.tcp.compare,
+          protocol: tcp.protocol === 'raw' ? null : tcp.protocol,
+          creds: p.tcp.auth === undefined ? null : { user: p.tcp.auth.user, ...(p.tcp.auth.password !== undefined && { password: p.tcp.auth.password }), ...(p.tcp.auth.database !== undefined && { database: p.tcp.auth.database }) },
+          ignore: p.tcp.ignore,
         }
       : null,
     timeoutMs: p.timeout,
@@ -150,6 +155,7 @@ async function forwarder(config: Config, deps: PlaybackDeps): Promise<Forwarder 
     nodeId: config.node_id,
     maxBody: config.storage.max_body,
     redactor,
+    selector: createRecordingSelector(config, deps.metrics.recorder),
     sink: deps.store,
     observer: deps.metrics.recorder,
     logger: deps.logger.child({ module: 'recorder' }),
@@ -239,6 +245,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
     get: (id) => manager().get(id),
     remove: (id) => manager().remove(id),
     results: (id, q) => manager().results(id, q),
+    result: (id, recordId) => manager().result(id, recordId),
   };
   return {
     replays,

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '../metrics/metrics.js';
+import type { StoreHealth } from '../store/index.js';
 
 export interface StatusInput {
   mode: 'Record' | 'Playback';
@@ -8,6 +9,7 @@ export interface StatusInput {
   startedAt: number;
   draining: boolean;
   store: { count: number; bytes: number; queueDepth: number; lastSeq: number };
+  storeHealth: StoreHealth;
   metrics: Metrics;
   inFlight: number;
   listeners: { api: AddressInfo; http: AddressInfo | null; tcp: AddressInfo | null; sync: AddressInfo | null } | null;
@@ -31,6 +33,7 @@ export function buildStatus(s: StatusInput): object {
     uptime_s: Math.round((Date.now() - s.startedAt) / 1000),
     state: s.draining ? 'draining' : 'running',
     records: { count: s.store.count, bytes: s.store.bytes, queue_depth: s.store.queueDepth, last_seq: s.store.lastSeq },
+    storage: s.storeHealth,
     resources: s.metrics.resources(),
     traffic: {
       http_requests: totals.requests,
@@ -38,6 +41,7 @@ export function buildStatus(s: StatusInput): object {
       tcp_sessions: tcp.sessions,
       tcp_active: tcp.active,
       in_flight: s.inFlight,
+      latency_ms: s.metrics.recentLatency(),
     },
     recording: {
       enabled: s.recordingEnabled,
@@ -45,6 +49,8 @@ export function buildStatus(s: StatusInput): object {
       recorded_bytes: totals.recorded_bytes,
       dropped: totals.dropped,
       dropped_by_reason: totals.dropped_by_reason,
+      skipped: totals.skipped,
+      skipped_by_reason: totals.skipped_by_reason,
     },
     listeners: s.listeners && {
       api: addr(s.listeners.api),

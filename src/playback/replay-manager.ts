@@ -6,10 +6,11 @@
  */
 import { QProxyError } from '../errors.js';
 import { uuidv7 } from '../recording/uuidv7.js';
+import { sideBySide } from './compare/side-by-side.js';
 import type { CompareOptions } from './compare/types.js';
 import type { ProtocolDriver } from './driver.js';
 import type { PlaybackObserver } from './observer.js';
-import { resolveRequest, type ReplayDefaults, type ReplayParams, type ReplayRequest, type ReplaysApi } from './replay-params.js';
+import { resolveRequest, type ReplayDefaults, type ReplayParams, type ReplayRequest, type ReplaysApi, type ResultDetail } from './replay-params.js';
 import { ReplayRun, type RunSettings } from './replay-run.js';
 import type { ResultsReader } from './results/reader.js';
 import { RESULT_STATUSES, type ResultStatus } from './results/result.js';
@@ -47,6 +48,8 @@ export interface ReplayManagerOptions {
   /** Results older than this are purged (0 = kept); finished on-demand replays beyond `maxReplays` too. */
   retentionMs: number;
   maxReplays: number;
+  /** Decoded bodies are bounded to this many bytes when shown side by side (as when compared). */
+  maxDecoded: number;
   /** Live feed polling when it is empty; replay documents are saved this often too (×20). */
   pollMs?: number;
   /** Records the live replay passes over (HAR imports); told where the live cursor is. */
@@ -177,6 +180,21 @@ export class ReplayManager implements ReplaysApi {
       throw new QProxyError('QP_ERR_BAD_QUERY', `status must be one of ${RESULT_STATUSES.join(', ')}, got ${JSON.stringify(q.status)}`);
     }
     return this.o.reader.results(id, { limit: q.limit, ...(status && { status }), ...(q.cursor !== undefined && { cursor: q.cursor }) });
+  }
+
+  result(id: string, recordId: string): ResultDetail | null {
+    const run = this.runs.get(id);
+    const doc = (run?.doc() ?? this.o.reader.replay(id)) as { params?: { compare?: CompareOptions } } | null;
+    if (doc === null) return null;
+    const result = this.o.reader.result(id, recordId);
+    if (result === null) return null;
+    const compare = doc.params?.compare ?? this.o.defaults.compare;
+    const record = this.o.store.get(recordId);
+    const recorded = record?.protocol === 'http' && record.response !== null ? record.response : null;
+    const answer = this.o.reader.answer(id, recordId);
+    const replayed = answer && { status: answer.status, headers: answer.headers, body: { data: answer.body, size: answer.size, truncated: answer.truncated } };
+    const comparison = recorded !== null && replayed !== null ? sideBySide(recorded, replayed, compare, this.o.maxDecoded) : null;
+    return { result, recorded, replayed, comparison, compare };
   }
 
   /** The `/api/status` `playback` figures (SPEC §7 keys first). */

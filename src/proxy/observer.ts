@@ -31,6 +31,7 @@ export type RejectReason =
   | 'duplicate_host'
   | 'missing_host'
   | 'http10_transfer_encoding'
+  | 'unsupported_version'
   | 'body_too_large'
   | 'expectation_failed'
   | 'request_timeout'

@@ -1,6 +1,6 @@
 /** The record store: SQLite, written by one worker thread, read on the main thread. */
 export { Store } from './store.js';
 export { SCHEMA_VERSION } from './schema.js';
-export type { ListQuery, ListResult, StoreLogger, StoreObserver, StoreOptions, StoreStats } from './types.js';
+export type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreObserver, StoreOptions, StoreStats } from './types.js';
 export type { IngestResult } from './writer-protocol.js';
-export { PURGED_UNSENT_META } from './writer-db.js';
+export { LOST_META, PURGED_UNSENT_META } from './writer-db.js';

@@ -3,9 +3,10 @@ import { dirname, isAbsolute } from 'node:path';
 import { StoreError, errorMessage } from '../errors.js';
 import type { QRecord } from '../recording/model.js';
 import type { RecordSink } from '../recording/sink.js';
+import { FILE_CHECK_INTERVAL_MS, FileGuard } from './file-guard.js';
 import { StoreReader } from './reader.js';
 import { RESERVED_META_KEYS } from './schema.js';
-import type { ListQuery, ListResult, StoreLogger, StoreOptions, StoreStats } from './types.js';
+import type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreOptions, StoreStats } from './types.js';
 import { WritePipeline, closedError } from './write-pipeline.js';
 import type { FromWriter, IngestResult } from './writer-protocol.js';
 
@@ -36,6 +37,9 @@ export class Store implements RecordSink {
   private readonly log: StoreLogger;
   private readonly pipeline: WritePipeline;
   private reader: StoreReader | null = null;
+  private readonly guard: FileGuard;
+  /** The last totals read, answered by stats() while the reader is being reopened. */
+  private lastTotals = { count: 0, bytes: 0, lastSeq: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | null = null;
   private closed = false;
@@ -50,6 +54,21 @@ export class Store implements RecordSink {
       observer: opts.observer,
       logger: this.log,
       onOtherMessage: (msg) => this.onWriterNews(msg),
+    });
+    this.guard = new FileGuard({
+      path: opts.path,
+      intervalMs: opts.fileCheckIntervalMs ?? FILE_CHECK_INTERVAL_MS,
+      logger: this.log,
+      observer: opts.observer,
+      floor: () => this.opts.purgeFloor?.() ?? Number.POSITIVE_INFINITY,
+      detachReader: () => {
+        this.reader?.close();
+        this.reader = null;
+      },
+      attachReader: () => {
+        if (!this.closed) this.reader = new StoreReader(opts.path);
+      },
+      reopen: (lostFile, floor) => this.pipeline.reopen(lostFile, floor),
     });
   }
 
@@ -78,6 +97,7 @@ export class Store implements RecordSink {
       throw err;
     }
     store.startTimers();
+    await store.guard.start();
     return store;
   }
 
@@ -110,9 +130,19 @@ export class Store implements RecordSink {
     return this.pipeline.op({ type: 'delete', id });
   }
 
-  /** Cheap: totals are kept by triggers in the writing transactions, not summed per call. */
+  /**
+   * Cheap: totals are kept by triggers in the writing transactions, not summed per call. While the
+   * store file is being reopened (see {@link health}) the last figures read are answered.
+   */
   stats(): StoreStats {
-    return { ...this.read().totalsNow(), queueDepth: this.pipeline.depth };
+    if (!this.closed && this.reader === null) return { ...this.lastTotals, queueDepth: this.pipeline.depth };
+    this.lastTotals = this.read().totalsNow();
+    return { ...this.lastTotals, queueDepth: this.pipeline.depth };
+  }
+
+  /** Whether the store writes to the file at its path; false (with the problem) after it was deleted or replaced. */
+  health(): StoreHealth {
+    return this.guard.health();
   }
 
   /**
@@ -181,8 +211,16 @@ export class Store implements RecordSink {
     return this.pipeline.post({ type: 'test:queryOnly', on });
   }
 
+  /** @internal Test hook: looks at the store files now instead of at the next interval. */
+  __checkFiles(): Promise<void> {
+    return this.guard.check();
+  }
+
   private read(): StoreReader {
-    if (this.closed || !this.reader) throw closedError();
+    if (this.closed) throw closedError();
+    if (!this.reader) {
+      throw new StoreError('QP_ERR_STORE_UNAVAILABLE', `store ${this.opts.path} is being reopened after its file was deleted or replaced; retry shortly`);
+    }
     return this.reader;
   }
 
@@ -231,6 +269,7 @@ export class Store implements RecordSink {
 
   private async shutdown(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    await this.guard.stop();
     // The reader goes before the writer so that the writer's connection is the last one: SQLite
     // then checkpoints the WAL into the main file and removes it, leaving one self-contained file.
     await this.pipeline.stop(() => {

@@ -25,6 +25,23 @@ export interface StoreObserver {
   dropped(reason: 'queue_full' | 'storage_error' | 'writer_down' | 'closed', count: number): void;
   /** `count` records (`bytes` stored bytes) were deleted by the retention or size policy. */
   purged(reason: 'retention' | 'max_size', count: number, bytes: number): void;
+  /**
+   * The store file was deleted while open and a fresh one took its place: the `count` records
+   * (`bytes` stored bytes) the old file held are lost.
+   */
+  lost?(count: number, bytes: number): void;
+}
+
+/** Whether the store writes to the file at its path (see file-guard.ts). */
+export interface StoreHealth {
+  healthy: boolean;
+  /** What is wrong, for people; null when healthy. */
+  problem: string | null;
+  /** Times the store file was reopened after a problem, since start. */
+  reopened: number;
+  /** Records (and stored bytes) lost with deleted store files, since start. */
+  lost_records: number;
+  lost_bytes: number;
 }
 
 export interface StoreOptions {
@@ -56,6 +73,11 @@ export interface StoreOptions {
    * once per purge run. Omitted: every record may be purged by retention.
    */
   purgeFloor?: () => number;
+  /**
+   * How often the store's files are compared with the ones it opened (deleted or replaced while
+   * running, see file-guard.ts). Default 2000 ms.
+   */
+  fileCheckIntervalMs?: number;
 }
 
 export interface ListQuery {

@@ -4,7 +4,7 @@ import { packBatch } from './batch-pack.js';
 import { queuedBytes } from './record-codec.js';
 import { RecordQueue } from './record-queue.js';
 import type { StoreLogger, StoreObserver, StoreOptions } from './types.js';
-import type { FromWriter, IngestResult, ToWriter, WriterFailure } from './writer-protocol.js';
+import type { FromWriter, IngestResult, ReopenOutcome, ToWriter, WriterFailure } from './writer-protocol.js';
 import { WriterThread } from './writer-thread.js';
 
 /** A batch is posted once this many records are queued, without waiting for the flush tick. */
@@ -79,6 +79,8 @@ export class WritePipeline {
   private readonly sentOps = new Map<number, Op>();
   private readonly ingests = new Map<number, PendingIngest>();
   private nextIngestId = 1;
+  private readonly reopens = new Map<number, { resolve(o: ReopenOutcome): void; reject(err: Error): void }>();
+  private nextReopenId = 1;
   private readonly waiters: Array<{ target: number; resolve(): void }> = [];
   private forceSend = false;
   private pumpScheduled = false;
@@ -183,6 +185,24 @@ export class WritePipeline {
     });
   }
 
+  /**
+   * Has the writer close and reopen the store file (see the `reopen` message). Like an ingest it
+   * is never sent again after a writer crash: the caller looks at the files again instead.
+   * Rejects with StoreError `QP_ERR_STORE_REPLACED` (another file is at the path now),
+   * `QP_ERR_STORE_OPEN` (the path cannot be opened; the writer restarts until it can),
+   * `QP_ERR_STORE_WRITER_DOWN` or `QP_ERR_STORE_CLOSED`.
+   */
+  reopen(lostFile: boolean, floor: number): Promise<ReopenOutcome> {
+    if (this.stopping) return Promise.reject(closedError());
+    const w = this.writer;
+    if (!w) return Promise.reject(writerDown());
+    return new Promise<ReopenOutcome>((resolve, reject) => {
+      const reopenId = this.nextReopenId++;
+      this.reopens.set(reopenId, { resolve, reject });
+      w.post({ type: 'reopen', reopenId, lostFile, floor });
+    });
+  }
+
   /** Posts a message nobody waits for (purge, test hooks); false when the writer is down. */
   post(msg: ToWriter): boolean {
     if (!this.writer) return false;
@@ -281,6 +301,7 @@ export class WritePipeline {
     if (msg.type === 'batchDone') this.onBatchDone(msg);
     else if (msg.type === 'opDone') this.onOpDone(msg);
     else if (msg.type === 'ingestDone') this.onIngestDone(msg);
+    else if (msg.type === 'reopenDone') this.onReopenDone(msg);
     else this.opts.onOtherMessage(msg);
   }
 
@@ -332,6 +353,17 @@ export class WritePipeline {
     }
   }
 
+  private onReopenDone(msg: Extract<FromWriter, { type: 'reopenDone' }>): void {
+    const pending = this.reopens.get(msg.reopenId);
+    if (!pending) return;
+    this.reopens.delete(msg.reopenId);
+    if (msg.outcome) pending.resolve(msg.outcome);
+    else {
+      const code = msg.error?.code === 'QP_ERR_STORE_REPLACED' ? 'QP_ERR_STORE_REPLACED' : 'QP_ERR_STORE_OPEN';
+      pending.reject(new StoreError(code, `store ${this.opts.path} could not be reopened: ${msg.error?.message ?? 'unknown error'}`));
+    }
+  }
+
   /** Moves `settled` past every answered batch at the front, wakes flush waiters, sends more. */
   private advance(): void {
     while (this.batches[0]?.done) this.settled = this.batches.shift()!.end;
@@ -357,8 +389,9 @@ export class WritePipeline {
     const lost = this.batches.filter((b) => !b.done).reduce((n, b) => n + b.count, 0);
     for (const b of this.batches) b.done = true;
     if (lost > 0) this.drop('writer_down', lost);
-    for (const pending of this.ingests.values()) pending.reject(writerDown());
+    for (const pending of [...this.ingests.values(), ...this.reopens.values()]) pending.reject(writerDown());
     this.ingests.clear();
+    this.reopens.clear();
     // Sent ops go back in front, in their order: delete and setMeta are safe to repeat.
     this.unsentOps.unshift(...[...this.sentOps.values()].sort((a, b) => a.msg.opId - b.msg.opId));
     this.sentOps.clear();
@@ -407,8 +440,9 @@ export class WritePipeline {
     this.batches.length = 0;
     for (const op of [...this.unsentOps.splice(0), ...this.sentOps.values()]) op.reject(closedError());
     this.sentOps.clear();
-    for (const pending of this.ingests.values()) pending.reject(closedError());
+    for (const pending of [...this.ingests.values(), ...this.reopens.values()]) pending.reject(closedError());
     this.ingests.clear();
+    this.reopens.clear();
     while (this.waiters.length > 0) this.waiters.shift()!.resolve();
   }
 }

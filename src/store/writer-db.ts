@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
 import { unpackBatch, type PackedBatch } from './batch-pack.js';
 import type { Chunk, RecordRow } from './record-codec.js';
-import { openForWriting } from './schema.js';
+import { RESERVED_META_KEYS, openForWriting } from './schema.js';
 import { ingestBatch } from './writer-ingest.js';
 import type { IngestResult, WriterFailure } from './writer-protocol.js';
 
@@ -36,6 +36,25 @@ export interface PurgeRound {
 
 /** Meta key prefix under which size purges count records lost before sync sent them (`…records`, `…bytes`). */
 export const PURGED_UNSENT_META = 'sync.purged_unsent.';
+
+/** Meta key prefix under which a store replaced while running counts what the lost file held (`…records`, `…bytes`). */
+export const LOST_META = 'store.lost.';
+
+/**
+ * What a store file that was deleted while open still held, read from the open connection before
+ * a fresh file replaces it (see {@link WriterDb.carryOver}).
+ */
+export interface Carry {
+  /** Free meta keys (sync cursors, ledgers, the redaction key): kept in the fresh file. */
+  meta: Array<[string, string]>;
+  /** Highest seq handed out: the fresh file continues after it, so sync cursors stay valid. */
+  lastSeq: number;
+  /** Records (and stored bytes) the lost file held. */
+  count: number;
+  bytes: number;
+  /** Of those, records above the sync floor: never sent to the peer. */
+  unsent: { count: number; bytes: number };
+}
 
 /** The code (SQLite's, when it has one) and message of an error, for the trip to the main thread. */
 export function toFailure(err: unknown): WriterFailure {
@@ -99,8 +118,9 @@ export class WriterDb {
     this.expired = db.prepare('SELECT seq, size_bytes FROM records WHERE started_at < ? AND coalesce(feed_seq, seq) <= ? LIMIT ?');
     this.oldest = db.prepare('SELECT seq, size_bytes, coalesce(feed_seq, seq) AS feed FROM records ORDER BY started_at, seq LIMIT ?');
     this.addMeta = db.prepare(
-      `INSERT INTO meta (key, value) VALUES (@key, CAST(@amount AS TEXT))
-       ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + @amount AS TEXT)`,
+      // JS numbers bind as REAL: cast so that counters read "40", not "40.0".
+      `INSERT INTO meta (key, value) VALUES (@key, CAST(CAST(@amount AS INTEGER) AS TEXT))
+       ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + CAST(@amount AS INTEGER) AS TEXT)`,
     );
     this.deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
     this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
@@ -251,6 +271,46 @@ export class WriterDb {
       count++;
     }
     return { count, bytes };
+  }
+
+  /**
+   * Reads what a fresh file must keep from this (lost) one: free meta keys, the seq reached, and
+   * what is lost with it. `floor` is the sync floor (records above it were never sent).
+   */
+  carryOver(floor: number): Carry {
+    const meta = this.db
+      .prepare<[], { key: string; value: string }>('SELECT key, value FROM meta')
+      .all()
+      .filter((r) => !RESERVED_META_KEYS.has(r.key))
+      .map((r): [string, string] => [r.key, r.value]);
+    const totals = this.db.prepare<[], { count: number; bytes: number }>('SELECT count, bytes FROM totals WHERE id = 1').get();
+    const lastSeq = this.db.prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'records'").pluck().get() ?? 0;
+    const unsent = this.db
+      .prepare<[number], { count: number; bytes: number }>(
+        'SELECT count(*) AS count, coalesce(sum(size_bytes), 0) AS bytes FROM records WHERE coalesce(feed_seq, seq) > ?',
+      )
+      .get(Number.isFinite(floor) ? floor : Number.MAX_SAFE_INTEGER) ?? { count: 0, bytes: 0 };
+    return { meta, lastSeq, count: totals?.count ?? 0, bytes: totals?.bytes ?? 0, unsent };
+  }
+
+  /**
+   * Makes this fresh file the continuation of a lost one: its meta, seqs after the lost file's,
+   * and the loss in meta ({@link LOST_META}; unsent records also in {@link PURGED_UNSENT_META},
+   * where the sync sender reports losses). One transaction.
+   */
+  adopt(carry: Carry): void {
+    this.db.transaction(() => {
+      for (const [key, value] of carry.meta) this.upsertMeta.run(key, value);
+      this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'records'").run();
+      this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?)").run(carry.lastSeq);
+      const add = (key: string, amount: number): void => {
+        if (amount > 0) this.addMeta.run({ key, amount });
+      };
+      add(`${LOST_META}records`, carry.count);
+      add(`${LOST_META}bytes`, carry.bytes);
+      add(`${PURGED_UNSENT_META}records`, carry.unsent.count);
+      add(`${PURGED_UNSENT_META}bytes`, carry.unsent.bytes);
+    })();
   }
 
   /** Test hook: makes every later write fail with SQLITE_READONLY, like a read-only file would. */

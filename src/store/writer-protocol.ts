@@ -32,6 +32,12 @@ export type ToWriter =
   | { type: 'ingest'; ingestId: number; batch: PackedBatch; tally: string | null; meta: Array<[string, string | null]> }
   /** `floor`: records with a higher seq are skipped by retention (sync has not sent them yet). */
   | { type: 'purge'; now: number; retentionMs: number; maxSizeBytes: number; floor: number }
+  /**
+   * The store file was deleted (`lostFile`) or only its WAL: close and reopen the path. A lost file
+   * is replaced by a fresh one that keeps its meta and continues its seqs ({@link ReopenOutcome}).
+   * `floor`: the sync floor, to count the lost records sync had not sent.
+   */
+  | { type: 'reopen'; reopenId: number; lostFile: boolean; floor: number }
   | { type: 'close' }
   /** Test hook: PRAGMA query_only, so every write fails the way a read-only file does. */
   | { type: 'test:queryOnly'; on: boolean }
@@ -48,4 +54,10 @@ export type FromWriter =
   /** `unsent`: of those, records above the sync floor (not yet sent to the peer); max_size only. */
   | { type: 'purged'; reason: 'retention' | 'max_size'; count: number; bytes: number; unsent?: { count: number; bytes: number } }
   | { type: 'ingestDone'; ingestId: number; result: IngestResult | null; error: WriterFailure | null }
-  | { type: 'purgeFailed'; error: WriterFailure };
+  | { type: 'purgeFailed'; error: WriterFailure }
+  | { type: 'reopenDone'; reopenId: number; outcome: ReopenOutcome | null; error: WriterFailure | null };
+
+/** What reopening came to; `lost` is null when only the WAL was reopened (nothing lost) or the lost file could not be read. */
+export interface ReopenOutcome {
+  lost: { count: number; bytes: number; unsent: { count: number; bytes: number } } | null;
+}

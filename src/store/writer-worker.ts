@@ -3,11 +3,11 @@
  * thread's messages strictly in order, each write as one synchronous transaction; purges run in
  * bounded rounds with a turn of the event loop between them so batches are never held up long.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { classifyOpenError } from './schema.js';
-import { WriterDb, toFailure } from './writer-db.js';
-import type { FromWriter, ToWriter, WriterInit } from './writer-protocol.js';
+import { WriterDb, toFailure, type Carry } from './writer-db.js';
+import type { FromWriter, ReopenOutcome, ToWriter, WriterInit } from './writer-protocol.js';
 
 type PurgeRequest = Extract<ToWriter, { type: 'purge' }>;
 
@@ -28,7 +28,7 @@ class Purger {
   private stopped = false;
 
   constructor(
-    private readonly db: WriterDb,
+    private readonly dbNow: () => WriterDb,
     private readonly post: (msg: FromWriter) => void,
   ) {}
 
@@ -50,8 +50,9 @@ class Purger {
     const round = (): void => {
       if (this.stopped) return;
       try {
-        const byAge = req.retentionMs > 0 ? this.db.purgeRetention(cutoff, floor) : null;
-        const bySize = !byAge?.more && req.maxSizeBytes > 0 ? this.db.purgeSize(req.maxSizeBytes, floor) : null;
+        const db = this.dbNow();
+        const byAge = req.retentionMs > 0 ? db.purgeRetention(cutoff, floor) : null;
+        const bySize = !byAge?.more && req.maxSizeBytes > 0 ? db.purgeSize(req.maxSizeBytes, floor) : null;
         if (bySize?.unsent) {
           unsent.count += bySize.unsent.count;
           unsent.bytes += bySize.unsent.bytes;
@@ -98,9 +99,39 @@ function opDone(port: MessagePort, opId: number, fn: () => boolean): void {
   port.postMessage(msg);
 }
 
-function serve(port: MessagePort, db: WriterDb): void {
+/** Nothing but an empty file (or none) at the path: a fresh store may be created there. */
+function pathIsFree(path: string): boolean {
+  return (statSync(path, { throwIfNoEntry: false })?.size ?? 0) === 0;
+}
+
+/**
+ * Closes the connection and opens the path again. For a lost file the old connection still reads
+ * the deleted inode: what must survive is read first, and the lost file's -wal/-shm names (if
+ * left) are removed before a fresh file is created, so SQLite never pairs the new file with them.
+ * The main thread has closed its reader before asking, so closing here is the last connection.
+ */
+function reopen(init: WriterInit, db: WriterDb, msg: Extract<ToWriter, { type: 'reopen' }>): { db: WriterDb; outcome: ReopenOutcome } {
+  let carry: Carry | null = null;
+  if (msg.lostFile) {
+    try {
+      carry = db.carryOver(msg.floor);
+    } catch {
+      carry = null; // unreadable: the fresh file starts from nothing, and the loss is unknown
+    }
+  }
+  db.close();
+  if (msg.lostFile && pathIsFree(init.path)) {
+    for (const suffix of ['-wal', '-shm', '-journal']) rmSync(init.path + suffix, { force: true });
+  }
+  const next = WriterDb.open(init.path, init.synchronous, qproxyVersion());
+  if (carry) next.adopt(carry);
+  return { db: next, outcome: { lost: carry && { count: carry.count, bytes: carry.bytes, unsent: carry.unsent } } };
+}
+
+function serve(port: MessagePort, init: WriterInit, first: WriterDb): void {
+  let db = first;
   const post = (msg: FromWriter): void => port.postMessage(msg);
-  const purger = new Purger(db, post);
+  const purger = new Purger(() => db, post);
   port.on('message', (msg: ToWriter) => {
     switch (msg.type) {
       case 'batch':
@@ -124,6 +155,23 @@ function serve(port: MessagePort, db: WriterDb): void {
         break;
       case 'purge':
         purger.request(msg);
+        break;
+      case 'reopen':
+        if (msg.lostFile && !pathIsFree(init.path)) {
+          // Something else was put at the path meanwhile: it is not ours to overwrite.
+          post({ type: 'reopenDone', reopenId: msg.reopenId, outcome: null, error: { code: 'QP_ERR_STORE_REPLACED', message: `${init.path} is another file now` } });
+          break;
+        }
+        try {
+          const done = reopen(init, db, msg);
+          db = done.db;
+          post({ type: 'reopenDone', reopenId: msg.reopenId, outcome: done.outcome, error: null });
+        } catch (err) {
+          // The old connection is closed and the path cannot be opened: the thread ends, and the
+          // pipeline restarts it with back-off until the path opens again (records drop meanwhile).
+          post({ type: 'reopenDone', reopenId: msg.reopenId, outcome: null, error: toFailure(err) });
+          throw err;
+        }
         break;
       case 'close':
         purger.stop();
@@ -153,7 +201,7 @@ function main(): void {
     port.close();
     return;
   }
-  serve(port, db);
+  serve(port, init, db);
 }
 
 main();

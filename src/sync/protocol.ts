@@ -10,8 +10,12 @@
  *   → 200 {"stored": n, "skipped": n}          only after the batch is committed on disk
  *   → 4xx/5xx {"error": "...", "code": "QP_ERR_SYNC_..."}
  *
- * A batch without entries is the sender's credentials check as its link comes up: authenticated
- * like any batch, answered 200 {"stored": 0, "skipped": 0}, nothing stored or counted.
+ *   GET /sync/v1/batches                       (same authorization and x-qproxy-node; no body)
+ *   → 204 when a POST would pass the access checks (token, client certificate), else their refusal
+ *
+ * A sender sends the GET as soon as its link is up: a receiver closes connections that have not
+ * passed the access checks within sync.auth_timeout, and an idle sender has no batch to show.
+ * Receivers older than the GET answer 405; the sender then goes on as before.
  */
 
 export const SYNC_PATH = '/sync/v1/batches';

@@ -1,4 +1,3 @@
-import type { OutgoingHttpHeaders } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
 import { Backoff } from './backoff.js';
@@ -36,12 +35,8 @@ export interface SyncSenderOptions {
   upstream?: () => UpstreamFigures;
 }
 
-/**
- * Failures a verified reconnect proves gone: the link went away, or the peer refused our
- * credentials (the reconnect's empty batch got through). Such a reconnect resets the back-off and
- * is announced; after others (the peer could not store a batch) the next acknowledged batch is.
- */
-const CLEARED_BY_RECONNECT: ReadonlySet<string> = new Set(['connect', 'connect_timeout', 'ping_timeout', 'reset', 'ack_timeout', 'unauthorized', 'forbidden', 'tls', 'tls_untrusted']);
+/** Failures that only mean the link went away: a reconnect that works resets the back-off. */
+const LINK_FAILURES: ReadonlySet<string> = new Set(['connect', 'connect_timeout', 'ping_timeout', 'reset', 'ack_timeout']);
 
 interface Answer {
   ack: BatchAck;
@@ -165,57 +160,60 @@ export class SyncSender {
     this.retryTimer = null;
     this.live.nextRetryAt = null;
     this.connecting = true;
-    PeerConnection.open(this.opts.peer, this.opts.timers)
-      .then(async (conn) => {
-        try {
-          await this.verify(conn);
-        } catch (err) {
-          conn.kill(classifyError(err, this.label));
-          throw err;
+    PeerConnection.open(this.opts.peer, this.opts.timers).then(
+      (conn) => {
+        this.connecting = false;
+        if (this.stopping) {
+          conn.close();
+          return;
         }
-        return conn;
-      })
-      .then(
-        (conn) => {
-          this.connecting = false;
-          if (this.stopping) {
-            conn.close();
-            return;
-          }
-          this.conn = conn;
-          const cleared = this.lastFailureReason === null || CLEARED_BY_RECONNECT.has(this.lastFailureReason);
-          if (cleared) {
-            this.backoff.reset();
-            this.lastFailureReason = null;
-          }
-          if (this.logged === null || (cleared && this.logged !== 'up')) {
-            this.logged = 'up';
-            this.opts.logger.info({ peer: this.label, cursor: this.state.value.cursor }, 'sync connected to the peer (it accepts our credentials)');
-          }
-          void conn.dead.then((f) => {
-            if (this.conn === conn) this.fail(f);
-          });
-          this.pump();
-        },
-        (err: unknown) => {
-          this.connecting = false;
-          if (this.stopping) return;
-          const f = classifyError(err, this.label);
-          this.noteFailure(f);
-          this.scheduleRetry(f);
-        },
-      );
+        this.conn = conn;
+        if (this.lastFailureReason !== null && LINK_FAILURES.has(this.lastFailureReason)) this.backoff.reset();
+        // Announced when the link itself was down (or never up): after a refusal such as a wrong
+        // token the link was fine, and the refusal stays the news until a batch gets through.
+        if (this.logged === null || (this.lastFailureReason !== null && LINK_FAILURES.has(this.lastFailureReason) && this.logged !== 'up')) {
+          this.logged = 'up';
+          this.opts.logger.info({ peer: this.label, cursor: this.state.value.cursor }, 'sync connected to the peer');
+        }
+        void conn.dead.then((f) => {
+          if (this.conn === conn) this.fail(f);
+        });
+        this.checkAccess(conn);
+      },
+      (err: unknown) => {
+        this.connecting = false;
+        if (this.stopping) return;
+        const f = classifyError(err, this.label);
+        this.noteFailure(f);
+        this.scheduleRetry(f);
+      },
+    );
   }
 
   /**
-   * The link counts as up only once the peer has taken our credentials: an empty batch, which a
-   * receiver authenticates and answers without storing anything. Otherwise a missing or wrong token
-   * read "connected" until the first batch was refused, which on a quiet node may be much later.
+   * Shows the token (GET, no body) as soon as the link is up, then starts sending. The receiver closes a
+   * connection that has not passed its access checks within sync.auth_timeout — an idle sender
+   * has no batch to show — and a refused token is known now, not with the first batch.
    */
-  private async verify(conn: PeerConnection): Promise<void> {
-    const body = await compress(encodeBatch(this.opts.nodeId, []), this.opts.compression);
-    const answer = await conn.request(this.batchHeaders(body, 0), body);
-    if (answer.status !== 200) throw classifyStatus(answer.status, answer.body, this.label);
+  private checkAccess(conn: PeerConnection): void {
+    const epoch = this.epoch;
+    const headers = {
+      ':method': 'GET',
+      ':path': SYNC_PATH,
+      [HEADER_NODE]: this.opts.nodeId,
+      ...(this.opts.peer.token && { authorization: `Bearer ${this.opts.peer.token}` }),
+    };
+    conn.request(headers, null).then(
+      (answer) => {
+        if (epoch !== this.epoch || this.conn !== conn) return;
+        // 405: a receiver older than this check, which takes the connection without it.
+        if (answer.status !== 204 && answer.status !== 405) this.fail(classifyStatus(answer.status, answer.body, this.label));
+        else this.pump();
+      },
+      (err: unknown) => {
+        if (epoch === this.epoch && this.conn === conn) this.fail(classifyError(err, this.label));
+      },
+    );
   }
 
   /** Fills the window: queued slots first, then new batches from the feed, up to `streams` in flight. */
@@ -273,7 +271,18 @@ export class SyncSender {
     const raw = encodeBatch(this.opts.nodeId, slot.batch.entries);
     const body = await compress(raw, this.opts.compression);
     const t0 = performance.now();
-    const answer = await conn.request(this.batchHeaders(body, slot.batch.entries.length), body);
+    const answer = await conn.request(
+      {
+        ':path': SYNC_PATH,
+        'content-type': BATCH_CONTENT_TYPE,
+        'content-encoding': CONTENT_ENCODING[this.opts.compression],
+        'content-length': body.byteLength,
+        [HEADER_NODE]: this.opts.nodeId,
+        [HEADER_RECORDS]: slot.batch.entries.length,
+        ...(this.opts.peer.token && { authorization: `Bearer ${this.opts.peer.token}` }),
+      },
+      body,
+    );
     if (answer.status !== 200) throw classifyStatus(answer.status, answer.body, this.label);
     let ack: BatchAck;
     try {
@@ -283,18 +292,6 @@ export class SyncSender {
       throw new SyncFailure('peer_error', 'QP_ERR_SYNC_PEER_ERROR', `the peer ${this.label} answered 200 without a valid acknowledgement (${errorMessage(err)})`);
     }
     return { ack, raw: raw.byteLength, wire: body.byteLength, seconds: (performance.now() - t0) / 1000 };
-  }
-
-  private batchHeaders(body: Buffer, records: number): OutgoingHttpHeaders {
-    return {
-      ':path': SYNC_PATH,
-      'content-type': BATCH_CONTENT_TYPE,
-      'content-encoding': CONTENT_ENCODING[this.opts.compression],
-      'content-length': body.byteLength,
-      [HEADER_NODE]: this.opts.nodeId,
-      [HEADER_RECORDS]: records,
-      ...(this.opts.peer.token && { authorization: `Bearer ${this.opts.peer.token}` }),
-    };
   }
 
   private onAck(slot: Slot, a: Answer): void {

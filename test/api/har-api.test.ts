@@ -75,11 +75,16 @@ describe('GET /api/records?format=har', () => {
     await store.ingest([makeRecord(T0), makeRecord(T0 + 60_000)]);
     const later = JSON.parse((await call(port, 'GET', '/api/records?format=har&start=2024-05-01T00:00:30Z')).text) as HarDocument;
     assert.equal(later.log.entries.length, 1);
+    // The list's filters apply to HAR pages too.
+    const posts = JSON.parse((await call(port, 'GET', '/api/records?format=har&method=POST&q=orders')).text) as HarDocument;
+    assert.equal(posts.log.entries.length, 2);
+    const gets = JSON.parse((await call(port, 'GET', '/api/records?format=har&method=GET')).text) as HarDocument;
+    assert.equal(gets.log.entries.length, 0);
     for (const [query, message] of [
       ['format=har&protocol=tcp', /HTTP records only/],
       ['format=xml', /format must be "har", got "xml"/],
       ['format=har&format=har', /format is given more than once/],
-      ['format=har&method=GET', /unknown query parameter "method"/],
+      ['format=har&verb=GET', /unknown query parameter "verb"/],
     ] as const) {
       const res = await call(port, 'GET', `/api/records?${query}`);
       assert.equal(res.status, 400, query);

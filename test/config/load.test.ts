@@ -58,7 +58,7 @@ test('defaults are applied to every optional section', async (t) => {
     downstream: ['http://127.0.0.1:9000'],
     trusted_proxies: [],
     downstream_tls: { reject_unauthorized: true },
-    limits: { max_header_size: 16_384, max_headers_count: 100, max_body_size: 0, max_connections: 0 },
+    limits: { max_header_size: 16_384, max_headers_count: 100, max_body_size: 0, max_connections: 4096 },
     timeouts: {
       header_read: 15_000,
       request: 300_000,
@@ -76,8 +76,16 @@ test('defaults are applied to every optional section', async (t) => {
   });
   assert.equal(config.tcp, undefined);
   assert.equal(config.peer, undefined);
-  assert.deepEqual(config.sync, { host: '0.0.0.0', port: 8084, max_batch_bytes: 64 * 1024 * 1024, allowed_clients: [] });
-  assert.deepEqual(config.api, { host: '127.0.0.1', port: 8085, allowed_hosts: [] });
+  assert.deepEqual(config.sync, {
+    host: '0.0.0.0',
+    port: 8084,
+    max_batch_bytes: 64 * 1024 * 1024,
+    max_connections: 256,
+    max_connections_per_address: 16,
+    auth_timeout: 10_000,
+    allowed_clients: [],
+  });
+  assert.deepEqual(config.api, { host: '127.0.0.1', port: 8085, allowed_hosts: [], ui: true });
   assert.deepEqual(config.storage, {
     path: join(dir, 'data/qproxy.db'),
     retention: 72 * 3_600_000,
@@ -91,6 +99,9 @@ test('defaults are applied to every optional section', async (t) => {
   });
   assert.deepEqual(config.recording, {
     enabled: true,
+    include: [],
+    exclude: [],
+    sample: { rate: 1 },
     redaction: { enabled: true, headers: [], query_params: [], json_paths: [], body_patterns: [], replace_defaults: false },
   });
   assert.deepEqual(config.shutdown, { drain_timeout: 30_000 });

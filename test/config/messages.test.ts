@@ -34,7 +34,7 @@ test('an unknown key is an error that suggests the closest known key', async (t)
   await assertOnlyError(
     t,
     minimalRecord({ api: { port: 8085, flavour: 'vanilla' } }),
-    'config.json: api.flavour: unknown key — expected one of: host, port, token, allowed_hosts',
+    'config.json: api.flavour: unknown key — expected one of: host, port, token, allowed_hosts, ui',
   );
   await assertOnlyError(
     t,

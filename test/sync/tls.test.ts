@@ -83,17 +83,17 @@ test('a wrong token is refused (401), nothing is stored, and both sides say so o
   assert.deepEqual(receiver.status().ledger, {}, 'unauthenticated batches never reach the ledger');
 });
 
-test('a missing token shows as unauthorized as soon as the link is up, with nothing to send; the check stores and counts nothing', async (t) => {
+test('a missing token is warned about at start and shows as unauthorized as soon as the link is up, with nothing to send', async (t) => {
   const dir = await tempDir(t);
   const a = await openStore(t, join(dir, 'a.db'));
   const b = await openStore(t, join(dir, 'b.db'));
   const rx = syncMetrics();
-  const { receiver, port } = await startReceiver(t, { store: b, token: 'the-right-token', observer: rx.metrics });
-  // An empty store: no batch will ever be refused, only the link check can tell.
+  const { port } = await startReceiver(t, { store: b, token: 'the-right-token', observer: rx.metrics });
+  // An empty store: no batch will ever be refused, only the check as the link comes up can tell.
   const noTokenLog = new MemoryLog();
   const noToken = await startSender(t, senderOptions(a, port, { logger: noTokenLog, backoffInitialMs: 10, backoffMaxMs: 50 }));
   assert.equal(noTokenLog.count('warn', 'peer.token is not set'), 1, 'warned at start');
-  await waitFor(() => noToken.status().last_error?.reason === 'unauthorized', 'the link check refused');
+  await waitFor(() => noToken.status().last_error?.reason === 'unauthorized', 'the token refused at link-up');
   assert.equal(noToken.status().connected, false);
   assert.notEqual(noToken.status().state, 'connected');
   assert.equal(noToken.status().last_error?.code, 'QP_ERR_SYNC_UNAUTHORIZED');
@@ -102,14 +102,8 @@ test('a missing token shows as unauthorized as soon as the link is up, with noth
 
   const withTokenLog = new MemoryLog();
   const withToken = await startSender(t, senderOptions(a, port, { peer: { host: '127.0.0.1', port, tls: false, token: 'the-right-token' }, logger: withTokenLog }));
-  await waitFor(() => withToken.status().state === 'connected', 'connected once the token is accepted');
+  await waitFor(() => withToken.status().state === 'connected', 'connected with the right token');
   assert.equal(withTokenLog.count('warn', 'peer.token is not set'), 0);
-  assert.equal(withTokenLog.count('info', 'sync connected to the peer'), 1);
-  await waitFor(() => receiver.status().peers['az-a-1'] !== undefined, 'the receiver knows the sender by its node id');
-  const peer = receiver.status().peers['az-a-1']!;
-  assert.equal(peer.batches, 0, 'the link check is not a batch');
-  assert.equal(receiver.status().last_success_at, null);
-  assert.deepEqual(receiver.status().ledger, {}, 'nor does it reach the ledger');
   assert.equal(b.stats().count, 0);
   assert.match(await rx.registry.metrics(), /^qproxy_sync_batches_total\{role="receiver",outcome="ok"\} 0$/m);
 });

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ListenError, errorMessage } from '../../errors.js';
+import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HeaderLine, HttpRecord } from '../../recording/model.js';
 import type { PlaybackObserver } from '../observer.js';
 import type { PlaybackStore } from '../source/store-port.js';
@@ -74,14 +75,20 @@ export class HttpStubServer {
         else res.destroy();
       });
     };
-    const common = {
-      maxHeaderSize: o.limits.maxHeaderSize,
-      headersTimeout: o.timeouts.headerReadMs,
-      requestTimeout: o.timeouts.requestMs,
-      keepAliveTimeout: o.timeouts.idleMs,
-    };
+    const deadlines = httpServerTimeouts(o.timeouts.headerReadMs, o.timeouts.requestMs);
+    const common = { maxHeaderSize: o.limits.maxHeaderSize, ...deadlines, keepAliveTimeout: o.timeouts.idleMs };
     this.server = o.tls
-      ? createHttpsServer({ ...common, cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca !== undefined && { ca: o.tls.ca, requestCert: true }) }, handler)
+      ? createHttpsServer(
+          {
+            ...common,
+            cert: o.tls.cert,
+            key: o.tls.key,
+            ...(o.tls.ca !== undefined && { ca: o.tls.ca, requestCert: true }),
+            // The head deadline starts once the handshake is done; the handshake gets the same time (Node's default: 120 s).
+            handshakeTimeout: deadlines.headersTimeout,
+          },
+          handler,
+        )
       : createServer(common, handler);
     if (o.limits.maxConnections > 0) this.server.maxConnections = o.limits.maxConnections;
   }

@@ -1,6 +1,6 @@
-import { constants as h2constants } from 'node:http2';
+import { Http2ServerRequest, constants as h2constants } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from '../../discovery/index.js';
@@ -16,7 +16,7 @@ import { nextEndpoint, noEndpoint } from './downstream.js';
 import { downstreamFailure, errorBody, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
-import { parseRequestTarget } from './target.js';
+import { parseRequestTarget, targetForLog } from './target.js';
 
 /**
  * One proxied request/response: the client side (Node's HTTP/1 or HTTP/2-compat objects) and the
@@ -66,6 +66,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly startedAt = Date.now();
   private readonly h2: boolean;
   private state = State.Active;
+  /** The recorder admitted this exchange at its head: bodies are captured and a record is made. */
+  private recording = false;
 
   private target: string;
   private origin: string | null = null;
@@ -106,7 +108,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ClientResponse,
     private readonly conn: ConnectionInfo,
   ) {
-    this.h2 = req.httpVersionMajor === 2;
+    // What the request object is, not the version it claims: an HTTP/1 request line may say
+    // "HTTP/2.0" too (refused by checkRequestHead), and carries no HTTP/2 stream.
+    this.h2 = req instanceof Http2ServerRequest;
     this.target = req.url ?? '';
   }
 
@@ -118,6 +122,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     res.on('close', onResponseClose);
     req.on('error', onRequestError);
     if (!this.h2) (res as ServerResponse).sendDate = false;
+    this.recording = ctx.recorder.admit({ method: req.method ?? '', target: this.target, rawHeaders: req.rawHeaders, client: this.conn.client, tls: this.conn.tls });
 
     const facts = inspectRequestHead(req.rawHeaders, this.h2);
     const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, this.h2);
@@ -178,7 +183,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private openBody(): RequestBodySource {
     const source = new RequestBodySource(this.req);
     this.source = source;
-    if (this.ctx.recorder.enabled) this.reqCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.reqCapture = new BodyCapture(this.ctx.recorder.maxBody);
     this.req.on('data', onRequestData);
     this.req.on('end', onRequestEnd);
     return source;
@@ -225,7 +230,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.resStatus = statusCode;
     this.resMessage = statusText;
     this.resHeaders = raw;
-    if (this.ctx.recorder.enabled) this.resCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.resCapture = new BodyCapture(this.ctx.recorder.maxBody);
     const out = sanitizeHopByHop(raw);
     try {
       if (this.h2) {
@@ -317,6 +322,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.state = State.Settled;
     this.rejected = reason;
     const r = rejection(reason);
+    // Debug only: refusals are counted (qproxy_http_rejected_total) and recorded; any client can cause them.
+    this.ctx.logger.debug({ reason, client: this.conn.client.address, version: this.req.httpVersion }, 'request refused');
     this.failure = { code: r.code, message: r.error };
     this.abort(new QProxyError(r.code, r.error));
     this.releaseClientBody();
@@ -382,7 +389,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const duration = performance.now() - this.t0;
     const statusSent = res.headersSent ? res.statusCode : null;
     const event = { outcome: this.outcome, status: statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
-    reportExchange(ctx, this.rejected, event, () => ({
+    reportExchange(ctx, this.recording, this.rejected, event, () => ({
       startedAt: this.startedAt,
       durationMs: duration,
       conn: this.conn,
@@ -408,7 +415,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** A bug in QProxy surfaced while starting the exchange: answer 500 rather than hang. */
   internalError(err: unknown): void {
-    this.ctx.logger.error({ err: errorMessage(err), url: this.target }, 'HTTP proxy failed to handle a request');
+    this.ctx.logger.error({ err: errorMessage(err), url: targetForLog(this.target) }, 'HTTP proxy failed to handle a request');
     if (this.state !== State.Active) return;
     this.state = State.Settled;
     this.failure = { code: 'QP_ERR_INTERNAL', message: errorMessage(err) };

@@ -111,6 +111,12 @@ const REJECTIONS: Record<RejectReason, Rejection> = {
   duplicate_host: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'more than one Host', close: true },
   missing_host: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'no Host in an HTTP/1.1 request', close: true },
   http10_transfer_encoding: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'Transfer-Encoding in an HTTP/1.0 request', close: true },
+  unsupported_version: {
+    status: 505,
+    code: 'QP_ERR_HTTP_VERSION',
+    error: 'HTTP version not supported: send HTTP/1.1 (or HTTP/1.0); HTTP/2 is spoken only over TLS, negotiated with ALPN',
+    close: true,
+  },
   body_too_large: { status: 413, code: 'QP_ERR_BODY_TOO_LARGE', error: 'request body too large', close: true },
   expectation_failed: { status: 417, code: 'QP_ERR_EXPECTATION_FAILED', error: 'unsupported Expect value', close: true },
   request_timeout: { status: 408, code: 'QP_ERR_REQUEST_TIMEOUT', error: 'request not received in time', close: true },

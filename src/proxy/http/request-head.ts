@@ -92,6 +92,9 @@ function noteField(facts: RequestHeadFacts, lower: string, value: string, h2: bo
  * Node's parser already rejects CL+TE, bad chunking, bare LF, obs-fold and the like (→ clientError).
  */
 export function checkRequestHead(facts: RequestHeadFacts, httpVersion: string, limits: HttpLimits, h2: boolean): RejectReason | null {
+  // An HTTP/1 parser also accepts "HTTP/2.0" and a version-less (HTTP/0.9) request line; neither
+  // is a message this proxy can forward faithfully (RFC 9110 §15.6.6: 505).
+  if (!h2 && httpVersion !== '1.1' && httpVersion !== '1.0') return 'unsupported_version';
   if (limits.maxHeadersCount > 0 && facts.count > limits.maxHeadersCount) return 'too_many_headers';
   if (h2 && facts.connectionSpecific) return 'h2_malformed';
   if (facts.hostCount > 1) return 'duplicate_host';

@@ -8,6 +8,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { ListenError, errorMessage } from '../../errors.js';
+import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { HttpProxyObserver } from '../observer.js';
 import { onClientError, refuseConnect } from './client-errors.js';
@@ -52,8 +53,11 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
   private readonly sockets = new Set<Socket>();
   private listenerClosed: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  /** What a connection gets to deliver a request head: header_read, or request when that is shorter. */
+  private readonly headDeadlineMs: number;
 
   constructor(private readonly opts: HttpProxyOptions<D>) {
+    this.headDeadlineMs = httpServerTimeouts(opts.timeouts.headerReadMs, opts.timeouts.requestMs).headersTimeout;
     const trust = buildTrustList(opts.trustedProxies);
     this.discovery = opts.downstreams;
     this.ctx = new ServerContext(opts, trust);
@@ -124,16 +128,12 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
 
   private createHttp1(): HttpServer {
     const { limits, timeouts } = this.opts;
-    const headersTimeout = timeouts.requestMs > 0 ? Math.min(timeouts.headerReadMs, timeouts.requestMs) : timeouts.headerReadMs;
     const server = createHttpServer({
       maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout,
-      requestTimeout: timeouts.requestMs,
+      ...httpServerTimeouts(timeouts.headerReadMs, timeouts.requestMs),
       keepAliveTimeout: timeouts.idleMs,
       // checkRequestHead answers a missing Host itself, counted and recorded.
       requireHostHeader: false,
-      // Node checks the two request timeouts on this interval (default 30 s, too coarse for 15 s).
-      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))),
     });
     // One more than the limit so that a request over it arrives with a countable header list
     // (Node truncates silently at maxHeadersCount; 0 means no truncation).
@@ -184,7 +184,17 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
     // session.socket is Node's proxy of the TLS socket; the info was attached at secureConnection.
     (session as ServerHttp2Session & CarriesInfo)[kConnectionInfo] = (session.socket as unknown as CarriesInfo)[kConnectionInfo];
     this.sessions.add(session);
-    session.once('close', () => this.sessions.delete(session));
+    // Node's HTTP/2 server has no head deadline, and its idle timer is reset by any frame (PING,
+    // SETTINGS): without this, a session that never opens a stream lives as long as it pings.
+    const firstStream = setTimeout(() => {
+      this.ctx.observer.rejected('request_timeout');
+      session.close();
+    }, this.headDeadlineMs);
+    session.once('stream', () => clearTimeout(firstStream));
+    session.once('close', () => {
+      clearTimeout(firstStream);
+      this.sessions.delete(session);
+    });
     session.on('error', (err) => this.opts.logger.debug({ err: errorMessage(err) }, 'HTTP/2 session failed'));
     if (this.ctx.draining) session.close();
   }
@@ -196,7 +206,7 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
       key: tls.key,
       ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
       ALPNProtocols: ['h2', 'http/1.1'],
-      handshakeTimeout: this.opts.timeouts.headerReadMs,
+      handshakeTimeout: this.headDeadlineMs,
     });
     server.on('secureConnection', (socket: TLSSocket) => {
       (socket as TLSSocket & CarriesInfo)[kConnectionInfo] = describeSocket(socket, trust);

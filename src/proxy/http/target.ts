@@ -36,6 +36,12 @@ export function parseRequestTarget(raw: string): ForwardTarget | null {
   return { path: url.pathname + url.search, authority: url.host };
 }
 
+/** A target for logs: the query (where secrets travel) left out, since logs are not redacted. */
+export function targetForLog(raw: string): string {
+  const q = raw.indexOf('?');
+  return q === -1 ? raw : `${raw.slice(0, q)}?…`;
+}
+
 const ABSOLUTE_FORM = /^https?:\/\/[A-Za-z0-9\-._~!$&'()*+,;=%:[\]]+(?:[/?]|$)/i;
 
 function stripFragment(path: string): string {

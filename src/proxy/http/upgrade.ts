@@ -18,7 +18,7 @@ import { defaultHostOf, endpointOrigin, nextEndpoint, noEndpoint, serverNameOf }
 import { downstreamFailure, errorBody, errorCode, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
-import { parseRequestTarget } from './target.js';
+import { parseRequestTarget, targetForLog } from './target.js';
 
 /**
  * `Upgrade` (WebSocket and friends) pass-through. undici refuses upgrade headers on plain
@@ -36,7 +36,7 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Du
     new UpgradeExchange(ctx, req, socket as Socket, conn).start(head);
   } catch (err) {
     // A bug in QProxy: drop this connection rather than leave it hanging (it records on close).
-    ctx.logger.error({ err: errorMessage(err), url: req.url }, 'HTTP proxy failed to handle an upgrade');
+    ctx.logger.error({ err: errorMessage(err), url: targetForLog(req.url ?? '') }, 'HTTP proxy failed to handle an upgrade');
     socket.destroy();
   }
 }
@@ -67,6 +67,8 @@ class UpgradeExchange {
   private outcome: ExchangeOutcome = 'ok';
   private rejected: RejectReason | null = null;
   private committed = false;
+  /** The recorder admitted this handshake at its head. */
+  private recording = false;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -82,6 +84,7 @@ class UpgradeExchange {
     ctx.exchangeStarted();
     client.on('error', (err) => this.clientFailed(err));
     client.on('close', () => this.clientClosed());
+    this.recording = ctx.recorder.admit({ method: req.method ?? '', target: this.target, rawHeaders: req.rawHeaders, client: this.conn.client, tls: this.conn.tls });
 
     const facts = inspectRequestHead(req.rawHeaders, false);
     const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, false);
@@ -233,7 +236,7 @@ class UpgradeExchange {
   private refused(res: IncomingMessage): void {
     this.disarm();
     if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
-    const capture = this.ctx.recorder.enabled ? new BodyCapture(this.ctx.recorder.maxBody) : null;
+    const capture = this.recording ? new BodyCapture(this.ctx.recorder.maxBody) : null;
     this.noteResponse(res, capture);
     const lines = sanitizeHopByHop(res.rawHeaders);
     lines.push('Connection', 'close');
@@ -338,7 +341,7 @@ class UpgradeExchange {
     const duration = performance.now() - this.t0;
     if (this.tunnel !== null) ctx.observer.upgrade('close');
     const event = { outcome: this.outcome, status: this.statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
-    reportExchange(ctx, this.rejected, event, () => ({
+    reportExchange(ctx, this.recording, this.rejected, event, () => ({
       startedAt: this.startedAt,
       durationMs: duration,
       conn: this.conn,

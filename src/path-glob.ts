@@ -1,19 +1,29 @@
 /**
- * Path patterns for safety rules and replay filters: `*` matches within one path segment, `**`
- * matches any number of characters across segments, every other character stands for itself.
- * Compiled once into an anchored regular expression.
+ * Glob patterns over paths (safety rules, replay filters, recording filters) and over other text
+ * (host names, header values): in a path pattern `*` matches within one path segment and `**` any
+ * number of characters across segments; in a text pattern `*` matches any characters. Every other
+ * character stands for itself. Compiled once into an anchored regular expression.
  */
 
 const SPECIAL = /[.+?^${}()|[\]\\]/g;
 
-/** A compiled path pattern. */
+/** A compiled pattern. */
 export interface PathGlob {
   readonly source: string;
-  test(path: string): boolean;
+  test(value: string): boolean;
 }
 
-/** Compiles `/orders/*`, `/api/**`, `/v*\/items` … into a matcher of whole paths (query excluded). */
-export function compileGlob(source: string): PathGlob {
+/** How a pattern reads. */
+export interface GlobOptions {
+  /** "path" (default): `*` stops at "/". "text": `*` matches anything. */
+  kind?: 'path' | 'text';
+  /** Case-insensitive matching (host names). Default false. */
+  ignoreCase?: boolean;
+}
+
+/** Compiles `/orders/*`, `/api/**`, `/v*\/items`, or with kind "text" `*.example.com`, into a matcher of whole values. */
+export function compileGlob(source: string, opts: GlobOptions = {}): PathGlob {
+  const one = opts.kind === 'text' ? '.*' : '[^/]*';
   let re = '^';
   for (let i = 0; i < source.length; i++) {
     const c = source[i]!;
@@ -22,14 +32,14 @@ export function compileGlob(source: string): PathGlob {
         re += '.*';
         i++;
       } else {
-        re += '[^/]*';
+        re += one;
       }
     } else {
       re += c.replace(SPECIAL, '\\$&');
     }
   }
-  const regex = new RegExp(`${re}$`);
-  return { source, test: (path) => regex.test(path) };
+  const regex = new RegExp(`${re}$`, opts.ignoreCase === true ? 'i' : '');
+  return { source, test: (value) => regex.test(value) };
 }
 
 /** The path of a request target: origin-form up to `?`, or the path of an absolute-form URL. */
