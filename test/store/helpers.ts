@@ -124,8 +124,8 @@ export async function openStore(
   return { store, path, dir };
 }
 
-/** Polls `check` until it returns true; fails after `tries` turns of 20 ms. */
-export async function waitFor(check: () => boolean, what: string, tries = 250): Promise<void> {
+/** Polls `check` until it returns true; fails after `tries` turns of 20 ms (20 s: a loaded machine purges slowly). */
+export async function waitFor(check: () => boolean, what: string, tries = 1000): Promise<void> {
   for (let i = 0; i < tries; i++) {
     if (check()) return;
     await new Promise((r) => setTimeout(r, 20));

@@ -187,7 +187,7 @@ test('size purge and delete remove TCP sessions with their chunk rows', async (t
   store.offer(old);
   store.offer(newer);
   await store.flush();
-  await waitFor(() => store.get(old.id) === null, 'the oldest session to be purged for size', 200);
+  await waitFor(() => store.get(old.id) === null, 'the oldest session to be purged for size');
   assert.ok(store.get(newer.id) !== null);
   assert.ok(await store.delete(newer.id));
   const db = new Database(path, { readonly: true });

@@ -14,6 +14,7 @@ import { NatsLink, type NatsServerOptions } from './connection.js';
 import { FeedReader, type OutMessage } from './feed-reader.js';
 import { NatsError, classifyNatsError } from './nats-error.js';
 import { pubAckOf } from './pub-ack.js';
+import { checkPublishPermission } from './publish-check.js';
 import { PublisherState } from './publisher-state.js';
 import { PendingFigures, publisherStatus, type PublisherLive, type PublisherStatus } from './publisher-status.js';
 import { ReplyTimeoutError, ReplyTracker } from './reply-tracker.js';
@@ -172,6 +173,8 @@ export class NatsPublisher {
 
   private async setup(nc: NatsConnection): Promise<void> {
     const facts = await ensureStream(await jetstreamManager(nc), this.opts.stream, 'publisher', this.opts.logger);
+    const s = this.opts.subjects;
+    await checkPublishPermission(nc, [s.record(this.opts.nodeId, 'http'), s.record(this.opts.nodeId, 'tcp'), s.part('link-check', 0)], this.opts.publishTimeoutMs, this.link.label);
     const payload = nc.info?.max_payload ?? 1024 * 1024;
     const limit = facts.maxMsgSize > 0 ? Math.min(payload, facts.maxMsgSize) : payload;
     this.maxMessage = Math.max(1024, limit - HEADROOM);
