@@ -13,6 +13,10 @@ export interface StoreMetricsObserver {
   purged(reason: string, count: number, bytes: number): void;
   /** Records lost with a store file deleted while open (a fresh file took its place). */
   lost(count: number, bytes: number): void;
+  /** Opening cut `bytes` (`frames` complete frames) written after the last commit off the last segment. */
+  tailCut(bytes: number, frames: number): void;
+  /** Records whose stored bytes could not be read back (skipped by sync and live replay). */
+  damaged(count: number): void;
 }
 
 /** What the recorder reports to metrics. */
@@ -73,6 +77,9 @@ export class RecordMetrics {
     });
     const lost = unlabelled('qproxy_store_lost_records_total', 'Records lost because the store file was deleted while open (a fresh file took its place).');
     const lostBytes = unlabelled('qproxy_store_lost_bytes_total', 'Bytes of those records.');
+    const tailCuts = unlabelled('qproxy_store_tail_cuts_total', 'Times opening the store cut bytes written after the last commit (a crash mid-batch) off the last segment.');
+    const tailCutBytes = unlabelled('qproxy_store_tail_cut_bytes_total', 'Bytes cut that way.');
+    const damaged = unlabelled('qproxy_store_damaged_records_total', 'Records whose stored bytes failed their checksum (or whose segment is missing) when read by sync or live replay; they are skipped.');
     this.registerStoreGauges(registers);
 
     this.store = {
@@ -88,6 +95,13 @@ export class RecordMetrics {
       lost: (count, bytes) => {
         if (positive(count)) lost.add(0, count);
         if (positive(bytes)) lostBytes.add(0, bytes);
+      },
+      tailCut: (bytes) => {
+        tailCuts.add(0, 1);
+        if (positive(bytes)) tailCutBytes.add(0, bytes);
+      },
+      damaged: (count) => {
+        if (positive(count)) damaged.add(0, count);
       },
     };
     this.recorder = { dropped: (reason, count) => this.dropped.add(reason, count) };

@@ -1,94 +1,49 @@
-import { errorMessage } from '../errors.js';
-import type { QRecord } from '../recording/model.js';
-import { encodeRecord, type Chunk, type RecordRow } from './record-codec.js';
+import type { IndexColumns } from './record-codec.js';
+import type { Extent } from './segment-log.js';
 import type { WriterFailure } from './writer-protocol.js';
 
 /**
- * A batch of records as it crosses to the writer thread. Posting the records themselves cost more
- * CPU than storing them: the structured clone walks every nested object and header pair twice
- * (serialize on the main thread, deserialize in the writer). So the main thread encodes each record
- * into its row (the JSON document is a string, cheap to clone) and posts flat arrays of primitives
- * plus one transferred buffer holding every body and chunk byte of the batch.
+ * A batch of index rows as it crosses to the writer thread. The payload bytes are already in a
+ * segment; what crosses is each record's index columns and where its extent lies, as one flat
+ * array of primitives: posting the record objects themselves would cost a structured clone of
+ * every nested header pair, twice (serialize here, deserialize in the writer).
  */
 export interface PackedBatch {
-  /** Records that made it into `rows`. */
+  /** Records in `rows`. */
   count: number;
-  /** {@link ROW_FIELDS} values per record: the row's columns, then its inline bodies and chunk count. */
+  /** {@link ROW_FIELDS} values per record. */
   rows: Array<string | number | null>;
-  /** {@link CHUNK_FIELDS} values per chunk row, the records' chunks in record order. */
-  chunks: Array<string | number>;
-  /** Every inline body and chunk byte, referenced by offset and length. */
-  bytes: ArrayBuffer;
-  /** Records that could not be encoded (they are lost) and why the last one failed. */
+  /** Records that could not be framed (they are lost) and why the last one failed. */
   failed: number;
   error: WriterFailure | null;
 }
 
-const ROW_FIELDS = 21;
-const CHUNK_FIELDS = 4;
-/** Offset value of an absent inline body (the column is NULL). */
-const NO_BODY = -1;
+/** A record as the writer inserts it: index columns and its extent. */
+export type IndexRow = IndexColumns & Extent;
 
-/** A record as rows: what the writer inserts. */
-export type Encoded = { row: RecordRow; chunks: Chunk[] };
+const ROW_FIELDS = 20;
 
-/**
- * Encodes records for the writer without touching them: every byte is copied into the batch buffer,
- * so the caller's Buffers (socket reads, a TCP segment's chunks already written to the other
- * socket) are never detached. Records that cannot be encoded are counted in `failed`.
- */
-export function packBatch(records: readonly QRecord[]): PackedBatch {
-  const encoded: Encoded[] = [];
-  let failed = 0;
-  let error: WriterFailure | null = null;
-  let total = 0;
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i]!;
-    try {
-      const e = encodeRecord(record);
-      total += (e.row.req_body?.byteLength ?? 0) + (e.row.res_body?.byteLength ?? 0);
-      for (const c of e.chunks) total += c.data.byteLength;
-      encoded.push(e);
-    } catch (err) {
-      failed++;
-      error = { code: 'QP_ERR_STORE_RECORD', message: `record ${i} (${String(record.id)}) could not be encoded: ${errorMessage(err)}` };
-    }
-  }
-  const bytes = new ArrayBuffer(total);
-  const view = new Uint8Array(bytes);
-  let off = 0;
-  const put = (data: Uint8Array): number => {
-    const at = off;
-    view.set(data, at);
-    off += data.byteLength;
-    return at;
-  };
+/** Packs index columns and their extents (same order, same length). */
+export function packBatch(columns: readonly IndexColumns[], extents: readonly Extent[], failed = 0, error: WriterFailure | null = null): PackedBatch {
   const rows: PackedBatch['rows'] = [];
-  const chunks: PackedBatch['chunks'] = [];
-  for (const { row, chunks: cs } of encoded) {
-    const req = row.req_body;
-    const res = row.res_body;
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i]!;
+    const e = extents[i]!;
     rows.push(
-      row.id, row.protocol, row.node_id, row.started_at, row.duration_ms, row.size_bytes, row.method, row.url,
-      row.status, row.client, row.downstream, row.bytes_in, row.bytes_out, row.error, row.state, row.doc,
-      req ? put(req) : NO_BODY, req?.byteLength ?? 0,
-      res ? put(res) : NO_BODY, res?.byteLength ?? 0,
-      cs.length,
+      c.id, c.protocol, c.node_id, c.started_at, c.duration_ms, c.size_bytes, c.method, c.url, c.status, c.client,
+      c.downstream, c.bytes_in, c.bytes_out, c.error, c.state, c.marks, c.nchunks, e.seg, e.off, e.len,
     );
-    for (const c of cs) chunks.push(c.part, c.idx, put(c.data), c.data.byteLength);
   }
-  return { count: encoded.length, rows, chunks, bytes, failed, error };
+  return { count: columns.length, rows, failed, error };
 }
 
-/** The writer's side of {@link packBatch}: rows and chunks whose bytes are views of the batch buffer. */
-export function unpackBatch(batch: PackedBatch): Encoded[] {
-  const { rows: v, chunks: c, bytes } = batch;
-  const body = (off: number, len: number): Uint8Array | null => (off === NO_BODY ? null : new Uint8Array(bytes, off, len));
-  const out: Encoded[] = [];
-  let ci = 0;
+/** The writer's side of {@link packBatch}. */
+export function unpackBatch(batch: PackedBatch): IndexRow[] {
+  const v = batch.rows;
+  const out: IndexRow[] = [];
   for (let i = 0; i < batch.count; i++) {
     const b = i * ROW_FIELDS;
-    const row: RecordRow = {
+    out.push({
       id: v[b] as string,
       protocol: v[b + 1] as string,
       node_id: v[b + 2] as string,
@@ -104,15 +59,12 @@ export function unpackBatch(batch: PackedBatch): Encoded[] {
       bytes_out: v[b + 12] as number | null,
       error: v[b + 13] as string | null,
       state: v[b + 14] as string | null,
-      doc: v[b + 15] as string,
-      req_body: body(v[b + 16] as number, v[b + 17] as number),
-      res_body: body(v[b + 18] as number, v[b + 19] as number),
-    };
-    const chunks: Chunk[] = [];
-    for (let n = v[b + 20] as number; n > 0; n--, ci += CHUNK_FIELDS) {
-      chunks.push({ part: c[ci] as string, idx: c[ci + 1] as number, data: new Uint8Array(bytes, c[ci + 2] as number, c[ci + 3] as number) });
-    }
-    out.push({ row, chunks });
+      marks: v[b + 15] as number,
+      nchunks: v[b + 16] as number | null,
+      seg: v[b + 17] as number,
+      off: v[b + 18] as number,
+      len: v[b + 19] as number,
+    });
   }
   return out;
 }

@@ -1,8 +1,7 @@
 import type Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
-import { unpackBatch, type PackedBatch } from './batch-pack.js';
-import type { Chunk, RecordRow } from './record-codec.js';
-import { RESERVED_META_KEYS, openForWriting } from './schema.js';
+import { unpackBatch, type IndexRow, type PackedBatch } from './batch-pack.js';
+import { RESERVED_META_KEYS, openForWriting, type OpenedStore } from './schema.js';
 import { ingestBatch } from './writer-ingest.js';
 import type { IngestResult, WriterFailure } from './writer-protocol.js';
 
@@ -11,9 +10,10 @@ export const PURGE_BATCH = 500;
 /** ... and stored bytes: deleting a few huge records also means freeing many chunk pages. */
 export const PURGE_BYTES = 64 * 1024 * 1024;
 
-/** The columns a later segment of an open TCP session updates. */
-type SessionUpdate = Pick<RecordRow, 'duration_ms' | 'size_bytes' | 'downstream' | 'bytes_in' | 'bytes_out' | 'error' | 'state' | 'doc'> & {
+/** The columns a later write of an open TCP session updates. */
+type SessionUpdate = Pick<IndexRow, 'duration_ms' | 'size_bytes' | 'downstream' | 'bytes_in' | 'bytes_out' | 'error' | 'state' | 'marks'> & {
   seq: number;
+  chunks: number;
 };
 
 /** What one record batch came to; `failed` records are lost (`error` says why); `bytes` includes what segments added. */
@@ -67,8 +67,9 @@ export function toFailure(err: unknown): WriterFailure {
  * method is one synchronous transaction (better-sqlite3 commits at the first await otherwise).
  */
 export class WriterDb {
-  private readonly insertRow: Database.Statement<[RecordRow]>;
-  private readonly insertChunk: Database.Statement<[number, string, number, Uint8Array]>;
+  private readonly insertRow: Database.Statement<[IndexRow]>;
+  private readonly insertExtent: Database.Statement<[number, number, number, number, number, number | null]>;
+  private readonly insertSegment: Database.Statement<[number, number]>;
   private readonly deleteById: Database.Statement<[string]>;
   private readonly deleteBySeq: Database.Statement<[number]>;
   private readonly upsertMeta: Database.Statement<[string, string]>;
@@ -79,35 +80,38 @@ export class WriterDb {
   private readonly totalChanges: Database.Statement<[], number>;
   private readonly totalBytes: Database.Statement<[], number>;
   private readonly addTotals: Database.Statement<[number, number]>;
-  private readonly insertAll: (rows: Array<{ row: RecordRow; chunks: Chunk[] }>) => { stored: number; bytes: number };
+  private readonly insertAll: (rows: readonly IndexRow[]) => { stored: number; bytes: number };
   private readonly knownId: Database.Statement<[string], number>;
-  private readonly openSession: Database.Statement<[string], { seq: number; size_bytes: number; doc_bytes: number }>;
-  private readonly nextChunkIdx: Database.Statement<[number, string], number>;
+  private readonly openSession: Database.Statement<[string], { seq: number; nchunks: number | null; exts: number }>;
   private readonly updateSession: Database.Statement<[SessionUpdate]>;
+  /** Segments with a `segments` row (their first row's seq is known). */
+  private readonly knownSegments = new Set<number>();
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    /** What opening found: an upgrade from v1, and how many records stay in the v1 layout. */
+    readonly opened: Omit<OpenedStore, 'db'>,
+  ) {
     // ON CONFLICT(id) DO NOTHING rather than INSERT OR IGNORE: only a duplicate id is skipped (the
     // sync receiver relies on it); any other constraint failure still fails loudly.
     this.insertRow = db.prepare(
       `INSERT INTO records (id, protocol, node_id, started_at, duration_ms, size_bytes, method, url, status,
-         client, downstream, bytes_in, bytes_out, error, state, doc, req_body, res_body)
+         client, downstream, bytes_in, bytes_out, error, state, doc, marks, nchunks, seg, off, len)
        VALUES (@id, @protocol, @node_id, @started_at, @duration_ms, @size_bytes, @method, @url, @status,
-         @client, @downstream, @bytes_in, @bytes_out, @error, @state, @doc, @req_body, @res_body)
+         @client, @downstream, @bytes_in, @bytes_out, @error, @state, '', @marks, @nchunks, @seg, @off, @len)
        ON CONFLICT (id) DO NOTHING`,
     );
+    this.insertExtent = db.prepare('INSERT INTO extents (record_seq, idx, seg, off, len, first_chunk) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insertSegment = db.prepare('INSERT OR IGNORE INTO segments (id, first_seq) VALUES (?, ?)');
+    for (const id of db.prepare<[], number>('SELECT id FROM segments').pluck().all()) this.knownSegments.add(id);
     this.knownId = db.prepare<[string], number>('SELECT 1 FROM records WHERE id = ?').pluck();
-    this.openSession = db.prepare(
-      `SELECT seq, size_bytes, octet_length(doc) AS doc_bytes FROM records WHERE id = ? AND protocol = 'tcp' AND state = 'open'`,
-    );
-    this.nextChunkIdx = db
-      .prepare<[number, string], number>('SELECT COALESCE(MAX(idx) + 1, 0) FROM chunks WHERE record_seq = ? AND part = ?')
-      .pluck();
+    this.openSession = db.prepare(`SELECT seq, nchunks, exts FROM records WHERE id = ? AND protocol = 'tcp' AND state = 'open'`);
     this.updateSession = db.prepare(
-      `UPDATE records SET duration_ms = @duration_ms, size_bytes = @size_bytes, downstream = @downstream,
-         bytes_in = @bytes_in, bytes_out = @bytes_out, error = @error, state = @state, doc = @doc
+      `UPDATE records SET duration_ms = @duration_ms, size_bytes = size_bytes + @size_bytes, downstream = @downstream,
+         bytes_in = @bytes_in, bytes_out = @bytes_out, error = @error, state = @state, marks = @marks,
+         nchunks = nchunks + @chunks, exts = exts + 1
        WHERE seq = @seq`,
     );
-    this.insertChunk = db.prepare('INSERT INTO chunks (record_seq, part, idx, data) VALUES (?, ?, ?, ?)');
     this.deleteById = db.prepare('DELETE FROM records WHERE id = ?');
     this.deleteBySeq = db.prepare('DELETE FROM records WHERE seq = ?');
     this.upsertMeta = db.prepare(
@@ -126,65 +130,62 @@ export class WriterDb {
     this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
     this.totalBytes = db.prepare<[], number>('SELECT bytes FROM totals WHERE id = 1').pluck();
     this.addTotals = db.prepare('UPDATE totals SET count = count + ?, bytes = bytes + ? WHERE id = 1');
-    this.insertAll = db.transaction((rows: Array<{ row: RecordRow; chunks: Chunk[] }>) => {
+    this.insertAll = db.transaction((rows: readonly IndexRow[]) => {
       let stored = 0;
       let bytes = 0;
       let insertedBytes = 0;
-      for (const { row, chunks } of rows) {
-        // A TCP segment whose id is known extends its open session (or, once closed, changes
+      for (const row of rows) {
+        // A TCP write whose id is known extends its open session (or, once closed, changes
         // nothing). Looking first keeps it from burning an AUTOINCREMENT seq, as a conflicting
         // INSERT would.
         if (row.protocol === 'tcp' && this.knownId.get(row.id) !== undefined) {
-          bytes += this.appendSegment(row, chunks);
+          bytes += this.appendExtent(row);
           continue;
         }
         const res = this.insertRow.run(row);
         if (res.changes === 0) continue;
+        if (!this.knownSegments.has(row.seg)) {
+          this.insertSegment.run(row.seg, Number(res.lastInsertRowid));
+          this.knownSegments.add(row.seg);
+        }
         insertedBytes += row.size_bytes;
-        const seq = Number(res.lastInsertRowid);
-        for (const c of chunks) this.insertChunk.run(seq, c.part, c.idx, c.data);
         stored++;
         bytes += row.size_bytes;
       }
-      // New rows only: a segment's size change is counted by the records_totals_update trigger.
+      // New rows only: a session's size change is counted by the records_totals_update trigger.
       if (stored > 0) this.addTotals.run(stored, insertedBytes);
       return { stored, bytes };
     });
   }
 
   /**
-   * A later segment of a TCP session whose row is still 'open': its chunk rows go after the stored
-   * ones and the row takes the segment's totals, state and document. A segment for a closed
-   * session (a repeat, e.g. from a sync retry) changes nothing. Returns the bytes added.
+   * A later write of a TCP session whose row is still 'open': its extent is added after the ones
+   * stored and the row takes the write's totals and state. A write for a closed session (a repeat,
+   * e.g. from a sync retry) changes nothing. Returns the bytes added.
    */
-  private appendSegment(row: RecordRow, chunks: Chunk[]): number {
+  private appendExtent(row: IndexRow): number {
     const open = this.openSession.get(row.id);
     if (!open) return 0;
-    let base: number | null = null;
-    let added = 0;
-    for (const c of chunks) {
-      base ??= this.nextChunkIdx.get(open.seq, c.part) ?? 0;
-      this.insertChunk.run(open.seq, c.part, base + c.idx, c.data);
-      added += c.data.byteLength;
-    }
-    const sizeBytes = open.size_bytes - open.doc_bytes + Buffer.byteLength(row.doc) + added;
+    this.insertExtent.run(open.seq, open.exts + 1, row.seg, row.off, row.len, open.nchunks);
     this.updateSession.run({
       seq: open.seq,
       duration_ms: row.duration_ms,
-      size_bytes: sizeBytes,
+      size_bytes: row.size_bytes,
       downstream: row.downstream,
       bytes_in: row.bytes_in,
       bytes_out: row.bytes_out,
       error: row.error,
       state: row.state,
-      doc: row.doc,
+      marks: row.marks,
+      chunks: row.nchunks ?? 0,
     });
-    return sizeBytes - open.size_bytes;
+    return row.size_bytes;
   }
 
   /** Opens the file for writing; throws the StoreError of {@link openForWriting}. */
   static open(path: string, synchronous: 'normal' | 'full', createdBy: string): WriterDb {
-    return new WriterDb(openForWriting(path, synchronous, createdBy));
+    const { db, ...opened } = openForWriting(path, synchronous, createdBy);
+    return new WriterDb(db, opened);
   }
 
   /**

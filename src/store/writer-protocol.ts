@@ -46,7 +46,8 @@ export type ToWriter =
 
 /** Messages the writer posts back. */
 export type FromWriter =
-  | { type: 'ready' }
+  /** The file is open; `upgradedFrom` is the schema version it had if opening upgraded it (see schema.ts). */
+  | { type: 'ready'; upgradedFrom: number | null; legacyRecords: number }
   | { type: 'fatal'; code: `QP_ERR_STORE_${string}`; message: string }
   /** `stored` inserted, `bytes` their size_bytes; `failed` > 0 only when the transaction failed. */
   | { type: 'batchDone'; batchId: number; stored: number; bytes: number; failed: number; error: WriterFailure | null }

@@ -185,7 +185,7 @@ function serve(port: MessagePort, init: WriterInit, first: WriterDb): void {
         throw new Error('store writer crashed on request (test hook)');
     }
   });
-  post({ type: 'ready' });
+  post({ type: 'ready', ...first.opened });
 }
 
 function main(): void {
