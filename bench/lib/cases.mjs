@@ -11,18 +11,21 @@ export const CASES = [
   { name: 'http-proxy', letter: 'c', records: 'no', what: 'bench/proxies/http-proxy.mjs: node-http-proxy with a keep-alive agent' },
   { name: 'qproxy-record', letter: 'd', records: 'yes, every exchange to SQLite', what: 'node dist/cli.js, mode Record' },
   { name: 'qproxy-norecord', letter: 'e', records: 'no (recording.enabled false)', what: 'node dist/cli.js, mode Record, recording disabled' },
+  { name: 'qproxy-record-base', letter: 'f', records: 'yes, every exchange (the build of --baseline-cli)', what: 'node <--baseline-cli>, mode Record: the same case for another build, e.g. the previous commit', needsBaseline: true },
 ];
 
 /** Resolve --cases ("all", or names/letters separated by commas) to case entries, in default order. */
-export function selectCases(list) {
-  if (list === 'all') return CASES;
+export function selectCases(list, hasBaseline = false) {
+  if (list === 'all') return CASES.filter((c) => hasBaseline || !c.needsBaseline);
   const wanted = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const w of wanted) {
     if (!CASES.some((c) => c.name === w || c.letter === w)) {
       throw new Error(`--cases: unknown case "${w}"; known: ${CASES.map((c) => `${c.name} (${c.letter})`).join(', ')}`);
     }
   }
-  return CASES.filter((c) => wanted.includes(c.name) || wanted.includes(c.letter));
+  const chosen = CASES.filter((c) => wanted.includes(c.name) || wanted.includes(c.letter));
+  if (!hasBaseline && chosen.some((c) => c.needsBaseline)) throw new Error('--cases: qproxy-record-base (f) needs --baseline-cli PATH');
+  return chosen;
 }
 
 /** The QProxy config of cases (d) and (e); `work` is the case's temporary folder. */
@@ -45,7 +48,7 @@ async function qproxyConfig({ port, backendPort, work, recording }) {
  * How to start `caseName`'s proxy: { cmd, args, env, apiPort? }, or null for "direct".
  * `root` is the repository folder, `qproxyCli` the built CLI (relative to root).
  */
-export async function launchFor(caseName, { root, qproxyCli, port, backendPort, work }) {
+export async function launchFor(caseName, { root, qproxyCli, baselineCli, port, backendPort, work }) {
   const node = process.execPath;
   switch (caseName) {
     case 'direct':
@@ -54,9 +57,11 @@ export async function launchFor(caseName, { root, qproxyCli, port, backendPort, 
     case 'http-proxy':
       return { cmd: node, args: [path.join(root, 'bench', 'proxies', `${caseName}.mjs`), String(port), String(backendPort)], env: process.env };
     case 'qproxy-record':
+    case 'qproxy-record-base':
     case 'qproxy-norecord': {
-      const { file, apiPort } = await qproxyConfig({ port, backendPort, work, recording: caseName === 'qproxy-record' });
-      return { cmd: node, args: [path.resolve(root, qproxyCli)], env: { ...process.env, CONFIG_PATH: file }, apiPort, configFile: file };
+      const { file, apiPort } = await qproxyConfig({ port, backendPort, work, recording: caseName !== 'qproxy-norecord' });
+      const cli = path.resolve(root, caseName === 'qproxy-record-base' ? baselineCli : qproxyCli);
+      return { cmd: node, args: [cli], env: { ...process.env, CONFIG_PATH: file }, apiPort, configFile: file };
     }
     default:
       throw new Error(`no launcher for case ${caseName}`);

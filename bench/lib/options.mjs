@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 export const HELP = `Usage: node bench/run.mjs [options]        (npm run bench builds first, then runs this)
 
 Measures, in one run and on 127.0.0.1 only: (a) direct to the backend, (b) plain-undici,
-(c) http-proxy, (d) qproxy-record, (e) qproxy-norecord. See docs/benchmarks.md.
+(c) http-proxy, (d) qproxy-record, (e) qproxy-norecord, and with --baseline-cli (f)
+qproxy-record-base. See docs/benchmarks.md.
 
   --duration S        measured seconds per case and size                [8]
   --warmup S          unmeasured warm-up seconds before each window     [2]
@@ -18,6 +19,8 @@ Measures, in one run and on 127.0.0.1 only: (a) direct to the backend, (b) plain
   --cpu-backend L     taskset CPU list for the backend                  [last CPU; 1 with 3+ CPUs]
   --no-pin            do not pin anything
   --qproxy-cli PATH   QProxy entry point, relative to the repository     [dist/cli.js]
+  --baseline-cli PATH another build's entry point (e.g. the previous commit built in a second
+                      folder): adds case (f) qproxy-record-base, recording with that build
   --ready-timeout S   seconds a proxy gets to accept connections          [60]
   --stop-grace S      seconds a proxy gets to exit after SIGTERM          [30]
   --out DIR           results folder                         [.bench-results/<date>]
@@ -39,6 +42,7 @@ const SPEC = {
   'cpu-backend': { type: 'string' },
   'no-pin': { type: 'boolean', default: false },
   'qproxy-cli': { type: 'string', default: 'dist/cli.js' },
+  'baseline-cli': { type: 'string' },
   'ready-timeout': { type: 'string', default: '60' },
   'stop-grace': { type: 'string', default: '30' },
   out: { type: 'string' },
@@ -68,6 +72,7 @@ export function parseOptions(argv) {
     cpu: { proxy: values['cpu-proxy'], load: values['cpu-load'], backend: values['cpu-backend'] },
     noPin: values['no-pin'],
     qproxyCli: values['qproxy-cli'],
+    baselineCli: values['baseline-cli'],
     readyTimeoutS: int('ready-timeout', values['ready-timeout'], 1, 600),
     stopGraceS: int('stop-grace', values['stop-grace'], 1, 600),
     out: values.out,

@@ -111,6 +111,11 @@ export class SegmentLog {
     return this.active?.id ?? 0;
   }
 
+  /** Segments from this id on may receive frames (the one being appended to, or the next one). */
+  get keepFrom(): number {
+    return this.active?.id ?? this.nextId;
+  }
+
   /** Where the next write would start: the active segment and its end. */
   get position(): { seg: number; end: number } {
     return { seg: this.active?.id ?? 0, end: this.active?.pos ?? 0 };

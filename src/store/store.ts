@@ -73,6 +73,7 @@ export class Store implements RecordSink {
       synchronous: opts.synchronous,
       queueMaxRecords: opts.queueMaxRecords,
       queueMaxBytes: opts.queueMaxBytes,
+      segmentsDir: segmentsDir(opts.path),
       observer: opts.observer,
       logger: this.log,
       onOtherMessage: (msg) => this.onWriterNews(msg),
@@ -270,10 +271,9 @@ export class Store implements RecordSink {
 
   private startTimers(): void {
     this.timers.push(setInterval(() => this.pipeline.tick(), this.opts.flushIntervalMs).unref());
-    if (this.opts.retentionMs > 0 || this.opts.maxSizeBytes > 0) {
-      this.requestPurge();
-      this.timers.push(setInterval(() => this.requestPurge(), this.opts.purgeIntervalMs).unref());
-    }
+    // Always: even with no age or size limit, segments whose records were all deleted go.
+    this.requestPurge();
+    this.timers.push(setInterval(() => this.requestPurge(), this.opts.purgeIntervalMs).unref());
   }
 
   private requestPurge(): void {
@@ -288,7 +288,7 @@ export class Store implements RecordSink {
       }
     }
     const { retentionMs, maxSizeBytes } = this.opts;
-    this.pipeline.post({ type: 'purge', now: Date.now(), retentionMs, maxSizeBytes, floor });
+    this.pipeline.purge({ now: Date.now(), retentionMs, maxSizeBytes, floor });
   }
 
   private onWriterNews(msg: FromWriter): void {
@@ -306,6 +306,8 @@ export class Store implements RecordSink {
       } catch (err) {
         this.log.error({ err }, 'store observer threw; ignored');
       }
+    } else if (msg.type === 'segmentsRemoved') {
+      for (const seg of msg.segments) this.payloads.forget(seg);
     } else if (msg.type === 'purgeFailed') {
       this.log.warn({ code: msg.error.code }, `store purge failed (${msg.error.message}); it runs again next interval`);
     }

@@ -45,6 +45,7 @@ interface PendingIngest {
 
 /** What the pipeline needs from the store's options, plus where to send the writer's other news. */
 export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queueMaxRecords' | 'queueMaxBytes'> & {
+  segmentsDir: string;
   observer: StoreObserver | undefined;
   logger: StoreLogger;
   /** Messages the pipeline does not handle itself (purge results). */
@@ -225,7 +226,8 @@ export class WritePipeline {
           if (!w) return reject(writerDown());
           const ingestId = this.nextIngestId++;
           this.ingests.set(ingestId, { resolve, reject });
-          w.post({ type: 'ingest', ingestId, batch: packBatch(framed.map((f) => f.columns), refs), tally, meta });
+          const batch = packBatch(framed.map((f) => f.columns), refs);
+          w.post({ type: 'ingest', ingestId, batch, tally, meta }, [batch.nums.buffer as ArrayBuffer]);
         },
         (err) => reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${errorMessage(err)}`, { cause: err })),
       );
@@ -253,6 +255,21 @@ export class WritePipeline {
         if (lostFile) this.log?.rollSoon();
         now.post({ type: 'reopen', reopenId, lostFile, floor });
       });
+    });
+  }
+
+  /**
+   * Asks the writer to apply retention, after the batches already queued are indexed: every
+   * segment before the one being appended to now is then fully indexed when the writer looks.
+   */
+  purge(req: Omit<Extract<ToWriter, { type: 'purge' }>, 'type' | 'keepFrom'>): void {
+    const log = this.log;
+    if (!log) return;
+    // Taken now: every batch queued later is placed at or after the segment being appended to now,
+    // and every batch queued before is indexed before the purge runs.
+    const keepFrom = log.keepFrom;
+    this.ordered = this.ordered.then(() => {
+      this.writer?.post({ type: 'purge', ...req, keepFrom });
     });
   }
 
@@ -345,7 +362,8 @@ export class WritePipeline {
           return;
         }
         batch.posted = true;
-        w.post({ type: 'batch', batchId: batch.batchId, batch: packBatch(framed.map((f) => f.columns), refs, failed, error) });
+        const packed = packBatch(framed.map((f) => f.columns), refs, failed, error);
+        w.post({ type: 'batch', batchId: batch.batchId, batch: packed }, [packed.nums.buffer as ArrayBuffer]);
       },
       (err) => {
         // The segment write failed (a full disk): nothing of the batch is usable, and the log cut it off again.
@@ -458,7 +476,7 @@ export class WritePipeline {
 
   private spawn(): WriterThread {
     const w: WriterThread = new WriterThread(
-      { path: this.opts.path, synchronous: this.opts.synchronous },
+      { path: this.opts.path, synchronous: this.opts.synchronous, segmentsDir: this.opts.segmentsDir },
       {
         message: (msg) => this.onMessage(msg),
         exit: (code, error) => {

@@ -2,13 +2,9 @@ import type Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
 import { unpackBatch, type IndexRow, type PackedBatch } from './batch-pack.js';
 import { RESERVED_META_KEYS, openForWriting, type OpenedStore } from './schema.js';
+import { PURGED_UNSENT_META, Retention } from './writer-retention.js';
 import { ingestBatch } from './writer-ingest.js';
 import type { IngestResult, WriterFailure } from './writer-protocol.js';
-
-/** Records deleted per purge transaction: small enough that a purge never holds the writer long. */
-export const PURGE_BATCH = 500;
-/** ... and stored bytes: deleting a few huge records also means freeing many chunk pages. */
-export const PURGE_BYTES = 64 * 1024 * 1024;
 
 /** The columns a later write of an open TCP session updates. */
 type SessionUpdate = Pick<IndexRow, 'duration_ms' | 'size_bytes' | 'downstream' | 'bytes_in' | 'bytes_out' | 'error' | 'state' | 'marks'> & {
@@ -24,18 +20,7 @@ export interface BatchOutcome {
   error: WriterFailure | null;
 }
 
-/** What one purge transaction deleted. */
-export interface PurgeRound {
-  count: number;
-  bytes: number;
-  /** True when this round hit its batch bound and more may be left. */
-  more: boolean;
-  /** Of those, records above the sync floor: never sent to the peer (size purges only). */
-  unsent?: { count: number; bytes: number };
-}
-
-/** Meta key prefix under which size purges count records lost before sync sent them (`…records`, `…bytes`). */
-export const PURGED_UNSENT_META = 'sync.purged_unsent.';
+export { PURGED_UNSENT_META } from './writer-retention.js';
 
 /** Meta key prefix under which a store replaced while running counts what the lost file held (`…records`, `…bytes`). */
 export const LOST_META = 'store.lost.';
@@ -67,18 +52,14 @@ export function toFailure(err: unknown): WriterFailure {
  * method is one synchronous transaction (better-sqlite3 commits at the first await otherwise).
  */
 export class WriterDb {
-  private readonly insertRow: Database.Statement<[IndexRow]>;
+  private readonly insertRow: Database.Statement<unknown[]>;
   private readonly insertExtent: Database.Statement<[number, number, number, number, number, number | null]>;
   private readonly insertSegment: Database.Statement<[number, number]>;
   private readonly deleteById: Database.Statement<[string]>;
-  private readonly deleteBySeq: Database.Statement<[number]>;
   private readonly upsertMeta: Database.Statement<[string, string]>;
-  private readonly expired: Database.Statement<[number, number, number], { seq: number; size_bytes: number }>;
-  private readonly oldest: Database.Statement<[number], { seq: number; size_bytes: number; feed: number }>;
   private readonly addMeta: Database.Statement<[{ key: string; amount: number }]>;
   private readonly deleteMeta: Database.Statement<[string]>;
   private readonly totalChanges: Database.Statement<[], number>;
-  private readonly totalBytes: Database.Statement<[], number>;
   private readonly addTotals: Database.Statement<[number, number]>;
   private readonly insertAll: (rows: readonly IndexRow[]) => { stored: number; bytes: number };
   private readonly knownId: Database.Statement<[string], number>;
@@ -87,18 +68,23 @@ export class WriterDb {
   /** Segments with a `segments` row (their first row's seq is known). */
   private readonly knownSegments = new Set<number>();
 
+  /** Age and size policies (writer-retention.ts). */
+  readonly retention: Retention;
+
   private constructor(
     private readonly db: Database.Database,
     /** What opening found: an upgrade from v1, and how many records stay in the v1 layout. */
     readonly opened: Omit<OpenedStore, 'db'>,
+    segmentsDir: string,
   ) {
     // ON CONFLICT(id) DO NOTHING rather than INSERT OR IGNORE: only a duplicate id is skipped (the
     // sync receiver relies on it); any other constraint failure still fails loudly.
+    // Positional parameters: binding 21 named ones from an object costs more than the insert itself
+    // (measured 6.5 against 3.8 µs per row).
     this.insertRow = db.prepare(
       `INSERT INTO records (id, protocol, node_id, started_at, duration_ms, size_bytes, method, url, status,
          client, downstream, bytes_in, bytes_out, error, state, doc, marks, nchunks, seg, off, len)
-       VALUES (@id, @protocol, @node_id, @started_at, @duration_ms, @size_bytes, @method, @url, @status,
-         @client, @downstream, @bytes_in, @bytes_out, @error, @state, '', @marks, @nchunks, @seg, @off, @len)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     );
     this.insertExtent = db.prepare('INSERT INTO extents (record_seq, idx, seg, off, len, first_chunk) VALUES (?, ?, ?, ?, ?, ?)');
@@ -113,14 +99,9 @@ export class WriterDb {
        WHERE seq = @seq`,
     );
     this.deleteById = db.prepare('DELETE FROM records WHERE id = ?');
-    this.deleteBySeq = db.prepare('DELETE FROM records WHERE seq = ?');
     this.upsertMeta = db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
-    // The sync floor compares feed positions (see schema.ts): a TCP session that grew after it was
-    // sent has moved past the floor again and is protected until its new part is sent too.
-    this.expired = db.prepare('SELECT seq, size_bytes FROM records WHERE started_at < ? AND coalesce(feed_seq, seq) <= ? LIMIT ?');
-    this.oldest = db.prepare('SELECT seq, size_bytes, coalesce(feed_seq, seq) AS feed FROM records ORDER BY started_at, seq LIMIT ?');
     this.addMeta = db.prepare(
       // JS numbers bind as REAL: cast so that counters read "40", not "40.0".
       `INSERT INTO meta (key, value) VALUES (@key, CAST(CAST(@amount AS INTEGER) AS TEXT))
@@ -128,8 +109,8 @@ export class WriterDb {
     );
     this.deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
     this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
-    this.totalBytes = db.prepare<[], number>('SELECT bytes FROM totals WHERE id = 1').pluck();
     this.addTotals = db.prepare('UPDATE totals SET count = count + ?, bytes = bytes + ? WHERE id = 1');
+    this.retention = new Retention(db, segmentsDir, (key, amount) => this.addMeta.run({ key, amount }));
     this.insertAll = db.transaction((rows: readonly IndexRow[]) => {
       let stored = 0;
       let bytes = 0;
@@ -142,7 +123,10 @@ export class WriterDb {
           bytes += this.appendExtent(row);
           continue;
         }
-        const res = this.insertRow.run(row);
+        const res = this.insertRow.run(
+          row.id, row.protocol, row.node_id, row.started_at, row.duration_ms, row.size_bytes, row.method, row.url, row.status,
+          row.client, row.downstream, row.bytes_in, row.bytes_out, row.error, row.state, row.marks, row.nchunks, row.seg, row.off, row.len,
+        );
         if (res.changes === 0) continue;
         if (!this.knownSegments.has(row.seg)) {
           this.insertSegment.run(row.seg, Number(res.lastInsertRowid));
@@ -183,9 +167,9 @@ export class WriterDb {
   }
 
   /** Opens the file for writing; throws the StoreError of {@link openForWriting}. */
-  static open(path: string, synchronous: 'normal' | 'full', createdBy: string): WriterDb {
+  static open(path: string, synchronous: 'normal' | 'full', createdBy: string, segmentsDir: string): WriterDb {
     const { db, ...opened } = openForWriting(path, synchronous, createdBy);
-    return new WriterDb(db, opened);
+    return new WriterDb(db, opened, segmentsDir);
   }
 
   /**
@@ -224,54 +208,6 @@ export class WriterDb {
       tally,
       meta,
     );
-  }
-
-  /** Deletes records started before `cutoff` whose seq is at most `floor`, one bounded round. */
-  purgeRetention(cutoff: number, floor: number): PurgeRound {
-    return this.db.transaction(() => {
-      const rows = this.expired.all(cutoff, floor, PURGE_BATCH);
-      const done = this.deleteRows(rows, Number.POSITIVE_INFINITY);
-      return { ...done, more: rows.length === PURGE_BATCH || done.count < rows.length };
-    })();
-  }
-
-  /**
-   * Deletes the oldest records (by started_at) until stored bytes are at most `maxBytes`, one bounded
-   * round. Records above `floor` had not been sent by sync: they are counted in meta
-   * ({@link PURGED_UNSENT_META}) in the same transaction, so the loss ledger survives restarts.
-   */
-  purgeSize(maxBytes: number, floor = Number.MAX_SAFE_INTEGER): PurgeRound {
-    return this.db.transaction(() => {
-      const excess = this.totalBytes.get()! - maxBytes;
-      if (excess <= 0) return { count: 0, bytes: 0, more: false };
-      const rows = this.oldest.all(PURGE_BATCH);
-      const done = this.deleteRows(rows, excess);
-      const unsent = { count: 0, bytes: 0 };
-      for (const row of rows.slice(0, done.count)) {
-        if (row.feed > floor) {
-          unsent.count++;
-          unsent.bytes += row.size_bytes;
-        }
-      }
-      if (unsent.count > 0) {
-        this.addMeta.run({ key: `${PURGED_UNSENT_META}records`, amount: unsent.count });
-        this.addMeta.run({ key: `${PURGED_UNSENT_META}bytes`, amount: unsent.bytes });
-      }
-      return { ...done, more: done.bytes < excess && done.count > 0, unsent };
-    })();
-  }
-
-  /** Deletes rows in order until `wanted` bytes are freed or the round's byte budget is spent (at least one row). */
-  private deleteRows(rows: Array<{ seq: number; size_bytes: number }>, wanted: number): { count: number; bytes: number } {
-    let count = 0;
-    let bytes = 0;
-    for (const row of rows) {
-      if (bytes >= wanted || (count > 0 && bytes >= PURGE_BYTES)) break;
-      this.deleteBySeq.run(row.seq);
-      bytes += row.size_bytes;
-      count++;
-    }
-    return { count, bytes };
   }
 
   /**

@@ -15,7 +15,8 @@ import { MemoryLogger, binary, tempDir } from './helpers.js';
 /** One extent of a single frame over `pieces` (written from them, not from a joined copy). */
 function extent(kind: FrameKind, ...pieces: Buffer[]): PendingExtent {
   const length = pieces.reduce((n, p) => n + p.byteLength, 0);
-  const head = writeFrameHeader(Buffer.alloc(FRAME_HEADER_BYTES), 0, kind, pieces, length);
+  const head = Buffer.alloc(FRAME_HEADER_BYTES);
+  writeFrameHeader(head, 0, kind, pieces, length);
   return { pieces: [head, ...pieces], length: FRAME_HEADER_BYTES + length };
 }
 
@@ -32,7 +33,9 @@ function open(dir: string, over: { rollBytes?: number; indexedEnd?: number | nul
 
 test('a frame checksum covers its length, kind and payload; a cut frame reads as short', () => {
   const payload = Buffer.from('hello, segment');
-  const buf = Buffer.concat([writeFrameHeader(Buffer.alloc(12), 0, FrameKind.doc, [payload.subarray(0, 5), payload.subarray(5)], payload.length), payload]);
+  const head = Buffer.alloc(12);
+  writeFrameHeader(head, 0, FrameKind.doc, [payload.subarray(0, 5), payload.subarray(5)], payload.length);
+  const buf = Buffer.concat([head, payload]);
   const f = readFrame(buf, 0);
   assert.ok(typeof f !== 'string');
   assert.equal(f.kind, FrameKind.doc);

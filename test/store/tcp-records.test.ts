@@ -177,10 +177,10 @@ test('the caller keeps its chunk Buffers: offering a segment never detaches or c
   sameChunks((store.get(s.id) as TcpRecord).chunks, [chunk('c2s', 0, copy)]);
 });
 
-test('size purge and delete remove TCP sessions with their chunk rows', async (t) => {
+test('size purge and delete remove TCP sessions with their extents', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'qproxy.db');
-  const store = await Store.open(storeOptions(path, { maxSizeBytes: 1024 * 1024, purgeIntervalMs: 1_000 }));
+  const store = await Store.open(storeOptions(path, { maxSizeBytes: 1024 * 1024, purgeIntervalMs: 1_000, segmentBytes: 64 * 1024 }));
   t.after(() => store.close());
   const old = segment({ started_at: Date.now() - 10_000, bytes_in: 900 * 1024, chunks: [chunk('c2s', 0, randomBytes(900 * 1024))], state: 'closed', close_reason: 'client_close' });
   const newer = segment({ bytes_in: 900 * 1024, chunks: [chunk('c2s', 0, randomBytes(900 * 1024))], state: 'closed', close_reason: 'client_close' });
@@ -192,6 +192,6 @@ test('size purge and delete remove TCP sessions with their chunk rows', async (t
   assert.ok(await store.delete(newer.id));
   const db = new Database(path, { readonly: true });
   t.after(() => db.close());
-  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM chunks').get() as { n: number }).n, 0, 'no orphan chunk rows');
+  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM extents').get() as { n: number }).n, 0, 'no orphan extent rows');
   assert.deepEqual({ count: store.stats().count, bytes: store.stats().bytes }, { count: 0, bytes: 0 });
 });
