@@ -22,6 +22,8 @@ export interface StoreMetricsObserver {
 /** What the recorder reports to metrics. */
 export interface RecorderMetricsObserver {
   dropped(reason: string, count: number): void;
+  /** A TCP session's relay was paused until the store had room (`on_overload: "backpressure"`). */
+  paused(): void;
 }
 
 /** Store figures read on every scrape. */
@@ -104,7 +106,11 @@ export class RecordMetrics {
         if (positive(count)) damaged.add(0, count);
       },
     };
-    this.recorder = { dropped: (reason, count) => this.dropped.add(reason, count) };
+    const paused = unlabelled(
+      'qproxy_tcp_recording_paused_total',
+      'Times a TCP session stopped reading until the store had room again (tcp.recording.on_overload "backpressure").',
+    );
+    this.recorder = { dropped: (reason, count) => this.dropped.add(reason, count), paused: () => paused.add(0, 1) };
   }
 
   /** Records durably stored since start. */

@@ -27,6 +27,12 @@ export interface TcpRecorderOptions {
   segmentIntervalMs: number;
   /** ... or as soon as this many new bytes are waiting. */
   segmentBytes: number;
+  /**
+   * `tcp.recording.on_overload`: "drop" (default) sheds segments when the store's queue is full
+   * (counted, the record marked truncated); "backpressure" pauses the relay's sockets while the
+   * store is congested, so that nothing is shed (the traffic slows down to the disk instead).
+   */
+  onOverload?: 'drop' | 'backpressure';
   sink: RecordSink;
   observer?: RecorderObserver;
   logger?: RecorderLogger;
@@ -46,6 +52,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
   readonly maxSessionBytes: number;
   readonly segmentBytes: number;
   readonly #intervalMs: number;
+  readonly #backpressure: boolean;
   readonly #sink: RecordSink;
   readonly #observer: RecorderObserver | undefined;
   readonly #logger: RecorderLogger | undefined;
@@ -59,6 +66,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
     this.maxSessionBytes = Math.max(0, opts.maxSessionBytes);
     this.segmentBytes = Math.max(1, opts.segmentBytes);
     this.#intervalMs = Math.max(1, opts.segmentIntervalMs);
+    this.#backpressure = opts.onOverload === 'backpressure' && opts.sink.whenUncongested !== undefined;
     this.#sink = opts.sink;
     this.#observer = opts.observer;
     this.#logger = opts.logger;
@@ -84,11 +92,28 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
   offer(segment: TcpRecord): boolean {
     try {
       // false means the sink dropped it and already counted why.
-      return this.#sink.offer(segment);
+      return this.#backpressure ? this.#sink.offer(segment, { keep: true }) : this.#sink.offer(segment);
     } catch (err) {
       this.#sinkFailed(err);
       return false;
     }
+  }
+
+  /** @internal Used by SessionRecording: in backpressure mode, while the sink is congested. */
+  get holdTraffic(): boolean {
+    return this.#backpressure && this.#sink.congested === true;
+  }
+
+  /** @internal Used by SessionRecording. */
+  whenWritable(fn: () => void): void {
+    if (this.#backpressure && this.#sink.whenUncongested) {
+      try {
+        this.#observer?.paused?.();
+      } catch {
+        // counting is best effort
+      }
+      this.#sink.whenUncongested(fn);
+    } else queueMicrotask(fn);
   }
 
   /** @internal Used by SessionRecording once its last segment is out. */

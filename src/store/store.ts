@@ -143,9 +143,23 @@ export class Store implements RecordSink {
     return store;
   }
 
-  /** Queues a record for writing. Never blocks or throws; false when it was dropped (and counted). */
-  offer(record: QRecord): boolean {
-    return this.pipeline.offer(record);
+  /**
+   * Queues a record for writing. Never blocks or throws; false when it was dropped (and counted).
+   * `opts.keep` (a producer that holds its traffic back while {@link congested}): taken up to
+   * twice the queue bounds rather than dropped.
+   */
+  offer(record: QRecord, opts?: { keep?: boolean }): boolean {
+    return this.pipeline.offer(record, opts);
+  }
+
+  /** True while the write queue is past half of its bounds (see RecordSink.congested). */
+  get congested(): boolean {
+    return this.pipeline.congested;
+  }
+
+  /** Calls `fn` once the write queue is down to a quarter of its bounds. */
+  whenUncongested(fn: () => void): void {
+    this.pipeline.whenUncongested(fn);
   }
 
   /** Resolves when every record offered before the call is committed (or was counted as dropped). */

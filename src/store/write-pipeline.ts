@@ -129,6 +129,7 @@ export class WritePipeline {
   private failingBurst = 0;
 
   private log: SegmentLog | null = null;
+  private uncongestedWaiters: Array<() => void> = [];
   /** Settles after the last post made in append order (never rejects). */
   private ordered: Promise<void> = Promise.resolve();
 
@@ -157,7 +158,21 @@ export class WritePipeline {
     return this.accepted - this.settled;
   }
 
-  offer(record: QRecord): boolean {
+  /** Past half of either queue bound: producers that can wait should (see RecordSink.congested). */
+  get congested(): boolean {
+    return this.queue.length >= this.opts.queueMaxRecords / 2 || this.queue.bytes >= this.opts.queueMaxBytes / 2;
+  }
+
+  /** Calls `fn` once the queue is down to a quarter of its bounds (at once if it is not congested). */
+  whenUncongested(fn: () => void): void {
+    if (!this.congested) {
+      queueMicrotask(fn);
+      return;
+    }
+    this.uncongestedWaiters.push(fn);
+  }
+
+  offer(record: QRecord, opts?: { keep?: boolean }): boolean {
     if (this.stopping) return this.drop('closed', 1);
     let bytes: number;
     try {
@@ -166,7 +181,9 @@ export class WritePipeline {
       this.opts.logger.error({ err }, 'record offered to the store is malformed; dropped');
       return this.drop('storage_error', 1);
     }
-    if (this.queue.length >= this.opts.queueMaxRecords || this.queue.bytes + bytes > this.opts.queueMaxBytes) {
+    // A producer that holds its traffic back (keep) may go past the bounds, up to twice them.
+    const factor = opts?.keep ? 2 : 1;
+    if (this.queue.length >= this.opts.queueMaxRecords * factor || this.queue.bytes + bytes > this.opts.queueMaxBytes * factor) {
       return this.drop(this.writer ? 'queue_full' : 'writer_down', 1);
     }
     this.queue.push(record, bytes);
@@ -344,8 +361,24 @@ export class WritePipeline {
     if (this.queue.length === 0) this.forceSend = false;
   }
 
+  /** Wakes producers waiting for room once the queue is down to a quarter of its bounds. */
+  private wakeProducers(): void {
+    if (this.uncongestedWaiters.length === 0) return;
+    if (this.queue.length > this.opts.queueMaxRecords / 4 || this.queue.bytes > this.opts.queueMaxBytes / 4) return;
+    const waiters = this.uncongestedWaiters;
+    this.uncongestedWaiters = [];
+    for (const fn of waiters) {
+      try {
+        fn();
+      } catch (err) {
+        this.opts.logger.error({ err }, 'a producer waiting for room in the store queue threw; ignored');
+      }
+    }
+  }
+
   private sendBatch(): void {
     const records = this.queue.take(BATCH_MAX_RECORDS, BATCH_MAX_BYTES);
+    this.wakeProducers();
     this.sent += records.length;
     const batch: Batch = { batchId: this.nextBatchId++, count: records.length, posted: false, end: this.sent, done: false };
     this.batches.push(batch);
@@ -540,6 +573,7 @@ export class WritePipeline {
   private abandon(): void {
     const left = this.queue.clear();
     if (left > 0) this.drop('closed', left);
+    this.wakeProducers();
     this.sent = this.settled = this.accepted;
     this.batches.length = 0;
     for (const op of [...this.unsentOps.splice(0), ...this.sentOps.values()]) op.reject(closedError());
