@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { HttpRecord, QRecord, TcpRecord } from '../../src/recording/model.js';
+import type { QRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/recording/uuidv7.js';
 import { Store } from '../../src/store/index.js';
 import { MemoryLogger, storeOptions, tempDir } from './helpers.js';
@@ -65,13 +65,13 @@ async function recordAndKill(path: string, session: string, killAfterMs: number)
 
 function checkRecord(r: QRecord, sessions: ReadonlyMap<string, number>): void {
   if (r.protocol === 'http') {
-    const h = r as HttpRecord;
+    const h = r;
     const size = Number(h.request.headers[0]![1]);
     assert.ok(h.request.body.data.equals(bodyOf(h.id, size)), `request body of ${h.id}`);
     assert.ok(h.response!.body.data.equals(bodyOf(`${h.id}r`, 64)), `response body of ${h.id}`);
     return;
   }
-  const s = r as TcpRecord;
+  const s = r;
   const committed = sessions.get(s.id) ?? 0;
   assert.ok(s.chunks.length >= committed, `session ${s.id}: ${s.chunks.length} chunks, ${committed} committed`);
   s.chunks.forEach((c, i) => assert.ok(c.data.equals(bodyOf(`${s.id}:${i}`, 3000)), `chunk ${i} of session ${s.id}`));
