@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import type { QRecord, TcpRecord } from '../../src/recording/model.js';
+import type { TcpRecord } from '../../src/recording/model.js';
 import { SCHEMA_VERSION, Store } from '../../src/store/index.js';
 import { V1_META, tcpChunk, v1Records } from './fixtures/v1-records.mjs';
 import { CountingObserver, MemoryLogger, makeRecord, segmentFrames, storeOptions, tempDir, waitFor } from './helpers.js';
