@@ -12,9 +12,33 @@ import type { ListQuery, ListResult } from './types.js';
 type ListRow = SummaryRow & { seq: number };
 type ChunkRow = { record_seq: number; part: string; data: Buffer };
 /** What a body read needs from a row: v1 columns, the first extent, and how many follow. */
-type BodyRow = StoredDoc & { seq: number; id: string; seg: number | null; off: number | null; len: number | null; exts: number };
+type BodyRow = StoredDoc & {
+  seq: number;
+  id: string;
+  protocol: string;
+  state: string | null;
+  seg: number | null;
+  off: number | null;
+  len: number | null;
+  exts: number;
+};
+type ExtentRow = Extent & { first_chunk: number | null };
 
-const BODY_COLUMNS = 'seq, id, doc, req_body, res_body, seg, off, len, exts';
+const BODY_COLUMNS = 'seq, id, protocol, state, doc, req_body, res_body, seg, off, len, exts';
+
+/**
+ * For TCP sessions in the feed: the index of the first chunk the caller needs (what its peer
+ * lacks), given the session id and whether it is still open. Extents that end before it are not
+ * read; the item says where its chunks start (`chunkBase`).
+ */
+export type TcpFrom = (id: string, open: boolean) => number;
+
+/** One record of the feed; `chunkBase`: a TCP session's `chunks[0]` is its chunk number chunkBase. */
+export interface FeedItem {
+  seq: number;
+  record: QRecord;
+  chunkBase?: number;
+}
 
 /** A record that could not be read back: its frames fail their checksum, or its segment is gone. */
 export interface DamagedRecord {
@@ -55,7 +79,7 @@ export class StoreReader {
   private readonly list: Array<Database.Statement<[Record<string, unknown>], ListRow>>;
   private readonly byId: Database.Statement<[string], BodyRow>;
   private readonly chunksOf: Database.Statement<[number, number], ChunkRow>;
-  private readonly extentsOf: Database.Statement<[number], Extent>;
+  private readonly extentsOf: Database.Statement<[number], ExtentRow>;
   private readonly exists: Database.Statement<[string], number>;
   private readonly after: Database.Statement<[number, number], BodyRow & { feed: number }>;
   private readonly pending: Database.Statement<[number], { count: number; bytes: number }>;
@@ -74,7 +98,7 @@ export class StoreReader {
       this.db.prepare(listSql(true, true)),
     ];
     this.byId = this.db.prepare(`SELECT ${BODY_COLUMNS} FROM records WHERE id = ?`);
-    this.extentsOf = this.db.prepare('SELECT seg, off, len FROM extents WHERE record_seq = ? ORDER BY idx');
+    this.extentsOf = this.db.prepare('SELECT seg, off, len, first_chunk FROM extents WHERE record_seq = ? ORDER BY idx');
     this.exists = this.db.prepare<[string], number>('SELECT 1 FROM records WHERE id = ?').pluck();
     this.chunksOf = this.db.prepare(
       'SELECT record_seq, part, data FROM chunks WHERE record_seq BETWEEN ? AND ? ORDER BY record_seq, part, idx',
@@ -138,13 +162,15 @@ export class StoreReader {
    * Records above feed position `seq`, ascending. A record that cannot be read is left out and
    * handed to `onDamaged`, so one bad record never stops the feed (sync, live replay) behind it.
    */
-  readAfter(seq: number, limit: number, onDamaged: (d: DamagedRecord) => void = () => {}): Array<{ seq: number; record: QRecord }> {
+  readAfter(seq: number, limit: number, onDamaged: (d: DamagedRecord) => void = () => {}, tcpFrom?: TcpFrom): FeedItem[] {
     if (!Number.isInteger(limit) || limit < 1) throw badQuery(`limit must be a positive integer, got ${limit}`);
     return this.db.transaction(() => {
-      const out: Array<{ seq: number; record: QRecord }> = [];
+      const out: FeedItem[] = [];
       for (const r of this.after.all(seq, limit)) {
         try {
-          out.push({ seq: r.feed, record: this.decode(r) });
+          const from = tcpFrom && r.protocol === 'tcp' ? tcpFrom(r.id, r.state === 'open') : 0;
+          const { record, chunkBase } = this.decodeFrom(r, from);
+          out.push(chunkBase > 0 ? { seq: r.feed, record, chunkBase } : { seq: r.feed, record });
         } catch (err) {
           const error =
             err instanceof StoreError
@@ -162,17 +188,31 @@ export class StoreReader {
 
   /** A row's record: v1 columns and chunk rows, then (or only) its extents in segments. */
   private decode(row: BodyRow): QRecord {
+    return this.decodeFrom(row, 0).record;
+  }
+
+  /**
+   * Like {@link decode}, but a TCP session's extents that end before chunk `from` are left unread
+   * (the last one always is read: it holds the latest document). v1 sessions are read whole.
+   */
+  private decodeFrom(row: BodyRow, from: number): { record: QRecord; chunkBase: number } {
     // Chunks are looked up per record: a session moved along the feed keeps its old row seq, so
     // the rows of one page are not a contiguous seq range.
     const base = row.seg === null ? decodeLegacyRecord(row, () => this.chunksOf.all(row.seq, row.seq)) : null;
-    if (row.seg === null && row.exts === 0) return base!;
-    const extents: Extent[] = row.seg === null ? [] : [{ seg: row.seg, off: row.off!, len: row.len! }];
+    if (row.seg === null && row.exts === 0) return { record: base!, chunkBase: 0 };
+    const extents: ExtentRow[] = row.seg === null ? [] : [{ seg: row.seg, off: row.off!, len: row.len!, first_chunk: 0 }];
     if (row.exts > 0) extents.push(...this.extentsOf.all(row.seq));
-    return readRecord(
+    let skip = 0;
+    if (from > 0 && base === null) {
+      // Extent i holds the chunks from its first_chunk up to the next extent's.
+      while (skip < extents.length - 1 && (extents[skip + 1]!.first_chunk ?? Number.POSITIVE_INFINITY) <= from) skip++;
+    }
+    const record = readRecord(
       row.id,
-      extents.map((e) => ({ bytes: this.payloads.read(e), where: `segment ${e.seg} offset ${e.off}` })),
+      extents.slice(skip).map((e) => ({ bytes: this.payloads.read(e), where: `segment ${e.seg} offset ${e.off}` })),
       base,
     );
+    return { record, chunkBase: skip === 0 ? 0 : extents[skip]!.first_chunk! };
   }
 
   /** Records (and their stored bytes) whose feed position is above `seq`: what sync has not yet sent. */

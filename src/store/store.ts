@@ -5,7 +5,7 @@ import type { QRecord } from '../recording/model.js';
 import type { RecordSink } from '../recording/sink.js';
 import { FILE_CHECK_INTERVAL_MS, FileGuard } from './file-guard.js';
 import { PayloadReader } from './payload-reader.js';
-import { StoreReader, type DamagedRecord } from './reader.js';
+import { StoreReader, type DamagedRecord, type FeedItem, type TcpFrom } from './reader.js';
 import { SegmentLog } from './segment-log.js';
 import type { TailReport } from './segment-tail.js';
 import { RESERVED_META_KEYS, SCHEMA_VERSION } from './schema.js';
@@ -208,11 +208,13 @@ export class Store implements RecordSink {
    * The sync sender's feed: up to `limit` records whose feed position is above `seq`, ascending;
    * each comes with its feed position as `seq`. A record's feed position is its seq until a TCP
    * segment is appended to it, which moves it to a new, higher position (see schema.ts), so a
-   * session that grows after it was read shows up again. Throws QProxyError `QP_ERR_BAD_QUERY`
-   * for a non-positive limit.
+   * session that grows after it was read shows up again. `tcpFrom` (sync senders): per TCP session,
+   * the first chunk needed; what lies wholly before it is not read and the item's `chunkBase` says
+   * where its chunks start (a 1 GiB session appended to 4,096 times is then read once, not 4,096
+   * times). Throws QProxyError `QP_ERR_BAD_QUERY` for a non-positive limit.
    */
-  readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> {
-    return this.read().readAfter(seq, limit, (d) => this.onDamaged(d));
+  readAfter(seq: number, limit: number, tcpFrom?: TcpFrom): FeedItem[] {
+    return this.read().readAfter(seq, limit, (d) => this.onDamaged(d), tcpFrom);
   }
 
   /**
