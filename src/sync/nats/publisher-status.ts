@@ -31,7 +31,8 @@ export class PendingFigures {
     if (this.hit && this.hit.cursor === cursor && now - this.hit.at < PENDING_TTL_MS) return this.hit;
     try {
       const { count, bytes } = this.store.countAfter(cursor);
-      const first = count > 0 ? this.store.readAfter(cursor, 1)[0]?.record : undefined;
+      // Only its time is needed: none of a TCP session's chunks are read.
+      const first = count > 0 ? this.store.readAfter(cursor, 1, () => Number.POSITIVE_INFINITY)[0]?.record : undefined;
       this.hit = { at: now, cursor, count, bytes, oldest: first ? recordTime(first) : null };
     } catch {
       // The store is closing: report what was known.
