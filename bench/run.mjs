@@ -10,7 +10,7 @@ import { chooseLoadGen } from './lib/load.mjs';
 import { measure } from './lib/measure.mjs';
 import { fetchText, freePort, probe, waitForPort } from './lib/net.mjs';
 import { HELP, parseOptions, pinning } from './lib/options.mjs';
-import { PAGE_SIZE, delay, killAllGroupsNow, sessionStats, startGroup, stopGroup, tasksetUsable } from './lib/procs.mjs';
+import { PAGE_SIZE, delay, ioWriteBytes, killAllGroupsNow, sessionStats, startGroup, stopGroup, tasksetUsable } from './lib/procs.mjs';
 import { evaluateTargets, renderMarkdown, summarize } from './lib/report.mjs';
 import { parseSizes } from './lib/workloads.mjs';
 
@@ -136,16 +136,6 @@ function recordedBytes(status) {
   try {
     const bytes = JSON.parse(status?.text ?? '').recording?.recorded_bytes;
     return Number.isFinite(bytes) ? bytes : null;
-  } catch {
-    return null;
-  }
-}
-
-/** `write_bytes` of /proc/<pid>/io: bytes the process caused to be sent to the storage layer. */
-function ioWriteBytes(pid) {
-  try {
-    const m = /^write_bytes:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
-    return m ? Number(m[1]) : null;
   } catch {
     return null;
   }

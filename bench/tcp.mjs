@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fetchText, freePort, waitForPort } from './lib/net.mjs';
-import { CLK_TCK, PAGE_SIZE, delay, killAllGroupsNow, sessionStats, startGroup, stopGroup, tasksetUsable } from './lib/procs.mjs';
+import { CLK_TCK, PAGE_SIZE, delay, ioWriteBytes, killAllGroupsNow, sessionStats, startGroup, stopGroup, tasksetUsable } from './lib/procs.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOST = '127.0.0.1';
@@ -351,16 +351,6 @@ async function runCase(ctx, info) {
     }
   }
   return rec;
-}
-
-/** `write_bytes` of /proc/<pid>/io: bytes the proxy (all its threads) sent to the storage layer. */
-function ioWriteBytes(pid) {
-  try {
-    const m = /^write_bytes:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
 }
 
 function dirBytes(dir) {

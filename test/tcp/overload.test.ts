@@ -4,30 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TcpRecord } from '../../src/recording/model.js';
-import { Store } from '../../src/store/index.js';
-import { BulkPattern, closed, connectClient, hashUntilEnd, joined, readAll, sendPattern, startBackend, startProxy, waitFor } from './helpers.js';
+import { BulkPattern, closed, connectClient, hashUntilEnd, joined, openStore, readAll, sendPattern, startBackend, startProxy, waitFor } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
 test('backpressure: the relay waits for the store instead of shedding; the session is recorded byte for byte', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'qproxy-overload-'));
   const drops: Record<string, number> = {};
-  const store = await Store.open({
-    path: join(dir, 'qproxy.db'),
-    retentionMs: 0,
-    maxSizeBytes: 0,
-    flushIntervalMs: 20,
-    synchronous: 'normal',
-    queueMaxRecords: 10_000,
-    // 1 MiB of queue for 24 MiB moving at loopback speed: without backpressure most would be shed.
+  // 1 MiB of queue for 24 MiB moving at loopback speed: without backpressure most would be shed.
+  const store = await openStore(t, {
     queueMaxBytes: 1 * MiB,
-    purgeIntervalMs: 60_000,
     observer: {
       stored() {},
       purged() {},
@@ -35,10 +23,6 @@ test('backpressure: the relay waits for the store instead of shedding; the sessi
         drops[reason] = (drops[reason] ?? 0) + count;
       },
     },
-  });
-  t.after(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
   });
   let paused = 0;
   const up = new BulkPattern(24 * MiB);
