@@ -24,6 +24,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; run: Command }>> = {
     summary: 'two zones on loopback: record, sync, replay, compare (--once to end)',
     run: async (args, io) => (await import('./demo/command.js')).runDemo(args, io),
   },
+  ca: {
+    summary: 'create or show the CA the forward proxy intercepts HTTPS with',
+    run: async (args, io) => (await import('./commands/ca.js')).caCommand(args, io),
+  },
   ...API_COMMANDS,
 };
 

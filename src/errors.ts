@@ -43,6 +43,13 @@ export class ListenError extends QProxyError {
   }
 }
 
+/** QProxy's certificate authority: unusable CA files, files that would be overwritten, a name no certificate can carry. */
+export class CaError extends QProxyError {
+  constructor(code: 'QP_ERR_CA_INVALID' | 'QP_ERR_CA_EXISTS' | 'QP_ERR_CA_HOST', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

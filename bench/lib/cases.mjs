@@ -1,4 +1,4 @@
-// The five cases of a run. Each launch() returns the command that starts one proxy in the foreground
+// The six cases of a run. Each launch() returns the command that starts one proxy in the foreground
 // on 127.0.0.1:port, forwarding to the backend; "direct" has none (the load hits the backend).
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,19 @@ export const CASES = [
   { name: 'http-proxy', letter: 'c', records: 'no', what: 'bench/proxies/http-proxy.mjs: node-http-proxy with a keep-alive agent' },
   { name: 'qproxy-record', letter: 'd', records: 'yes, every exchange to SQLite', what: 'node dist/cli.js, mode Record' },
   { name: 'qproxy-norecord', letter: 'e', records: 'no (recording.enabled false)', what: 'node dist/cli.js, mode Record, recording disabled' },
-  { name: 'qproxy-record-base', letter: 'f', records: 'yes, every exchange (the build of --baseline-cli)', what: 'node <--baseline-cli>, mode Record: the same case for another build, e.g. the previous commit', needsBaseline: true },
+  {
+    name: 'qproxy-skipall',
+    letter: 'f',
+    records: 'no (recording on, an exclude rule skips every exchange)',
+    what: 'node dist/cli.js, mode Record, recording on with recording.exclude [{"paths": ["/**"]}]',
+  },
+  {
+    name: 'qproxy-record-base',
+    letter: 'g',
+    records: 'yes, every exchange (the build of --baseline-cli)',
+    what: 'node <--baseline-cli>, mode Record: (d) for another build, e.g. the previous commit',
+    needsBaseline: true,
+  },
 ];
 
 /** Resolve --cases ("all", or names/letters separated by commas) to case entries, in default order. */
@@ -24,11 +36,19 @@ export function selectCases(list, hasBaseline = false) {
     }
   }
   const chosen = CASES.filter((c) => wanted.includes(c.name) || wanted.includes(c.letter));
-  if (!hasBaseline && chosen.some((c) => c.needsBaseline)) throw new Error('--cases: qproxy-record-base (f) needs --baseline-cli PATH');
+  if (!hasBaseline && chosen.some((c) => c.needsBaseline)) throw new Error('--cases: qproxy-record-base (g) needs --baseline-cli PATH');
   return chosen;
 }
 
-/** The QProxy config of cases (d) and (e); `work` is the case's temporary folder. */
+/** Recording settings of the QProxy cases: (d) records everything, (e) is off, (f) is on but its filter skips everything. */
+const RECORDING = {
+  'qproxy-record': undefined,
+  'qproxy-norecord': { enabled: false },
+  'qproxy-skipall': { exclude: [{ paths: ['/**'] }] },
+  'qproxy-record-base': undefined,
+};
+
+/** The QProxy config of cases (d), (e) and (f); `work` is the case's temporary folder. */
 async function qproxyConfig({ port, backendPort, work, recording }) {
   const config = {
     mode: 'Record',
@@ -38,7 +58,7 @@ async function qproxyConfig({ port, backendPort, work, recording }) {
     storage: { path: path.join(work, 'qproxy.db') },
     log: { level: 'warn' },
   };
-  if (!recording) config.recording = { enabled: false };
+  if (recording !== undefined) config.recording = recording;
   const file = path.join(work, 'config.json');
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
   return { file, apiPort: config.api.port };
@@ -57,9 +77,10 @@ export async function launchFor(caseName, { root, qproxyCli, baselineCli, port, 
     case 'http-proxy':
       return { cmd: node, args: [path.join(root, 'bench', 'proxies', `${caseName}.mjs`), String(port), String(backendPort)], env: process.env };
     case 'qproxy-record':
-    case 'qproxy-record-base':
-    case 'qproxy-norecord': {
-      const { file, apiPort } = await qproxyConfig({ port, backendPort, work, recording: caseName !== 'qproxy-norecord' });
+    case 'qproxy-norecord':
+    case 'qproxy-skipall':
+    case 'qproxy-record-base': {
+      const { file, apiPort } = await qproxyConfig({ port, backendPort, work, recording: RECORDING[caseName] });
       const cli = path.resolve(root, caseName === 'qproxy-record-base' ? baselineCli : qproxyCli);
       return { cmd: node, args: [cli], env: { ...process.env, CONFIG_PATH: file }, apiPort, configFile: file };
     }

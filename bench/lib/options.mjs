@@ -4,15 +4,15 @@ import { parseArgs } from 'node:util';
 export const HELP = `Usage: node bench/run.mjs [options]        (npm run bench builds first, then runs this)
 
 Measures, in one run and on 127.0.0.1 only: (a) direct to the backend, (b) plain-undici,
-(c) http-proxy, (d) qproxy-record, (e) qproxy-norecord, and with --baseline-cli (f)
-qproxy-record-base. See docs/benchmarks.md.
+(c) http-proxy, (d) qproxy-record, (e) qproxy-norecord, (f) qproxy-skipall (recording on, a filter
+skips every exchange), and with --baseline-cli (g) qproxy-record-base. See docs/benchmarks.md.
 
   --duration S        measured seconds per case and size                [8]
   --warmup S          unmeasured warm-up seconds before each window     [2]
   --connections N     concurrent connections of the load generator      [50]
   --sizes LIST        1k, 64k, post<N>k (POST /echo with N KiB)         [1k,64k]
   --rounds N          rounds; case order reverses every other round     [2]
-  --cases LIST        names or letters a-e, or all                      [all]
+  --cases LIST        names or letters a-g, or all                      [all]
   --loadgen G         auto (wrk if on PATH, else autocannon), wrk, autocannon [auto]
   --cpu-proxy L       taskset CPU list for the proxy                    [0]
   --cpu-load L        taskset CPU list for the load generator           [last CPU]
@@ -20,7 +20,7 @@ qproxy-record-base. See docs/benchmarks.md.
   --no-pin            do not pin anything
   --qproxy-cli PATH   QProxy entry point, relative to the repository     [dist/cli.js]
   --baseline-cli PATH another build's entry point (e.g. the previous commit built in a second
-                      folder): adds case (f) qproxy-record-base, recording with that build
+                      folder): adds case (g) qproxy-record-base, recording with that build
   --ready-timeout S   seconds a proxy gets to accept connections          [60]
   --stop-grace S      seconds a proxy gets to exit after SIGTERM          [30]
   --out DIR           results folder                         [.bench-results/<date>]

@@ -8,13 +8,19 @@ export type ApiErrorCode =
   | 'QP_ERR_API_NOT_FOUND'
   | 'QP_ERR_API_RECORD_NOT_FOUND'
   | 'QP_ERR_API_REPLAY_NOT_FOUND'
+  | 'QP_ERR_API_RESULT_NOT_FOUND'
   | 'QP_ERR_API_UNSUPPORTED_MEDIA_TYPE'
   | 'QP_ERR_API_METHOD_NOT_ALLOWED'
   | 'QP_ERR_API_BODY_NOT_ALLOWED'
   | 'QP_ERR_API_HOST_NOT_ALLOWED'
   | 'QP_ERR_API_HEADERS_TOO_LARGE'
   | 'QP_ERR_API_REQUEST_TIMEOUT'
-  | 'QP_ERR_API_IMPORT_NOT_ALLOWED';
+  | 'QP_ERR_API_IMPORT_NOT_ALLOWED'
+  | 'QP_ERR_API_CSRF'
+  | 'QP_ERR_API_LOGIN_LIMIT'
+  | 'QP_ERR_API_UI_NOT_BUILT'
+
+  | 'QP_ERR_API_NOT_PROTOCOL';
 
 /** An error the API answers with a given status (and extra headers such as Allow). */
 export class ApiError extends QProxyError {

@@ -1,9 +1,10 @@
 /**
  * @module The HTTP API (SPEC §7) on its own node:http listener: records, status, metrics and
- * probes. Request flow:
+ * probes, and the web UI's files and login when it is mounted. Request flow:
  *
- *   request ─ shape (headers, no body) ─ route? ─ public? ─────────────────────────┐
- *                                                 └ no ─ Host guard ─ bearer token ─┴ method ─ handler
+ *   request ─ shape (headers, no body) ─ route? ─ public? ───────────────────────────────────────────┐
+ *                                                 └ no ─ Host guard ─ anonymous? ────────────────────┤
+ *                                                                     └ no ─ bearer token or session ┴ method ─ handler
  *
  * Every error, whoever raised it, becomes JSON in one place (errorReply).
  */
@@ -15,13 +16,14 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ListenError, errorMessage } from '../errors.js';
+import { httpServerTimeouts } from '../net/http-server-timeouts.js';
 import { ApiError, UnsafeBindError, errorReply } from './api-errors.js';
 import { BearerAuth } from './bearer-auth.js';
 import { HostGuard, isLoopbackAddress } from './host-guard.js';
 import { CLIENT_ERROR_REPLIES, toWire, writeReply } from './http-reply.js';
 import type { WireReply } from './http-reply.js';
 import { allowedMethods, handlerFor, Router } from './router.js';
-import type { Reply } from './router.js';
+import type { Reply, Route } from './router.js';
 import { apiRoutes } from './routes.js';
 import type { ApiRecords } from './routes.js';
 import type { RecordImporter } from './har-routes.js';
@@ -31,6 +33,9 @@ export type { ApiRecords, RecordPage } from './routes.js';
 export type { ReplaysApi } from './replay-routes.js';
 export type { RecordImporter } from './har-routes.js';
 export type { RecordQuery } from './records-query.js';
+export type { Reply, RequestContext, Route } from './router.js';
+export { ApiError } from './api-errors.js';
+export { BearerAuth } from './bearer-auth.js';
 
 export interface ApiOptions {
   host: string;
@@ -56,6 +61,24 @@ export interface ApiOptions {
    * Record nodes, whose store feeds sync; imports there answer 409.
    */
   importer?: RecordImporter;
+  /** Time a connection gets to deliver a request head, and a whole request; default 10 s and 30 s. */
+  timeouts?: { headerReadMs: number; requestMs: number };
+  /** The web UI (src/ui): its routes and the cookie sessions it logs browsers in with; absent when `api.ui` is false. */
+  ui?: ApiUi;
+}
+
+/** Cookie sessions: the second way, besides the bearer token, that a call is authenticated. */
+export interface CookieSessions {
+  /**
+   * True when the request's cookies name a live session. Throws a 403 ApiError
+   * (QP_ERR_API_CSRF) for a state-changing call of a session that lacks its CSRF token.
+   */
+  authenticate(req: IncomingMessage): boolean;
+}
+
+export interface ApiUi {
+  routes: readonly Route[];
+  sessions: CookieSessions;
 }
 
 // The API carries small answers and no request bodies but small JSON ones on POST; these bounds keep a misbehaving or hostile
@@ -68,7 +91,8 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const SOCKET_IDLE_TIMEOUT_MS = 60_000;
-const MAX_CONNECTIONS = 256;
+/** Most connections the API holds at once (the node's start-up file-handle check counts them too). */
+export const API_MAX_CONNECTIONS = 256;
 /** In-flight API calls get this long after close() before their sockets are cut. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -96,18 +120,19 @@ export class ApiServer {
         ...(o.replays !== undefined && { replays: o.replays }),
         version: o.version ?? 'unknown',
         ...(o.importer !== undefined && { importer: o.importer }),
-      }),
+      }).concat(o.ui?.routes ?? []),
     );
+    const timeouts = o.timeouts ?? { headerReadMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
     this.server = createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        requestTimeout: REQUEST_TIMEOUT_MS,
+        // Also closes connections that never send a byte, on time (Node's default sweep is every 30 s).
+        ...httpServerTimeouts(timeouts.headerReadMs, timeouts.requestMs),
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       },
       (req, res) => this.onRequest(req, res),
     );
-    this.server.maxConnections = MAX_CONNECTIONS;
+    this.server.maxConnections = API_MAX_CONNECTIONS;
     this.server.setTimeout(SOCKET_IDLE_TIMEOUT_MS);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
   }
@@ -208,7 +233,7 @@ export class ApiServer {
     const match = this.router.match(pathOf(url));
     if (!match?.route.public) {
       this.hosts.check(req.headers.host);
-      this.auth.check(req.headers.authorization);
+      if (!match?.route.anonymous) this.authenticate(req);
     }
     if (match === undefined) {
       throw new ApiError(404, 'QP_ERR_API_NOT_FOUND', `no API route ${JSON.stringify(pathOf(url).slice(0, 200))}`);
@@ -224,11 +249,18 @@ export class ApiServer {
     return handler({ req, params: match.params, query: new URLSearchParams(queryOf(url)), body });
   }
 
+  /** A bearer token, or else a web UI session cookie; a wrong token is refused even with a valid cookie. */
+  private authenticate(req: IncomingMessage): void {
+    if (!this.auth.enabled) return;
+    if (req.headers.authorization === undefined && this.o.ui?.sessions.authenticate(req) === true) return;
+    this.auth.check(req.headers.authorization);
+  }
+
   private replyForError(err: unknown, req: IncomingMessage): Reply {
     const reply = errorReply(err);
     if (reply.internal) {
       this.log.error({ err, method: req.method, path: pathOf(req.url) }, 'API call failed');
-    } else if (reply.status === 401 || reply.status === 421) {
+    } else if (reply.status === 401 || reply.status === 403 || reply.status === 421 || reply.status === 429) {
       // Never the header values themselves: they may hold (wrong but real) secrets.
       this.log.warn({ code: reply.body.code, path: pathOf(req.url), client: req.socket.remoteAddress }, 'API request refused');
     }

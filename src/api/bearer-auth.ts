@@ -26,6 +26,11 @@ export class BearerAuth {
     return this.expected !== null;
   }
 
+  /** True when `presented` is the token (constant time); false when authentication is off. */
+  matches(presented: string): boolean {
+    return this.expected !== null && timingSafeEqual(sha256(presented), this.expected);
+  }
+
   /** Throws a 401 ApiError unless the header carries the token (or authentication is off). */
   check(authorization: string | undefined): void {
     if (this.expected === null) return;
@@ -36,7 +41,7 @@ export class BearerAuth {
     if (presented === undefined) {
       throw unauthorized('the Authorization header is not "Bearer <token>"', ', error="invalid_request"');
     }
-    if (!timingSafeEqual(sha256(presented), this.expected)) {
+    if (!this.matches(presented)) {
       throw unauthorized('the bearer token is not the API token', ', error="invalid_token"');
     }
   }

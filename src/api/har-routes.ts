@@ -2,18 +2,26 @@
  * The HAR calls of the API (issue #7, HAR 1.2 interop):
  *
  *   GET  /api/records?format=har&start=…&end=…&limit=N&cursor=C   → 200 HAR document, `log._next` pages on
- *   POST /api/records?format=har[&node_id=NAME]  (HAR as JSON)   → 201 {imported, skipped, ids}
+ *        (the list's filters method=, status=, q= apply too)
+ *   GET  /api/records/{id}?format=har                           → 200 HAR document of that one record
+ *   POST /api/records?format=har[&node_id=NAME][&replay=true]  (HAR as JSON)
+ *                                                    → 201 {imported, skipped, ids[, replay]}
  *
  * A page is selected as the JSON list selects it (newest first, same cursor), HTTP records only, and
  * cut short when its records exceed {@link HAR_PAGE_MAX_BYTES} stored bytes. Imports go into a
  * Playback node's store only: a Record node's store feeds its sync sender, so imported traffic would
- * reach the peer as if it had been recorded.
+ * reach the peer as if it had been recorded. Imported records are not replayed against zone B unless
+ * the import asks (`replay=true`: an on-demand replay of exactly those records); the live replay
+ * passes over them.
  */
 import type { Logger } from 'pino';
 import { recordsToHar } from '../har/export.js';
+import { QProxyError, errorMessage } from '../errors.js';
 import { importHar, parseHarText } from '../har/import.js';
+import type { ReplaysApi } from '../playback/replay-params.js';
 import type { HttpRecord, QRecord } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
+import { listFiltered, parseRecordFilter } from './records-filter.js';
 import { parseRecordQuery } from './records-query.js';
 import type { RecordQuery } from './records-query.js';
 import type { Handler } from './router.js';
@@ -36,6 +44,8 @@ export interface HarRouteDeps {
   version: string;
   /** Absent on Record nodes: imports are refused with 409. */
   importer?: RecordImporter;
+  /** Starts the replay of an import that asks for one (`replay=true`). */
+  replays?: ReplaysApi;
   audit: Logger;
 }
 
@@ -75,31 +85,58 @@ function fitting(page: RecordPage): number {
   return page.records.length;
 }
 
-function importParams(params: URLSearchParams): { nodeId?: string } {
+const IMPORT_PARAMS = ['format', 'node_id', 'replay'];
+const BOOLEAN: Readonly<Record<string, boolean>> = { true: true, false: false, '1': true, '0': false };
+
+function importParams(params: URLSearchParams): { nodeId?: string; replay: boolean } {
   for (const name of new Set(params.keys())) {
-    if (name !== 'format' && name !== 'node_id') throw badParam(`unknown query parameter ${shown(name)}; known: format, node_id`);
+    if (!IMPORT_PARAMS.includes(name)) throw badParam(`unknown query parameter ${shown(name)}; known: ${IMPORT_PARAMS.join(', ')}`);
     if (params.getAll(name).length > 1) throw badParam(`query parameter ${name} is given more than once`);
   }
   checkFormat(params, 'POST /api/records imports a HAR document: add ?format=har to the URL');
+  const replayParam = params.get('replay') ?? 'false';
+  const replay = BOOLEAN[replayParam];
+  if (replay === undefined) throw badParam(`replay must be true or false, got ${shown(replayParam)}`);
   const nodeId = params.get('node_id');
-  if (nodeId === null) return {};
+  if (nodeId === null) return { replay };
   if (!NODE_ID.test(nodeId)) throw badParam(`node_id must be 1-128 visible ASCII characters, got ${shown(nodeId)}`);
-  return { nodeId };
+  return { nodeId, replay };
+}
+
+/** The on-demand replay of an import's records; the records stay imported if it cannot start. */
+function replayImport(replays: ReplaysApi, ids: string[]): { id: string } {
+  try {
+    return replays.create({ ids, filter: {} }) as { id: string };
+  } catch (err) {
+    if (!(err instanceof QProxyError)) throw err;
+    throw new QProxyError(err.code, `the ${ids.length} records were imported, but their replay could not start: ${errorMessage(err)}; replay them later with POST /api/replays {"ids": [...]} (importing the file again lists the ids and stores nothing)`, { cause: err });
+  }
 }
 
 /** `GET /api/records?format=har`. */
 export function harListHandler(d: HarRouteDeps): Handler {
   return (ctx) => {
     const q = harQuery(ctx.query);
-    let page = d.records.list(q);
+    const filter = parseRecordFilter(ctx.query);
+    let page = listFiltered(d.records, q, filter);
     const fit = fitting(page);
     // Asking again with the smaller limit gets the store's cursor for exactly that page.
-    if (fit < page.records.length) page = d.records.list({ ...q, limit: fit });
+    if (fit < page.records.length) page = listFiltered(d.records, { ...q, limit: fit }, filter);
     const records = page.records
       .map((s) => d.records.get(s.id))
       .filter((r): r is HttpRecord => r?.protocol === 'http'); // deleted or purged since listed: left out
     return { status: 200, json: recordsToHar(records, { version: d.version, next: page.next }) };
   };
+}
+
+/** `GET /api/records/{id}?format=har`: one HTTP record as a HAR document (null when the record is absent). */
+export function harRecord(record: QRecord, params: URLSearchParams, version: string): object {
+  for (const name of new Set(params.keys())) {
+    if (name !== 'format') throw badParam(`unknown query parameter ${shown(name)}; known: format`);
+  }
+  checkFormat(params, 'format is missing');
+  if (record.protocol !== 'http') throw badParam(`record ${record.id} is a TCP session; HAR holds HTTP exchanges only`);
+  return recordsToHar([record], { version, next: null });
 }
 
 /** `POST /api/records?format=har`. */
@@ -113,8 +150,13 @@ export function harImportHandler(d: HarRouteDeps): Handler {
         'this is a Record node: its store feeds sync, so imported traffic would be sent to the peer as if recorded here; import the HAR on a Playback node',
       );
     }
-    const records = importHar(parseHarText(ctx.body ?? ''), opts);
+    if (opts.replay && d.replays === undefined) {
+      throw new ApiError(409, 'QP_ERR_API_IMPORT_NOT_ALLOWED', 'this node cannot replay: import without replay=true');
+    }
+    const records = importHar(parseHarText(ctx.body ?? ''), opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {});
     const result = records.length === 0 ? { stored: 0, skipped: 0 } : await d.importer.ingest(records);
+    const ids = records.map((r) => r.id);
+    const replay = opts.replay && ids.length > 0 ? replayImport(d.replays!, ids) : null;
     d.audit.info(
       {
         action: 'records.import',
@@ -123,10 +165,11 @@ export function harImportHandler(d: HarRouteDeps): Handler {
         imported: result.stored,
         skipped: result.skipped,
         ...(opts.nodeId !== undefined && { node_id: opts.nodeId }),
+        replay: replay?.id ?? null,
         client: ctx.req.socket.remoteAddress,
       },
       'API import',
     );
-    return { status: 201, json: { imported: result.stored, skipped: result.skipped, ids: records.map((r) => r.id) } };
+    return { status: 201, json: { imported: result.stored, skipped: result.skipped, ids, ...(opts.replay && { replay }) } };
   };
 }

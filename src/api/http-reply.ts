@@ -5,7 +5,7 @@ import type { Reply } from './router.js';
 export interface WireReply {
   status: number;
   headers: Record<string, string>;
-  body: string | undefined;
+  body: string | Buffer | undefined;
 }
 
 // No caching anywhere (answers change, and some carry recorded payloads); no MIME sniffing of JSON
@@ -20,15 +20,18 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** Serialises a reply; throws if the JSON body cannot be serialised, so the caller can answer 500. */
 export function toWire(reply: Reply): WireReply {
   const headers: Record<string, string> = { ...BASE_HEADERS };
-  let body: string | undefined;
+  let body: string | Buffer | undefined;
   if ('json' in reply) {
     body = JSON.stringify(reply.json);
     headers['Content-Type'] = JSON_TYPE;
-    Object.assign(headers, reply.headers);
   } else if ('text' in reply) {
     body = reply.text;
     headers['Content-Type'] = reply.contentType;
+  } else if ('bytes' in reply) {
+    body = reply.bytes;
+    headers['Content-Type'] = reply.contentType;
   }
+  if ('headers' in reply) Object.assign(headers, reply.headers);
   if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
   return { status: reply.status, headers, body };
 }

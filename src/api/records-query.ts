@@ -14,7 +14,8 @@ export interface RecordQuery {
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
 const MAX_CURSOR_LENGTH = 1024;
-const PARAMS = ['start', 'end', 'limit', 'protocol', 'cursor'];
+/** The store's parameters, and the filters applied to its pages (records-filter.ts). */
+const PARAMS = ['start', 'end', 'limit', 'protocol', 'cursor', 'method', 'status', 'q'];
 
 function badParam(message: string): ApiError {
   return new ApiError(400, 'QP_ERR_API_BAD_PARAM', message);

@@ -7,10 +7,13 @@
  *   GET    /api/replays/{id}            progress and summary                    → 200 replay
  *   DELETE /api/replays/{id}            running: cancel → 200 replay; finished: delete → 204
  *   GET    /api/replays/{id}/results?status=mismatch&limit=N&cursor=C         → 200 {results, next}
+ *   GET    /api/replays/{id}/results/{record_id}   one result, both answers side by side → 200
  */
 import type { Logger } from 'pino';
-import type { ReplaysApi } from '../playback/replay-params.js';
+import type { ResponseSide } from '../playback/compare/types.js';
+import type { ReplaysApi, ResultDetail } from '../playback/replay-params.js';
 import { ApiError } from './api-errors.js';
+import { bodyToJson } from './record-json.js';
 import { parseReplayRequest } from './replay-request.js';
 import type { RequestContext, Route } from './router.js';
 
@@ -107,5 +110,28 @@ export function replayRoutes(replays: ReplaysApi, audit: Logger): Route[] {
         },
       },
     },
+    {
+      path: '/api/replays/:id/results/:record',
+      methods: {
+        GET: (ctx) => {
+          query(ctx, []);
+          const id = replayId(ctx);
+          const record = ctx.params.record ?? '';
+          if (replays.get(id) === null) throw notFound(id);
+          const detail = ID.test(record) ? replays.result(id, record) : null;
+          if (detail === null) {
+            throw new ApiError(404, 'QP_ERR_API_RESULT_NOT_FOUND', `replay ${id} has no result for record ${record.slice(0, 128)} (yet)`);
+          }
+          return { status: 200, json: resultDetailToJson(detail) };
+        },
+      },
+    },
   ];
+}
+
+const sideToJson = (side: ResponseSide | null) => side && { status: side.status, headers: side.headers, body: bodyToJson(side.body) };
+
+/** Bodies as the record API shows them (base64, plus text when UTF-8). */
+function resultDetailToJson(d: ResultDetail): object {
+  return { result: d.result, recorded: sideToJson(d.recorded), replayed: sideToJson(d.replayed), comparison: d.comparison, compare: d.compare };
 }

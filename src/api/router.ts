@@ -3,7 +3,9 @@ import type { IncomingMessage } from 'node:http';
 /** What a handler answers; the server turns it into bytes. */
 export type Reply =
   | { status: number; json: unknown; headers?: Record<string, string> }
-  | { status: number; text: string; contentType: string }
+  | { status: number; text: string; contentType: string; headers?: Record<string, string> }
+  | { status: number; bytes: Buffer; contentType: string; headers?: Record<string, string> }
+  | { status: number; headers: Record<string, string> }
   | { status: 204 };
 
 export interface RequestContext {
@@ -24,6 +26,11 @@ export interface Route {
   path: string;
   /** True for probes that answer without a token or Host check (they disclose nothing). */
   public?: boolean;
+  /**
+   * True for what a browser must reach before it has a session (the web UI's files, the login
+   * call): no token asked, but still behind the Host guard.
+   */
+  anonymous?: boolean;
   /** Largest POST body this route takes; default the API's small limit for JSON requests. */
   maxBodyBytes?: number;
   methods: Partial<Record<Method, Handler>>;

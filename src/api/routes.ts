@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { QRecord, RecordSummary } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
-import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, type RecordImporter } from './har-routes.js';
+import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, harRecord, type RecordImporter } from './har-routes.js';
+import { conversationPage, recordConversation } from './conversation-json.js';
 import { recordToJson } from './record-json.js';
+import { listFiltered, parseRecordFilter } from './records-filter.js';
 import { parseRecordQuery } from './records-query.js';
 import { replayRoutes, type ReplaysApi } from './replay-routes.js';
 import type { RecordQuery } from './records-query.js';
@@ -60,7 +62,13 @@ function recordNotFound(id: string): ApiError {
 
 /** The API's routes (SPEC §7), bound to the node's components. */
 export function apiRoutes(d: RouteDeps): Route[] {
-  const har = { records: d.records, version: d.version, audit: d.audit, ...(d.importer !== undefined && { importer: d.importer }) };
+  const har = {
+    records: d.records,
+    version: d.version,
+    audit: d.audit,
+    ...(d.importer !== undefined && { importer: d.importer }),
+    ...(d.replays !== undefined && { replays: d.replays }),
+  };
   const harList = harListHandler(har);
   return [
     { path: '/healthz', public: true, methods: { GET: () => json(200, { status: 'ok' }) } },
@@ -86,7 +94,7 @@ export function apiRoutes(d: RouteDeps): Route[] {
       methods: {
         GET: (ctx) => {
           if (ctx.query.has('format')) return harList(ctx);
-          const page = d.records.list(parseRecordQuery(ctx.query));
+          const page = listFiltered(d.records, parseRecordQuery(ctx.query), parseRecordFilter(ctx.query));
           return json(200, { records: page.records, next: page.next });
         },
         POST: harImportHandler(har),
@@ -99,6 +107,8 @@ export function apiRoutes(d: RouteDeps): Route[] {
           const id = recordId(ctx);
           const record = d.records.get(id);
           if (record === null) throw recordNotFound(id);
+          if ([...ctx.query.keys()].length > 0) return json(200, harRecord(record, ctx.query, d.version));
+          if (record.protocol === 'tcp' && record.app_protocol !== undefined) return json(200, { ...recordToJson(record), conversation: recordConversation(record) });
           return json(200, recordToJson(record));
         },
         DELETE: async (ctx) => {
@@ -107,6 +117,18 @@ export function apiRoutes(d: RouteDeps): Route[] {
           d.audit.info({ action: 'record.delete', id, deleted, client: ctx.req.socket.remoteAddress }, 'API delete');
           if (!deleted) throw recordNotFound(id);
           return { status: 204 };
+        },
+      },
+    },
+    {
+      path: '/api/records/:id/conversation',
+      methods: {
+        GET: (ctx) => {
+          const id = recordId(ctx);
+          const record = d.records.get(id);
+          if (record === null) throw recordNotFound(id);
+          if (record.protocol !== 'tcp') throw new ApiError(409, 'QP_ERR_API_NOT_PROTOCOL', `record ${id} is an HTTP exchange, not a protocol session`);
+          return json(200, conversationPage(record, ctx.query));
         },
       },
     },

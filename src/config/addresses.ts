@@ -57,6 +57,19 @@ export function isIpOrCidr(value: string): boolean {
   }
 }
 
+/** A `net.BlockList` of IP addresses and CIDR ranges already checked with {@link isIpOrCidr}. */
+export function addressList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const slash = entry.indexOf('/');
+    const address = slash < 0 ? entry : entry.slice(0, slash);
+    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (slash < 0) list.addAddress(address, type);
+    else list.addSubnet(address, Number(entry.slice(slash + 1)), type);
+  }
+  return list;
+}
+
 /**
  * Why `value` cannot be a downstream base URL, or `undefined` when it can: it must parse, use
  * http:// or https://, name a host, and carry no credentials, query or fragment (the proxy appends

@@ -10,7 +10,8 @@ interface Override {
   /**
    * Whether the variable may create its section when the file has none. `peer` cannot be created
    * (it needs a host), so QPROXY_PEER_TOKEN only applies when the file has a peer section; likewise
-   * `nats` (it needs servers, and its presence selects the backend) for the QPROXY_NATS_* ones.
+   * `nats` (it needs servers, and its presence selects the backend) for the QPROXY_NATS_* ones, and
+   * `forward.auth` (it needs a username) for QPROXY_FORWARD_PASSWORD.
    */
   createSection: boolean;
 }
@@ -22,6 +23,8 @@ export const ENV_OVERRIDES: readonly Override[] = [
   { env: 'QPROXY_SYNC_TOKEN', path: ['sync', 'token'], createSection: true },
   { env: 'QPROXY_NATS_TOKEN', path: ['nats', 'token'], createSection: false },
   { env: 'QPROXY_NATS_PASSWORD', path: ['nats', 'password'], createSection: false },
+  { env: 'QPROXY_FORWARD_PASSWORD', path: ['forward', 'auth', 'password'], createSection: false },
+  { env: 'QPROXY_TCP_AUTH_PASSWORD', path: ['playback', 'tcp', 'auth', 'password'], createSection: false },
   { env: 'QPROXY_REDACTION_KEY', path: ['recording', 'redaction', 'key'], createSection: true },
   { env: 'QPROXY_LOG_LEVEL', path: ['log', 'level'], createSection: true },
 ];

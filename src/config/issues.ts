@@ -14,7 +14,7 @@ type Issue = z.core.$ZodIssue;
 type PathKey = PropertyKey;
 
 /** Paths whose values are secrets: errors describe them without echoing them. */
-const SECRET_PATHS = new Set(['api.token', 'peer.token', 'sync.token', 'recording.redaction.key']);
+const SECRET_PATHS = new Set(['api.token', 'peer.token', 'sync.token', 'recording.redaction.key', 'forward.auth.password']);
 
 const TYPE_EXPECTATIONS: Readonly<Record<string, string>> = {
   object: 'expected an object { … }',

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { ConfigError, errorMessage } from '../errors.js';
 import { applyEnvOverrides } from './env.js';
+import { checkConfigFiles, mapFilePaths } from './files.js';
 import { formatIssues } from './issues.js';
 import { parseJson } from './parse-json.js';
 import { configSchema, type QProxyConfig } from './schema.js';
@@ -34,7 +35,7 @@ export interface LoadedConfig {
 /**
  * Loads the config: path precedence is `opts.path`, then `$CONFIG_PATH`, then `config.json` in
  * `cwd`. Environment overrides: QPROXY_API_TOKEN, QPROXY_PEER_TOKEN, QPROXY_SYNC_TOKEN,
- * QPROXY_NATS_TOKEN, QPROXY_NATS_PASSWORD, QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL.
+ * QPROXY_NATS_TOKEN, QPROXY_NATS_PASSWORD, QPROXY_FORWARD_PASSWORD, QPROXY_REDACTION_KEY, QPROXY_LOG_LEVEL.
  *
  * @throws ConfigError when the file is missing or unreadable, is not JSON, or is not a valid config.
  */
@@ -56,13 +57,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
 }
 
 /**
- * Validates one file for `qproxy check-config` and describes what a node would start from it.
+ * Validates one file for `qproxy check-config` and describes what a node would start from it: the
+ * config as {@link loadConfig} does, then the files it names as a starting node does
+ * ({@link checkConfigFiles}).
  *
  * @returns `summary`: a header line, then one line per listener the node would open.
- * @throws ConfigError exactly as {@link loadConfig} does.
+ * @throws ConfigError for an invalid config or an unusable file it names.
  */
 export function checkConfigFile(path: string, opts: Omit<LoadConfigOptions, 'path'> = {}): { ok: true; summary: string } {
   const loaded = loadConfig({ ...opts, path });
+  checkConfigFiles(loaded.config);
   return { ok: true, summary: describeConfig(loaded.config, loaded.path).join('\n') };
 }
 
@@ -99,30 +103,8 @@ function readConfigText(path: string, origin: Origin): string {
 
 /** Makes every file path absolute, relative to the config file's folder (mutates the fresh parse). */
 function resolveFilePaths(config: QProxyConfig, dir: string): void {
-  const abs = (p: string): string => resolve(dir, p);
-  for (const tls of [config.http?.tls, config.tcp?.tls, config.sync.tls]) {
-    if (!tls) continue;
-    tls.tls_cert = abs(tls.tls_cert);
-    tls.tls_key = abs(tls.tls_key);
-    if (tls.ca !== undefined) tls.ca = abs(tls.ca);
-  }
-  for (const downstreamTls of [config.http?.downstream_tls, config.tcp?.downstream_tls]) {
-    if (downstreamTls?.ca !== undefined) downstreamTls.ca = abs(downstreamTls.ca);
-  }
-  const peer = config.peer;
-  if (peer) {
-    if (peer.ca !== undefined) peer.ca = abs(peer.ca);
-    if (peer.cert !== undefined) peer.cert = abs(peer.cert);
-    if (peer.key !== undefined) peer.key = abs(peer.key);
-  }
-  const nats = config.nats;
-  if (nats) {
-    if (nats.creds !== undefined) nats.creds = abs(nats.creds);
-    if (typeof nats.tls === 'object') {
-      for (const k of ['ca', 'cert', 'key'] as const) if (nats.tls[k] !== undefined) nats.tls[k] = abs(nats.tls[k]);
-    }
-  }
-  config.storage.path = abs(config.storage.path);
+  mapFilePaths(config, (p) => resolve(dir, p));
+  config.storage.path = resolve(dir, config.storage.path);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -2,6 +2,7 @@
  * Rules that span fields, checked after the per-field schemas. They may run on a config that also
  * has field errors (so everything is reported at once), hence the defensive type checks.
  */
+import { isLoopbackAddress } from '../ip-address.js';
 import { natsRules } from './schema-nats.js';
 import { syncRules } from './schema-sync.js';
 
@@ -17,7 +18,9 @@ export interface RuleInput {
   mode?: unknown;
   http?: unknown;
   tcp?: unknown;
+  forward?: unknown;
   peer?: unknown;
+  playback?: unknown;
   sync?: unknown;
   api?: unknown;
   nats?: unknown;
@@ -31,18 +34,18 @@ function section(value: unknown): Section | undefined {
 
 /** Runs every cross-field rule. */
 export function crossFieldIssues(config: RuleInput): RuleIssue[] {
-  return [...listenerRules(config), ...peerRules(config), ...tcpTlsRules(config), ...balancingRules(config), ...syncRules(config), ...natsRules(config), ...portClashes(config)];
+  return [...listenerRules(config), ...peerRules(config), ...tcpTlsRules(config), ...balancingRules(config), ...syncRules(config), ...natsRules(config), ...forwardRules(config), ...portClashes(config)];
 }
 
 function listenerRules(config: RuleInput): RuleIssue[] {
   if (config.mode !== 'Record') return [];
   const http = section(config.http);
   const tcp = section(config.tcp);
-  if (config.http === undefined && config.tcp === undefined) {
+  if (config.http === undefined && config.tcp === undefined && config.forward === undefined) {
     return [
       {
         path: ['mode'],
-        message: '"Record" needs an "http" or "tcp" section to receive the traffic it records — add one with a port and a downstream',
+        message: '"Record" needs an "http", "tcp" or "forward" section to receive the traffic it records — add one with a port (and a downstream for http/tcp)',
         plain: true,
       },
     ];
@@ -114,6 +117,35 @@ function balancingRules(config: RuleInput): RuleIssue[] {
   return issues;
 }
 
+/**
+ * An open forward proxy is an open relay into the network it sits in (security.md §2): off loopback
+ * it needs a client allow-list or credentials. A Playback node serves intercepted requests from
+ * recordings, which needs the CA and serving switched on.
+ */
+function forwardRules(config: RuleInput): RuleIssue[] {
+  const forward = section(config.forward);
+  if (!forward) return [];
+  const issues: RuleIssue[] = [];
+  const host = typeof forward.host === 'string' ? forward.host : '127.0.0.1';
+  const clients = Array.isArray(forward.allow_clients) ? forward.allow_clients.length : 0;
+  if (!isLoopbackAddress(host) && host !== 'localhost' && clients === 0 && forward.auth === undefined) {
+    issues.push({
+      path: ['forward', 'host'],
+      message: `is "${host}", not a loopback address: an open forward proxy lets anyone who reaches it into your network — set forward.allow_clients (CIDRs), forward.auth, or bind 127.0.0.1`,
+      plain: true,
+    });
+  }
+  if (config.mode === 'Playback') {
+    if (forward.ca === undefined) {
+      issues.push({ path: ['forward', 'ca'], message: 'is required on a Playback node: serving recorded HTTPS answers means intercepting CONNECT with QProxy\'s CA (`qproxy ca create`)', plain: true });
+    }
+    if (section(section(config.playback)?.serve)?.enabled === false) {
+      issues.push({ path: ['forward'], message: 'answers from recordings on a Playback node, but playback.serve.enabled is false — remove the forward section or turn serving on', plain: true });
+    }
+  }
+  return issues;
+}
+
 interface Listener {
   name: string;
   host: string;
@@ -131,6 +163,7 @@ function portClashes(config: RuleInput): RuleIssue[] {
   };
   add('http', config.http);
   add('tcp', config.tcp);
+  add('forward', config.forward);
   // A Playback node that consumes from NATS does not open the sync listener.
   if (config.mode === 'Playback' && !natsEnabled(config.nats)) add('sync', config.sync);
   add('api', config.api);

@@ -21,13 +21,23 @@ export const tlsFilesSchema = z
   })
   .describe('Serve TLS on this listener. Both tls_cert and tls_key are required.');
 
+/**
+ * Default connection limit of each listener, so that a flood of idle connections cannot take every
+ * file handle of the process (the API, the store and the other listeners need theirs). A proxied
+ * connection holds up to two (client and downstream): 4096 need about 8200, well under the hard
+ * limits services usually get (Node raises its soft limit to the hard one at start: 524288 under
+ * systemd ≥ 240, often 1048576 in containers). Memory, measured on the HTTP listener: about 5 KiB
+ * per idle plain connection and 50–90 KiB with TLS or HTTP/2, so 4096 stay under about 370 MiB.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+
 function timer(def: string, what: string, opts: { min?: number } = {}) {
   return duration({ example: def, min: opts.min ?? 1, max: MAX_TIMER_MS })
     .prefault(def)
     .describe(`${what} Default "${def}". At most "24d".`);
 }
 
-const limitsSchema = z
+export const limitsSchema = z
   .strictObject({
     max_header_size: size({ example: '16KiB', min: 1024 })
       .prefault('16KiB')
@@ -41,13 +51,15 @@ const limitsSchema = z
         'Largest request body proxied; larger ones get 413. 0 = unlimited (default). Independent of storage.max_body, which only truncates what is recorded.',
       ),
     max_connections: count(0)
-      .prefault(0)
-      .describe('Most client connections open at once; further ones are refused. 0 = unlimited (default).'),
+      .prefault(DEFAULT_MAX_CONNECTIONS)
+      .describe(
+        `Most client connections open at once; further ones are closed on accept (counted as too_many_connections). Default ${DEFAULT_MAX_CONNECTIONS}; 0 = unlimited. Each one costs a file handle (two while a request is forwarded) and memory (about 5 KiB plain, 50–90 KiB with TLS).`,
+      ),
   })
   .prefault({})
   .describe('Size and count limits for client requests.');
 
-const timeoutsSchema = z
+export const timeoutsSchema = z
   .strictObject({
     header_read: timer('15s', 'Time a client has to send the complete request head (slowloris defence).'),
     request: timer('300s', 'Time a client has to send the whole request, body included. 0 = off, for long uploads.', { min: 0 }),
@@ -131,13 +143,15 @@ const tcpTimeoutsSchema = z
 const tcpLimitsSchema = z
   .strictObject({
     max_connections: count(0)
-      .prefault(0)
-      .describe('Most client connections open at once; further ones are closed on accept. 0 = unlimited (default).'),
+      .prefault(DEFAULT_MAX_CONNECTIONS)
+      .describe(
+        `Most client connections open at once; further ones are closed on accept. Default ${DEFAULT_MAX_CONNECTIONS}; 0 = unlimited. Each session holds two file handles (client and downstream).`,
+      ),
   })
   .prefault({})
   .describe('Connection limits of the TCP listener.');
 
-const tcpRecordingSchema = z
+export const tcpRecordingSchema = z
   .strictObject({
     max_session_bytes: size({ example: '16MiB' })
       .prefault('16MiB')
@@ -170,6 +184,12 @@ export const tcpSchema = z
         'Where connections go: "host:port" strings (IPv6 as "[::1]:6379"); a single string is accepted too. Required in Record mode. Read as a list, empty when absent.',
       ),
     tls: tlsFilesSchema.optional().describe('Terminate TLS on the listener with these files; set ca to require client certificates (mutual TLS). Optional.'),
+    protocol: z
+      .enum(['raw', 'postgres', 'redis', 'mysql'], { error: 'expected "raw", "postgres", "redis" or "mysql"' })
+      .default('raw')
+      .describe(
+        'What the connections carry. "raw" (default): bytes only. "postgres" (v3), "redis" (RESP2/RESP3) or "mysql" (MySQL/MariaDB): the bytes are still recorded as they are, and the API, replay and comparison read them as messages (a conversation of requests and answers; replay re-authenticates with playback.tcp.auth). A Playback node reads records without a protocol with its own tcp.protocol.',
+      ),
     downstream_tls: tcpDownstreamTlsSchema,
     timeouts: tcpTimeoutsSchema,
     limits: tcpLimitsSchema,

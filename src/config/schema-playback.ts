@@ -177,15 +177,56 @@ const serveSchema = z
   .prefault({})
   .describe('Serving recorded answers (a traffic-driven stub).');
 
+const tcpAuthSchema = z
+  .strictObject({
+    user: nonEmpty('a user name').describe('User the replay logs in as (PostgreSQL, MySQL; Redis ACL user, optional there).'),
+    password: nonEmpty('a password')
+      .optional()
+      .describe('Password for user. Keep it out of the file: QPROXY_TCP_AUTH_PASSWORD overrides it (when the auth section exists).'),
+    database: nonEmpty('a database name')
+      .optional()
+      .describe('Database to open (PostgreSQL, MySQL). Default: the one the recorded session opened.'),
+  })
+  .describe(
+    'Zone B\'s credentials for replaying postgres, mysql and redis sessions: the replay runs its own handshake with them (SCRAM-SHA-256, md5 or cleartext for PostgreSQL; caching_sha2_password or mysql_native_password for MySQL/MariaDB; AUTH/HELLO for Redis) instead of the recorded one. Optional: without it the recorded user name is sent and a server that asks for a password fails the session.',
+  );
+
+const messageSelectorError = 'expected a message name like "BackendKeyData", or "ParameterStatus:TimeZone" for one parameter';
+
+const tcpIgnoreSchema = z
+  .strictObject({
+    defaults: bool()
+      .default(true)
+      .describe(
+        'Apply the built-in rules for volatile parts: PostgreSQL BackendKeyData, ParameterStatus server_version/TimeZone/session_authorization/is_superuser/in_hot_standby, the process id of notifications; MySQL SELECT CONNECTION_ID() answers; Redis INFO, TIME, CLIENT ID/INFO/LIST, HELLO, LASTSAVE and auto-id XADD answers. Default true.',
+      ),
+    messages: z
+      .array(z.string({ error: messageSelectorError }).regex(/^[A-Za-z][A-Za-z0-9_]*(?::\S+)?$/, { error: messageSelectorError }), { error: 'expected a list of message names' })
+      .default([])
+      .describe('Server messages never compared, by name ("NoticeResponse", "ParameterStatus", "ParameterStatus:application_name", "OK:info"). Default [].'),
+    requests: z
+      .array(regexSource(), { error: 'expected a list of regular expressions' })
+      .default([])
+      .describe('Regular expressions matched against a request as the API shows it (Query "SELECT now()", COM_QUERY SELECT …, GET k); the answers to matching requests are not compared. Default [].'),
+    patterns: z
+      .array(regexSource(), { error: 'expected a list of regular expressions' })
+      .default([])
+      .describe('Regular expressions; text they match in compared values (columns, replies, messages) is ignored. Default [].'),
+  })
+  .prefault({})
+  .describe('Volatile parts left out of the per-message comparison of postgres, mysql and redis sessions (like compare.ignore for HTTP).');
+
 const tcpPlaybackSchema = z
   .strictObject({
     reply_timeout: duration({ example: '5s', min: 1, max: MAX_TIMER_MS })
       .prefault('5s')
-      .describe('Replay: how long to wait for the server bytes the recording had before the next client chunk. Default "5s".'),
+      .describe('Replay: how long to wait for the server bytes (or, with a protocol, the answers) the recording had before the next client chunk (request). Default "5s".'),
     compare: z
       .enum(['exact', 'length'], { error: 'expected "exact" or "length"' })
       .default('exact')
-      .describe('Replay: compare the server\'s byte stream with the recorded one byte for byte ("exact", default) or by length only ("length").'),
+      .describe('Replay of raw sessions: compare the server\'s byte stream with the recorded one byte for byte ("exact", default) or by length only ("length"). Sessions with a protocol are compared message by message.'),
+    auth: tcpAuthSchema.optional(),
+    ignore: tcpIgnoreSchema,
   })
   .prefault({})
   .describe('TCP replay and serving.');

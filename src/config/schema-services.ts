@@ -51,6 +51,10 @@ export const apiSchema = z
       .describe(
         'Extra Host header values accepted besides loopback names and addresses and the bound address (DNS-rebinding defence). Default [].',
       ),
+    ui: z
+      .boolean({ error: 'expected true or false' })
+      .default(true)
+      .describe('Serve the web UI at /ui/ on this listener (login with api.token; a session cookie, never the token in a URL). Default true; false turns it off.'),
   })
   .prefault({})
   .describe('The HTTP API and /metrics. Defaults apply when absent (127.0.0.1:8085).');

@@ -44,6 +44,21 @@ export const syncReceiverFields = {
   max_batch_bytes: size({ example: '64MiB', min: 1024 * 1024, max: 1024 ** 3 })
     .prefault('64MiB')
     .describe('Largest sync batch accepted, compressed or decompressed; larger ones are refused with 413. Default "64MiB".'),
+  max_connections: count(0)
+    .default(256)
+    .describe(
+      'Most connections open at once on the sync listener, authenticated or not; further ones are closed on accept and counted (qproxy_sync_connections_refused_total). Default 256 (each Record node holds one); 0 = unlimited.',
+    ),
+  max_connections_per_address: count(0)
+    .default(16)
+    .describe(
+      'Most connections open at once from one client IP address; further ones are closed on accept. Default 16; raise it when more Record nodes than that reach this node through one address (NAT). 0 = unlimited.',
+    ),
+  auth_timeout: timer(
+    '10s',
+    'Time a new sync connection gets to finish its TLS handshake and pass the access checks (token, client certificate) once; otherwise it is closed. Senders check their access as soon as their link is up.',
+    100,
+  ),
   allowed_clients: z
     .array(nonEmpty('a certificate name like "az-a-1.qproxy.internal" or "spiffe://qproxy/az-a-1"'), {
       error: 'expected a list of certificate names',

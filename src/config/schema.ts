@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { crossFieldIssues } from './rules.js';
 import { apiSchema, peerSchema, syncSchema } from './schema-services.js';
 import { httpSchema, tcpSchema } from './schema-listeners.js';
+import { forwardSchema } from './schema-forward.js';
 import { recordingSchema, storageSchema } from './schema-data.js';
 import { playbackSchema } from './schema-playback.js';
 import { natsSchema } from './schema-nats.js';
@@ -55,6 +56,7 @@ export const configSchema = z
       .describe('Name of this node, stored in every record. Default: the host name.'),
     http: httpSchema.optional(),
     tcp: tcpSchema.optional(),
+    forward: forwardSchema.optional(),
     peer: peerSchema.optional(),
     sync: syncSchema,
     nats: natsSchema.optional(),

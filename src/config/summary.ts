@@ -18,6 +18,13 @@ export function describeConfig(config: QProxyConfig, path: string): string[] {
     const to = tcp.downstream.length > 0 ? ` → ${tcp.downstream.join(', ')}${overTls}` : ' (serves recordings)';
     lines.push(`tcp   ${address(tcp.host, tcp.port)} ${tcp.tls ? 'TLS' : 'plain'}${to}`);
   }
+  const forward = config.forward;
+  if (forward) {
+    const tls = forward.ca ? 'CONNECT intercepted with the CA' : 'CONNECT tunnelled (no CA)';
+    const role = config.mode === 'Playback' ? ', answers from recordings' : '';
+    const access = [forward.allow_clients.length > 0 ? `${forward.allow_clients.length} client range(s)` : '', forward.auth ? 'proxy auth' : ''].filter((x) => x !== '');
+    lines.push(`fwd   ${address(forward.host, forward.port)} forward proxy, ${tls}${role}${access.length > 0 ? `, ${access.join(' + ')}` : ''}`);
+  }
   const nats = config.nats?.enabled ? config.nats : undefined;
   if (nats) {
     const role = config.mode === 'Record' ? 'publishes to' : `consumes (${nats.group ? `group "${nats.group}"` : `durable "${nats.durable ?? `qproxy-${config.node_id}`}"`}) from`;
@@ -39,7 +46,7 @@ function header(config: QProxyConfig, path: string): string {
   const { storage, recording } = config;
   const parts = [`${path}: OK`, `mode ${config.mode}`, `node_id "${config.node_id}"`];
   if (config.mode === 'Record') {
-    parts.push(recording.enabled ? `recording on (redaction ${recording.redaction.enabled ? 'on' : 'off'})` : 'recording off');
+    parts.push(recording.enabled ? `recording on (${recordingDetails(recording).join(', ')})` : 'recording off');
     const peer = config.peer;
     if (config.nats?.enabled) parts.push('records sent through NATS JetStream');
     else parts.push(peer ? `records sent to ${address(peer.host, peer.port)}${peer.tls ? ' over TLS' : ''}` : 'records kept locally');
@@ -48,6 +55,19 @@ function header(config: QProxyConfig, path: string): string {
   const maxSize = storage.max_size === 0 ? 'no size limit' : `max ${formatSize(storage.max_size)}`;
   parts.push(`store ${storage.path} (${retention}, ${maxSize})`);
   return parts.join(', ');
+}
+
+function recordingDetails(recording: QProxyConfig['recording']): string[] {
+  const out = [`redaction ${recording.redaction.enabled ? 'on' : 'off'}`];
+  const rules = (n: number, what: string): string => `${n} ${what} rule${n === 1 ? '' : 's'}`;
+  if (recording.include.length > 0) out.push(rules(recording.include.length, 'include'));
+  if (recording.exclude.length > 0) out.push(rules(recording.exclude.length, 'exclude'));
+  const { sample } = recording;
+  if (sample.rate < 1) {
+    const key = sample.header !== undefined ? ` by header ${sample.header}` : sample.cookie !== undefined ? ` by cookie ${sample.cookie}` : sample.client_address === true ? ' by client address' : '';
+    out.push(`sample ${Math.round(sample.rate * 10_000) / 100}%${key}`);
+  }
+  return out;
 }
 
 function address(host: string, port: number): string {

@@ -53,6 +53,7 @@ export function exploreLines(s: Setup, screen: DemoScreen, once: boolean): strin
   return [
     `${screen.bold('Explore')} ${d(once ? '(while the demo runs; with --once it ends after its run)' : '(everything runs until Ctrl-C)')}`,
     `  API token (both nodes): ${s.token}`,
+    `  Web UI: zone A ${screen.bold(`${a}/ui/`)} · zone B ${screen.bold(`${bApi}/ui/`)}  ${d('(log in with the token)')}`,
     `  curl -s ${auth} ${a}/api/status            ${d('# zone A: records, sync ledger')}`,
     `  curl -s ${auth} '${a}/api/records?limit=5'  ${d('# what was recorded')}`,
     `  curl -s ${auth} ${a}/metrics               ${d('# Prometheus metrics')}`,

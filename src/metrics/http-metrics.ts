@@ -1,6 +1,7 @@
 import { Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { BYTES_SLOT } from './proxy-bytes.js';
+import { RecentLatency } from './recent-latency.js';
 import { ReasonCounter } from './reason-counter.js';
 import { ScrapedCounter } from './scraped-counter.js';
 
@@ -60,6 +61,8 @@ export class HttpMetrics implements HttpMetricsObserver {
   private readonly upgrades: ScrapedCounter<'event'>;
   private readonly rejects: ReasonCounter;
   private readonly retries: ScrapedCounter<'protocol'>;
+  /** The last seconds of `qproxy_http_request_duration_seconds`, for `/api/status` traffic.latency_ms. */
+  readonly recent = new RecentLatency({ buckets: DURATION_BUCKETS });
 
   constructor(registry: Registry, bytes: ScrapedCounter<'protocol' | 'direction'>) {
     const registers = [registry];
@@ -113,7 +116,10 @@ export class HttpMetrics implements HttpMetricsObserver {
   exchange(e: HttpExchangeEvent): void {
     const o = outcomeIndex(e.outcome);
     this.requests.add(o * CODE_CLASSES.length + codeClassIndex(e.status), 1);
-    if (e.durationSec >= 0 && Number.isFinite(e.durationSec)) this.durations[o]!.observe(e.durationSec);
+    if (e.durationSec >= 0 && Number.isFinite(e.durationSec)) {
+      this.durations[o]!.observe(e.durationSec);
+      this.recent.observe(e.durationSec);
+    }
     if (e.bytesIn > 0 && Number.isFinite(e.bytesIn)) this.bytes.add(RX, e.bytesIn);
     if (e.bytesOut > 0 && Number.isFinite(e.bytesOut)) this.bytes.add(TX, e.bytesOut);
   }

@@ -5,6 +5,7 @@
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { CpuWindow } from './cpu-window.js';
+import { ForwardMetrics } from './forward-metrics.js';
 import { HttpMetrics } from './http-metrics.js';
 import type { HttpMetricsObserver } from './http-metrics.js';
 import { BYTES_SLOT, createProxyBytes } from './proxy-bytes.js';
@@ -15,10 +16,13 @@ import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
 import type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+import type { RecentQuantiles } from './recent-latency.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
 export type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
+export type { ForwardConnectMode, ForwardDenyReason, ForwardMetricsObserver } from './forward-metrics.js';
+export type { RecentQuantiles } from './recent-latency.js';
 export type { SyncMetricsObserver } from './sync-metrics.js';
 export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
 
@@ -56,6 +60,9 @@ export interface TotalFigures {
   /** Records lost by the recorder or the store. */
   dropped: number;
   dropped_by_reason: Record<string, number>;
+  /** Exchanges and sessions the recording rules left out (include / exclude / sample). */
+  skipped: number;
+  skipped_by_reason: Record<string, number>;
 }
 
 /** TCP session counters since start, for `/api/status`. */
@@ -80,6 +87,8 @@ export class Metrics {
   readonly sync: SyncMetrics;
   /** Playback's observer (`qproxy_playback_*`): replay results, lateness, serving hits and misses. */
   readonly playback: PlaybackMetrics;
+  /** The forward proxy's observer (`qproxy_forward_*`). */
+  readonly forward: ForwardMetrics;
 
   private readonly proxyBytes: ScrapedCounter<'protocol' | 'direction'>;
   private readonly httpMetrics: HttpMetrics;
@@ -95,6 +104,7 @@ export class Metrics {
     this.tcp = this.tcpMetrics;
     this.sync = new SyncMetrics(this.registry);
     this.playback = new PlaybackMetrics(this.registry);
+    this.forward = new ForwardMetrics(this.registry);
     this.recordMetrics = new RecordMetrics(this.registry);
     this.http = this.httpMetrics;
     this.store = this.recordMetrics.store;
@@ -139,7 +149,18 @@ export class Metrics {
       recorded_bytes: this.recordMetrics.recordedBytes,
       dropped: this.recordMetrics.dropped.sum,
       dropped_by_reason: this.recordMetrics.dropped.byReason(),
+      ...this.skips(),
     };
+  }
+
+  private skips(): { skipped: number; skipped_by_reason: Record<string, number> } {
+    const byReason = this.recordMetrics.skippedByReason();
+    return { skipped: Object.values(byReason).reduce((a, b) => a + b, 0), skipped_by_reason: byReason };
+  }
+
+  /** HTTP exchange latency over the last seconds (from the duration histogram's observations). */
+  recentLatency(): RecentQuantiles {
+    return this.httpMetrics.recent.quantiles();
   }
 
   tcpTotals(): TcpFigures {

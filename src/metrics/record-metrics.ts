@@ -1,5 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { SKIP_REASONS, type SkipReason } from '../recording/selector.js';
 import { ReasonCounter } from './reason-counter.js';
 import { ScrapedCounter } from './scraped-counter.js';
 
@@ -19,11 +20,15 @@ export interface StoreMetricsObserver {
   damaged(count: number): void;
 }
 
+const SKIP_PROTOCOLS = ['http', 'tcp'] as const;
+
 /** What the recorder reports to metrics. */
 export interface RecorderMetricsObserver {
   dropped(reason: string, count: number): void;
   /** A TCP session's relay was paused until the store had room (`on_overload: "backpressure"`). */
   paused(): void;
+  /** One exchange or session not recorded because the recording rules left it out. */
+  skipped(protocol: 'http' | 'tcp', reason: SkipReason): void;
 }
 
 /** Store figures read on every scrape. */
@@ -52,6 +57,7 @@ export class RecordMetrics {
   readonly recorder: RecorderMetricsObserver;
 
   private readonly stored: ScrapedCounter<never>;
+  private readonly skipped: ScrapedCounter<'protocol' | 'reason'>;
   private readonly storedBytes: ScrapedCounter<never>;
   private storeStats: (() => StoreStats) | null = null;
   private storeHealth: (() => StoreHealthFigures) | null = null;
@@ -83,6 +89,16 @@ export class RecordMetrics {
     const tailCutBytes = unlabelled('qproxy_store_tail_cut_bytes_total', 'Bytes cut that way.');
     const damaged = unlabelled('qproxy_store_damaged_records_total', 'Records whose stored bytes failed their checksum (or whose segment is missing) when read by sync or live replay; they are skipped.');
     this.registerStoreGauges(registers);
+    // Slot = protocol index × reasons + reason index: a fixed, tiny set of series, all exported from 0.
+    this.skipped = new ScrapedCounter(
+      {
+        name: 'qproxy_recording_skipped_total',
+        help: 'Exchanges (http) and sessions (tcp) not recorded because recording.include / exclude / sample left them out, by reason.',
+        labelNames: ['protocol', 'reason'],
+        registers,
+      },
+      SKIP_PROTOCOLS.flatMap((protocol) => SKIP_REASONS.map((reason) => ({ protocol, reason }))),
+    );
 
     this.store = {
       stored: (count, bytes) => {
@@ -110,7 +126,22 @@ export class RecordMetrics {
       'qproxy_tcp_recording_paused_total',
       'Times a TCP session stopped reading until the store had room again (tcp.recording.on_overload "backpressure").',
     );
-    this.recorder = { dropped: (reason, count) => this.dropped.add(reason, count), paused: () => paused.add(0, 1) };
+    this.recorder = {
+      dropped: (reason, count) => this.dropped.add(reason, count),
+      paused: () => paused.add(0, 1),
+      skipped: (protocol, reason) => {
+        const r = SKIP_REASONS.indexOf(reason);
+        if (r >= 0) this.skipped.add((protocol === 'tcp' ? SKIP_REASONS.length : 0) + r, 1);
+      },
+    };
+  }
+
+  /** Skips since start, over both protocols, by reason (every reason present, 0 when none). */
+  skippedByReason(): Record<SkipReason, number> {
+    const n = SKIP_REASONS.length;
+    const out = {} as Record<SkipReason, number>;
+    SKIP_REASONS.forEach((reason, r) => (out[reason] = this.skipped.value(r) + this.skipped.value(n + r)));
+    return out;
   }
 
   /** Records durably stored since start. */

@@ -9,6 +9,7 @@ import type {
   SyncRejectReason,
   UpstreamLink,
 } from '../sync/observer.js';
+import { GATE_REFUSALS, type GateRefusal } from '../net/connection-gate.js';
 import { ReasonCounter } from './reason-counter.js';
 import { ScrapedCounter } from './scraped-counter.js';
 
@@ -64,6 +65,8 @@ export class SyncMetrics implements SyncMetricsObserver {
   private readonly batchSeconds: Histogram;
   private senderGauges: (() => SenderGauges) | null = null;
   private receiverPeers: (() => number) | null = null;
+  private receiverConnections: (() => { open: number; untrusted: number }) | null = null;
+  private readonly refusedConnections: ScrapedCounter<'reason'>;
   private upstream: (() => readonly UpstreamLink[]) | null = null;
 
   constructor(registry: Registry) {
@@ -94,6 +97,15 @@ export class SyncMetrics implements SyncMetricsObserver {
         registers,
       },
       BYTE_COMBOS,
+    );
+    this.refusedConnections = new ScrapedCounter(
+      {
+        name: 'qproxy_sync_connections_refused_total',
+        help: 'Receiver: connections to the sync listener refused at accept, or closed for not passing the access checks within sync.auth_timeout, by reason.',
+        labelNames: ['reason'],
+        registers,
+      },
+      GATE_REFUSALS.map((reason) => ({ reason })),
     );
     this.failures = new ReasonCounter({
       name: 'qproxy_sync_failures_total',
@@ -157,6 +169,15 @@ export class SyncMetrics implements SyncMetricsObserver {
 
   setReceiverPeers(fn: () => number): void {
     this.receiverPeers = fn;
+  }
+
+  connectionRefused(reason: GateRefusal): void {
+    const i = GATE_REFUSALS.indexOf(reason);
+    if (i >= 0) this.refusedConnections.add(i, 1);
+  }
+
+  setReceiverConnections(fn: () => { open: number; untrusted: number }): void {
+    this.receiverConnections = fn;
   }
 
   setUpstream(fn: () => readonly UpstreamLink[]): void {
@@ -226,7 +247,23 @@ export class SyncMetrics implements SyncMetricsObserver {
       'Playback on NATS: seconds since this zone\'s mirror or source last heard from the zone A stream (grows while the link is cut).',
       (l) => (l.last_active_ms === null ? null : l.last_active_ms / 1000),
     );
-    gauge('qproxy_sync_connected', 'Sender: 1 while the HTTP/2 connection to the peer is up. Receiver: peer connections open.', () => {
+    const connections = new Gauge({
+      name: 'qproxy_sync_receiver_connections',
+      help: 'Receiver: connections open on the sync listener, by whether they passed the access checks (token, client certificate) yet.',
+      labelNames: ['state'] as const,
+      registers,
+      collect: () => {
+        try {
+          const c = this.receiverConnections?.();
+          if (c === undefined) return;
+          connections.set({ state: 'authenticated' }, c.open - c.untrusted);
+          connections.set({ state: 'unauthenticated' }, c.untrusted);
+        } catch {
+          // Leave the gauge where it was rather than fail the whole scrape.
+        }
+      },
+    });
+    gauge('qproxy_sync_connected', 'Sender: 1 while the HTTP/2 connection to the peer is up. Receiver: peer connections open that passed the access checks.', () => {
       if (this.senderGauges) return sender('connected');
       try {
         return this.receiverPeers?.() ?? null;

@@ -13,6 +13,7 @@ import { HttpProxyServer } from '../proxy/http/index.js';
 import type { DownstreamTlsOptions } from '../proxy/http/index.js';
 import { HttpRecorder } from '../recording/recorder.js';
 import type { Store } from '../store/index.js';
+import { createRecordingSelector } from './recording-selection.js';
 import { createRedactor } from './redaction.js';
 import { readPem } from './tls-files.js';
 
@@ -37,6 +38,7 @@ export async function createHttpProxy(config: QProxyConfig, metrics: Metrics, st
     nodeId: config.node_id,
     maxBody: config.storage.max_body,
     redactor,
+    selector: createRecordingSelector(config, metrics.recorder),
     sink: store,
     observer: metrics.recorder,
     logger: logger.child({ module: 'recorder' }),

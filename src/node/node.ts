@@ -3,21 +3,27 @@
  * bottom-up (metrics → store → recorders and proxies → sync → playback → API) and stopped top-down,
  * each given only the options and narrow interfaces it needs.
  *
- *   Record:   clients → http/tcp proxies → recorders → store → sync sender → peer
- *   Playback: peer → sync receiver → store → replay engine / serving listeners
+ *   Record:   clients → http/tcp/forward proxies → recorders → store → sync sender → peer
+ *   Playback: peer → sync receiver → store → replay engine / serving listeners (http, tcp, forward)
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { checkConfigFiles } from '../config/files.js';
 import type { QProxyConfig } from '../config/schema.js';
 import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ApiServer } from '../api/api-server.js';
 import { Store } from '../store/index.js';
+import { createWebUi } from '../ui/index.js';
 import { createHttpProxy } from './http.js';
 import { createTcpProxy } from './tcp.js';
+import { createForwardProxy } from './forward.js';
+import { selfCheck, type BoundListener } from '../proxy/forward/index.js';
 import { createNatsSync, createSyncReceiver, createSyncSender, syncPurgeFloor } from './sync.js';
 import { createPlayback, type PlaybackHandle } from './playback.js';
+import { createRedactor, redactingImporter } from './redaction.js';
 import { buildStatus } from './status.js';
+import { warnIfFileHandlesShort } from './file-handles.js';
 
 /** A proxy listener as the node drives it (HTTP and TCP alike). */
 interface ProxyPart {
@@ -39,6 +45,7 @@ export interface NodeAddresses {
   http: AddressInfo | null;
   tcp: AddressInfo | null;
   sync: AddressInfo | null;
+  forward: AddressInfo | null;
 }
 
 interface Parts {
@@ -46,6 +53,7 @@ interface Parts {
   store: Store;
   http: ProxyPart | null;
   tcp: ProxyPart | null;
+  forward: ProxyPart | null;
   httpDiscovery: Discovery | null;
   tcpDiscovery: Discovery | null;
   sync: SyncPart | null;
@@ -69,8 +77,12 @@ export class QProxyNode {
     private readonly version: string,
   ) {}
 
-  /** Opens storage and builds every component; nothing listens until `start()`. */
+  /**
+   * Checks the files the config names (as `qproxy check-config` does), opens storage and builds
+   * every component; nothing listens until `start()`.
+   */
   static async create(config: QProxyConfig, logger: Logger, version: string): Promise<QProxyNode> {
+    checkConfigFiles(config);
     const node = new QProxyNode(config, logger, version);
     const metrics = new Metrics();
     let storeRef: Store | null = null;
@@ -98,9 +110,14 @@ export class QProxyNode {
       const record = config.mode === 'Record';
       http = record && config.http ? await createHttpProxy(config, metrics, store, logger) : null;
       tcpParts = record && config.tcp ? await createTcpProxy(config, { metrics, sink: store, logger }) : null;
+      const isSelf = selfCheck(() => node.boundListeners());
+      const forward = record && config.forward ? await createForwardProxy(config, { metrics, store, logger, isSelf }) : null;
       const syncDeps = { store, metrics, logger };
       const sync: SyncPart | null = createNatsSync(config, syncDeps) ?? createSyncSender(config, syncDeps) ?? createSyncReceiver(config, syncDeps);
-      const playback = createPlayback(config, { store, metrics, logger });
+      const playback = createPlayback(config, { store, metrics, logger, isSelf });
+      // HAR imports go into Playback stores only (a Record store feeds sync, which would ship them
+      // to the peer), redacted by the rules recorded traffic goes through.
+      const importer = playback ? redactingImporter(playback.importer, await createRedactor(config, store)) : undefined;
       const api = new ApiServer({
         host: config.api.host,
         port: config.api.port,
@@ -109,9 +126,9 @@ export class QProxyNode {
         records: store,
         ...optional('replays', playback?.replays),
         version,
-        // HAR imports go into Playback stores only: a Record store feeds sync, which would ship them to the peer.
-        ...optional('importer', config.mode === 'Playback' ? store : undefined),
+        ...optional('importer', importer),
         status: () => node.status(),
+        ...optional('ui', config.api.ui ? createWebUi({ ...optional('token', config.api.token), logger }) : undefined),
         metrics,
         ready: () => {
           if (node.draining) return false;
@@ -125,6 +142,7 @@ export class QProxyNode {
         store,
         http,
         tcp: tcpParts?.proxy ?? null,
+        forward,
         httpDiscovery: http?.discovery ?? null,
         tcpDiscovery: tcpParts?.discovery ?? null,
         sync,
@@ -133,7 +151,7 @@ export class QProxyNode {
       };
       return node;
     } catch (err) {
-      await http?.discovery.close();
+      await http?.discovery?.close();
       await tcpParts?.discovery.close();
       await store.close();
       throw err;
@@ -142,13 +160,16 @@ export class QProxyNode {
 
   /** Binds the listeners: the API first (so status is visible while traffic starts), then the rest. */
   async start(): Promise<NodeAddresses> {
+    warnIfFileHandlesShort(this.config, this.logger);
     const p = this.parts;
     const api = await p.api.listen();
     const sync = (await p.sync?.start()) ?? null;
-    const served = (await p.playback?.start()) ?? { http: null, tcp: null };
+    this.addresses = { api, http: null, tcp: null, sync, forward: null };
+    const served = (await p.playback?.start()) ?? { http: null, tcp: null, forward: null };
     const tcp = (await p.tcp?.listen()) ?? served.tcp;
     const http = (await p.http?.listen()) ?? served.http;
-    this.addresses = { api, http, tcp, sync };
+    const forward = (await p.forward?.listen()) ?? served.forward;
+    this.addresses = { api, http, tcp, sync, forward };
     this.logger.info(
       {
         mode: this.config.mode,
@@ -156,6 +177,7 @@ export class QProxyNode {
         http: http && hostPort(http),
         tcp: tcp && hostPort(tcp),
         sync: sync && hostPort(sync),
+        forward: forward && hostPort(forward),
         store: this.config.storage.path,
       },
       'qproxy started',
@@ -183,9 +205,10 @@ export class QProxyNode {
       store: p.store.stats(),
       storeHealth: p.store.health(),
       metrics: p.metrics,
-      inFlight: (p.http?.inFlight ?? 0) + (p.tcp?.inFlight ?? 0),
+      inFlight: (p.http?.inFlight ?? 0) + (p.tcp?.inFlight ?? 0) + (p.forward?.inFlight ?? 0),
       listeners: this.addresses,
       recordingEnabled: this.config.recording.enabled,
+      forward: this.config.forward !== undefined,
       sync: p.sync?.status() ?? null,
       playback: p.playback?.status() ?? null,
       discovery: {
@@ -195,11 +218,18 @@ export class QProxyNode {
     });
   }
 
+  /** Every listener bound so far: a forward proxy must never connect to one of them. */
+  boundListeners(): BoundListener[] {
+    const a = this.addresses;
+    if (a === null) return [];
+    return [a.api, a.http, a.tcp, a.sync, a.forward].filter((x): x is AddressInfo => x !== null);
+  }
+
   private async doStop(): Promise<void> {
     const p = this.parts;
     this.draining = true;
     const drainMs = this.config.shutdown.drain_timeout;
-    const proxies = [p.http, p.tcp].filter((x): x is ProxyPart => x !== null);
+    const proxies = [p.http, p.tcp, p.forward].filter((x): x is ProxyPart => x !== null);
     this.logger.info({ drain_timeout_ms: drainMs, in_flight: proxies.reduce((n, x) => n + x.inFlight, 0) }, 'draining');
     for (const proxy of proxies) proxy.beginDrain();
     await Promise.all(proxies.map((x) => x.close(drainMs)));

@@ -6,6 +6,7 @@
  * `status()` under `/api/status` `playback`.
  */
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import type { QProxyConfig } from '../config/schema.js';
 import { parseTcpTarget } from '../discovery/index.js';
 import { QProxyError } from '../errors.js';
@@ -17,21 +18,34 @@ import { resultsPathFor } from '../playback/results/schema.js';
 import { Forwarder } from '../playback/serve/forwarder.js';
 import { HttpStubServer } from '../playback/serve/http-stub-server.js';
 import type { MatchRules } from '../playback/serve/request-key.js';
+import { LiveExclusions, type ExclusionStore } from '../playback/source/live-exclusions.js';
 import type { PlaybackStore } from '../playback/source/store-port.js';
 import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
 import { compileJsonPath } from '../recording/json-path.js';
 import { HttpRecorder, type RecorderObserver } from '../recording/recorder.js';
+import type { SelectionObserver } from '../recording/selector.js';
 import type { RecordSink } from '../recording/sink.js';
+import { createRecordingSelector } from './recording-selection.js';
 import { createRedactor } from './redaction.js';
 import { readPem } from './tls-files.js';
+import { ConnectHandler, PROXY_AUTHENTICATE, hostMatcher, resolveAll, type ForwardObserver, type SelfCheck } from '../proxy/forward/index.js';
+import { normalizeAddress } from '../proxy/http/index.js';
+import { forwardAccess, forwardTimeouts, loadCertificates } from './forward.js';
+import type { LeafCacheObserver } from '../tls/index.js';
 
 /** What playback takes from the node. */
 export interface PlaybackDeps {
-  /** The record store: read for replay and serving; written by forward-on-miss. */
-  store: PlaybackStore & RecordSink & { getMeta(key: string): string | null; setMeta(key: string, value: string): Promise<void> };
-  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops. */
-  metrics: { playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void }; recorder: RecorderObserver };
+  /** The record store: read for replay and serving; written by forward-on-miss and HAR imports. */
+  store: PlaybackStore & RecordSink & ExclusionStore;
+  /** `metrics.playback` observes replays and serving; `metrics.recorder` counts forward-on-miss recording drops and skips; `metrics.forward` the forward listener. */
+  metrics: {
+    playback: PlaybackObserver & { setGauges(fn: () => PlaybackGauges): void };
+    recorder: RecorderObserver & SelectionObserver;
+    forward: ForwardObserver & LeafCacheObserver & { setCertCacheSize(fn: () => number): void };
+  };
   logger: PlaybackLogger;
+  /** The node's own listeners, refused as CONNECT targets of the serving forward proxy; default none. */
+  isSelf?: SelfCheck;
 }
 
 /** A logger that can make children; a pino logger fits. */
@@ -46,6 +60,7 @@ export interface PlaybackLogger {
 export interface PlaybackAddresses {
   http: AddressInfo | null;
   tcp: AddressInfo | null;
+  forward: AddressInfo | null;
 }
 
 export interface PlaybackHandle {
@@ -57,10 +72,14 @@ export interface PlaybackHandle {
   status(): Record<string, unknown>;
   /** For ApiOptions.replays: answers 503 (QP_ERR_REPLAY_CLOSED) until started and after close. */
   replays: ReplaysApi;
+  /** For ApiOptions.importer: stores HAR imports, which the live replay passes over. */
+  importer: LiveExclusions;
   /** The serving HTTP listener, once started (null when serving is off or there is no `http`). */
   readonly serveServer: HttpStubServer | null;
   /** The serving TCP listener, once started. */
   readonly tcpServeServer: TcpStubServer | null;
+  /** The serving forward proxy, once started (null without a `forward` section). */
+  readonly forwardServeServer: HttpStubServer | null;
   /** The replay engine, once started. */
   readonly engine: PlaybackEngine | null;
 }
@@ -77,7 +96,7 @@ function notStarted(): QProxyError {
   return new QProxyError('QP_ERR_REPLAY_CLOSED', 'playback is not running (starting up or shutting down); try again shortly');
 }
 
-function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
+function engineOptions(config: Config, deps: PlaybackDeps, exclusions: LiveExclusions): EngineOptions {
   const p = config.playback;
   const http = config.http;
   const tcp = config.tcp;
@@ -112,6 +131,9 @@ function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
           }),
           replyTimeoutMs: p.tcp.reply_timeout,
           compare: p.tcp.compare,
+          protocol: tcp.protocol === 'raw' ? null : tcp.protocol,
+          creds: p.tcp.auth === undefined ? null : { user: p.tcp.auth.user, ...(p.tcp.auth.password !== undefined && { password: p.tcp.auth.password }), ...(p.tcp.auth.database !== undefined && { database: p.tcp.auth.database }) },
+          ignore: p.tcp.ignore,
         }
       : null,
     timeoutMs: p.timeout,
@@ -122,6 +144,7 @@ function engineOptions(config: Config, deps: PlaybackDeps): EngineOptions {
     maxReplays: p.results.max_replays,
     observer: deps.metrics.playback,
     logger: deps.logger.child({ module: 'replay' }),
+    exclusions,
   };
 }
 
@@ -146,6 +169,7 @@ async function forwarder(config: Config, deps: PlaybackDeps): Promise<Forwarder 
     nodeId: config.node_id,
     maxBody: config.storage.max_body,
     redactor,
+    selector: createRecordingSelector(config, deps.metrics.recorder),
     sink: deps.store,
     observer: deps.metrics.recorder,
     logger: deps.logger.child({ module: 'recorder' }),
@@ -197,6 +221,62 @@ async function httpStub(config: Config, deps: PlaybackDeps): Promise<HttpStubSer
   });
 }
 
+/**
+ * The forward proxy of a Playback node: an application in zone B sets HTTPS_PROXY to it and gets
+ * its dependencies' recorded answers. CONNECTs are intercepted with the CA (tunnel hosts are
+ * refused: there is nothing to relay to), and requests are matched on origin and path.
+ */
+async function forwardStub(config: Config, deps: PlaybackDeps): Promise<HttpStubServer | null> {
+  const forward = config.forward;
+  if (forward === undefined || !config.playback.serve.enabled) return null;
+  const logger = deps.logger.child({ module: 'serve', listener: 'forward' }) as PlaybackLogger & Logger;
+  const certificates = await loadCertificates(forward, { metrics: deps.metrics, logger });
+  const access = forwardAccess(forward, deps.isSelf ?? (() => false));
+  let stub: HttpStubServer | null = null;
+  const connect = new ConnectHandler(
+    {
+      access,
+      certificates,
+      tunnelHosts: hostMatcher(forward.tunnel_hosts),
+      sink: { accept: (socket, info) => stub!.accept(socket, info) },
+      handshakeMs: forward.timeouts.header_read,
+      observer: deps.metrics.forward,
+      resolve: resolveAll,
+      logger,
+    },
+    null,
+  );
+  const t = forwardTimeouts(forward);
+  stub = new HttpStubServer({
+    host: forward.host,
+    port: forward.port,
+    store: deps.store,
+    match: matchRules(config),
+    limits: {
+      maxHeaderSize: forward.limits.max_header_size,
+      maxBodyBytes: forward.limits.max_body_size > 0 ? forward.limits.max_body_size : SERVE_MAX_BODY,
+      maxConnections: forward.limits.max_connections,
+    },
+    timeouts: { headerReadMs: t.headerReadMs, requestMs: t.requestMs, idleMs: t.idleMs },
+    forwarder: null,
+    forward: {
+      onConnect: connect.handle,
+      check: (address, rawHeaders) => {
+        const d = access.checkClient(normalizeAddress(address), rawHeaders);
+        if (d === null) return null;
+        deps.metrics.forward.denied(d.reason);
+        logger.info({ client: address, reason: d.reason }, `forward proxy refused a request: ${d.message}`);
+        return { status: d.status, message: d.message, code: d.status === 407 ? 'QP_ERR_PROXY_AUTH' : 'QP_ERR_FORWARD_DENIED', headers: d.status === 407 ? PROXY_AUTHENTICATE : [] };
+      },
+      close: () => connect.close(),
+    },
+    observer: deps.metrics.playback,
+    logger,
+    pollMs: SERVE_POLL_MS,
+  });
+  return stub;
+}
+
 function tcpStub(config: Config, deps: PlaybackDeps): TcpStubServer | null {
   const tcp = config.tcp;
   if (tcp === undefined || !config.playback.serve.enabled) return null;
@@ -219,6 +299,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
   let engine: PlaybackEngine | null = null;
   let http: HttpStubServer | null = null;
   let tcp: TcpStubServer | null = null;
+  let fwd: HttpStubServer | null = null;
   let closing: Promise<void> | null = null;
   const manager = () => {
     if (engine === null || closing !== null) throw notStarted();
@@ -228,48 +309,55 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
     const s = engine?.manager.status();
     return { successRatio: (s?.success_rate as number | null | undefined) ?? null, inFlight: (s?.in_flight as number | undefined) ?? 0 };
   });
+  const exclusions = LiveExclusions.load(deps.store, deps.logger.child({ module: 'replay' }));
   const replays: ReplaysApi = {
     create: (req: ReplayRequest) => manager().create(req),
     list: (limit) => manager().list(limit),
     get: (id) => manager().get(id),
     remove: (id) => manager().remove(id),
     results: (id, q) => manager().results(id, q),
+    result: (id, recordId) => manager().result(id, recordId),
   };
   return {
     replays,
+    importer: exclusions,
     get serveServer() {
       return http;
     },
     get tcpServeServer() {
       return tcp;
     },
+    get forwardServeServer() {
+      return fwd;
+    },
     get engine() {
       return engine;
     },
     async start() {
-      const opts = engineOptions(config, deps);
+      const opts = engineOptions(config, deps, exclusions);
       engine = await PlaybackEngine.open(opts);
       engine.start();
       try {
         http = await httpStub(config, deps);
         tcp = tcpStub(config, deps);
-        return { http: http ? await http.listen() : null, tcp: tcp ? await tcp.listen() : null };
+        fwd = await forwardStub(config, deps);
+        return { http: http ? await http.listen() : null, tcp: tcp ? await tcp.listen() : null, forward: fwd ? await fwd.listen() : null };
       } catch (err) {
-        await Promise.all([http?.close(0), tcp?.close(0)]);
+        await Promise.all([http?.close(0), tcp?.close(0), fwd?.close(0)]);
         await engine.close(0);
         throw err;
       }
     },
     close(deadlineMs) {
       closing ??= (async () => {
-        await Promise.all([http?.close(deadlineMs), tcp?.close(deadlineMs)]);
+        await Promise.all([http?.close(deadlineMs), tcp?.close(deadlineMs), fwd?.close(deadlineMs)]);
         await engine?.close(deadlineMs);
       })();
       return closing;
     },
     status() {
       const base = engine?.manager.status() ?? { replayed: 0, matched: 0, mismatched: 0, failed: 0, success_rate: null };
-      return { ...base, serve: { http: http?.status() ?? null, tcp: tcp?.status() ?? null } };
+      return { ...base, serve: { http: http?.status() ?? null, tcp: tcp?.status() ?? null, forward: fwd?.status() ?? null } };
     },
   };
 }

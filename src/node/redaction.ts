@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { RecordImporter } from '../api/har-routes.js';
 import type { QProxyConfig } from '../config/schema.js';
+import type { QRecord } from '../recording/model.js';
 import { Redactor } from '../recording/redaction.js';
 
 interface MetaStore {
@@ -34,4 +36,16 @@ async function redactionKey(config: QProxyConfig, store: MetaStore): Promise<str
   const key = randomBytes(32).toString('base64url');
   await store.setMeta('redaction_key', key);
   return key;
+}
+
+/**
+ * The store's ingest for imported records (HAR), behind the node's redaction rules: an imported
+ * record is redacted exactly as a recorded one, before anything is stored. A redaction failure
+ * fails the import (nothing stored) rather than storing the record unredacted.
+ */
+export function redactingImporter(store: RecordImporter, redactor: Redactor | null): RecordImporter {
+  if (redactor === null) return store;
+  return {
+    ingest: (records: QRecord[]) => store.ingest(records.map((r) => (r.protocol === 'http' ? redactor.redactRecord(r) : r))),
+  };
 }

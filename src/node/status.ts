@@ -12,11 +12,13 @@ export interface StatusInput {
   storeHealth: StoreHealth;
   metrics: Metrics;
   inFlight: number;
-  listeners: { api: AddressInfo; http: AddressInfo | null; tcp: AddressInfo | null; sync: AddressInfo | null } | null;
+  listeners: { api: AddressInfo; http: AddressInfo | null; tcp: AddressInfo | null; sync: AddressInfo | null; forward: AddressInfo | null } | null;
   recordingEnabled: boolean;
   sync: object | null;
   playback: object | null;
   discovery: object | null;
+  /** A forward listener is configured: its figures go in `forward`. */
+  forward: boolean;
 }
 
 const NO_PLAYBACK = { replayed: 0, matched: 0, mismatched: 0, failed: 0, success_rate: null };
@@ -41,6 +43,7 @@ export function buildStatus(s: StatusInput): object {
       tcp_sessions: tcp.sessions,
       tcp_active: tcp.active,
       in_flight: s.inFlight,
+      latency_ms: s.metrics.recentLatency(),
     },
     recording: {
       enabled: s.recordingEnabled,
@@ -48,13 +51,17 @@ export function buildStatus(s: StatusInput): object {
       recorded_bytes: totals.recorded_bytes,
       dropped: totals.dropped,
       dropped_by_reason: totals.dropped_by_reason,
+      skipped: totals.skipped,
+      skipped_by_reason: totals.skipped_by_reason,
     },
     listeners: s.listeners && {
       api: addr(s.listeners.api),
       http: addr(s.listeners.http),
       tcp: addr(s.listeners.tcp),
       sync: addr(s.listeners.sync),
+      forward: addr(s.listeners.forward),
     },
+    forward: s.forward ? s.metrics.forward.figures() : null,
     discovery: s.discovery,
     sync: s.sync ?? { enabled: false },
     playback: s.playback ?? NO_PLAYBACK,

@@ -110,6 +110,7 @@ export function createSyncReceiver(config: QProxyConfig, deps: SyncDeps): SyncHa
     ...(sync.token !== undefined && { token: sync.token }),
     allowedClients: sync.allowed_clients,
     maxBatchBytes: sync.max_batch_bytes,
+    limits: { maxConnections: sync.max_connections, maxConnectionsPerAddress: sync.max_connections_per_address, authTimeoutMs: sync.auth_timeout },
     store: deps.store,
     observer: deps.metrics.sync,
     logger: childLogger(deps.logger),

@@ -11,8 +11,10 @@ import type { QProxyConfig } from '../config/schema.js';
 import { TcpProxyServer } from '../proxy/tcp/index.js';
 import type { TcpDownstreamTls, TcpListenerTls, TcpProxyLogger, TcpProxyObserver } from '../proxy/tcp/index.js';
 import type { RecorderObserver } from '../recording/recorder.js';
+import type { SelectionObserver } from '../recording/selector.js';
 import type { RecordSink } from '../recording/sink.js';
 import { TcpRecorder } from '../recording/tcp-recorder.js';
+import { createRecordingSelector } from './recording-selection.js';
 import { readPem } from './tls-files.js';
 
 /** A client's TLS handshake on the TCP listener must finish within this, or tcp.timeouts.idle if shorter. */
@@ -25,8 +27,8 @@ export interface ChildLogger extends TcpProxyLogger, DiscoveryLogger {
 
 /** What the TCP proxy takes from the rest of the node. */
 export interface TcpProxyDeps {
-  /** `metrics.tcp` observes the proxy, `metrics.recorder` counts recording drops (a Metrics fits). */
-  metrics: { tcp: TcpProxyObserver; recorder: RecorderObserver };
+  /** `metrics.tcp` observes the proxy, `metrics.recorder` counts recording drops and skips (a Metrics fits). */
+  metrics: { tcp: TcpProxyObserver; recorder: RecorderObserver & SelectionObserver };
   /** Where session records go (the Store). */
   sink: RecordSink;
   logger: ChildLogger;
@@ -84,10 +86,12 @@ export async function createTcpProxy(config: QProxyConfig, deps: TcpProxyDeps): 
   const recorder = new TcpRecorder({
     enabled: config.recording.enabled,
     nodeId: config.node_id,
+    appProtocol: tcp.protocol === 'raw' ? null : tcp.protocol,
     maxSessionBytes: tcp.recording.max_session_bytes,
     segmentIntervalMs: tcp.recording.segment_interval,
     segmentBytes: tcp.recording.segment_bytes,
     onOverload: tcp.recording.on_overload,
+    selector: createRecordingSelector(config, deps.metrics.recorder),
     sink: deps.sink,
     observer: deps.metrics.recorder,
     logger: deps.logger.child({ module: 'recorder', listener: 'tcp' }),

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { ConfigError, errorMessage } from '../errors.js';
+import { readConfigFile } from '../config/files.js';
 
-/** Reads a PEM file named in the config; a missing or unreadable file is a configuration error. */
+/**
+ * Reads a PEM file named in the config; a missing or unreadable file is a configuration error. The
+ * node checked every named file when it was created (config/files.ts); this read says the same if
+ * one went away since.
+ */
 export function readPem(path: string, field: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`${field}: cannot read "${path}" (${errorMessage(err)}) — check the path (relative paths are resolved against the config file's folder)`, { cause: err });
-  }
+  return readConfigFile(path, field);
 }

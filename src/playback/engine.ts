@@ -2,12 +2,15 @@
  * @module The replay side of a Playback node, built from plain options: the results thread and
  * file, the HTTP and TCP replay clients, and the replay manager (live and on-demand replays).
  */
+import type { Credentials } from '../protocols/types.js';
+import type { AppProtocol } from '../recording/model.js';
+import type { MessageIgnore } from './compare/compare-messages.js';
 import { HttpReplayClient } from './http/replay-client.js';
 import { HttpDriver } from './http/http-driver.js';
 import type { RewriteOptions } from './http/rewrite.js';
 import type { ProtocolDriver } from './driver.js';
 import type { PlaybackObserver } from './observer.js';
-import { ReplayManager, type LiveOptions } from './replay-manager.js';
+import { ReplayManager, type LiveOptions, type ReplayManagerOptions } from './replay-manager.js';
 import type { ReplayDefaults } from './replay-params.js';
 import { ResultsReader } from './results/reader.js';
 import { ResultsThread } from './results/results-thread.js';
@@ -37,6 +40,12 @@ export interface EngineOptions {
     tls?: { ca?: string | Buffer; rejectUnauthorized: boolean; servername?: string };
     replyTimeoutMs: number;
     compare: 'exact' | 'length';
+    /** How records without an app_protocol are read (tcp.protocol); null or absent = raw. */
+    protocol?: AppProtocol | null;
+    /** playback.tcp.auth, for the replay's own opening of protocol sessions; absent = none. */
+    creds?: Credentials | null;
+    /** playback.tcp.ignore; absent = the built-in rules only. */
+    ignore?: MessageIgnore;
   } | null;
   /** Connect, response head and body idle timeout of replayed requests. */
   timeoutMs: number;
@@ -51,6 +60,8 @@ export interface EngineOptions {
   logger: EngineLogger;
   /** Live feed polling interval; default 100 ms. */
   pollMs?: number;
+  /** Records the live replay passes over (HAR imports). */
+  exclusions?: ReplayManagerOptions['exclusions'];
   /** Results group-commit interval; default 100 ms. */
   flushIntervalMs?: number;
 }
@@ -98,14 +109,19 @@ export class PlaybackEngine {
       logger: o.logger,
       retentionMs: o.retentionMs,
       maxReplays: o.maxReplays,
+      maxDecoded,
       ...(o.pollMs !== undefined && { pollMs: o.pollMs }),
+      ...(o.exclusions !== undefined && { exclusions: o.exclusions }),
       drivers: ({ compare, safety, speed, live }) => {
         const drivers: Partial<Record<'http' | 'tcp', ProtocolDriver>> = {};
         if (http && o.http) {
           const rulesId = results.addRules(compare, maxDecoded);
           drivers.http = new HttpDriver({ client: http, results, rulesId, rewrite: o.http.rewrite, safety });
         }
-        if (tcp && o.tcp) drivers.tcp = new TcpDriver({ client: tcp, results, compare: o.tcp.compare, speed, live });
+        if (tcp && o.tcp) {
+          const tcpRulesId = results.addTcpRules(o.tcp.ignore ?? { defaults: true, messages: [], requests: [], patterns: [] });
+          drivers.tcp = new TcpDriver({ client: tcp, results, compare: o.tcp.compare, speed, live, protocol: o.tcp.protocol ?? null, creds: o.tcp.creds ?? null, tcpRulesId });
+        }
         return drivers;
       },
     });

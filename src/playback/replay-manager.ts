@@ -6,10 +6,11 @@
  */
 import { QProxyError } from '../errors.js';
 import { uuidv7 } from '../recording/uuidv7.js';
+import { sideBySide } from './compare/side-by-side.js';
 import type { CompareOptions } from './compare/types.js';
 import type { ProtocolDriver } from './driver.js';
 import type { PlaybackObserver } from './observer.js';
-import { resolveRequest, type ReplayDefaults, type ReplayParams, type ReplayRequest, type ReplaysApi } from './replay-params.js';
+import { resolveRequest, type ReplayDefaults, type ReplayParams, type ReplayRequest, type ReplaysApi, type ResultDetail } from './replay-params.js';
 import { ReplayRun, type RunSettings } from './replay-run.js';
 import type { ResultsReader } from './results/reader.js';
 import { RESULT_STATUSES, type ResultStatus } from './results/result.js';
@@ -47,8 +48,12 @@ export interface ReplayManagerOptions {
   /** Results older than this are purged (0 = kept); finished on-demand replays beyond `maxReplays` too. */
   retentionMs: number;
   maxReplays: number;
+  /** Decoded bodies are bounded to this many bytes when shown side by side (as when compared). */
+  maxDecoded: number;
   /** Live feed polling when it is empty; replay documents are saved this often too (×20). */
   pollMs?: number;
+  /** Records the live replay passes over (HAR imports); told where the live cursor is. */
+  exclusions?: { excludes(id: string): boolean; passed(cursor: number): void };
 }
 
 export const LIVE_ID = 'live';
@@ -95,6 +100,8 @@ export class ReplayManager implements ReplaysApi {
   /** Starts the live replay (when enabled) and the housekeeping timers. */
   start(): void {
     if (this.o.live.enabled) this.startLive();
+    // Without a saved cursor a live replay turned on later starts at the store's end: past every import.
+    else if (this.o.reader.getMeta(LIVE_CURSOR_KEY) === null) this.o.exclusions?.passed(this.o.store.stats().lastSeq);
     this.timers.push(setInterval(() => this.saveDocs(), this.pollMs * 20).unref());
     this.purge();
     this.timers.push(setInterval(() => this.purge(), PURGE_EVERY_MS).unref());
@@ -175,6 +182,21 @@ export class ReplayManager implements ReplaysApi {
     return this.o.reader.results(id, { limit: q.limit, ...(status && { status }), ...(q.cursor !== undefined && { cursor: q.cursor }) });
   }
 
+  result(id: string, recordId: string): ResultDetail | null {
+    const run = this.runs.get(id);
+    const doc = (run?.doc() ?? this.o.reader.replay(id)) as { params?: { compare?: CompareOptions } } | null;
+    if (doc === null) return null;
+    const result = this.o.reader.result(id, recordId);
+    if (result === null) return null;
+    const compare = doc.params?.compare ?? this.o.defaults.compare;
+    const record = this.o.store.get(recordId);
+    const recorded = record?.protocol === 'http' && record.response !== null ? record.response : null;
+    const answer = this.o.reader.answer(id, recordId);
+    const replayed = answer && { status: answer.status, headers: answer.headers, body: { data: answer.body, size: answer.size, truncated: answer.truncated } };
+    const comparison = recorded !== null && replayed !== null ? sideBySide(recorded, replayed, compare, this.o.maxDecoded) : null;
+    return { result, recorded, replayed, comparison, compare };
+  }
+
   /** The `/api/status` `playback` figures (SPEC §7 keys first). */
   status(): Record<string, unknown> {
     const s = this.totals.summary;
@@ -235,9 +257,16 @@ export class ReplayManager implements ReplaysApi {
       params: { delay_ms: delayMs, concurrency, compare, safety, from_cursor: cursor },
       skipUndriven: false,
     };
+    const exclusions = this.o.exclusions;
     const tracked = {
       add(item: SourceItem): void {
         watermark.add(item.seq);
+      },
+      // An imported record's position counts as done without a replay.
+      passOver(item: SourceItem): boolean {
+        if (exclusions?.excludes(item.id) !== true) return false;
+        watermark.finish(item.seq);
+        return true;
       },
     };
     const run = new ReplayRun(settings, trackingSource(source, tracked), {
@@ -290,6 +319,9 @@ export class ReplayManager implements ReplaysApi {
   private setCursor(value: number): void {
     if (this.live) this.live.saved = value;
     this.o.results.setMeta(LIVE_CURSOR_KEY, String(value));
+    const exclusions = this.o.exclusions;
+    // Forgotten only once the cursor is on disk: a crash before would replay from the older one.
+    if (exclusions) this.o.results.flush().then(() => exclusions.passed(value), () => undefined);
   }
 
   private purge(): void {
@@ -298,13 +330,24 @@ export class ReplayManager implements ReplaysApi {
   }
 }
 
-/** Tells `tracker` about every item before the replay sees it (the watermark needs every position). */
-function trackingSource(source: RecordSource, tracker: { add(item: SourceItem): void }): RecordSource {
+/** Batches of passed-over records read in one go before the live replay yields to its poll timer. */
+const PASS_OVER_READS = 16;
+
+/**
+ * Tells `tracker` about every item before the replay sees it (the watermark needs every position),
+ * and leaves out those it passes over.
+ */
+function trackingSource(source: RecordSource, tracker: { add(item: SourceItem): void; passOver(item: SourceItem): boolean }): RecordSource {
   return {
     async next() {
-      const items = await source.next();
-      if (items !== null) for (const it of items) tracker.add(it);
-      return items;
+      for (let reads = 0; reads < PASS_OVER_READS; reads++) {
+        const items = await source.next();
+        if (items === null || items.length === 0) return items;
+        for (const it of items) tracker.add(it);
+        const kept = items.filter((it) => !tracker.passOver(it));
+        if (kept.length > 0) return kept;
+      }
+      return [];
     },
   };
 }

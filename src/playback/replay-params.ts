@@ -1,4 +1,6 @@
-import type { CompareOptions } from './compare/types.js';
+import type { SideBySide } from './compare/side-by-side.js';
+import type { CompareOptions, ResponseSide } from './compare/types.js';
+import type { ReplayResult } from './results/result.js';
 import type { SafetyOptions } from './safety.js';
 import type { RecordFilter } from './source/record-filter.js';
 
@@ -86,6 +88,19 @@ export function resolveRequest(req: ReplayRequest, d: ReplayDefaults): ReplayPar
   };
 }
 
+/** One record's result with both answers, for the side-by-side view (`GET /api/replays/{id}/results/{record_id}`). */
+export interface ResultDetail {
+  result: ReplayResult;
+  /** The recorded response; null for TCP sessions, records without a response, or records no longer stored. */
+  recorded: ResponseSide | null;
+  /** The replayed response, kept for mismatches only; null otherwise. */
+  replayed: ResponseSide | null;
+  /** Both answers field by field under the replay's rules; null unless both answers are there. */
+  comparison: SideBySide | null;
+  /** The comparison rules the replay applied. */
+  compare: CompareOptions;
+}
+
 /** How a replay is listed, read and cancelled, as the API sees it. */
 export interface ReplaysApi {
   /** Starts an on-demand replay. Throws QProxyError QP_ERR_REPLAY_LIMIT when too many are running. */
@@ -99,4 +114,6 @@ export interface ReplaysApi {
   remove(id: string): Promise<object | 'deleted' | null>;
   /** One page of a replay's per-record results; null when there is no such replay. */
   results(id: string, q: { status?: string; limit: number; cursor?: string }): { results: object[]; next: string | null } | null;
+  /** One record's result in a replay with both answers; null when the replay has no result for it. */
+  result(id: string, recordId: string): ResultDetail | null;
 }

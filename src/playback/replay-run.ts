@@ -19,6 +19,7 @@ import type { ReplayResult, ResultBase, ResultStatus } from './results/result.js
 import type { ResultsThread } from './results/results-thread.js';
 import { Scheduler } from './schedule/scheduler.js';
 import type { RecordSource, SourceItem } from './source/store-port.js';
+import { endpointKey } from './stats/endpoint-key.js';
 import { ReplaySummary, type SummaryJson } from './stats/replay-summary.js';
 
 export type ReplayState = 'running' | 'done' | 'cancelled' | 'failed';
@@ -286,8 +287,9 @@ export class ReplayRun {
     }
     this.summary.latency(p.facts.recorded_ms, out.replayedMs);
     const full: ResultBase = { ...base, replayed_status: out.replayedStatus, replayed_ms: round(out.replayedMs) };
+    const endpoint = endpointKey(p.record.protocol, base.method, base.target);
     const pending = out.compare(full).then(
-      (c) => this.count(p.item, p.record.protocol, c.match ? 'match' : 'mismatch', c.kinds, c.truncated, null),
+      (c) => this.count(p.item, p.record.protocol, c.match ? 'match' : 'mismatch', { kinds: c.kinds, truncated: c.truncated, errorCode: null, endpoint }),
       (err: unknown) => this.deps.logger.warn({ err, record: p.record.id }, 'replay comparison was lost with the results thread'),
     );
     this.comparing.add(pending);
@@ -317,12 +319,22 @@ export class ReplayRun {
   private store(result: ReplayResult, item: SourceItem): void {
     this.deps.results.put(result);
     const code = result.error?.startsWith('QP_ERR_') ? result.error.slice(0, result.error.indexOf(':')) : null;
-    this.count(item, result.protocol, result.status, [], false, result.status === 'failed' ? code : null);
+    this.count(item, result.protocol, result.status, {
+      kinds: [],
+      truncated: false,
+      errorCode: result.status === 'failed' ? code : null,
+      endpoint: endpointKey(result.protocol, result.method, result.target),
+    });
   }
 
-  private count(item: SourceItem, protocol: 'http' | 'tcp', status: ResultStatus, kinds: readonly string[], truncated: boolean, errorCode: string | null): void {
-    this.summary.add(status, { kinds, truncated, errorCode });
-    this.deps.observer.result(protocol, status, kinds);
+  private count(
+    item: SourceItem,
+    protocol: 'http' | 'tcp',
+    status: ResultStatus,
+    r: { kinds: readonly string[]; truncated: boolean; errorCode: string | null; endpoint: string },
+  ): void {
+    this.summary.add(status, r);
+    this.deps.observer.result(protocol, status, r.kinds);
     this.deps.finished?.(item);
   }
 }

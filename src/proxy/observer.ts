@@ -31,12 +31,15 @@ export type RejectReason =
   | 'duplicate_host'
   | 'missing_host'
   | 'http10_transfer_encoding'
+  | 'unsupported_version'
   | 'body_too_large'
   | 'expectation_failed'
   | 'request_timeout'
   | 'h2_malformed'
   | 'tls_handshake'
-  | 'too_many_connections';
+  | 'too_many_connections'
+  | 'forward_denied'
+  | 'proxy_auth_required';
 
 /** Receives the HTTP proxy's events. */
 export interface HttpProxyObserver {

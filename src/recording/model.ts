@@ -109,6 +109,16 @@ export interface TcpChunk {
   data: Buffer;
 }
 
+/**
+ * The application protocol a TCP listener was told it carries (`tcp.protocol`). The bytes are
+ * recorded as they are whatever it is; the protocol says how to read them as messages (API view,
+ * replay, comparison). Records of a "raw" listener carry no `app_protocol`.
+ */
+export type AppProtocol = 'postgres' | 'redis' | 'mysql';
+
+/** Every value of {@link AppProtocol}, for validation. */
+export const APP_PROTOCOLS: readonly AppProtocol[] = ['postgres', 'redis', 'mysql'];
+
 /** How a TCP session ended. */
 export type TcpCloseReason =
   | 'client_close'
@@ -141,6 +151,8 @@ export interface TcpRecord {
   downstream: string | null;
   /** Whether QProxy spoke TLS to the downstream. */
   downstream_tls: boolean;
+  /** The listener's `tcp.protocol` when it is not "raw"; absent for raw sessions. */
+  app_protocol?: AppProtocol;
   /** Bytes client → downstream, including any beyond the session cap. */
   bytes_in: number;
   /** Bytes downstream → client, including any beyond the session cap. */

@@ -1,6 +1,7 @@
 import { errorMessage } from '../errors.js';
 import { RECORD_FORMAT_VERSION, type HttpRecord } from './model.js';
 import type { Redactor } from './redaction.js';
+import type { HttpRequestHead, RecordingSelector } from './selector.js';
 import type { HttpExchangeRecorder, HttpRecordDraft, RecordSink } from './sink.js';
 import { uuidv7 } from './uuidv7.js';
 
@@ -29,6 +30,8 @@ export interface HttpRecorderOptions {
   maxBody: number;
   /** Null: records are stored unredacted. */
   redactor: Redactor | null;
+  /** Which exchanges are recorded (recording.include / exclude / sample); null or absent: all. */
+  selector?: RecordingSelector | null;
   sink: RecordSink;
   observer?: RecorderObserver;
   logger?: RecorderLogger;
@@ -45,6 +48,7 @@ export class HttpRecorder implements HttpExchangeRecorder {
   readonly maxBody: number;
   private readonly nodeId: string;
   private readonly redactor: Redactor | null;
+  private readonly selector: RecordingSelector | null;
   private readonly sink: RecordSink;
   private readonly observer: RecorderObserver | undefined;
   private readonly logger: RecorderLogger | undefined;
@@ -56,12 +60,18 @@ export class HttpRecorder implements HttpExchangeRecorder {
     this.maxBody = opts.maxBody;
     this.nodeId = opts.nodeId;
     this.redactor = opts.redactor;
+    this.selector = opts.selector ?? null;
     this.sink = opts.sink;
     this.observer = opts.observer;
     this.logger = opts.logger;
   }
 
-  /** Redacts, stamps and offers one exchange. Never throws. */
+  admit(head: HttpRequestHead): boolean {
+    if (!this.enabled) return false;
+    return this.selector === null || this.selector.http(head);
+  }
+
+  /** Redacts, stamps and offers one exchange (one the proxy admitted). Never throws. */
   commit(draft: HttpRecordDraft): void {
     if (!this.enabled) return;
     let record: HttpRecord;

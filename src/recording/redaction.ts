@@ -6,10 +6,10 @@ import { ConfigError } from '../errors.js';
 import { redactBody, type BodyRules } from './body-redaction.js';
 import { redactHeaderValue } from './header-redaction.js';
 import { compileJsonPath } from './json-path.js';
-import type { HeaderLine, HttpRequestPart, HttpResponsePart } from './model.js';
+import type { HeaderLine, HttpRecord, HttpRequestPart, HttpResponsePart } from './model.js';
 import { createDigest, type Digest } from './redaction-digest.js';
 import type { HttpRecordDraft } from './sink.js';
-import { redactUrlQuery, redactUrlUserinfo } from './urlencoded-redaction.js';
+import { URL_FIELDS, redactUrl, type TargetHits, type TargetRules, type UrlShape } from './target-redaction.js';
 
 export { REDACTION_PREFIX } from './redaction-digest.js';
 
@@ -78,7 +78,9 @@ export class Redactor {
   private readonly digest: Digest;
   private readonly headerNames: ReadonlySet<string>;
   private readonly queryNames: ReadonlySet<string>;
-  private readonly userinfo: boolean;
+  private readonly target: TargetRules;
+  /** Header fields that hold URLs (`:path`, `Referer`, …) and are not redacted whole. */
+  private readonly urlFields: ReadonlyMap<string, UrlShape>;
   private readonly body: BodyRules;
   private readonly anyBodyRule: boolean;
 
@@ -89,7 +91,8 @@ export class Redactor {
     const defaults = !opts.replaceDefaults;
     this.headerNames = nameSet(defaults ? DEFAULT_REDACTED_HEADERS : [], opts.headers);
     this.queryNames = nameSet(defaults ? DEFAULT_REDACTED_QUERY : [], opts.queryParams);
-    this.userinfo = defaults;
+    this.target = { queryNames: this.queryNames, userinfo: defaults, digest: this.digest };
+    this.urlFields = new Map([...URL_FIELDS].filter(([name]) => !this.headerNames.has(name)));
     this.body = {
       formNames: this.queryNames,
       jsonPaths: opts.jsonPaths.map(compileJsonPath),
@@ -118,16 +121,20 @@ export class Redactor {
     return { draft: { ...draft, request, response }, redacted };
   }
 
+  /**
+   * A finished record that did not pass the recorder (a HAR import) through the same rules. Its
+   * `redacted` list keeps what it said and gains what was redacted now; values that already are
+   * digests stay as they are, so importing QProxy's own export changes nothing.
+   */
+  redactRecord(record: HttpRecord): HttpRecord {
+    const { draft, redacted } = this.redactHttp(record);
+    const added = redacted.filter((path) => !record.redacted.includes(path));
+    if (draft === record && added.length === 0) return record;
+    return { ...record, request: draft.request, response: draft.response, redacted: [...record.redacted, ...added] };
+  }
+
   private redactRequest(part: HttpRequestPart, report: Report): HttpRequestPart {
-    let url = part.url;
-    if (this.userinfo) {
-      const u = redactUrlUserinfo(url, this.digest);
-      if (u !== null) {
-        url = u;
-        report('request.url.userinfo');
-      }
-    }
-    url = redactUrlQuery(url, this.queryNames, this.digest, (name) => report(`request.query.${name}`)) ?? url;
+    const url = redactUrl(part.url, 'target', this.target, targetHits(report));
     const rest = this.redactPart(part, 'request', report);
     if (url === part.url) return rest;
     return { ...rest, url };
@@ -151,20 +158,46 @@ export class Redactor {
     return redactBody(part.body, ctx, this.body, this.digest, report);
   }
 
-  /** Copy-on-write: the array is copied only at the first header that is redacted. */
+  /**
+   * Secret headers are replaced (cookie names and auth schemes kept); headers holding URLs — among
+   * them HTTP/2's `:path` and `:authority` — go through the same target redaction as the record's
+   * `url`. Copy-on-write: the array is copied only at the first header that changes.
+   */
   private redactHeaders(lines: HeaderLine[], prefix: string, report: Report): HeaderLine[] {
-    if (this.headerNames.size === 0) return lines;
     let out: HeaderLine[] | null = null;
     for (let i = 0; i < lines.length; i++) {
       const [name, value] = lines[i]!;
+      if (value.length === 0) continue;
       const lower = name.toLowerCase();
-      if (value.length === 0 || !this.headerNames.has(lower)) continue;
+      let redacted: string;
+      if (this.headerNames.has(lower)) {
+        redacted = redactHeaderValue(lower, value, this.digest);
+        report(`${prefix}.${lower}`);
+      } else {
+        const shape = this.urlFields.get(lower);
+        if (shape === undefined) continue;
+        // ":path" is the request target itself: its hits read as the url's, so replay and serve
+        // treat them alike. Any other URL field reports the field.
+        const hits = lower === ':path' ? targetHits(report) : fieldHits(report, `${prefix}.${lower}`);
+        redacted = redactUrl(value, shape, this.target, hits);
+        if (redacted === value) continue;
+      }
       out ??= lines.slice();
-      out[i] = [name, redactHeaderValue(lower, value, this.digest)];
-      report(`${prefix}.${lower}`);
+      out[i] = [name, redacted];
     }
     return out ?? lines;
   }
+}
+
+/** Hits in the request target: `request.query.<name>`, `request.url.userinfo`. */
+function targetHits(report: Report): TargetHits {
+  return { query: (name) => report(`request.query.${name}`), userinfo: () => report('request.url.userinfo') };
+}
+
+/** Hits in a header that holds a URL: the header's path, once. */
+function fieldHits(report: Report, path: string): TargetHits {
+  const hit = (): void => report(path);
+  return { query: hit, userinfo: hit };
 }
 
 function nameSet(defaults: readonly string[], extra: readonly string[]): ReadonlySet<string> {

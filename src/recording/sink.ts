@@ -1,4 +1,5 @@
 import type { HttpRecord, QRecord } from './model.js';
+import type { HttpRequestHead } from './selection-rules.js';
 
 /**
  * Where finished records go (the store implements it). `offer` must never block or throw: it
@@ -30,6 +31,12 @@ export interface HttpExchangeRecorder {
   readonly enabled: boolean;
   /** Bytes of each body to keep (storage.max_body). */
   readonly maxBody: number;
+  /**
+   * Asked once per exchange, when its request head arrives: false (recording off, or the
+   * exchange is filtered or sampled out, which is counted) means the proxy captures nothing and
+   * commits nothing for it. Never throws.
+   */
+  admit(head: HttpRequestHead): boolean;
   /** Never throws, never blocks: a failure becomes a counted drop. */
   commit(draft: HttpRecordDraft): void;
 }

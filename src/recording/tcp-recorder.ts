@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
-import type { TcpRecord } from './model.js';
+import type { AppProtocol, TcpRecord } from './model.js';
 import type { RecorderLogger, RecorderObserver } from './recorder.js';
+import type { RecordingSelector } from './selector.js';
 import type { RecordSink } from './sink.js';
 import { SessionRecording, type SegmentOutlet, type TcpSessionStart, type TcpSessionTap } from './tcp-session-recording.js';
 
@@ -11,7 +12,10 @@ export type { TcpSessionStart, TcpSessionTap } from './tcp-session-recording.js'
 export interface TcpSessionRecorder {
   /** False when recording is off: `open` then returns null and the proxy records nothing. */
   readonly enabled: boolean;
-  /** Starts recording one accepted connection; null when recording is off. Never throws. */
+  /**
+   * Starts recording one accepted connection; null when recording is off or the session is
+   * filtered or sampled out (counted). Never throws.
+   */
   open(start: TcpSessionStart): TcpSessionTap | null;
 }
 
@@ -23,6 +27,11 @@ export interface TcpRecorderOptions {
   nodeId: string;
   /** Bytes of one session kept (both directions together); later bytes are counted only. */
   maxSessionBytes: number;
+  /**
+   * The listener's `tcp.protocol` (null or absent for raw): stamped into each record so that the
+   * API, replay and comparison read the bytes as messages. Recording itself stays byte-for-byte.
+   */
+  appProtocol?: AppProtocol | null;
   /** An open session's new chunks go to the sink at least this often (ms). */
   segmentIntervalMs: number;
   /** ... or as soon as this many new bytes are waiting. */
@@ -33,6 +42,8 @@ export interface TcpRecorderOptions {
    * store is congested, so that nothing is shed (the traffic slows down to the disk instead).
    */
   onOverload?: 'drop' | 'backpressure';
+  /** Which sessions are recorded (recording.include / exclude / sample); null or absent: all. */
+  selector?: RecordingSelector | null;
   sink: RecordSink;
   observer?: RecorderObserver;
   logger?: RecorderLogger;
@@ -51,9 +62,11 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
   readonly nodeId: string;
   readonly maxSessionBytes: number;
   readonly segmentBytes: number;
+  readonly appProtocol: AppProtocol | null;
   readonly #intervalMs: number;
   readonly #backpressure: boolean;
   readonly #sink: RecordSink;
+  readonly #selector: RecordingSelector | null;
   readonly #observer: RecorderObserver | undefined;
   readonly #logger: RecorderLogger | undefined;
   readonly #open = new Set<SessionRecording>();
@@ -65,9 +78,11 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
     this.nodeId = opts.nodeId;
     this.maxSessionBytes = Math.max(0, opts.maxSessionBytes);
     this.segmentBytes = Math.max(1, opts.segmentBytes);
+    this.appProtocol = opts.appProtocol ?? null;
     this.#intervalMs = Math.max(1, opts.segmentIntervalMs);
     this.#backpressure = opts.onOverload === 'backpressure' && opts.sink.whenUncongested !== undefined;
     this.#sink = opts.sink;
+    this.#selector = opts.selector ?? null;
     this.#observer = opts.observer;
     this.#logger = opts.logger;
   }
@@ -79,6 +94,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
 
   open(start: TcpSessionStart): TcpSessionTap | null {
     if (!this.enabled) return null;
+    if (this.#selector !== null && !this.#selector.tcp(start)) return null;
     const session = new SessionRecording(this, start);
     this.#open.add(session);
     if (this.#timer === null) {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import {
   RECORD_FORMAT_VERSION,
+  type AppProtocol,
   type Endpoint,
   type RecordError,
   type TcpChunk,
@@ -43,6 +44,8 @@ export interface SegmentOutlet {
   readonly nodeId: string;
   readonly maxSessionBytes: number;
   readonly segmentBytes: number;
+  /** The listener's application protocol, stamped into every segment; null for raw. */
+  readonly appProtocol: AppProtocol | null;
   /** Hands a segment to the sink; false when it was dropped. */
   offer(segment: TcpRecord): boolean;
   /** True while the relay should hold its sockets (backpressure mode and a congested store). */
@@ -156,6 +159,7 @@ export class SessionRecording implements TcpSessionTap {
       tls: this.#start.tls,
       downstream: this.#downstream,
       downstream_tls: this.#start.downstreamTls,
+      ...(this.#out.appProtocol !== null && { app_protocol: this.#out.appProtocol }),
       bytes_in: this.#bytesIn,
       bytes_out: this.#bytesOut,
       chunks: this.#pending,

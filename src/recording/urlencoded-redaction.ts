@@ -49,26 +49,43 @@ export function redactUrlQuery(url: string, names: ReadonlySet<string>, digest: 
   return query === null ? null : url.slice(0, q + 1) + query + url.slice(end);
 }
 
-const USERINFO = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#@]+)@/;
+// An absolute URL ("http://…") or a network-path reference ("//…"), and its authority.
+const AUTHORITY = /^((?:[A-Za-z][A-Za-z0-9+.-]*:)?\/\/)([^/?#]*)/;
 
 /**
- * Redacts credentials in the userinfo of an absolute-form target (`http://user:pass@host/`): the
- * password after the first ":" or, without one, the whole userinfo (often a bare token).
+ * Redacts credentials in the userinfo of an absolute URL (`http://user:pass@host/`) or a
+ * network-path reference (`//user:pass@host/`): the password after the first ":" or, without
+ * one, the whole userinfo (often a bare token).
  *
- * @returns the redacted target, or null when it has no userinfo.
+ * @returns the redacted URL, or null when it has no userinfo.
  */
 export function redactUrlUserinfo(url: string, digest: Digest): string | null {
   // Origin-form targets ("/path") are by far the most common: skip the regex for them.
-  if (url.charCodeAt(0) === 0x2f) return null;
-  const m = USERINFO.exec(url);
+  if (url.charCodeAt(0) === 0x2f && url.charCodeAt(1) !== 0x2f) return null;
+  const m = AUTHORITY.exec(url);
   if (!m) return null;
-  const userinfo = m[2]!;
+  const authority = redactAuthorityUserinfo(m[2]!, digest);
+  return authority === null ? null : m[1]! + authority + url.slice(m[0].length);
+}
+
+/**
+ * Redacts the userinfo of an authority (`user:pass@host:port`), which HTTP forbids in Host and
+ * `:authority` but a client may send anyway.
+ *
+ * @returns the redacted authority, or null when it has no userinfo.
+ */
+export function redactAuthorityUserinfo(authority: string, digest: Digest): string | null {
+  // The last "@" ends the userinfo (URL Standard): an unescaped "@" in a password stays hidden.
+  const at = authority.lastIndexOf('@');
+  if (at <= 0) return null;
+  return redactUserinfo(authority.slice(0, at), digest) + authority.slice(at);
+}
+
+function redactUserinfo(userinfo: string, digest: Digest): string {
   const colon = userinfo.indexOf(':');
-  const redacted =
-    colon < 0
-      ? digest(decodeComponent(userinfo, false))
-      : userinfo.slice(0, colon + 1) + digest(decodeComponent(userinfo.slice(colon + 1), false));
-  return m[1]! + redacted + url.slice(m[0].length - 1);
+  return colon < 0
+    ? digest(decodeComponent(userinfo, false))
+    : userinfo.slice(0, colon + 1) + digest(decodeComponent(userinfo.slice(colon + 1), false));
 }
 
 /**

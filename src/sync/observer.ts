@@ -1,3 +1,5 @@
+import type { GateRefusal } from '../net/connection-gate.js';
+
 /**
  * What the sync sender and receiver report to the rest of QProxy (metrics implements it
  * structurally). Calls are synchronous and cheap; an observer that throws is the observer's bug and
@@ -114,6 +116,10 @@ export interface SyncMetricsObserver {
   setSenderGauges(fn: () => SenderGauges): void;
   /** Receiver: source of the connected-peers gauge, read on scrape. */
   setReceiverPeers(fn: () => number): void;
+  /** Receiver: a connection was refused at accept, or closed for not passing the access checks in time. */
+  connectionRefused(reason: GateRefusal): void;
+  /** Receiver: connections open on the sync listener and how many have not passed the access checks yet, read on scrape. */
+  setReceiverConnections(fn: () => { open: number; untrusted: number }): void;
   /** Receiver on NATS: the links of its stream to other zones (mirror, sources), read on scrape. */
   setUpstream(fn: () => readonly UpstreamLink[]): void;
 }

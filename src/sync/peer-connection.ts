@@ -134,8 +134,11 @@ export class PeerConnection {
     return this.failure === null;
   }
 
-  /** POSTs one body; resolves with the answer, rejects with a SyncFailure (connection or stream failure, timeout). */
-  request(headers: OutgoingHttpHeaders, body: Buffer): Promise<PeerAnswer> {
+  /**
+   * POSTs one body (or sends the request `headers` name, without a body when `body` is null);
+   * resolves with the answer, rejects with a SyncFailure (connection or stream failure, timeout).
+   */
+  request(headers: OutgoingHttpHeaders, body: Buffer | null): Promise<PeerAnswer> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -171,7 +174,8 @@ export class PeerConnection {
           reject(this.failure ?? new SyncFailure('reset', 'QP_ERR_SYNC_RESET', `the peer ${this.label} reset the batch's stream (code ${req.rstCode ?? '?'})`)),
         ),
       );
-      req.end(body);
+      // Without a body (GET) Node ends the stream with the headers.
+      if (body !== null) req.end(body);
     });
   }
 

@@ -9,6 +9,13 @@
  *   x-qproxy-records: <entries in the batch>   (for the ledger when the body turns out unreadable)
  *   → 200 {"stored": n, "skipped": n}          only after the batch is committed on disk
  *   → 4xx/5xx {"error": "...", "code": "QP_ERR_SYNC_..."}
+ *
+ *   GET /sync/v1/batches                       (same authorization and x-qproxy-node; no body)
+ *   → 204 when a POST would pass the access checks (token, client certificate), else their refusal
+ *
+ * A sender sends the GET as soon as its link is up: a receiver closes connections that have not
+ * passed the access checks within sync.auth_timeout, and an idle sender has no batch to show.
+ * Receivers older than the GET answer 405; the sender then goes on as before.
  */
 
 export const SYNC_PATH = '/sync/v1/batches';

@@ -20,6 +20,8 @@ export interface PeerConn {
   identity: string[];
   /** Sender's node_id, from its first request. */
   node: string | null;
+  /** Passed the token and certificate checks once; the connection is then held like any peer's. */
+  authenticated: boolean;
 }
 
 /** What the handler needs from the receiver. */
@@ -30,6 +32,8 @@ export interface RequestContext {
   writer: ReceiverWriter;
   observer: Pick<SyncMetricsObserver, 'batchStored' | 'batchRefused'> | undefined;
   closing(): boolean;
+  /** The peer passed the access checks for the first time on this connection. */
+  authenticated(peer: PeerConn): void;
   /** Told how every request ended, for status and once-per-change logging. */
   outcome(peer: PeerConn, result: { ok: true; stored: number; skipped: number } | { ok: false; refusal: Refusal }): void;
 }
@@ -70,8 +74,9 @@ function refusalOf(err: unknown): Refusal {
   return new Refusal(503, 'store_error', 'QP_ERR_SYNC_STORE', `the receiver could not store the batch (${code}: ${errorMessage(err)}); it will be accepted on retry once storage works`);
 }
 
-function reply(stream: ServerHttp2Stream, status: number, body: object, headers: Readonly<Record<string, string>> = {}): void {
+function reply(stream: ServerHttp2Stream, status: number, body?: object, headers: Readonly<Record<string, string>> = {}): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
+  if (body === undefined) return void stream.respond({ ':status': status, ...headers }, { endStream: true });
   stream.respond({ ':status': status, 'content-type': 'application/json', ...headers });
   stream.end(JSON.stringify(body));
 }
@@ -126,8 +131,8 @@ function checkAccess(headers: IncomingHttpHeaders, peer: PeerConn, ctx: RequestC
   if (headers[':path'] !== SYNC_PATH) {
     throw new Refusal(404, 'not_found', 'QP_ERR_SYNC_NOT_FOUND', `no sync endpoint at ${String(headers[':path'])}; Record nodes POST to ${SYNC_PATH}`);
   }
-  if (headers[':method'] !== 'POST') {
-    throw new Refusal(405, 'not_found', 'QP_ERR_SYNC_NOT_FOUND', `${SYNC_PATH} takes POST only`, { allow: 'POST' });
+  if (headers[':method'] !== 'POST' && headers[':method'] !== 'GET') {
+    throw new Refusal(405, 'not_found', 'QP_ERR_SYNC_NOT_FOUND', `${SYNC_PATH} takes POST (and GET, to check access) only`, { allow: 'POST, GET' });
   }
   if (ctx.closing()) throw new Refusal(503, 'closing', 'QP_ERR_SYNC_CLOSING', 'the receiver is shutting down; retry shortly');
   const verdict = ctx.token.check(headers.authorization);
@@ -167,6 +172,12 @@ export async function handleBatchStream(stream: ServerHttp2Stream, headers: Inco
     checkAccess(headers, peer, ctx);
     authenticated = true;
     if (NODE_HEADER.test(nodeHeader)) peer.node = nodeHeader;
+    if (!peer.authenticated) {
+      peer.authenticated = true;
+      ctx.authenticated(peer);
+    }
+    // A sender's access check when its link comes up: a POST would pass the same checks.
+    if (headers[':method'] === 'GET') return void reply(stream, 204);
     const how = checkMedia(headers, ctx.maxBatchBytes);
     const body = await readBody(stream, ctx.maxBatchBytes);
     wireBytes = body.byteLength;

@@ -8,9 +8,12 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ListenError, errorMessage } from '../errors.js';
+import { ConnectionGate, GATE_REFUSALS, type GateRefusal } from '../net/connection-gate.js';
+import { FdGuard, type FdReading } from '../net/fd-guard.js';
+import { RefusalLog } from '../net/refusal-log.js';
 import { certificateNames } from './client-identity.js';
 import type { SyncMetricsObserver } from './observer.js';
 import type { NodeLedger } from './receiver-ledger.js';
@@ -31,6 +34,22 @@ const SESSION_WINDOW = 64 * 1024 * 1024;
 const IDLE_SESSION_MS = 5 * 60_000;
 /** Peers remembered for status; unauthenticated ones are keyed by IP, so a scanner cannot grow it without bound. */
 const MAX_PEERS = 1000;
+/** New sync connections are refused once the process holds this share of its file-handle limit. */
+const FD_REFUSE_AT = 0.8;
+/** How stale a count of open file handles may be when a connection arrives. */
+const FD_RECOUNT_MS = 1_000;
+/** At most one log line about refused connections per this long. */
+const REFUSAL_LOG_WINDOW_MS = 10_000;
+
+/** Bounds on what an unauthenticated client can make the receiver hold. */
+export interface ReceiverLimits {
+  /** Most connections open at once; 0 = no limit. */
+  maxConnections: number;
+  /** Most connections open at once from one client IP; 0 = no limit. */
+  maxConnectionsPerAddress: number;
+  /** Time a connection gets to finish TLS and pass the access checks (token, certificate) once. */
+  authTimeoutMs: number;
+}
 
 export interface SyncReceiverOptions {
   host: string;
@@ -43,6 +62,12 @@ export interface SyncReceiverOptions {
   allowedClients: readonly string[];
   /** Largest batch accepted, compressed and decompressed. */
   maxBatchBytes: number;
+  limits: ReceiverLimits;
+  /**
+   * Refuses new connections while the process is short of file handles. Default: one that reads
+   * this process's limit; null turns the check off.
+   */
+  fds?: FdGuard | null;
   store: ReceiverStore;
   observer?: SyncMetricsObserver;
   logger: SyncLogger;
@@ -64,7 +89,12 @@ export interface ReceiverStatus {
   tls: boolean;
   mutual_tls: boolean;
   token: boolean;
+  /** Connections that passed the access checks. */
   connected_peers: number;
+  /** Everything open on the listener, what has not authenticated yet, and what was accepted and refused since start. */
+  connections: { open: number; unauthenticated: number; accepted: number; refused: Record<GateRefusal, number> };
+  /** Open file handles of the process and its limit (null where unknown): new connections are refused from 80 %. */
+  file_handles: FdReading | null;
   last_success_at: string | null;
   last_error: { code: string; message: string; at: string } | null;
   peers: Record<string, PeerStatus>;
@@ -77,7 +107,12 @@ export interface ReceiverStatus {
  * validates each batch completely, stores it in one transaction and acknowledges only then.
  */
 export class SyncReceiver {
+  /** The HTTP/2 (or h2c) server; it never listens itself, the gate hands it the sockets it admits. */
   private readonly server: Http2Server | Http2SecureServer;
+  private readonly gate: ConnectionGate;
+  private readonly fds: FdGuard | null;
+  private readonly refusalLog: RefusalLog;
+  private readonly refused = Object.fromEntries(GATE_REFUSALS.map((r) => [r, 0])) as Record<GateRefusal, number>;
   private readonly token: SyncToken;
   private readonly writer: ReceiverWriter;
   private readonly sessions = new Map<ServerHttp2Session, PeerConn>();
@@ -109,21 +144,42 @@ export class SyncReceiver {
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
     this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.onTlsError(err, socket));
     this.server.on('sessionError', (err: Error) => opts.logger.warn({ err: errorMessage(err) }, 'sync peer connection error'));
-    opts.observer?.setReceiverPeers(() => this.sessions.size);
+    this.fds = opts.fds === undefined ? new FdGuard({ refuseAt: FD_REFUSE_AT, recountMs: FD_RECOUNT_MS, onPressure: (p, r) => this.onFdPressure(p, r) }) : opts.fds;
+    this.refusalLog = new RefusalLog({ logger: opts.logger, windowMs: REFUSAL_LOG_WINDOW_MS, what: 'sync connection', explain: (r) => this.explainRefusal(r) });
+    this.gate = new ConnectionGate({
+      maxConnections: opts.limits.maxConnections,
+      maxPerAddress: opts.limits.maxConnectionsPerAddress,
+      trustWithinMs: opts.limits.authTimeoutMs,
+      fds: this.fds,
+      onRefused: (reason, address) => this.onConnectionRefused(reason, address),
+      deliver: (socket: Socket) => this.server.emit('connection', socket),
+    });
+    opts.observer?.setReceiverPeers(() => this.authenticatedSessions());
+    opts.observer?.setReceiverConnections(() => this.gate.counts);
   }
 
   /** Binds the listener; rejects with ListenError (port in use, address unavailable). */
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.opts;
     try {
-      this.server.listen(port, host);
-      await once(this.server, 'listening');
+      this.gate.server.listen(port, host);
+      await once(this.gate.server, 'listening');
     } catch (err) {
       throw new ListenError(`sync listener cannot bind ${host}:${port}: ${errorMessage(err)}; change sync.port or sync.host`, { cause: err });
     }
-    this.address = this.server.address() as AddressInfo;
+    this.address = this.gate.server.address() as AddressInfo;
+    const { limits } = this.opts;
     this.opts.logger.info(
-      { address: `${this.address.address}:${this.address.port}`, tls: Boolean(this.opts.tls), mutual_tls: Boolean(this.opts.tls?.ca), token: this.token.enabled },
+      {
+        address: `${this.address.address}:${this.address.port}`,
+        tls: Boolean(this.opts.tls),
+        mutual_tls: Boolean(this.opts.tls?.ca),
+        token: this.token.enabled,
+        max_connections: limits.maxConnections,
+        max_connections_per_address: limits.maxConnectionsPerAddress,
+        auth_timeout_ms: limits.authTimeoutMs,
+        file_handle_limit: this.fds?.reading()?.limit ?? null,
+      },
       'sync receiver listening',
     );
     return this.address;
@@ -141,13 +197,16 @@ export class SyncReceiver {
   status(): ReceiverStatus {
     const connected = new Set<string>();
     for (const p of this.sessions.values()) connected.add(p.node ?? p.ip);
+    const { open, untrusted, accepted } = this.gate.counts;
     return {
       role: 'receiver',
       listening: this.address && `${this.address.address}:${this.address.port}`,
       tls: Boolean(this.opts.tls),
       mutual_tls: Boolean(this.opts.tls?.ca),
       token: this.token.enabled,
-      connected_peers: this.sessions.size,
+      connected_peers: this.authenticatedSessions(),
+      connections: { open, unauthenticated: untrusted, accepted, refused: { ...this.refused } },
+      file_handles: this.fds?.reading() ?? null,
       last_success_at: this.lastSuccessAt,
       last_error: this.lastError,
       peers: Object.fromEntries([...this.peers].map(([k, v]) => [k, { ...v, connected: connected.has(k) }])),
@@ -162,6 +221,7 @@ export class SyncReceiver {
       ip: socket.remoteAddress ?? '?',
       identity: typeof socket.getPeerCertificate === 'function' ? certificateNames(socket.getPeerCertificate()) : [],
       node: null,
+      authenticated: false,
     };
     this.sessions.set(session, peer);
     try {
@@ -176,7 +236,8 @@ export class SyncReceiver {
 
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on('error', () => {});
-    const peer = this.sessions.get(stream.session as ServerHttp2Session) ?? { address: '?', ip: '?', identity: [], node: null };
+    const session = stream.session as ServerHttp2Session;
+    const peer = this.sessions.get(session) ?? { address: '?', ip: '?', identity: [], node: null, authenticated: false };
     const ctx: RequestContext = {
       token: this.token,
       allowedClients: this.opts.allowedClients,
@@ -184,6 +245,8 @@ export class SyncReceiver {
       writer: this.writer,
       observer: this.opts.observer,
       closing: () => this.closing !== null,
+      // From now on the connection is held like any peer's: its remote address and port are those of the socket the gate admitted.
+      authenticated: () => this.gate.trust(session.socket.remoteAddress, session.socket.remotePort),
       outcome: (p, result) => {
         if (result.ok) this.onStored(p);
         else this.onRefused(p, result.refusal);
@@ -247,16 +310,57 @@ export class SyncReceiver {
     );
   }
 
+  private authenticatedSessions(): number {
+    let n = 0;
+    for (const p of this.sessions.values()) if (p.authenticated) n++;
+    return n;
+  }
+
+  private onConnectionRefused(reason: GateRefusal, address: string): void {
+    this.refused[reason]++;
+    this.opts.observer?.connectionRefused(reason);
+    this.refusalLog.refused(reason, address);
+  }
+
+  private explainRefusal(reason: string): string {
+    const { limits } = this.opts;
+    switch (reason) {
+      case 'max_connections':
+        return `sync.max_connections (${limits.maxConnections}) connections are open`;
+      case 'per_address':
+        return `this address has sync.max_connections_per_address (${limits.maxConnectionsPerAddress}) connections open; raise it when several Record nodes share one address (NAT)`;
+      case 'fd_limit':
+        return 'the process is short of file handles (see the warning before); the API and the other listeners keep the rest';
+      default:
+        return `no TLS handshake and accepted token within sync.auth_timeout (${limits.authTimeoutMs} ms); the connection was closed`;
+    }
+  }
+
+  private onFdPressure(pressed: boolean, r: FdReading): void {
+    const figures = { open_file_handles: r.open, file_handle_limit: r.limit };
+    if (pressed) {
+      this.opts.logger.warn(
+        figures,
+        `the process holds ${Math.round((100 * r.open) / r.limit)} % of its file handles: new sync connections are refused until it drops; raise the limit (systemd LimitNOFILE=, ulimit -n) or look for a connection flood`,
+      );
+    } else {
+      this.opts.logger.info(figures, 'file handles back below the limit: sync connections are accepted again');
+    }
+  }
+
   private async shutdown(deadlineMs: number): Promise<void> {
     // Sessions are closed and destroyed from a fresh turn of the event loop, never from inside an
     // HTTP/2 callback's continuation (see peer-connection.ts on Node 20's nghttp2 re-entrancy).
     await new Promise((resolve) => setImmediate(resolve));
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.refusalLog.flush();
+    const closed = new Promise<void>((resolve) => this.gate.server.close(() => resolve()));
     for (const s of this.sessions.keys()) s.close();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
     await Promise.race([Promise.allSettled([...this.inFlight]).then(() => this.writer.idle()), deadline]);
     await new Promise((resolve) => setImmediate(resolve));
     for (const s of this.sessions.keys()) s.destroy();
+    // Connections that never became sessions (mid-handshake, silent) end too, or close() would wait for them.
+    this.gate.destroyAll();
     await closed;
     await this.writer.idle();
   }

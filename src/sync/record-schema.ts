@@ -5,7 +5,7 @@
  * wire-format.ts) and appear here as `{"$blob": n}` references.
  */
 import { z } from 'zod';
-import { RECORD_FORMAT_VERSION } from '../recording/model.js';
+import { APP_PROTOCOLS, RECORD_FORMAT_VERSION } from '../recording/model.js';
 
 /** Where a payload sits in the batch's blob area. */
 export interface BlobRef {
@@ -87,6 +87,7 @@ const tcpRecord = z.strictObject({
   ...common,
   protocol: z.literal('tcp'),
   downstream_tls: z.boolean(),
+  app_protocol: z.enum(APP_PROTOCOLS).optional(),
   bytes_in: nonNegInt(),
   bytes_out: nonNegInt(),
   chunks: z.array(z.strictObject({ dir: z.enum(['c2s', 's2c']), t_us: finite(), data: blobRef })),

@@ -172,7 +172,7 @@ export class SyncSender {
         void conn.dead.then((f) => {
           if (this.conn === conn) this.fail(f);
         });
-        this.pump();
+        this.checkAccess(conn);
       },
       (err: unknown) => {
         this.connecting = false;
@@ -180,6 +180,32 @@ export class SyncSender {
         const f = classifyError(err, this.label);
         this.noteFailure(f);
         this.scheduleRetry(f);
+      },
+    );
+  }
+
+  /**
+   * Shows the token (GET, no body) as soon as the link is up, then starts sending. The receiver closes a
+   * connection that has not passed its access checks within sync.auth_timeout — an idle sender
+   * has no batch to show — and a refused token is known now, not with the first batch.
+   */
+  private checkAccess(conn: PeerConnection): void {
+    const epoch = this.epoch;
+    const headers = {
+      ':method': 'GET',
+      ':path': SYNC_PATH,
+      [HEADER_NODE]: this.opts.nodeId,
+      ...(this.opts.peer.token && { authorization: `Bearer ${this.opts.peer.token}` }),
+    };
+    conn.request(headers, null).then(
+      (answer) => {
+        if (epoch !== this.epoch || this.conn !== conn) return;
+        // 405: a receiver older than this check, which takes the connection without it.
+        if (answer.status !== 204 && answer.status !== 405) this.fail(classifyStatus(answer.status, answer.body, this.label));
+        else this.pump();
+      },
+      (err: unknown) => {
+        if (epoch === this.epoch && this.conn === conn) this.fail(classifyError(err, this.label));
       },
     );
   }

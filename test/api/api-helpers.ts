@@ -167,3 +167,19 @@ export function call(
     req.end();
   });
 }
+
+/** A POST of `body` on a fresh connection. */
+export function post(port: number, path: string, body: string, type = 'application/json'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': type }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

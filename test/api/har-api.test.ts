@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { request } from 'node:http';
 import { describe, test, type TestContext } from 'node:test';
 import { HAR_MAX_BODY_BYTES } from '../../src/api/har-routes.js';
 import type { HarDocument } from '../../src/har/har-types.js';
@@ -9,24 +8,9 @@ import { uuidv7 } from '../../src/recording/uuidv7.js';
 import type { Store } from '../../src/store/index.js';
 import { openStore } from '../playback/helpers.js';
 import { fixtureText } from '../har/har-helpers.js';
-import { call, makeRecord, memoryLogger, startApi, type Answer } from './api-helpers.js';
+import { call, makeRecord, memoryLogger, post, startApi } from './api-helpers.js';
 
 const T0 = Date.parse('2024-05-01T00:00:00Z');
-
-function post(port: number, path: string, body: string, type = 'application/json'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': type }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 function tcpRecord(startedAt: number): TcpRecord {
   return {
@@ -91,11 +75,16 @@ describe('GET /api/records?format=har', () => {
     await store.ingest([makeRecord(T0), makeRecord(T0 + 60_000)]);
     const later = JSON.parse((await call(port, 'GET', '/api/records?format=har&start=2024-05-01T00:00:30Z')).text) as HarDocument;
     assert.equal(later.log.entries.length, 1);
+    // The list's filters apply to HAR pages too.
+    const posts = JSON.parse((await call(port, 'GET', '/api/records?format=har&method=POST&q=orders')).text) as HarDocument;
+    assert.equal(posts.log.entries.length, 2);
+    const gets = JSON.parse((await call(port, 'GET', '/api/records?format=har&method=GET')).text) as HarDocument;
+    assert.equal(gets.log.entries.length, 0);
     for (const [query, message] of [
       ['format=har&protocol=tcp', /HTTP records only/],
       ['format=xml', /format must be "har", got "xml"/],
       ['format=har&format=har', /format is given more than once/],
-      ['format=har&method=GET', /unknown query parameter "method"/],
+      ['format=har&verb=GET', /unknown query parameter "verb"/],
     ] as const) {
       const res = await call(port, 'GET', `/api/records?${query}`);
       assert.equal(res.status, 400, query);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backend, tempDir } from '../e2e/helpers.js';
+import { backend, httpRequest, poll, tempDir } from '../e2e/helpers.js';
 import { TOKEN, cli, startPlayback, startZones } from './helpers.js';
 
 interface Har {
@@ -83,6 +83,26 @@ test('export honours --limit and filters; import reads stdin', async () => {
   const viaStdin = await cli(['import', '--har', '-'], { QPROXY_API_URL: piped.api, QPROXY_API_TOKEN: TOKEN }, limited.stdout);
   assert.equal(viaStdin.code, 0, viaStdin.stderr);
   assert.match(viaStdin.stdout, /imported 2 records \(0 already present\)/);
+});
+
+test('import --replay starts an on-demand replay of exactly the imported records and prints its id', async () => {
+  const exported = await cli(['export', '--har', '-', '--limit', '2'], zones.envA);
+  assert.equal(exported.code, 0, exported.stderr);
+  const dir = await tempDir();
+  const node = await startPlayback(dir, 'replayed', downstream);
+  const env = { QPROXY_API_URL: node.api, QPROXY_API_TOKEN: TOKEN };
+  const r = await cli(['import', '--har', '-', '--replay'], env, exported.stdout);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^imported 2 records \(0 already present\)$/m);
+  const id = /^replay (\S+) started: follow it with GET \/api\/replays\/\1$/m.exec(r.stdout)?.[1];
+  assert.ok(id, r.stdout);
+  const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+  const doc = await poll(
+    async () => JSON.parse((await httpRequest(`${node.api}/api/replays/${id}`, auth)).body) as { state: string; summary: { replayed: number } },
+    (d) => d.state !== 'running',
+  );
+  assert.equal(doc.state, 'done');
+  assert.equal(doc.summary.replayed, 2);
 });
 
 test('import errors are readable: not JSON, invalid HAR, a Record node, a missing file', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
 import { checkConfigFile, loadConfig } from '../../src/config/load.js';
+import { makeTestPki } from '../helpers/tls.js';
 import { SEED_EXAMPLE, minimalRecord, tempDir, writeConfig } from './temp-config.js';
 
 function configErrorOf(fn: () => unknown): ConfigError {
@@ -57,7 +58,7 @@ test('defaults are applied to every optional section', async (t) => {
     downstream: ['http://127.0.0.1:9000'],
     trusted_proxies: [],
     downstream_tls: { reject_unauthorized: true },
-    limits: { max_header_size: 16_384, max_headers_count: 100, max_body_size: 0, max_connections: 0 },
+    limits: { max_header_size: 16_384, max_headers_count: 100, max_body_size: 0, max_connections: 4096 },
     timeouts: {
       header_read: 15_000,
       request: 300_000,
@@ -75,8 +76,16 @@ test('defaults are applied to every optional section', async (t) => {
   });
   assert.equal(config.tcp, undefined);
   assert.equal(config.peer, undefined);
-  assert.deepEqual(config.sync, { host: '0.0.0.0', port: 8084, max_batch_bytes: 64 * 1024 * 1024, allowed_clients: [] });
-  assert.deepEqual(config.api, { host: '127.0.0.1', port: 8085, allowed_hosts: [] });
+  assert.deepEqual(config.sync, {
+    host: '0.0.0.0',
+    port: 8084,
+    max_batch_bytes: 64 * 1024 * 1024,
+    max_connections: 256,
+    max_connections_per_address: 16,
+    auth_timeout: 10_000,
+    allowed_clients: [],
+  });
+  assert.deepEqual(config.api, { host: '127.0.0.1', port: 8085, allowed_hosts: [], ui: true });
   assert.deepEqual(config.storage, {
     path: join(dir, 'data/qproxy.db'),
     retention: 72 * 3_600_000,
@@ -91,6 +100,9 @@ test('defaults are applied to every optional section', async (t) => {
   });
   assert.deepEqual(config.recording, {
     enabled: true,
+    include: [],
+    exclude: [],
+    sample: { rate: 1 },
     redaction: { enabled: true, headers: [], query_params: [], json_paths: [], body_patterns: [], replace_defaults: false },
   });
   assert.deepEqual(config.shutdown, { drain_timeout: 30_000 });
@@ -242,6 +254,11 @@ test('the loaded config is deeply frozen', async (t) => {
 test('checkConfigFile summarises the node and one line per listener', async (t) => {
   const dir = await tempDir(t);
   const seed = await writeConfig(dir, 'seed.json', SEED_EXAMPLE);
+  // The seed example's TCP listener serves TLS with these files: check-config reads them.
+  const pki = await makeTestPki();
+  t.after(() => pki.cleanup());
+  await writeConfig(dir, 'cert.pem', pki.server.cert);
+  await writeConfig(dir, 'key.pem', pki.server.key);
   const { ok, summary } = checkConfigFile('seed.json', { cwd: dir, env: { QPROXY_API_TOKEN: 'api-token-from-env' } });
   assert.equal(ok, true);
   const lines = summary.split('\n');

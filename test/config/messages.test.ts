@@ -34,7 +34,7 @@ test('an unknown key is an error that suggests the closest known key', async (t)
   await assertOnlyError(
     t,
     minimalRecord({ api: { port: 8085, flavour: 'vanilla' } }),
-    'config.json: api.flavour: unknown key — expected one of: host, port, token, allowed_hosts',
+    'config.json: api.flavour: unknown key — expected one of: host, port, token, allowed_hosts, ui',
   );
   await assertOnlyError(
     t,
@@ -124,7 +124,7 @@ test('cross-field rules: Record needs a listener, peer TLS files need TLS, cert 
   await assertOnlyError(
     t,
     { mode: 'Record' },
-    'config.json: mode: "Record" needs an "http" or "tcp" section to receive the traffic it records — add one with a port and a downstream',
+    'config.json: mode: "Record" needs an "http", "tcp" or "forward" section to receive the traffic it records — add one with a port (and a downstream for http/tcp)',
   );
   await assertOnlyError(
     t,

@@ -113,6 +113,7 @@ describe('qproxy demo as a child process', { concurrency: true }, () => {
     assert.match(diffSection, /\$\.price: \d+\.\d+ → \d+/, 'with what differs: the rounded price');
     assert.doesNotMatch(diffSection, /\/api\/users\//, 'the volatile fields of /api/users are ignored by the comparison');
     assert.match(out, /curl -s -H 'Authorization: Bearer [0-9a-f]+' http:\/\/127\.0\.0\.1:\d+\/api\/status/, 'API URLs to explore');
+    assert.match(out, /Web UI: zone A http:\/\/127\.0\.0\.1:\d+\/ui\/ · zone B http:\/\/127\.0\.0\.1:\d+\/ui\//, 'the UI of both nodes');
     assert.equal(existsSync(dir), false, 'the temp folder is removed');
   });
 

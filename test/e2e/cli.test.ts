@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { makeTestPki } from '../helpers/tls.js';
 import { backend, httpRequest, runCli, startCli, tempDir } from './helpers.js';
 
 test('records traffic through the built binary, serves the API, drains on SIGTERM and keeps the records', async () => {
@@ -76,8 +77,13 @@ test('records traffic through the built binary, serves the API, drains on SIGTER
   assert.equal(urls[2], '/last');
 });
 
-test('check-config accepts the seed example and rejects a bad file with exit code 2', async () => {
+test('check-config accepts the seed example and rejects a bad file with exit code 2', async (t) => {
   const dir = await tempDir();
+  // The seed example's TCP listener serves TLS with cert.pem and key.pem: check-config reads them.
+  const pki = await makeTestPki();
+  t.after(() => pki.cleanup());
+  await writeFile(join(dir, 'cert.pem'), pki.server.cert);
+  await writeFile(join(dir, 'key.pem'), pki.server.key);
   const seed = join(dir, 'seed.json');
   await writeFile(
     seed,

@@ -47,12 +47,23 @@ export async function backend(handler?: (req: IncomingMessage, body: Buffer, res
   return { url: `http://127.0.0.1:${port}` };
 }
 
-/** Runs the CLI and waits (bounded) for its "qproxy started" log line, which names the bound ports. */
-export async function startCli(configPath: string): Promise<Started> {
-  const child = spawn(process.execPath, [CLI], { env: { ...process.env, CONFIG_PATH: configPath, QPROXY_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+/**
+ * Runs the CLI and waits (bounded) for its "qproxy started" log line, which names the bound ports.
+ * The process is killed after the test file unless `killAfter` is false (then the caller stops it:
+ * an `after` registered inside a `before` hook would run as soon as that hook ends). `launcher` runs
+ * it through another command, e.g. `['prlimit', '--nofile=512:512']`.
+ */
+export async function startCli(
+  configPath: string,
+  { killAfter = true, launcher = [] }: { killAfter?: boolean; launcher?: readonly string[] } = {},
+): Promise<Started> {
+  const [command, ...args] = [...launcher, process.execPath, CLI];
+  const child = spawn(command, args, { env: { ...process.env, CONFIG_PATH: configPath, QPROXY_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (killAfter) {
+    after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+  }
   const stdout: string[] = [];
   const stderr: string[] = [];
   child.stderr.on('data', (c: Buffer) => stderr.push(c.toString()));

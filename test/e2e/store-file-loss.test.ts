@@ -46,10 +46,10 @@ test('a Record node whose store files are deleted reports it on /readyz and the 
   assert.match(body.reason, /^store: another file was put at the store path/);
   assert.match((await httpRequest(`${node.api}/metrics`)).body, /^qproxy_store_healthy 0$/m);
   assert.equal((await httpRequest(`${node.api}/healthz`)).status, 200, 'liveness is not readiness');
-  assert.ok(
-    node.stdout.some((l) => (JSON.parse(l) as { level: number; msg: string }).level >= 50 && l.includes('another file was put at the store path')),
-    'the problem is logged as an error',
-  );
+  // The log line travels through a pipe: wait for it rather than read stdout at once.
+  const loggedError = (): boolean =>
+    node.stdout.some((l) => (JSON.parse(l) as { level: number; msg: string }).level >= 50 && l.includes('another file was put at the store path'));
+  assert.ok(await poll(() => Promise.resolve(loggedError()), (v) => v), 'the problem is logged as an error');
 
   // Traffic flows on while the store is red.
   assert.equal((await httpRequest(`${node.http}/during`)).status, 200);

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { nullObserver } from '../../src/playback/observer.js';
 import { HttpStubServer } from '../../src/playback/serve/http-stub-server.js';
 import type { Store } from '../../src/store/index.js';
-import { defer, finished, openEngine, openStore, params, silentLog, startBackend, type Doc } from '../playback/helpers.js';
+import { defer, finished, openEngine, openStore, params, startBackend, stubOptions, type Doc } from '../playback/helpers.js';
 import { importFixture } from './har-helpers.js';
 
 interface Reply {
@@ -32,18 +31,7 @@ async function importInto(store: Store, fixture: string): Promise<void> {
 }
 
 async function startStub(t: TestContext, store: Store): Promise<number> {
-  const stub = new HttpStubServer({
-    host: '127.0.0.1',
-    port: 0,
-    store,
-    match: { method: true, query: true, body: true, headers: [], ignoreQuery: new Set(), ignoreJson: [] },
-    limits: { maxHeaderSize: 16 * 1024, maxBodyBytes: 1024 * 1024, maxConnections: 0 },
-    timeouts: { headerReadMs: 5_000, requestMs: 10_000, idleMs: 5_000 },
-    forwarder: null,
-    observer: nullObserver,
-    logger: silentLog,
-    pollMs: 20,
-  });
+  const stub = new HttpStubServer(stubOptions(store));
   defer(t, () => stub.close(500));
   return (await stub.listen()).port;
 }

@@ -69,6 +69,9 @@ function feed(m: Metrics): void {
   m.store.stored(2, 1000);
   m.store.dropped('write_failed', 2);
   m.recorder.dropped('queue_full', 4);
+  m.recorder.skipped('http', 'excluded');
+  m.recorder.skipped('tcp', 'excluded');
+  m.recorder.skipped('http', 'sampled_out');
   m.store.purged('retention', 6, 600);
 }
 
@@ -88,6 +91,7 @@ describe('Metrics', () => {
       ['qproxy_recorded_bytes_total', 'counter'],
       ['qproxy_records_dropped_total', 'counter'],
       ['qproxy_records_purged_total', 'counter'],
+      ['qproxy_recording_skipped_total', 'counter'],
       ['qproxy_store_records', 'gauge'],
       ['qproxy_store_bytes', 'gauge'],
       ['qproxy_store_queue_depth', 'gauge'],
@@ -102,6 +106,8 @@ describe('Metrics', () => {
     assert.equal(req('timeout', '5xx'), 1);
     assert.equal(req('client_abort', 'other'), 1);
     assert.equal(req('ok', '3xx'), 0, 'every combination is exported from the start');
+    const skipped = (protocol: string, reason: string): number | undefined => valueOf(samples, 'qproxy_recording_skipped_total', { protocol, reason });
+    assert.deepEqual([skipped('http', 'excluded'), skipped('tcp', 'excluded'), skipped('http', 'sampled_out'), skipped('tcp', 'not_included')], [1, 1, 1, 0]);
 
     const bucket = (outcome: string, le: string): number | undefined =>
       valueOf(samples, 'qproxy_http_request_duration_seconds_bucket', { outcome, le });
@@ -167,6 +173,8 @@ describe('Metrics', () => {
       recorded_bytes: 4000,
       dropped: 6,
       dropped_by_reason: { write_failed: 2, queue_full: 4 },
+      skipped: 3,
+      skipped_by_reason: { not_included: 0, excluded: 2, sampled_out: 1 },
     });
     const r = m.resources();
     for (const [key, value] of Object.entries(r)) {
@@ -231,7 +239,7 @@ describe('Metrics', () => {
     feed(m);
     const { samples } = parseExposition(await m.render());
     const labelNames = new Set(samples.flatMap((s) => Object.keys(s.labels)));
-    assert.deepEqual([...labelNames].sort(), ['category', 'code_class', 'direction', 'event', 'kind', 'le', 'outcome', 'protocol', 'reason', 'role']);
+    assert.deepEqual([...labelNames].sort(), ['category', 'code_class', 'direction', 'event', 'kind', 'le', 'mode', 'outcome', 'protocol', 'reason', 'result', 'role']);
   });
 });
 

@@ -143,3 +143,68 @@ test('a node without playback has no replay routes', async (t) => {
   assert.equal(post.status, 405);
   assert.equal(post.headers.connection, 'close');
 });
+
+test('GET /api/replays/{id}/results/{record_id} lays both answers side by side; the summary ranks endpoints by mismatch', async (t) => {
+  const { store, path } = await openStore(t);
+  const t0 = Date.parse('2024-05-01T12:00:00Z');
+  const items = [1, 2].map((n) => httpRecord({ url: `/api/items/${n}`, startedAt: t0 + n * 1000, resBody: `{"id":${n},"price":${n * 10},"at":"rec"}` }));
+  const other = httpRecord({ url: '/api/other?x=1', startedAt: t0 + 5000, resBody: '{"ok":true}' });
+  await putRecords(store, [...items, other]);
+  // Zone B adds one to every item price and stamps another "at"; /api/other answers the same.
+  const backend = await startBackend(t, (req, _b, res) => {
+    const m = /^\/api\/items\/(\d+)$/.exec(req.url ?? '');
+    if (m) json(res, 200, { id: Number(m[1]), price: Number(m[1]) * 10 + 1, at: 'replayed' });
+    else json(res, 200, { ok: true });
+  });
+  const engine = await openEngine(t, store, path, [backend.origin]);
+  const port = await startApi(t, store, engine.manager, 'secret');
+  const auth = { authorization: 'Bearer secret' };
+  const started = await call(port, 'POST', '/api/replays', JSON.stringify({ speed: 0, compare: { ignore: { json_paths: ['$.at'] } } }), auth);
+  assert.equal(started.status, 201, JSON.stringify(started.body));
+  const id = started.body.id as string;
+  const doc = await finished(engine, id);
+  assert.deepEqual(doc.summary.endpoints, [
+    { endpoint: 'GET /api/items/{id}', results: 2, match: 0, mismatch: 2, failed: 0, mismatch_rate: 1 },
+    { endpoint: 'GET /api/other', results: 1, match: 1, mismatch: 0, failed: 0, mismatch_rate: 0 },
+  ]);
+
+  const detail = await call(port, 'GET', `/api/replays/${id}/results/${items[1]!.id}`, undefined, auth);
+  assert.equal(detail.status, 200, JSON.stringify(detail.body));
+  const d = detail.body as unknown as {
+    result: { status: string; kinds: string[] };
+    recorded: { status: number; body: { text: string } };
+    replayed: { status: number; body: { text: string } };
+    comparison: { status: { differs: boolean }; headers: Array<{ name: string; state: string }>; body: { kind: string; fields: Array<{ name: string; recorded: string | null; replayed: string | null; state: string }> } };
+  };
+  assert.equal(d.result.status, 'mismatch');
+  assert.deepEqual(d.result.kinds, ['json $.price']);
+  assert.equal(d.recorded.body.text, '{"id":2,"price":20,"at":"rec"}');
+  assert.deepEqual(JSON.parse(d.replayed.body.text), { id: 2, price: 21, at: 'replayed' });
+  assert.equal(d.comparison.status.differs, false);
+  assert.equal(d.comparison.body.kind, 'json');
+  assert.deepEqual(
+    d.comparison.body.fields.map((f) => [f.name, f.recorded, f.replayed, f.state]),
+    [
+      ['$.id', '2', '2', 'same'],
+      ['$.price', '20', '21', 'differs'],
+      ['$.at', '"rec"', '"replayed"', 'ignored'],
+    ],
+  );
+  assert.equal(d.comparison.headers.find((h) => h.name === 'content-type')?.state, 'same');
+  assert.equal(d.comparison.headers.find((h) => h.name === 'date')?.state, 'ignored', 'only the configured headers are compared');
+
+  // A match keeps no replayed answer: the recorded one is there, the comparison is not.
+  const match = await call(port, 'GET', `/api/replays/${id}/results/${other.id}`, undefined, auth);
+  assert.equal(match.status, 200);
+  assert.equal((match.body.result as { status: string }).status, 'match');
+  assert.equal(match.body.replayed, null);
+  assert.equal(match.body.comparison, null);
+  assert.equal((match.body.recorded as { status: number }).status, 200);
+
+  const none = await call(port, 'GET', `/api/replays/${id}/results/01a2b3c4-0000-7000-8000-000000000000`, undefined, auth);
+  assert.equal(none.status, 404);
+  assert.equal(none.body.code, 'QP_ERR_API_RESULT_NOT_FOUND');
+  const noReplay = await call(port, 'GET', `/api/replays/nope/results/${other.id}`, undefined, auth);
+  assert.equal(noReplay.body.code, 'QP_ERR_API_REPLAY_NOT_FOUND');
+  assert.equal((await call(port, 'GET', `/api/replays/${id}/results/${other.id}?x=1`, undefined, auth)).status, 400);
+});

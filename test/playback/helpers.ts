@@ -15,6 +15,7 @@ import type { TestContext } from 'node:test';
 import { PlaybackEngine, type EngineOptions } from '../../src/playback/engine.js';
 import type { CompareOptions } from '../../src/playback/compare/types.js';
 import { nullObserver } from '../../src/playback/observer.js';
+import type { HttpStubOptions } from '../../src/playback/serve/http-stub-server.js';
 import type { ReplayParams } from '../../src/playback/replay-params.js';
 import { resultsPathFor } from '../../src/playback/results/schema.js';
 import type { SafetyOptions } from '../../src/playback/safety.js';
@@ -271,6 +272,7 @@ export interface Doc {
     top_differences: Array<{ kind: string; count: number }>;
     top_errors: Array<{ error: string; count: number }>;
     lateness_ms: { p50: number | null; p99: number | null; max: number | null };
+    endpoints: Array<{ endpoint: string; results: number; match: number; mismatch: number; failed: number; mismatch_rate: number | null }>;
   };
 }
 
@@ -300,4 +302,21 @@ export function json(res: ServerResponse, status: number, value: unknown, header
   const text = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(text);
+}
+
+/** Options of a serving listener on 127.0.0.1:0 over `store`: exact matching, 404 on a miss. */
+export function stubOptions(store: HttpStubOptions['store'], over: Partial<HttpStubOptions> = {}): HttpStubOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    store,
+    match: { method: true, query: true, body: true, headers: [], ignoreQuery: new Set(), ignoreJson: [] },
+    limits: { maxHeaderSize: 16 * 1024, maxBodyBytes: 1024 * 1024, maxConnections: 0 },
+    timeouts: { headerReadMs: 5_000, requestMs: 10_000, idleMs: 5_000 },
+    forwarder: null,
+    observer: nullObserver,
+    logger: silentLog,
+    pollMs: 20,
+    ...over,
+  };
 }

@@ -84,7 +84,7 @@ test('createPlayback: a Playback node replays live into http.downstream, serves 
   assert.equal(status.mismatched, 0);
   assert.equal(status.failed, 0);
   assert.equal(status.success_rate, 1);
-  assert.deepEqual(status.serve, { http: { recordings: 2, hits: 1, misses: 1, forwarded: 0 }, tcp: null });
+  assert.deepEqual(status.serve, { http: { recordings: 2, hits: 1, misses: 1, forwarded: 0 }, tcp: null, forward: null });
   assert.deepEqual(backend.seen.map((s) => s.url), ['/live']);
 
   const doc = handle.replays.create({ filter: { path: '/served' }, speed: 0 } satisfies ReplayRequest) as { id: string };

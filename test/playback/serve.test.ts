@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test, type TestContext } from 'node:test';
-import { nullObserver } from '../../src/playback/observer.js';
 import { Forwarder } from '../../src/playback/serve/forwarder.js';
 import { HttpStubServer, type HttpStubOptions } from '../../src/playback/serve/http-stub-server.js';
 import { compileJsonPath } from '../../src/recording/json-path.js';
 import { HttpRecorder } from '../../src/recording/recorder.js';
+import { RecordingSelector } from '../../src/recording/selector.js';
 import type { Store } from '../../src/store/index.js';
-import { defer, httpRecord, json, openStore, putRecords, silentLog, startBackend, waitFor } from './helpers.js';
+import { defer, httpRecord, json, openStore, putRecords, startBackend, stubOptions, waitFor } from './helpers.js';
 
 const MARK = 'REDACTED:hmac-sha256:00112233445566ff';
 
@@ -30,19 +30,7 @@ function send(port: number, method: string, path: string, body?: string, headers
 }
 
 async function startStub(t: TestContext, store: Store, over: Partial<HttpStubOptions> = {}): Promise<{ stub: HttpStubServer; port: number }> {
-  const stub = new HttpStubServer({
-    host: '127.0.0.1',
-    port: 0,
-    store,
-    match: { method: true, query: true, body: true, headers: [], ignoreQuery: new Set(), ignoreJson: [] },
-    limits: { maxHeaderSize: 16 * 1024, maxBodyBytes: 1024 * 1024, maxConnections: 0 },
-    timeouts: { headerReadMs: 5_000, requestMs: 10_000, idleMs: 5_000 },
-    forwarder: null,
-    observer: nullObserver,
-    logger: silentLog,
-    pollMs: 20,
-    ...over,
-  });
+  const stub = new HttpStubServer(stubOptions(store, over));
   defer(t, () => stub.close(500));
   const { port } = await stub.listen();
   return { stub, port };
@@ -148,4 +136,26 @@ test('forward on miss: the downstream answers, the exchange is recorded, and the
   assert.equal(second.headers['x-qproxy-record-id'], stored[0]!.id);
   assert.equal(backend.seen.length, 1, 'served from the new recording, not forwarded again');
   assert.deepEqual(stub.status(), { recordings: 1, hits: 1, misses: 0, forwarded: 1 });
+});
+
+test('forward on miss follows recording.exclude: an excluded miss is answered but not recorded', async (t) => {
+  const { store } = await openStore(t);
+  const backend = await startBackend(t, (req, _b, res) => json(res, 200, { url: req.url }));
+  const skipped: string[] = [];
+  const selector = RecordingSelector.create({
+    include: [],
+    exclude: [{ paths: ['/private/**'] }],
+    sample: { rate: 1, key: null },
+    observer: { skipped: (protocol, reason) => skipped.push(`${protocol} ${reason}`) },
+  });
+  const recorder = new HttpRecorder({ enabled: true, nodeId: 'az-b-1', maxBody: 1024, redactor: null, selector, sink: store });
+  const forwarder = new Forwarder({ origins: [backend.origin], tls: { rejectUnauthorized: true }, timeoutMs: 2_000, maxResponseBytes: 1024 * 1024, recorder });
+  const { port } = await startStub(t, store, { forwarder });
+
+  assert.equal((await send(port, 'GET', '/private/me')).status, 200);
+  assert.equal((await send(port, 'GET', '/public')).status, 200);
+  await store.flush();
+  assert.deepEqual(store.list({ limit: 10 }).records.map((r) => r.url), ['/public']);
+  assert.deepEqual(skipped, ['http excluded']);
+  assert.equal(backend.seen.length, 2, 'both were forwarded');
 });

@@ -4,24 +4,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Discovery, parseTcpTarget } from '../../src/discovery/index.js';
 import { TcpProxyServer } from '../../src/proxy/tcp/index.js';
 import type { TcpProxyObserver } from '../../src/proxy/tcp/index.js';
+import type { AppProtocol } from '../../src/recording/model.js';
 import { TcpRecorder } from '../../src/recording/tcp-recorder.js';
 import type { Store } from '../../src/store/index.js';
 import { defer } from './helpers.js';
+import { freePort } from '../helpers/ports.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -39,11 +34,11 @@ export interface Redis {
   target: string;
 }
 
-/** Starts an empty redis-server (no persistence) on a free loopback port; stopped after the test. */
-export async function startRedis(t: TestContext, dir: string): Promise<Redis> {
+/** Starts an empty redis-server (no persistence, `extra` settings) on a free loopback port; stopped after the test. */
+export async function startRedis(t: TestContext, dir: string, extra: readonly string[] = []): Promise<Redis> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
       stdio: 'ignore',
     });
     const exited = once(child, 'exit');
@@ -143,7 +138,12 @@ function replyLength(b: Buffer): number {
 const quiet: TcpProxyObserver = { session() {}, bytes() {}, rejected() {} };
 
 /** The real TCP proxy in front of `target`, recording sessions into `store`; closed after the test. */
-export async function startTcpProxy(t: TestContext, target: string, store: Store): Promise<{ port: number; close(): Promise<void> }> {
+export async function startTcpProxy(
+  t: TestContext,
+  target: string,
+  store: Store,
+  opts: { appProtocol?: AppProtocol; maxSessionBytes?: number } = {},
+): Promise<{ port: number; close(): Promise<void> }> {
   const discovery = new Discovery({
     targets: [parseTcpTarget(target)],
     policy: 'round_robin',
@@ -152,7 +152,15 @@ export async function startTcpProxy(t: TestContext, target: string, store: Store
     passive: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000 },
   });
   await discovery.start();
-  const recorder = new TcpRecorder({ enabled: true, nodeId: 'az-a-1', maxSessionBytes: 1024 * 1024, segmentIntervalMs: 1_000, segmentBytes: 256 * 1024, sink: store });
+  const recorder = new TcpRecorder({
+    enabled: true,
+    nodeId: 'az-a-1',
+    appProtocol: opts.appProtocol ?? null,
+    maxSessionBytes: opts.maxSessionBytes ?? 1024 * 1024,
+    segmentIntervalMs: 1_000,
+    segmentBytes: 256 * 1024,
+    sink: store,
+  });
   const proxy = new TcpProxyServer({
     host: '127.0.0.1',
     port: 0,

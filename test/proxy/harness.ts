@@ -8,6 +8,7 @@ import type { DiscoveryOptions } from '../../src/discovery/index.js';
 import { HttpProxyServer } from '../../src/proxy/http/index.js';
 import type { HttpDownstreams, HttpProxyOptions } from '../../src/proxy/http/index.js';
 import type { ExchangeEvent, HttpProxyObserver } from '../../src/proxy/observer.js';
+import type { HttpRequestHead } from '../../src/recording/selector.js';
 import type { HttpExchangeRecorder, HttpRecordDraft } from '../../src/recording/sink.js';
 
 /**
@@ -21,6 +22,9 @@ export class CollectingRecorder implements HttpExchangeRecorder {
     readonly enabled = true,
     readonly maxBody = 64 * 1024,
   ) {}
+  admit(_head: HttpRequestHead): boolean {
+    return this.enabled;
+  }
   commit(draft: HttpRecordDraft): void {
     this.drafts.push(draft);
   }
@@ -207,6 +211,18 @@ export function rawExchange(port: number, bytes: string | Buffer): Promise<Buffe
     });
     socket.on('close', () => resolve(Buffer.concat(chunks)));
   });
+}
+
+/** The status code of a raw HTTP/1.x answer; 0 when there is none. */
+export function rawStatus(raw: Buffer): number {
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw.toString('latin1'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** The JSON body of a raw HTTP/1.x answer (one that carries no chunked framing). */
+export function rawBodyJson<T>(raw: Buffer): T {
+  const text = raw.toString('latin1');
+  return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as T;
 }
 
 /** Header value(s) of a draft's header lines, matched case-insensitively. */

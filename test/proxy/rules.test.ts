@@ -36,13 +36,13 @@ describe('sanitizeHopByHop', () => {
 
 describe('parseRequestTarget', () => {
   it('keeps origin-form, dropping a fragment', () => {
-    assert.deepEqual(parseRequestTarget('/a/b?c=d#frag'), { path: '/a/b?c=d', authority: null });
-    assert.deepEqual(parseRequestTarget('//double/slash'), { path: '//double/slash', authority: null });
+    assert.deepEqual(parseRequestTarget('/a/b?c=d#frag'), { path: '/a/b?c=d', authority: null, scheme: null });
+    assert.deepEqual(parseRequestTarget('//double/slash'), { path: '//double/slash', authority: null, scheme: null });
   });
 
   it('normalises absolute-form and keeps its authority', () => {
-    assert.deepEqual(parseRequestTarget('http://Example.COM:8080/x?y=1'), { path: '/x?y=1', authority: 'example.com:8080' });
-    assert.deepEqual(parseRequestTarget('https://[::1]:8443'), { path: '/', authority: '[::1]:8443' });
+    assert.deepEqual(parseRequestTarget('http://Example.COM:8080/x?y=1'), { path: '/x?y=1', authority: 'example.com:8080', scheme: 'http' });
+    assert.deepEqual(parseRequestTarget('https://[::1]:8443'), { path: '/', authority: '[::1]:8443', scheme: 'https' });
   });
 
   it('refuses what cannot be forwarded safely', () => {

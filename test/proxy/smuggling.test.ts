@@ -4,7 +4,7 @@ import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startEchoBackend, startRawBackend } from '../helpers/backend.js';
 import type { Echo, EchoBackend, RawBackend } from '../helpers/backend.js';
-import { headerValues, rawExchange, startProxy, waitFor } from './harness.js';
+import { headerValues, rawExchange, rawStatus, startProxy, waitFor } from './harness.js';
 import type { ProxyHarness } from './harness.js';
 
 /**
@@ -47,11 +47,6 @@ const VECTORS: { name: string; bytes: string; status: number[]; reason: string }
   { name: 'asterisk-form target on GET', bytes: 'GET * HTTP/1.1\r\nHost: a\r\n\r\n', status: [400], reason: 'bad_request' },
 ];
 
-function statusOf(raw: Buffer): number {
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw.toString('latin1'));
-  return m ? Number(m[1]) : 0;
-}
-
 describe('request smuggling vectors', () => {
   let raw: RawBackend;
   let px: ProxyHarness;
@@ -69,7 +64,7 @@ describe('request smuggling vectors', () => {
     it(`${v.name} → ${v.status.join('/')} and nothing forwarded`, async () => {
       const rejectionsBefore = px.observer.rejections.length;
       const answer = await rawExchange(px.port, v.bytes + CANARY);
-      const status = statusOf(answer);
+      const status = rawStatus(answer);
       assert.ok(v.status.includes(status), `got ${status}: ${answer.toString('latin1').slice(0, 120)}`);
       // rawExchange resolves on close: the proxy closed the connection, so the canary died with it.
       assert.equal(answer.toString('latin1').match(/^HTTP\/1\.1 /gm)?.length, 1, 'exactly one answer, the canary was not served');
@@ -81,7 +76,7 @@ describe('request smuggling vectors', () => {
 
   it('a valid request on the same listener does reach the raw backend (the harness can see forwarding)', async () => {
     const answer = await rawExchange(px.port, 'GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
-    assert.equal(statusOf(answer), 200);
+    assert.equal(rawStatus(answer), 200);
     assert.match(raw.received().toString('latin1'), /^GET \/ok HTTP\/1\.1\r\n/);
   });
 
@@ -113,7 +108,7 @@ describe('request body limits and Expect: 100-continue', () => {
 
   it('answers 413 from Content-Length without forwarding', async () => {
     const answer = await rawExchange(px.port, `POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: ${max + 1}\r\n\r\n${'x'.repeat(1000)}`);
-    assert.equal(statusOf(answer), 413);
+    assert.equal(rawStatus(answer), 413);
     assert.match(answer.toString(), /"code":"QP_ERR_BODY_TOO_LARGE"/);
     assert.equal(backend.paths.includes('/big'), false);
     assert.equal(px.observer.rejections.at(-1), 'body_too_large');
@@ -186,7 +181,7 @@ describe('request body limits and Expect: 100-continue', () => {
 
   it('answers 417 to an Expect value it does not know', async () => {
     const answer = await rawExchange(px.port, 'GET /x HTTP/1.1\r\nHost: a\r\nExpect: teleport\r\n\r\n');
-    assert.equal(statusOf(answer), 417);
+    assert.equal(rawStatus(answer), 417);
     assert.equal(backend.paths.includes('/x'), false);
   });
 });
@@ -203,7 +198,7 @@ describe('slow clients', () => {
     try {
       // The head never ends: rawExchange resolves only when the proxy gives up and closes.
       const answer = await rawExchange(px.port, 'GET /slow HTTP/1.1\r\nHost: a\r\nX-Slow: ');
-      assert.equal(statusOf(answer), 408);
+      assert.equal(rawStatus(answer), 408);
       assert.deepEqual(px.observer.rejections, ['request_timeout']);
       assert.equal(raw.received().length, 0);
     } finally {

@@ -11,7 +11,7 @@ import { patternSha256, startEchoBackend, startRawBackend, startWsEchoBackend } 
 import type { Echo, EchoBackend, RawBackend, WsBackend } from '../helpers/backend.js';
 import { makeTestPki } from '../helpers/tls.js';
 import type { TestPki } from '../helpers/tls.js';
-import { headerValues, send, startProxy, waitFor } from './harness.js';
+import { headerValues, rawBodyJson, rawStatus, send, startProxy, waitFor } from './harness.js';
 import type { ProxyHarness } from './harness.js';
 
 interface H2Answer {
@@ -80,6 +80,29 @@ describe('TLS listener (ALPN h2 + http/1.1)', () => {
     const res = await httpsGet(px.port, pki.ca, '/tls-no-alpn');
     assert.equal(res.status, 200);
     assert.equal(res.alpn, false);
+  });
+
+  it('answers 505 to "GET / HTTP/2.0" on a TLS connection negotiated as http/1.1, and real HTTP/2 still works', async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: px.port, ca: pki.ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+    await once(socket, 'secureConnect');
+    assert.equal(socket.alpnProtocol, 'http/1.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.write('GET /fake-h2 HTTP/2.0\r\nHost: localhost\r\n\r\n');
+    await once(socket, 'close');
+    const answer = Buffer.concat(chunks);
+    assert.equal(rawStatus(answer), 505);
+    assert.equal(rawBodyJson<{ code: string }>(answer).code, 'QP_ERR_HTTP_VERSION');
+    assert.equal(backend.paths.includes('/fake-h2'), false);
+
+    const session = h2connect(`https://localhost:${px.port}`, { ca: pki.ca });
+    try {
+      const real = await h2Request(session, { ':method': 'POST', ':path': '/real-h2' }, Buffer.from('over h2'));
+      assert.equal(real.headers[':status'], 200);
+      assert.equal((JSON.parse(real.body.toString()) as Echo).body, 'over h2');
+    } finally {
+      session.close();
+    }
   });
 
   it('serves HTTP/2: advertises 100 streams, forwards to HTTP/1.1 and records version 2.0', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_REDACTED_QUERY, Redactor } from '../../src/recording/redaction.js';
+import type { HttpRecord } from '../../src/recording/model.js';
 import { draft, expected, options } from './draft.js';
 
 function redactUrl(url: string, r = new Redactor(options())): { url: string; redacted: string[] } {
@@ -108,5 +109,76 @@ void describe('form body redaction', () => {
     const { draft: out, redacted } = redactor.redactHttp(input);
     assert.equal(out.request.body, input.request.body);
     assert.deepEqual(redacted, ['request.body:skipped-encoded']);
+  });
+});
+
+void describe('every shape of the request target gets the same redaction', () => {
+  const redactor = new Redactor(options());
+
+  void it('redacts the HTTP/2 :path like the url, reported under the same paths', () => {
+    const target = '/leak?token=T0k&x=1&password=P4ss';
+    const input = draft({ url: target, reqHeaders: [[':method', 'GET'], [':path', target], [':authority', 'api.test'], [':scheme', 'https']] });
+    const { draft: out, redacted } = redactor.redactHttp(input);
+    const clean = `/leak?token=${expected('T0k')}&x=1&password=${expected('P4ss')}`;
+    assert.equal(out.request.url, clean);
+    assert.deepEqual(out.request.headers, [[':method', 'GET'], [':path', clean], [':authority', 'api.test'], [':scheme', 'https']]);
+    assert.deepEqual(redacted, ['request.query.token', 'request.query.password']);
+  });
+
+  void it('redacts userinfo in :authority and Host, taking the last "@" as its end', () => {
+    const input = draft({ reqHeaders: [[':authority', 'bob:hunt@r2@api.test:8443'], ['Host', 'tok3n@api.test']] });
+    const { draft: out, redacted } = redactor.redactHttp(input);
+    assert.deepEqual(out.request.headers, [
+      [':authority', `bob:${expected('hunt@r2')}@api.test:8443`],
+      ['Host', `${expected('tok3n')}@api.test`],
+    ]);
+    assert.deepEqual(redacted, ['request.headers.:authority', 'request.headers.host']);
+    assert.equal(redactUrl('http://u:p@ss@h/').url, `http://u:${expected('p@ss')}@h/`);
+  });
+
+  void it('redacts URLs in Referer, Location and Content-Location, absolute or relative', () => {
+    const input = draft({
+      reqHeaders: [['Referer', 'https://app.test/cb?code=1&access_token=at']],
+      resHeaders: [['Location', '/next?sig=s1#frag'], ['Content-Location', '//u:pw@cdn.test/x?key=k'], ['Link', '</p?token=kept>']],
+    });
+    const { draft: out, redacted } = redactor.redactHttp(input);
+    assert.deepEqual(out.request.headers, [['Referer', `https://app.test/cb?code=1&access_token=${expected('at')}`]]);
+    assert.deepEqual(out.response!.headers, [
+      ['Location', `/next?sig=${expected('s1')}#frag`],
+      ['Content-Location', `//u:${expected('pw')}@cdn.test/x?key=${expected('k')}`],
+      ['Link', '</p?token=kept>'],
+    ]);
+    assert.deepEqual(redacted, ['request.headers.referer', 'response.headers.location', 'response.headers.content-location']);
+  });
+
+  void it('keeps URL headers without secrets as the same objects (no copy)', () => {
+    const input = draft({ url: '/a?b=1', reqHeaders: [[':path', '/a?b=1'], ['Host', 'h'], ['Referer', 'http://h/x']] });
+    const { draft: out, redacted } = redactor.redactHttp(input);
+    assert.equal(out.request.headers, input.request.headers);
+    assert.deepEqual(redacted, []);
+  });
+
+  void it('a header configured as secret is replaced whole, even one that holds a URL', () => {
+    const r = new Redactor(options({ headers: ['Referer'] }));
+    const { draft: out } = r.redactHttp(draft({ reqHeaders: [['Referer', 'http://h/?a=1']] }));
+    assert.deepEqual(out.request.headers, [['Referer', expected('http://h/?a=1')]]);
+  });
+});
+
+void describe('Redactor.redactRecord (records that did not pass the recorder: HAR imports)', () => {
+  const redactor = new Redactor(options());
+  const record = (url: string, redacted: string[]): HttpRecord => ({ ...draft({ url, reqHeaders: [['Cookie', 'a=1']] }), v: 1, id: 'r1', node_id: 'n', redacted });
+
+  void it('redacts like the recorder and extends the record own list', () => {
+    const out = redactor.redactRecord(record('/p?token=t', ['request.headers.x-old']));
+    assert.equal(out.request.url, `/p?token=${expected('t')}`);
+    assert.deepEqual(out.request.headers, [['Cookie', `a=${expected('1')}`]]);
+    assert.deepEqual(out.redacted, ['request.headers.x-old', 'request.query.token', 'request.headers.cookie']);
+    assert.equal(out.id, 'r1');
+  });
+
+  void it('leaves a record that was already redacted (an exported one) as it was', () => {
+    const once = redactor.redactRecord(record('/p?token=t', []));
+    assert.deepEqual(redactor.redactRecord(once), once);
   });
 });

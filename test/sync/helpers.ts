@@ -186,13 +186,16 @@ export function syncMetrics(): { metrics: SyncMetrics; registry: Registry } {
   return { metrics: new SyncMetrics(registry), registry };
 }
 
+/** The receiver's connection limits at their configuration defaults (sync.max_connections, …). */
+export const RECEIVER_LIMITS = { maxConnections: 256, maxConnectionsPerAddress: 16, authTimeoutMs: 10_000 };
+
 /** Starts a receiver on 127.0.0.1:0 and closes it after the test. */
 export async function startReceiver(
   t: TestContext,
   opts: Partial<SyncReceiverOptions> & Pick<SyncReceiverOptions, 'store'>,
 ): Promise<{ receiver: SyncReceiver; port: number; log: MemoryLog }> {
   const log = new MemoryLog();
-  const receiver = new SyncReceiver({ host: '127.0.0.1', port: 0, allowedClients: [], maxBatchBytes: 64 * 1024 * 1024, logger: log, ...opts });
+  const receiver = new SyncReceiver({ host: '127.0.0.1', port: 0, allowedClients: [], maxBatchBytes: 64 * 1024 * 1024, limits: RECEIVER_LIMITS, logger: log, ...opts });
   const addr = await receiver.listen();
   t.after(() => receiver.close(1000));
   return { receiver, port: addr.port, log };

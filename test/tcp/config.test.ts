@@ -49,9 +49,10 @@ test('tcp defaults: downstream TLS off, timeouts, limits, recording segments and
     host: '127.0.0.1',
     port: 8082,
     downstream: ['localhost:8083'],
+    protocol: 'raw',
     downstream_tls: { enabled: false, reject_unauthorized: true },
     timeouts: { connect: 3_000, idle: 300_000 },
-    limits: { max_connections: 0 },
+    limits: { max_connections: 4096 },
     recording: { max_session_bytes: 16 * 1024 * 1024, segment_interval: 1_000, segment_bytes: 256 * 1024, on_overload: 'drop' },
     balancing: {
       policy: 'round_robin',

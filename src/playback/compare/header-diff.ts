@@ -5,7 +5,7 @@ import { NEVER_COMPARED, maskPatterns, type CompiledRules } from './rules.js';
 import type { Difference } from './types.js';
 
 /** Header values by lower-case name; repeated fields joined as one field would be (RFC 9110 §5.3). */
-function byName(lines: readonly HeaderLine[]): Map<string, string> {
+export function byName(lines: readonly HeaderLine[]): Map<string, string> {
   const map = new Map<string, string>();
   for (const [name, value] of lines) {
     const lower = name.toLowerCase();
@@ -15,12 +15,12 @@ function byName(lines: readonly HeaderLine[]): Map<string, string> {
   return map;
 }
 
-function compared(name: string, rules: CompiledRules): boolean {
+export function compared(name: string, rules: CompiledRules): boolean {
   if (NEVER_COMPARED.has(name) || rules.ignoreHeaders.has(name)) return false;
   return rules.headers === null || rules.headers.has(name);
 }
 
-function same(a: string, b: string, patterns: readonly RegExp[]): boolean {
+export function same(a: string, b: string, patterns: readonly RegExp[]): boolean {
   if (equalsWithMarkers(a, b)) return true;
   return patterns.length > 0 && equalsWithMarkers(maskPatterns(a, patterns), maskPatterns(b, patterns));
 }

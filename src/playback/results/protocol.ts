@@ -1,5 +1,7 @@
 import type { CompareOptions, ResponseSide } from '../compare/types.js';
 import type { RecordedOutcome } from '../compare/compare-http.js';
+import type { MessageIgnore, SessionSides } from '../compare/compare-messages.js';
+import type { AppProtocol } from '../../recording/model.js';
 import type { ReplayResult, ResultBase } from './result.js';
 import type { ReplayRow } from './writer-db.js';
 
@@ -19,11 +21,19 @@ export interface TcpCompareJob {
   truncated: boolean;
 }
 
+/** A protocol session comparison: both sides in the recording's chunk model, read as messages there. */
+export interface MessagesCompareJob {
+  protocol: AppProtocol;
+  sides: SessionSides;
+}
+
 /** Messages to the results thread; handled strictly in order. */
 export type ToResults =
   | { type: 'rules'; rulesId: number; compare: CompareOptions; maxDecoded: number }
   | { type: 'compareHttp'; jobId: number; rulesId: number; base: ResultBase; recorded: RecordedOutcome; replayed: ResponseSide }
   | { type: 'compareTcp'; jobId: number; base: ResultBase; job: TcpCompareJob }
+  | { type: 'tcpRules'; rulesId: number; ignore: MessageIgnore }
+  | { type: 'compareMessages'; jobId: number; rulesId: number; base: ResultBase; job: MessagesCompareJob }
   | { type: 'result'; result: ReplayResult }
   | { type: 'replay'; row: ReplayRow }
   | { type: 'meta'; key: string; value: string }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { QProxyError } from '../../errors.js';
 import { openResultsForReading } from './schema.js';
+import type { HeaderLine } from '../../recording/model.js';
 import type { ReplayResult, ResultStatus } from './result.js';
 
 interface ResultRow extends Omit<ReplayResult, 'truncated' | 'kinds'> {
@@ -20,6 +21,24 @@ export interface ResultQuery {
   status?: ResultStatus;
   limit: number;
   cursor?: string;
+}
+
+/** A mismatch's replayed answer as the results file keeps it. */
+export interface KeptAnswer {
+  status: number;
+  headers: HeaderLine[];
+  body: Buffer;
+  /** Bytes the replayed body had, also those not kept. */
+  size: number;
+  truncated: boolean;
+}
+
+interface AnswerDbRow {
+  status: number;
+  headers: string;
+  body: Buffer;
+  size: number;
+  truncated: number;
 }
 
 const CURSOR = /^r(\d{1,16})$/;
@@ -47,6 +66,8 @@ export class ResultsReader {
   private readonly replayDoc: Database.Statement<[string], string>;
   private readonly replayDocs: Database.Statement<[number], string>;
   private readonly meta: Database.Statement<[string], string>;
+  private readonly byRecord: Database.Statement<[string, string], ResultRow>;
+  private readonly answerOf: Database.Statement<[string, string], AnswerDbRow>;
 
   constructor(path: string) {
     this.db = openResultsForReading(path);
@@ -56,6 +77,22 @@ export class ResultsReader {
     this.replayDoc = this.db.prepare<[string], string>('SELECT doc FROM replays WHERE id = ?').pluck();
     this.replayDocs = this.db.prepare<[number], string>('SELECT doc FROM replays ORDER BY created_at DESC LIMIT ?').pluck();
     this.meta = this.db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck();
+    // A live replay restarted after a crash may decide a record twice: the latest verdict counts.
+    this.byRecord = this.db.prepare(`SELECT ${cols} FROM results WHERE replay_id = ? AND record_id = ? ORDER BY seq DESC LIMIT 1`);
+    this.answerOf = this.db.prepare('SELECT status, headers, body, size, truncated FROM answers WHERE replay_id = ? AND record_id = ?');
+  }
+
+  /** The result of one record in a replay, or null. */
+  result(replayId: string, recordId: string): ReplayResult | null {
+    const row = this.byRecord.get(replayId, recordId);
+    return row === undefined ? null : toResult(row);
+  }
+
+  /** The replayed answer kept for a mismatch, or null (matches and failures keep none). */
+  answer(replayId: string, recordId: string): KeptAnswer | null {
+    const row = this.answerOf.get(replayId, recordId);
+    if (row === undefined) return null;
+    return { status: row.status, headers: JSON.parse(row.headers) as HeaderLine[], body: row.body, size: row.size, truncated: row.truncated === 1 };
   }
 
   /** Results of a replay in the order they were decided. Throws QP_ERR_BAD_CURSOR for a foreign cursor. */
@@ -66,7 +103,7 @@ export class ResultsReader {
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return {
-      results: page.map(({ seq: _seq, ...r }) => ({ ...r, truncated: r.truncated === 1, kinds: JSON.parse(r.kinds) as string[] })),
+      results: page.map(toResult),
       next: rows.length > q.limit && last ? encodeCursor(last.seq) : null,
     };
   }
@@ -89,4 +126,8 @@ export class ResultsReader {
   close(): void {
     this.db.close();
   }
+}
+
+function toResult({ seq: _seq, ...r }: ResultRow): ReplayResult {
+  return { ...r, truncated: r.truncated === 1, kinds: JSON.parse(r.kinds) as string[] };
 }

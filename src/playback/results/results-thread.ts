@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 import { QProxyError, errorMessage } from '../../errors.js';
 import type { RecordedOutcome } from '../compare/compare-http.js';
 import type { CompareOptions, ResponseSide } from '../compare/types.js';
-import type { FromResults, ResultsInit, TcpCompareJob, ToResults } from './protocol.js';
+import type { MessageIgnore } from '../compare/compare-messages.js';
+import type { FromResults, MessagesCompareJob, ResultsInit, TcpCompareJob, ToResults } from './protocol.js';
 import type { ReplayResult, ResultBase } from './result.js';
 import type { ReplayRow } from './writer-db.js';
 
@@ -104,6 +105,17 @@ export class ResultsThread {
 
   compareTcp(base: ResultBase, job: TcpCompareJob): Promise<Compared> {
     return this.job((jobId) => ({ type: 'compareTcp', jobId, base, job }));
+  }
+
+  /** Registers the ignore rules of protocol sessions (`playback.tcp.ignore`); the id goes with each comparison. */
+  addTcpRules(ignore: MessageIgnore): number {
+    const rulesId = this.nextId++;
+    this.post({ type: 'tcpRules', rulesId, ignore });
+    return rulesId;
+  }
+
+  compareMessages(base: ResultBase, rulesId: number, job: MessagesCompareJob): Promise<Compared> {
+    return this.job((jobId) => ({ type: 'compareMessages', jobId, rulesId, base, job }));
   }
 
   /** Comparisons sent and not yet answered. */

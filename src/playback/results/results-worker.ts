@@ -6,11 +6,13 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { compareHttp, type RecordedOutcome } from '../compare/compare-http.js';
 import { compareTcp } from '../compare/compare-tcp.js';
+import { compareMessages, compileIgnore, type CompiledIgnore, type MessageIgnore } from '../compare/compare-messages.js';
+import type { AppProtocol, TcpChunk } from '../../recording/model.js';
 import { compileRules, type CompiledRules } from '../compare/rules.js';
 import type { CompareOutcome, ResponseSide } from '../compare/types.js';
 import type { FromResults, ResultsInit, ToResults } from './protocol.js';
 import type { ReplayResult, ResultBase } from './result.js';
-import { ResultsWriterDb, type ReplayRow } from './writer-db.js';
+import { ResultsWriterDb, type AnswerRow, type ReplayRow } from './writer-db.js';
 
 const BATCH_ROWS = 500;
 
@@ -31,7 +33,9 @@ function sendReplies(): void {
 let db!: ResultsWriterDb;
 
 const rules = new Map<number, { rules: CompiledRules; maxDecoded: number }>();
+const tcpRules = new Map<number, { ignore: MessageIgnore; compiled: Map<AppProtocol, CompiledIgnore> }>();
 let results: ReplayResult[] = [];
+let answers: AnswerRow[] = [];
 let replays = new Map<string, ReplayRow>();
 let meta = new Map<string, string>();
 let timer: NodeJS.Timeout | null = null;
@@ -42,12 +46,14 @@ function commit(): void {
   if (results.length === 0 && replays.size === 0 && meta.size === 0) return;
   const batch = results;
   results = [];
+  const kept = answers;
+  answers = [];
   const rows = [...replays.values()];
   replays = new Map();
   const values = [...meta.entries()];
   meta = new Map();
   try {
-    db.write(batch, rows, values);
+    db.write(batch, rows, values, kept);
   } catch (err) {
     post({ type: 'writeFailed', count: batch.length, message: (err as Error).message });
   }
@@ -60,6 +66,25 @@ function queued(): void {
       commit();
       sendReplies();
     }, init.flushIntervalMs);
+}
+
+/** Bytes of a mismatch's replayed body kept for display; the rest is counted, not kept. */
+const MAX_KEPT_ANSWER_BYTES = 256 * 1024;
+
+/** The replayed answer of a mismatch, kept so people can see it beside the recorded one. */
+function keepAnswer(base: ResultBase, side: ResponseSide): void {
+  const data = side.body.data;
+  const kept = data.length > MAX_KEPT_ANSWER_BYTES ? data.subarray(0, MAX_KEPT_ANSWER_BYTES) : data;
+  answers.push({
+    replay_id: base.replay_id,
+    record_id: base.record_id,
+    status: side.status,
+    headers: JSON.stringify(side.headers),
+    body: kept,
+    size: side.body.size,
+    truncated: side.body.truncated || kept.length < data.length,
+    at: base.at,
+  });
 }
 
 function finish(base: ResultBase, jobId: number, outcome: CompareOutcome): void {
@@ -97,7 +122,10 @@ function handle(msg: ToResults): void {
       const r = rules.get(msg.rulesId);
       try {
         if (!r) throw new Error(`comparison rules ${msg.rulesId} were never sent`);
-        finish(msg.base, msg.jobId, compareHttp(withBuffers(msg.recorded), sideWithBuffer(msg.replayed), r.rules, r.maxDecoded));
+        const replayed = sideWithBuffer(msg.replayed);
+        const outcome = compareHttp(withBuffers(msg.recorded), replayed, r.rules, r.maxDecoded);
+        if (!outcome.match) keepAnswer(msg.base, replayed);
+        finish(msg.base, msg.jobId, outcome);
       } catch (err) {
         failedCompare(msg.base, msg.jobId, err);
       }
@@ -106,6 +134,25 @@ function handle(msg: ToResults): void {
     case 'compareTcp':
       try {
         finish(msg.base, msg.jobId, compareTcp(view(msg.job.recorded), view(msg.job.replayed), msg.job.mode, msg.job.truncated));
+      } catch (err) {
+        failedCompare(msg.base, msg.jobId, err);
+      }
+      return;
+    case 'tcpRules':
+      tcpRules.set(msg.rulesId, { ignore: msg.ignore, compiled: new Map() });
+      return;
+    case 'compareMessages':
+      try {
+        const r = tcpRules.get(msg.rulesId);
+        if (!r) throw new Error(`comparison rules ${msg.rulesId} were never sent`);
+        let compiled = r.compiled.get(msg.job.protocol);
+        if (compiled === undefined) {
+          compiled = compileIgnore(msg.job.protocol, r.ignore);
+          r.compiled.set(msg.job.protocol, compiled);
+        }
+        const sides = msg.job.sides;
+        const chunks = (list: readonly TcpChunk[]): TcpChunk[] => list.map((c) => ({ ...c, data: view(c.data) }));
+        finish(msg.base, msg.jobId, compareMessages(msg.job.protocol, { ...sides, recorded: chunks(sides.recorded), replayed: chunks(sides.replayed) }, compiled));
       } catch (err) {
         failedCompare(msg.base, msg.jobId, err);
       }

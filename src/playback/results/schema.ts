@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { QProxyError, errorMessage } from '../../errors.js';
 
-export const RESULTS_SCHEMA_VERSION = 1;
+export const RESULTS_SCHEMA_VERSION = 2;
 
 const SCHEMA_V1 = `
 CREATE TABLE replays (
@@ -42,6 +42,26 @@ CREATE INDEX results_replay_status ON results (replay_id, status, seq);
 CREATE INDEX results_at ON results (at);
 `;
 
+/**
+ * Version 2 keeps the replayed answer of each mismatch (the web UI's side-by-side diff) and finds a
+ * record's result directly. Applied on top of version 1, also to existing files.
+ */
+const MIGRATE_V2 = `
+CREATE TABLE answers (
+  replay_id TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  headers TEXT NOT NULL,
+  body BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  truncated INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (replay_id, record_id)
+);
+CREATE INDEX answers_at ON answers (at);
+CREATE INDEX results_record ON results (replay_id, record_id);
+`;
+
 /** The results file that belongs to a store file: "data/qproxy.db" → "data/qproxy.playback.db". */
 export function resultsPathFor(storePath: string): string {
   return storePath.endsWith('.db') ? `${storePath.slice(0, -3)}.playback.db` : `${storePath}.playback.db`;
@@ -67,7 +87,11 @@ export function openResultsForWriting(path: string): Database.Database {
       const version = db!.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get();
       if (version === undefined) {
         db!.exec(SCHEMA_V1);
+        db!.exec(MIGRATE_V2);
         db!.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(RESULTS_SCHEMA_VERSION));
+      } else if (Number(version) === 1) {
+        db!.exec(MIGRATE_V2);
+        db!.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(RESULTS_SCHEMA_VERSION));
       } else if (Number(version) !== RESULTS_SCHEMA_VERSION) {
         throw new Error(`its schema version is ${version}, this QProxy reads version ${RESULTS_SCHEMA_VERSION}`);
       }

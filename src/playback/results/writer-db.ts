@@ -13,6 +13,20 @@ export interface ReplayRow {
   doc: string;
 }
 
+/** The replayed answer kept for a mismatch, so that people can see it beside the recorded one. */
+export interface AnswerRow {
+  replay_id: string;
+  record_id: string;
+  status: number;
+  /** JSON of the header lines. */
+  headers: string;
+  body: Uint8Array;
+  /** Bytes the replayed body had, also those not kept. */
+  size: number;
+  truncated: boolean;
+  at: number;
+}
+
 /** Rows deleted per purge statement, so one purge never holds the write lock for long. */
 const PURGE_BATCH = 5_000;
 
@@ -20,6 +34,9 @@ const PURGE_BATCH = 5_000;
 export class ResultsWriterDb {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
+  private readonly insertAnswer: Database.Statement;
+  private readonly delAnswers: Database.Statement<[string]>;
+  private readonly purgeAnswers: Database.Statement<[number, number]>;
   private readonly upsert: Database.Statement;
   private readonly delResults: Database.Statement<[string]>;
   private readonly delReplay: Database.Statement<[string]>;
@@ -33,6 +50,10 @@ export class ResultsWriterDb {
     this.insert = this.db.prepare(`INSERT INTO results
       (replay_id, record_id, protocol, status, method, target, recorded_status, replayed_status, recorded_ms, replayed_ms, lateness_ms, truncated, kinds, diff, error, at)
       VALUES (@replay_id, @record_id, @protocol, @status, @method, @target, @recorded_status, @replayed_status, @recorded_ms, @replayed_ms, @lateness_ms, @truncated, @kinds, @diff, @error, @at)`);
+    this.insertAnswer = this.db.prepare(`INSERT OR REPLACE INTO answers (replay_id, record_id, status, headers, body, size, truncated, at)
+      VALUES (@replay_id, @record_id, @status, @headers, @body, @size, @truncated, @at)`);
+    this.delAnswers = this.db.prepare('DELETE FROM answers WHERE replay_id = ?');
+    this.purgeAnswers = this.db.prepare('DELETE FROM answers WHERE rowid IN (SELECT rowid FROM answers WHERE at < ? LIMIT ?)');
     this.upsert = this.db.prepare(`INSERT INTO replays (id, kind, state, created_at, finished_at, doc)
       VALUES (@id, @kind, @state, @created_at, @finished_at, @doc)
       ON CONFLICT (id) DO UPDATE SET state = excluded.state, finished_at = excluded.finished_at, doc = excluded.doc`);
@@ -48,10 +69,11 @@ export class ResultsWriterDb {
       .pluck();
   }
 
-  /** Writes results, replay documents and meta values in one transaction. */
-  write(results: readonly ReplayResult[], replays: readonly ReplayRow[], meta: ReadonlyArray<[string, string]>): void {
+  /** Writes results, kept answers, replay documents and meta values in one transaction. */
+  write(results: readonly ReplayResult[], replays: readonly ReplayRow[], meta: ReadonlyArray<[string, string]>, answers: readonly AnswerRow[] = []): void {
     this.db.transaction(() => {
       for (const r of results) this.insert.run({ ...r, truncated: r.truncated ? 1 : 0, kinds: JSON.stringify(r.kinds) });
+      for (const a of answers) this.insertAnswer.run({ ...a, truncated: a.truncated ? 1 : 0 });
       for (const row of replays) this.upsert.run(row);
       for (const [k, v] of meta) this.meta.run(k, v);
     })();
@@ -60,6 +82,7 @@ export class ResultsWriterDb {
   deleteReplay(id: string): void {
     this.db.transaction(() => {
       this.delResults.run(id);
+      this.delAnswers.run(id);
       this.delReplay.run(id);
     })();
   }
@@ -72,7 +95,8 @@ export class ResultsWriterDb {
     const ids = new Set([...(before > 0 ? this.expired.all(before) : []), ...this.surplus.all(keepReplays)]);
     for (const id of ids) this.deleteReplay(id);
     if (before <= 0) return false;
-    return this.purgeResults.run(before, PURGE_BATCH).changes === PURGE_BATCH;
+    const answersLeft = this.purgeAnswers.run(before, PURGE_BATCH).changes === PURGE_BATCH;
+    return this.purgeResults.run(before, PURGE_BATCH).changes === PURGE_BATCH || answersLeft;
   }
 
   close(): void {

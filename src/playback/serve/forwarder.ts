@@ -84,12 +84,15 @@ export class Forwarder {
     total: number,
     out: Forwarded,
   ): void {
+    const { recorder } = this.o;
+    // The recording rules see a forwarded miss as the proxy would have seen its head.
+    if (!recorder.admit({ method: req.method, target: req.url, rawHeaders: req.headers.flat(), client, tls: null })) return;
     const cap = (data: Buffer): CapturedBody => {
-      const c = new BodyCapture(this.o.recorder.maxBody);
+      const c = new BodyCapture(recorder.maxBody);
       c.push(data);
       return c.result();
     };
-    this.o.recorder.commit({
+    recorder.commit({
       protocol: 'http',
       started_at: startedAt,
       duration_ms: total,

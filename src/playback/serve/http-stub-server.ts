@@ -2,12 +2,20 @@
  * @module The serving HTTP listener of a Playback node: it answers each request with a recorded
  * answer (SPEC §6 "serve"), found through the StubIndex. A miss gets 404 with a JSON body naming
  * the closest recording, or (forward_on_miss) the downstream's answer, which is recorded.
+ *
+ * As a forward proxy (`forward` option) it is what an application in zone B reaches through
+ * HTTPS_PROXY: absolute-form requests and the decrypted requests of intercepted CONNECTs are
+ * matched on origin and path against forward-proxy recordings.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { ListenError, errorMessage } from '../../errors.js';
+import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HeaderLine, HttpRecord } from '../../recording/model.js';
 import type { PlaybackObserver } from '../observer.js';
 import type { PlaybackStore } from '../source/store-port.js';
@@ -16,6 +24,21 @@ import { HOP_BY_HOP } from './forwarder.js';
 import type { MatchRules, RequestParts } from './request-key.js';
 import { StoreFollower } from './stub-feed.js';
 import { StubIndex, type Closest } from './stub-index.js';
+import { originPathOf } from '../../path-glob.js';
+
+/** Serving as a forward proxy: who may, and where CONNECTs go (the forward proxy's handler). */
+export interface StubForwardOptions {
+  /** Takes CONNECT requests (interception hands the decrypted socket back through `accept`). */
+  onConnect: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Access rules for absolute-form requests: null when allowed, else the answer. */
+  check: (clientAddress: string, rawHeaders: readonly string[]) => { status: number; message: string; code: string; headers: readonly string[] } | null;
+  /** Stops CONNECT handling (pending handshakes end). */
+  close: () => void;
+}
+
+/** The CONNECT origin of an intercepted socket (read through the HTTP/2 compat socket proxy too). */
+const kOrigin = Symbol('qproxy.stubOrigin');
+type OriginCarrier = { [kOrigin]?: string };
 
 export interface HttpStubOptions {
   host: string;
@@ -28,6 +51,8 @@ export interface HttpStubOptions {
   timeouts: { headerReadMs: number; requestMs: number; idleMs: number };
   /** Forward-on-miss, or null for 404. */
   forwarder: Forwarder | null;
+  /** Serve as a forward proxy (plain listener; `tls` is not used then). */
+  forward?: StubForwardOptions;
   observer: PlaybackObserver;
   logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** How often new recordings are picked up from the store. */
@@ -57,33 +82,70 @@ function pairs(raw: readonly string[]): HeaderLine[] {
 export class HttpStubServer {
   readonly index: StubIndex;
   private readonly server: Server;
+  private h2: Http2Server | null = null;
+  private readonly sessions = new Set<ServerHttp2Session>();
   private readonly follower: StoreFollower;
   private readonly counts = { hits: 0, misses: 0, forwarded: 0 };
   private closing: Promise<void> | null = null;
 
   constructor(private readonly o: HttpStubOptions) {
-    this.index = new StubIndex(o.match, (id) => {
-      const r = o.store.get(id);
-      return r?.protocol === 'http' ? r : null;
-    });
+    this.index = new StubIndex(
+      o.match,
+      (id) => {
+        const r = o.store.get(id);
+        return r?.protocol === 'http' ? r : null;
+      },
+      o.forward !== undefined ? originPathOf : undefined,
+    );
     this.follower = new StoreFollower(o.store, (r) => r.protocol === 'http' && this.index.add(r), o.pollMs, o.logger);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => {
         this.o.logger.warn({ err: errorMessage(err) }, 'serving a recorded answer failed');
         if (!res.headersSent) this.reply(res, 500, { error: `serving failed: ${errorMessage(err)}`, code: 'QP_ERR_SERVE_INTERNAL' });
-        else res.destroy();
+        else res.socket?.destroy();
       });
     };
-    const common = {
-      maxHeaderSize: o.limits.maxHeaderSize,
-      headersTimeout: o.timeouts.headerReadMs,
-      requestTimeout: o.timeouts.requestMs,
-      keepAliveTimeout: o.timeouts.idleMs,
-    };
-    this.server = o.tls
-      ? createHttpsServer({ ...common, cert: o.tls.cert, key: o.tls.key, ...(o.tls.ca !== undefined && { ca: o.tls.ca, requestCert: true }) }, handler)
+    const deadlines = httpServerTimeouts(o.timeouts.headerReadMs, o.timeouts.requestMs);
+    const common = { maxHeaderSize: o.limits.maxHeaderSize, ...deadlines, keepAliveTimeout: o.timeouts.idleMs };
+    this.server = o.tls && o.forward === undefined
+      ? createHttpsServer(
+          {
+            ...common,
+            cert: o.tls.cert,
+            key: o.tls.key,
+            ...(o.tls.ca !== undefined && { ca: o.tls.ca, requestCert: true }),
+            // The head deadline starts once the handshake is done; the handshake gets the same time (Node's default: 120 s).
+            handshakeTimeout: deadlines.headersTimeout,
+          },
+          handler,
+        )
       : createServer(common, handler);
     if (o.limits.maxConnections > 0) this.server.maxConnections = o.limits.maxConnections;
+    if (o.forward !== undefined) this.server.on('connect', o.forward.onConnect);
+    this.handler = handler;
+  }
+
+  private readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+
+  /** An intercepted CONNECT's TLS socket (forward mode): served over HTTP/2 or HTTP/1.1 by ALPN. */
+  accept(socket: TLSSocket, info: { connect?: { host: string; port: number } }): void {
+    if (info.connect !== undefined) (socket as TLSSocket & OriginCarrier)[kOrigin] = `https://${info.connect.host.includes(':') ? `[${info.connect.host}]` : info.connect.host}:${info.connect.port}`;
+    if (socket.alpnProtocol === 'h2') (this.h2 ??= this.createH2()).emit('connection', socket);
+    else this.server.emit('connection', socket);
+  }
+
+  private createH2(): Http2Server {
+    const server = createH2Server({ settings: { maxConcurrentStreams: 100 } });
+    server.setTimeout(this.o.timeouts.idleMs);
+    server.on('timeout', (session: ServerHttp2Session) => session.close());
+    server.on('session', (session: ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      session.on('error', () => session.destroy());
+    });
+    // The compat request and response carry what the handler reads and writes (HTTP/1 shapes).
+    server.on('request', this.handler as unknown as (...args: unknown[]) => void);
+    return server;
   }
 
   /** Indexes every stored recording, then listens. */
@@ -117,6 +179,8 @@ export class HttpStubServer {
   close(deadlineMs: number): Promise<void> {
     this.closing ??= (async () => {
       this.follower.stop();
+      this.o.forward?.close();
+      for (const session of this.sessions) session.close();
       if (!this.server.listening) return;
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeIdleConnections();
@@ -124,15 +188,18 @@ export class HttpStubServer {
       force.unref();
       await closed;
       clearTimeout(force);
+      for (const session of this.sessions) session.destroy();
       await this.o.forwarder?.close();
     })();
     return this.closing;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = this.targetOf(req, res);
+    if (url === null) return;
     const body = await this.readBody(req, res);
     if (body === null) return;
-    const parts: RequestParts = { method: req.method ?? 'GET', url: req.url ?? '/', headers: pairs(req.rawHeaders), body };
+    const parts: RequestParts = { method: req.method ?? 'GET', url, headers: pairs(req.rawHeaders), body };
     for (let attempt = 0; attempt < 3; attempt++) {
       const found = this.index.lookup(parts);
       if ('miss' in found) return this.miss(req, res, parts, found.miss);
@@ -146,6 +213,28 @@ export class HttpStubServer {
       return this.answer(req, res, record);
     }
     return this.miss(req, res, parts, null);
+  }
+
+  /**
+   * The target as matched: the request target, or (forward proxy) the absolute URL — inside an
+   * intercepted CONNECT the CONNECT origin plus the path. Null after answering a refusal.
+   */
+  private targetOf(req: IncomingMessage, res: ServerResponse): string | null {
+    const target = req.url ?? '/';
+    const fwd = this.o.forward;
+    if (fwd === undefined) return target;
+    const origin = (req.socket as (typeof req.socket & OriginCarrier) | undefined)?.[kOrigin];
+    if (origin !== undefined) return target.startsWith('/') ? `${origin}${target}` : target;
+    const denied = fwd.check(req.socket?.remoteAddress ?? '', req.rawHeaders);
+    if (denied !== null) {
+      this.reply(res, denied.status, { error: denied.message, code: denied.code }, false, denied.headers);
+      return null;
+    }
+    if (target.startsWith('/')) {
+      this.reply(res, 403, { error: 'this is a forward proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port', code: 'QP_ERR_FORWARD_DENIED' });
+      return null;
+    }
+    return target;
   }
 
   private answer(req: IncomingMessage, res: ServerResponse, r: HttpRecord): void {
@@ -212,14 +301,22 @@ export class HttpStubServer {
     return Buffer.concat(chunks);
   }
 
-  private reply(res: ServerResponse, status: number, body: object, close = false): void {
+  private reply(res: ServerResponse, status: number, body: object, close = false, extra: readonly string[] = []): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, {
+    const head: Record<string, string> = {
       'content-type': 'application/json; charset=utf-8',
       'content-length': String(Buffer.byteLength(text)),
       'cache-control': 'no-store',
-      ...(close && { connection: 'close' }),
-    });
+      // HTTP/2 has no Connection field (RFC 9113 §8.2.2).
+      ...(close && req2(res) === false && { connection: 'close' }),
+    };
+    for (let i = 0; i + 1 < extra.length; i += 2) head[extra[i]!.toLowerCase()] = extra[i + 1]!;
+    res.writeHead(status, head);
     res.end(text);
   }
+}
+
+/** Whether a response goes out over HTTP/2 (the compat response has a `stream`). */
+function req2(res: ServerResponse): boolean {
+  return (res as ServerResponse & { stream?: unknown }).stream !== undefined;
 }

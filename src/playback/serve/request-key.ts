@@ -10,7 +10,7 @@ import { replaceAtPath, type JsonPath } from '../../recording/json-path.js';
 import type { HeaderLine } from '../../recording/model.js';
 import { headerValue } from '../compare/headers.js';
 import { isMarker } from '../compare/redaction-marks.js';
-import { queryOf } from '../path-glob.js';
+import { queryOf } from '../../path-glob.js';
 
 /** `playback.serve.match` and `.ignore`, compiled. */
 export interface MatchRules {

@@ -10,7 +10,7 @@
 import { compileJsonPath, type JsonPath } from '../../recording/json-path.js';
 import type { HttpRecord } from '../../recording/model.js';
 import { hasMarker } from '../compare/redaction-marks.js';
-import { pathOf, queryOf } from '../path-glob.js';
+import { pathOf, queryOf } from '../../path-glob.js';
 import { joinKeys, partKeys, prefixKey, type MatchRules, type PartKeys, type RequestParts, type Wildcards } from './request-key.js';
 
 export interface IndexedEntry {
@@ -77,10 +77,15 @@ export class StubIndex {
   private readonly groups = new Map<string, PathGroup>();
   private readonly ids = new Set<string>();
 
-  /** `reread` gives a record back by id, to re-key a path's recordings when its wildcards grow. */
+  /**
+   * `reread` gives a record back by id, to re-key a path's recordings when its wildcards grow.
+   * `groupOf` names the group a request target belongs to: its path (the default), or origin and
+   * path for a forward proxy; a target it maps to null is not served (not indexed, never a hit).
+   */
   constructor(
     private readonly rules: MatchRules,
     private readonly reread: (id: string) => HttpRecord | null,
+    private readonly groupOf: (target: string) => string | null = pathOf,
   ) {}
 
   /** Recordings indexed. */
@@ -90,7 +95,8 @@ export class StubIndex {
 
   add(r: HttpRecord): void {
     if (this.ids.has(r.id)) return;
-    const path = pathOf(r.request.url);
+    const path = this.groupOf(r.request.url);
+    if (path === null) return;
     let group = this.groups.get(path);
     if (group === undefined) {
       group = new PathGroup();
@@ -114,7 +120,9 @@ export class StubIndex {
 
   /** Finds the recording to answer with and moves its sequence on. */
   lookup(req: RequestParts): Lookup {
-    const group = this.groups.get(pathOf(req.url));
+    const key = this.groupOf(req.url);
+    if (key === null) return { miss: null };
+    const group = this.groups.get(key);
     if (group === undefined) return { miss: this.closestPath(req) };
     const keys = partKeys(req, this.rules, group.wildcards, null);
     let seq = group.sequences.get(joinKeys(keys));
@@ -214,7 +222,7 @@ export class StubIndex {
   }
 
   private closestPath(req: RequestParts): Closest | null {
-    const path = pathOf(req.url);
+    const path = this.groupOf(req.url) ?? '';
     const method = req.method.toUpperCase();
     let best: { group: PathGroup; score: number; spread: number } | null = null;
     let scanned = 0;

@@ -24,6 +24,51 @@ export interface SummaryJson {
   lateness_ms: { p50: number | null; p99: number | null; max: number | null };
   top_differences: Array<{ kind: string; count: number }>;
   top_errors: Array<{ error: string; count: number }>;
+  /**
+   * Endpoints ("GET /users/{id}", "tcp db:5432") ranked by mismatches, then failures, then results:
+   * where to look first. At most {@link TOP_ENDPOINTS}; beyond {@link MAX_KINDS} distinct endpoints
+   * the rest are counted under "other".
+   */
+  endpoints: EndpointCounts[];
+}
+
+/** Results of one endpoint in a replay. */
+export interface EndpointCounts {
+  endpoint: string;
+  /** Every result counted under it, whatever its status. */
+  results: number;
+  match: number;
+  mismatch: number;
+  failed: number;
+  /** mismatch / (match + mismatch + failed); null when nothing was replayed. */
+  mismatch_rate: number | null;
+}
+
+const TOP_ENDPOINTS = 50;
+
+class EndpointTable {
+  private readonly rows = new Map<string, EndpointCounts>();
+
+  add(endpoint: string, status: ResultStatus): void {
+    const key = this.rows.has(endpoint) || this.rows.size < MAX_KINDS ? endpoint : 'other';
+    let row = this.rows.get(key);
+    if (row === undefined) {
+      row = { endpoint: key, results: 0, match: 0, mismatch: 0, failed: 0, mismatch_rate: null };
+      this.rows.set(key, row);
+    }
+    row.results++;
+    if (status === 'match' || status === 'mismatch' || status === 'failed') row[status]++;
+  }
+
+  ranked(n: number): EndpointCounts[] {
+    return [...this.rows.values()]
+      .sort((a, b) => b.mismatch - a.mismatch || b.failed - a.failed || b.results - a.results || (a.endpoint < b.endpoint ? -1 : 1))
+      .slice(0, n)
+      .map((r) => {
+        const replayed = r.match + r.mismatch + r.failed;
+        return { ...r, mismatch_rate: replayed === 0 ? null : Math.round((r.mismatch / replayed) * 10_000) / 10_000 };
+      });
+  }
 }
 
 class TopCounter {
@@ -47,9 +92,11 @@ export class ReplaySummary {
   readonly lateness = new LogHistogram();
   private readonly kinds = new TopCounter();
   private readonly errors = new TopCounter();
+  private readonly endpoints = new EndpointTable();
 
-  add(status: ResultStatus, r: { truncated?: boolean; kinds?: readonly string[]; errorCode?: string | null }): void {
+  add(status: ResultStatus, r: { truncated?: boolean; kinds?: readonly string[]; errorCode?: string | null; endpoint?: string }): void {
     this.counts[status]++;
+    if (r.endpoint !== undefined) this.endpoints.add(r.endpoint, status);
     if (r.truncated) this.truncatedCount++;
     for (const k of r.kinds ?? []) this.kinds.add(k);
     if (r.errorCode) this.errors.add(r.errorCode);
@@ -83,6 +130,7 @@ export class ReplaySummary {
       lateness_ms: { p50: late.p50, p99: late.p99, max: late.max },
       top_differences: this.kinds.top(TOP).map(([kind, count]) => ({ kind, count })),
       top_errors: this.errors.top(TOP).map(([error, count]) => ({ error, count })),
+      endpoints: this.endpoints.ranked(TOP_ENDPOINTS),
     };
   }
 }

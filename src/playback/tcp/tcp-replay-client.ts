@@ -107,21 +107,33 @@ export class TcpReplayClient {
 
   constructor(private readonly o: TcpReplayClientOptions) {}
 
-  /** `keepBytes`: server bytes kept for comparison (the rest is counted). Never throws. */
-  async replay(record: TcpRecord, speed: number, signal: AbortSignal, keepBytes: number): Promise<TcpReplayOutcome> {
+  /** How long to wait for the server's bytes (or answers) before the next client chunk (request). */
+  get replyTimeoutMs(): number {
+    return this.o.replyTimeoutMs;
+  }
+
+  /** Connects to the next target (round robin). Never throws: a failure comes back as the outcome to report. */
+  async dial(signal: AbortSignal): Promise<{ ok: true; socket: Socket; target: string; t0: number } | Extract<TcpReplayOutcome, { ok: false }>> {
     const t = this.o.targets[this.turn++ % this.o.targets.length]!;
     const target = `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
     const t0 = performance.now();
-    const fail = (code: string, message: string): TcpReplayOutcome => ({ ok: false, target, error: { code, message }, ms: performance.now() - t0 });
-    let socket: Socket;
+    const fail = (code: string, message: string): Extract<TcpReplayOutcome, { ok: false }> => ({ ok: false, target, error: { code, message }, ms: performance.now() - t0 });
     try {
-      socket = await this.connect(t, signal);
+      return { ok: true, socket: await this.connect(t, signal), target, t0 };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (signal.aborted) return fail('QP_ERR_REPLAY_CANCELLED', `replay cancelled while connecting to ${target}`);
       if (code === 'QP_ERR_REPLAY_TIMEOUT') return fail(code, `connecting to ${target} timed out (playback.timeout)`);
       return fail('QP_ERR_REPLAY_CONNECT', `cannot connect to ${target} (${code ?? (err as Error).message})`);
     }
+  }
+
+  /** `keepBytes`: server bytes kept for comparison (the rest is counted). Never throws. */
+  async replay(record: TcpRecord, speed: number, signal: AbortSignal, keepBytes: number): Promise<TcpReplayOutcome> {
+    const dialed = await this.dial(signal);
+    if (!dialed.ok) return dialed;
+    const { socket, target, t0 } = dialed;
+    const fail = (code: string, message: string): TcpReplayOutcome => ({ ok: false, target, error: { code, message }, ms: performance.now() - t0 });
     const conn = new Connection(socket, keepBytes);
     try {
       const waitsTimedOut = await this.converse(conn, record, speed, t0, signal);

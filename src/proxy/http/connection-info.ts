@@ -19,6 +19,8 @@ export interface ConnectionInfo {
   proto: 'http' | 'https';
   /** Peer is a trusted proxy: its X-Forwarded-For is appended to rather than replaced. */
   trusted: boolean;
+  /** The `CONNECT host:port` a forward proxy intercepted this connection from; absent otherwise. */
+  connect?: { host: string; port: number };
 }
 
 /** Where a socket or HTTP/2 session carries its {@link ConnectionInfo}. */

@@ -2,19 +2,18 @@ import type { BlockList } from 'node:net';
 import type { Logger } from 'pino';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { HttpProxyObserver } from '../observer.js';
-import type { DownstreamPools } from './downstream.js';
-import type { DownstreamTlsOptions, HttpDownstreams, HttpLimits, HttpTimeouts } from './options.js';
+import type { HttpLimits, HttpTimeouts } from './options.js';
+import type { HttpRouter } from './route.js';
 
 /**
- * What every exchange of one proxy server shares: the parts of the options it needs, the pools,
+ * What every exchange of one proxy server shares: the parts of the options it needs, the router,
  * and the server's drain state. The server owns it and passes it in.
  */
 export interface ProxyContext {
   readonly limits: HttpLimits;
   readonly timeouts: HttpTimeouts;
-  readonly downstreamTls: DownstreamTlsOptions;
-  readonly downstreams: HttpDownstreams;
-  readonly pools: DownstreamPools;
+  /** Where each request goes. */
+  readonly router: HttpRouter;
   readonly trust: BlockList | null;
   readonly recorder: HttpExchangeRecorder;
   readonly observer: HttpProxyObserver;

@@ -1,6 +1,6 @@
-import { constants as h2constants } from 'node:http2';
+import { Http2ServerRequest, constants as h2constants } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from '../../discovery/index.js';
@@ -16,7 +16,8 @@ import { nextEndpoint, noEndpoint } from './downstream.js';
 import { downstreamFailure, errorBody, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
-import { parseRequestTarget } from './target.js';
+import { isRefusal, type HttpRoute, type RouteRefusal } from './route.js';
+import { parseRequestTarget, targetForLog } from './target.js';
 
 /**
  * One proxied request/response: the client side (Node's HTTP/1 or HTTP/2-compat objects) and the
@@ -66,6 +67,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly startedAt = Date.now();
   private readonly h2: boolean;
   private state = State.Active;
+  /** The recorder admitted this exchange at its head: bodies are captured and a record is made. */
+  private recording = false;
 
   private target: string;
   private origin: string | null = null;
@@ -75,6 +78,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private requestEnd: number | null = null;
 
   private request: DownstreamRequest | null = null;
+  private route: HttpRoute | null = null;
   private endpoint: Endpoint | null = null;
   private release: (() => void) | null = null;
   /** undici handed the current attempt to a connection (onConnect): request bytes may be out. */
@@ -106,7 +110,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ClientResponse,
     private readonly conn: ConnectionInfo,
   ) {
-    this.h2 = req.httpVersionMajor === 2;
+    // What the request object is, not the version it claims: an HTTP/1 request line may say
+    // "HTTP/2.0" too (refused by checkRequestHead), and carries no HTTP/2 stream.
+    this.h2 = req instanceof Http2ServerRequest;
     this.target = req.url ?? '';
   }
 
@@ -118,23 +124,27 @@ class Exchange implements Dispatcher.DispatchHandler {
     res.on('close', onResponseClose);
     req.on('error', onRequestError);
     if (!this.h2) (res as ServerResponse).sendDate = false;
+    this.recording = ctx.recorder.admit({ method: req.method ?? '', target: this.target, rawHeaders: req.rawHeaders, client: this.conn.client, tls: this.conn.tls });
 
     const facts = inspectRequestHead(req.rawHeaders, this.h2);
     const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, this.h2);
     if (reason !== null) return this.reject(reason);
     const target = parseRequestTarget(this.target);
     if (target === null) return this.reject('bad_request');
+    const route = ctx.router.route({ conn: this.conn, target, rawHeaders: req.rawHeaders });
+    if (isRefusal(route)) return this.reject(route.refuse, route);
+    this.route = route;
     this.target = target.path;
     if (expectContinue) res.writeContinue();
 
-    const tap = new ForwardingTap(this.conn, target.authority, this.h2);
+    const tap = new ForwardingTap(this.conn, target.authority, this.h2, ctx.router.mode);
     const headers = tap.finish(sanitizeHopByHop(req.rawHeaders, false, tap), this.h2 ? '2' : req.httpVersion);
     const hasBody = this.h2
       ? !(req as Http2ServerRequest).stream.endAfterHeaders && facts.contentLength !== 0
       : (facts.contentLength !== null && facts.contentLength > 0) || facts.hasTransferEncoding;
     const body = hasBody ? this.openBody() : this.noBody();
 
-    const ep = ctx.downstreams.pick();
+    const ep = route.downstreams.pick();
     if (ep === null) return this.downstreamFailed(noEndpoint());
     this.request = { method: req.method ?? 'GET', path: this.target, headers, body, servername: '' };
     this.dispatchTo(ep);
@@ -142,11 +152,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** One attempt: the endpoint is held (least-connections) until the exchange ends or moves on. */
   private dispatchTo(ep: Endpoint): void {
-    const { ctx } = this;
-    const ds = ctx.pools.get(ep);
+    const route = this.route!;
+    const ds = route.pool(ep);
     this.endpoint = ep;
     this.origin = ds.origin;
-    this.release = ctx.downstreams.acquire(ep);
+    this.release = route.downstreams.acquire(ep);
     this.connected = false;
     this.attempts++;
     const request = this.request!;
@@ -160,7 +170,7 @@ class Exchange implements Dispatcher.DispatchHandler {
    * the body source still holds everything the client sent so far.
    */
   private retry(failed: Endpoint): boolean {
-    const next = nextEndpoint(this.ctx.downstreams, (this.tried ??= new Set()), failed, this.attempts);
+    const next = nextEndpoint(this.route!.downstreams, (this.tried ??= new Set()), failed, this.attempts);
     if (next === null) return false;
     this.releaseEndpoint();
     this.ctx.observer.retry();
@@ -178,7 +188,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private openBody(): RequestBodySource {
     const source = new RequestBodySource(this.req);
     this.source = source;
-    if (this.ctx.recorder.enabled) this.reqCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.reqCapture = new BodyCapture(this.ctx.recorder.maxBody);
     this.req.on('data', onRequestData);
     this.req.on('end', onRequestEnd);
     return source;
@@ -217,7 +227,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.state !== State.Active) return false;
     if (statusCode < 200) return true; // 1xx (103 Early Hints): not relayed
-    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
+    if (this.endpoint !== null) this.route!.downstreams.reportSuccess(this.endpoint);
     this.responseStart = performance.now() - this.t0;
     this.resumeDownstream = resume;
     const raw = new Array<string>(rawHeaders.length);
@@ -225,7 +235,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.resStatus = statusCode;
     this.resMessage = statusText;
     this.resHeaders = raw;
-    if (this.ctx.recorder.enabled) this.resCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.resCapture = new BodyCapture(this.ctx.recorder.maxBody);
     const out = sanitizeHopByHop(raw);
     try {
       if (this.h2) {
@@ -271,7 +281,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Before onConnect nothing was written (undici errors queued requests when their connection
     // fails to come up); after it, bytes may have reached the downstream: never retried.
     if (!this.connected && ep !== null && isConnectFailure(err)) {
-      this.ctx.downstreams.reportFailure(ep);
+      this.route!.downstreams.reportFailure(ep);
       if (this.state === State.Active && this.retry(ep)) return;
     }
     if (this.state !== State.Active) return; // QProxy aborted it (client gone, 413): already handled
@@ -312,15 +322,21 @@ class Exchange implements Dispatcher.DispatchHandler {
     else this.destroyClient();
   }
 
-  /** Refuses the request (or the rest of its body): answer, stop the downstream, count the reason. */
-  private reject(reason: RejectReason): void {
+  /**
+   * Refuses the request (or the rest of its body): answer, stop the downstream, count the reason.
+   * A router's refusal brings its own message and header lines (a 407's Proxy-Authenticate).
+   */
+  private reject(reason: RejectReason, refusal?: RouteRefusal): void {
     this.state = State.Settled;
     this.rejected = reason;
     const r = rejection(reason);
-    this.failure = { code: r.code, message: r.error };
-    this.abort(new QProxyError(r.code, r.error));
+    // Debug only: refusals are counted (qproxy_http_rejected_total) and recorded; any client can cause them.
+    this.ctx.logger.debug({ reason, client: this.conn.client.address, version: this.req.httpVersion }, 'request refused');
+    const error = refusal?.error ?? r.error;
+    this.failure = { code: r.code, message: error };
+    this.abort(new QProxyError(r.code, error));
     this.releaseClientBody();
-    if (!this.res.headersSent) this.sendError(r.status, r.error, r.code, r.close);
+    if (!this.res.headersSent) this.sendError(r.status, error, r.code, r.close, refusal?.headers);
     else this.destroyClient();
   }
 
@@ -342,9 +358,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     else this.pendingAbort = err;
   }
 
-  private sendError(status: number, error: string, code: string, close: boolean): void {
+  private sendError(status: number, error: string, code: string, close: boolean, extra: readonly string[] = []): void {
     const body = errorBody(error, code);
-    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body))];
+    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), ...extra];
     if (this.h2) {
       writeHeadH2(this.res as Http2ServerResponse, status, head);
     } else {
@@ -382,13 +398,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     const duration = performance.now() - this.t0;
     const statusSent = res.headersSent ? res.statusCode : null;
     const event = { outcome: this.outcome, status: statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
-    reportExchange(ctx, this.rejected, event, () => ({
+    reportExchange(ctx, this.recording, this.rejected, event, () => ({
       startedAt: this.startedAt,
       durationMs: duration,
       conn: this.conn,
       origin: this.origin,
       method: this.req.method ?? '',
-      url: this.target,
+      url: (this.route?.recordOrigin ?? '') + this.target,
       httpVersion: this.req.httpVersion,
       requestHeaders: this.req.rawHeaders,
       requestBody: this.reqCapture,
@@ -408,7 +424,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** A bug in QProxy surfaced while starting the exchange: answer 500 rather than hang. */
   internalError(err: unknown): void {
-    this.ctx.logger.error({ err: errorMessage(err), url: this.target }, 'HTTP proxy failed to handle a request');
+    this.ctx.logger.error({ err: errorMessage(err), url: targetForLog(this.target) }, 'HTTP proxy failed to handle a request');
     if (this.state !== State.Active) return;
     this.state = State.Settled;
     this.failure = { code: 'QP_ERR_INTERNAL', message: errorMessage(err) };

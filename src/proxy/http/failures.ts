@@ -78,6 +78,10 @@ const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ER
 /** Maps any downstream failure (undici, node:http, TLS) to 502/504 with a stable code. */
 export function downstreamFailure(err: unknown): FailureResponse {
   const code = errorCode(err);
+  // The forward proxy's name resolution found the destination to be QProxy itself (a loop).
+  if (code === 'QP_ERR_FORWARD_DENIED') {
+    return { status: 403, code, error: 'the destination is this proxy itself', outcome: 'downstream_error' };
+  }
   if (TIMEOUT_CODES.has(code)) {
     return { status: 504, code: 'QP_ERR_DOWNSTREAM_TIMEOUT', error: 'downstream did not answer in time', outcome: 'timeout' };
   }
@@ -111,12 +115,20 @@ const REJECTIONS: Record<RejectReason, Rejection> = {
   duplicate_host: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'more than one Host', close: true },
   missing_host: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'no Host in an HTTP/1.1 request', close: true },
   http10_transfer_encoding: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'Transfer-Encoding in an HTTP/1.0 request', close: true },
+  unsupported_version: {
+    status: 505,
+    code: 'QP_ERR_HTTP_VERSION',
+    error: 'HTTP version not supported: send HTTP/1.1 (or HTTP/1.0); HTTP/2 is spoken only over TLS, negotiated with ALPN',
+    close: true,
+  },
   body_too_large: { status: 413, code: 'QP_ERR_BODY_TOO_LARGE', error: 'request body too large', close: true },
   expectation_failed: { status: 417, code: 'QP_ERR_EXPECTATION_FAILED', error: 'unsupported Expect value', close: true },
   request_timeout: { status: 408, code: 'QP_ERR_REQUEST_TIMEOUT', error: 'request not received in time', close: true },
   h2_malformed: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'connection-specific field in an HTTP/2 request', close: true },
   tls_handshake: { status: 400, code: 'QP_ERR_BAD_REQUEST', error: 'TLS handshake failed', close: true },
   too_many_connections: { status: 503, code: 'QP_ERR_TOO_MANY_CONNECTIONS', error: 'connection limit reached', close: true },
+  forward_denied: { status: 403, code: 'QP_ERR_FORWARD_DENIED', error: 'the forward proxy does not allow this request', close: true },
+  proxy_auth_required: { status: 407, code: 'QP_ERR_PROXY_AUTH', error: 'proxy authentication required', close: false },
 };
 
 /** How a refusal for `reason` is answered. */

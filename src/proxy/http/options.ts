@@ -1,7 +1,10 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../../discovery/index.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { HttpProxyObserver } from '../observer.js';
+import type { HttpRouter } from './route.js';
 
 /** PEM material for the TLS listener (contents, not paths). */
 export interface ListenerTlsOptions {
@@ -84,9 +87,13 @@ export interface HttpProxyOptions<D extends HttpDownstreams = HttpDownstreams> {
   tls?: ListenerTlsOptions;
   /**
    * The balanced downstream endpoints (a started `Discovery`). The proxy does not own them: the
-   * caller closes a Discovery after the proxy's `close()`.
+   * caller closes a Discovery after the proxy's `close()`. Leave out when `router` is given.
    */
-  downstreams: D;
+  downstreams?: D;
+  /** Routes each request instead of `downstreams` (the forward proxy: one route per origin). The server closes it. */
+  router?: HttpRouter;
+  /** Takes CONNECT requests (the forward proxy); without it they get 405. */
+  onConnect?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** How often pools of endpoints that left the downstream set are looked for and closed; default 5000. */
   poolSweepMs?: number;
   downstreamTls: DownstreamTlsOptions;

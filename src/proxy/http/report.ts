@@ -5,13 +5,14 @@ import { buildHttpDraft, type DraftInput } from './draft.js';
 
 /**
  * The end of every exchange, plain or upgraded: count it (as rejected or with its outcome) and,
- * when recording is on, hand the draft to the recorder. A recorder failure never reaches traffic.
- * `draft` is called only when recording is on, so nothing is built for nothing.
+ * when the recorder admitted it at its head (`recording`), hand the draft to the recorder. A
+ * recorder failure never reaches traffic. `draft` is called only for an admitted exchange, so
+ * nothing is built for nothing.
  */
-export function reportExchange(ctx: ProxyContext, rejected: RejectReason | null, event: ExchangeEvent, draft: () => DraftInput): void {
+export function reportExchange(ctx: ProxyContext, recording: boolean, rejected: RejectReason | null, event: ExchangeEvent, draft: () => DraftInput): void {
   if (rejected !== null) ctx.observer.rejected(rejected);
   else ctx.observer.exchange(event);
-  if (!ctx.recorder.enabled) return;
+  if (!recording) return;
   try {
     ctx.recorder.commit(buildHttpDraft(draft()));
   } catch (err) {

@@ -92,6 +92,9 @@ function noteField(facts: RequestHeadFacts, lower: string, value: string, h2: bo
  * Node's parser already rejects CL+TE, bad chunking, bare LF, obs-fold and the like (→ clientError).
  */
 export function checkRequestHead(facts: RequestHeadFacts, httpVersion: string, limits: HttpLimits, h2: boolean): RejectReason | null {
+  // An HTTP/1 parser also accepts "HTTP/2.0" and a version-less (HTTP/0.9) request line; neither
+  // is a message this proxy can forward faithfully (RFC 9110 §15.6.6: 505).
+  if (!h2 && httpVersion !== '1.1' && httpVersion !== '1.0') return 'unsupported_version';
   if (limits.maxHeadersCount > 0 && facts.count > limits.maxHeadersCount) return 'too_many_headers';
   if (h2 && facts.connectionSpecific) return 'h2_malformed';
   if (facts.hostCount > 1) return 'duplicate_host';
@@ -111,6 +114,8 @@ export function checkRequestHead(facts: RequestHeadFacts, httpVersion: string, l
  * Builds the header block sent downstream: hop-by-hop fields are removed by the caller's
  * `sanitizeHopByHop`; this tap takes over the fields QProxy rewrites and appends its own
  * `Host`, `X-Forwarded-*` and `Via` afterwards (so a client cannot strip them by nomination).
+ * As a forward proxy it adds `Via` only (the client's own X-Forwarded-* pass as sent) and consumes
+ * `Proxy-Authorization`, which is meant for QProxy and must not reach the origin.
  */
 export class ForwardingTap implements HeaderTap {
   private host: string | null = null;
@@ -123,6 +128,7 @@ export class ForwardingTap implements HeaderTap {
     /** Authority of an absolute-form target; wins over Host. */
     private readonly authority: string | null,
     private readonly h2: boolean,
+    private readonly mode: 'reverse' | 'forward' = 'reverse',
   ) {}
 
   take(lower: string, _name: string, value: string): boolean {
@@ -135,13 +141,17 @@ export class ForwardingTap implements HeaderTap {
         this.host = value;
         return true;
       case 'x-forwarded-for':
+        if (this.mode === 'forward') return false;
         (this.forwardedFor ??= []).push(value);
         return true;
+      case 'proxy-authorization':
+        return this.mode === 'forward';
       case 'via':
         (this.via ??= []).push(value);
         return true;
       case 'x-forwarded-proto':
       case 'x-forwarded-host':
+        return this.mode === 'reverse';
       // undici cannot send request trailers, so announcing them would be a lie.
       case 'trailer':
       // QProxy answers 100-continue itself; undici refuses the field anyway.
@@ -170,12 +180,17 @@ export class ForwardingTap implements HeaderTap {
     const host = this.forwardedHost;
     if (host !== null) out.push('host', host);
     if (this.cookies !== null) out.push('cookie', this.cookies.join('; '));
+    const hop = `${receivedProtocol} qproxy`;
+    const via = this.via === null ? hop : `${this.via.join(', ')}, ${hop}`;
+    if (this.mode === 'forward') {
+      out.push('Via', via);
+      return out;
+    }
     const peer = this.conn.client.address;
     const xff = this.conn.trusted && this.forwardedFor !== null ? `${this.forwardedFor.join(', ')}, ${peer}` : peer;
     out.push('X-Forwarded-For', xff, 'X-Forwarded-Proto', this.conn.proto);
     if (host !== null) out.push('X-Forwarded-Host', host);
-    const hop = `${receivedProtocol} qproxy`;
-    out.push('Via', this.via === null ? hop : `${this.via.join(', ')}, ${hop}`);
+    out.push('Via', via);
     return out;
   }
 }

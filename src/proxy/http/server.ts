@@ -7,17 +7,19 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { ListenError, errorMessage } from '../../errors.js';
+import { ConfigError, ListenError, errorMessage } from '../../errors.js';
+import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { HttpProxyObserver } from '../observer.js';
 import { onClientError, refuseConnect } from './client-errors.js';
 import { buildTrustList, describeSocket, kConnectionInfo, socketInfo } from './connection-info.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
-import { DownstreamPools, POOL_SWEEP_MS } from './downstream.js';
+import { POOL_SWEEP_MS } from './downstream.js';
 import { proxyRequest } from './exchange.js';
 import { errorCode } from './failures.js';
-import type { DownstreamTlsOptions, HttpDownstreams, HttpLimits, HttpProxyOptions, HttpTimeouts } from './options.js';
+import type { HttpDownstreams, HttpLimits, HttpProxyOptions, HttpTimeouts } from './options.js';
+import { BalancedRouter, type HttpRouter } from './route.js';
 import { proxyUpgrade } from './upgrade.js';
 
 /**
@@ -42,20 +44,23 @@ const SETTLE_AFTER_DESTROY_MS = 1_000;
  * QP_ERR_CONFIG) but binds nothing.
  */
 export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
-  /** The downstreams given in the options (a `Discovery` for its snapshot); the caller closes them after `close()`. */
-  readonly discovery: D;
+  /** The downstreams given in the options (a `Discovery` for its snapshot); the caller closes them after `close()`. Null with a router. */
+  readonly discovery: D | null;
   private readonly ctx: ServerContext;
   private readonly http: HttpServer;
-  private readonly h2: Http2Server | null;
+  private h2: Http2Server | null;
   private readonly listener: NetServer;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly sockets = new Set<Socket>();
   private listenerClosed: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  /** What a connection gets to deliver a request head: header_read, or request when that is shorter. */
+  private readonly headDeadlineMs: number;
 
   constructor(private readonly opts: HttpProxyOptions<D>) {
+    this.headDeadlineMs = httpServerTimeouts(opts.timeouts.headerReadMs, opts.timeouts.requestMs).headersTimeout;
     const trust = buildTrustList(opts.trustedProxies);
-    this.discovery = opts.downstreams;
+    this.discovery = opts.router === undefined ? (opts.downstreams ?? null) : null;
     this.ctx = new ServerContext(opts, trust);
     this.http = this.createHttp1();
     if (opts.tls === undefined) {
@@ -118,22 +123,18 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
     if (this.listener !== this.http) this.http.close();
     // Destroyed exchanges record themselves from their 'close' events, a tick or two from now.
     await this.ctx.settled(SETTLE_AFTER_DESTROY_MS);
-    await this.ctx.pools.close(leftovers > 0);
+    await this.ctx.router.close(leftovers > 0);
     await this.listenerClosed;
   }
 
   private createHttp1(): HttpServer {
     const { limits, timeouts } = this.opts;
-    const headersTimeout = timeouts.requestMs > 0 ? Math.min(timeouts.headerReadMs, timeouts.requestMs) : timeouts.headerReadMs;
     const server = createHttpServer({
       maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout,
-      requestTimeout: timeouts.requestMs,
+      ...httpServerTimeouts(timeouts.headerReadMs, timeouts.requestMs),
       keepAliveTimeout: timeouts.idleMs,
       // checkRequestHead answers a missing Host itself, counted and recorded.
       requireHostHeader: false,
-      // Node checks the two request timeouts on this interval (default 30 s, too coarse for 15 s).
-      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))),
     });
     // One more than the limit so that a request over it arrives with a countable header list
     // (Node truncates silently at maxHeadersCount; 0 means no truncation).
@@ -149,7 +150,9 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       proxyUpgrade(ctx, req, socket, head, socketInfo(req.socket, ctx.trust));
     });
-    server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseConnect(socket, ctx.observer));
+    const onConnect = this.opts.onConnect;
+    if (onConnect !== undefined) server.on('connect', onConnect);
+    else server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseConnect(socket, ctx.observer));
     server.on('clientError', (err: Error, socket: Duplex) => onClientError(err, socket, ctx.observer));
     return server;
   }
@@ -184,7 +187,17 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
     // session.socket is Node's proxy of the TLS socket; the info was attached at secureConnection.
     (session as ServerHttp2Session & CarriesInfo)[kConnectionInfo] = (session.socket as unknown as CarriesInfo)[kConnectionInfo];
     this.sessions.add(session);
-    session.once('close', () => this.sessions.delete(session));
+    // Node's HTTP/2 server has no head deadline, and its idle timer is reset by any frame (PING,
+    // SETTINGS): without this, a session that never opens a stream lives as long as it pings.
+    const firstStream = setTimeout(() => {
+      this.ctx.observer.rejected('request_timeout');
+      session.close();
+    }, this.headDeadlineMs);
+    session.once('stream', () => clearTimeout(firstStream));
+    session.once('close', () => {
+      clearTimeout(firstStream);
+      this.sessions.delete(session);
+    });
     session.on('error', (err) => this.opts.logger.debug({ err: errorMessage(err) }, 'HTTP/2 session failed'));
     if (this.ctx.draining) session.close();
   }
@@ -196,13 +209,9 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
       key: tls.key,
       ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
       ALPNProtocols: ['h2', 'http/1.1'],
-      handshakeTimeout: this.opts.timeouts.headerReadMs,
+      handshakeTimeout: this.headDeadlineMs,
     });
-    server.on('secureConnection', (socket: TLSSocket) => {
-      (socket as TLSSocket & CarriesInfo)[kConnectionInfo] = describeSocket(socket, trust);
-      if (socket.alpnProtocol === 'h2') this.h2!.emit('connection', socket);
-      else this.http.emit('connection', socket);
-    });
+    server.on('secureConnection', (socket: TLSSocket) => this.accept(socket, describeSocket(socket, trust)));
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       // A peer that connects and leaves (TCP health checks) is not a failed handshake.
       const code = errorCode(err);
@@ -211,6 +220,16 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
       socket.destroy();
     });
     return server;
+  }
+
+  /**
+   * Serves a TLS socket whose handshake is done (this listener's own, or one a forward proxy
+   * intercepted after CONNECT): HTTP/2 when ALPN chose h2, HTTP/1.1 otherwise.
+   */
+  accept(socket: TLSSocket, info: ConnectionInfo): void {
+    (socket as TLSSocket & CarriesInfo)[kConnectionInfo] = info;
+    if (socket.alpnProtocol === 'h2') (this.h2 ??= this.createHttp2()).emit('connection', socket);
+    else this.http.emit('connection', socket);
   }
 
   private watchConnections(): void {
@@ -230,9 +249,7 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
 class ServerContext implements ProxyContext {
   readonly limits: HttpLimits;
   readonly timeouts: HttpTimeouts;
-  readonly downstreamTls: DownstreamTlsOptions;
-  readonly downstreams: HttpDownstreams;
-  readonly pools: DownstreamPools;
+  readonly router: HttpRouter;
   readonly recorder: HttpExchangeRecorder;
   readonly observer: HttpProxyObserver;
   readonly logger: Logger;
@@ -246,17 +263,10 @@ class ServerContext implements ProxyContext {
   ) {
     this.limits = opts.limits;
     this.timeouts = opts.timeouts;
-    this.downstreamTls = opts.downstreamTls;
-    this.downstreams = opts.downstreams;
     this.recorder = opts.recorder;
     this.observer = opts.observer;
     this.logger = opts.logger;
-    this.pools = new DownstreamPools({
-      downstreams: opts.downstreams,
-      tls: opts.downstreamTls,
-      timeouts: opts.timeouts,
-      sweepMs: opts.poolSweepMs ?? POOL_SWEEP_MS,
-    });
+    this.router = opts.router ?? balancedRouter(opts);
   }
 
   exchangeStarted(): void {
@@ -280,4 +290,9 @@ class ServerContext implements ProxyContext {
       this.onSettled = done;
     });
   }
+}
+
+function balancedRouter(opts: HttpProxyOptions<HttpDownstreams>): HttpRouter {
+  if (opts.downstreams === undefined) throw new ConfigError('the HTTP proxy needs downstreams or a router');
+  return new BalancedRouter({ downstreams: opts.downstreams, tls: opts.downstreamTls, timeouts: opts.timeouts, sweepMs: opts.poolSweepMs ?? POOL_SWEEP_MS });
 }

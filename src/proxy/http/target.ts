@@ -11,6 +11,8 @@ export interface ForwardTarget {
   path: string;
   /** Authority from an absolute-form target (it replaces Host, RFC 9112 §3.2.2); null otherwise. */
   authority: string | null;
+  /** Scheme of an absolute-form target; null for origin-form. */
+  scheme: 'http' | 'https' | null;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface ForwardTarget {
 export function parseRequestTarget(raw: string): ForwardTarget | null {
   if (raw.charCodeAt(0) === 0x2f /* / */) {
     const path = stripFragment(raw);
-    return hasOnlyVisibleChars(path) ? { path, authority: null } : null;
+    return hasOnlyVisibleChars(path) ? { path, authority: null, scheme: null } : null;
   }
   // RFC 3986 authority characters only (no userinfo, no backslash): WHATWG URL parsing is lenient
   // with "http:///host" or "http:\\host", which must not become a different authority.
@@ -33,7 +35,13 @@ export function parseRequestTarget(raw: string): ForwardTarget | null {
     return null;
   }
   if (url.username !== '' || url.password !== '' || url.host === '') return null;
-  return { path: url.pathname + url.search, authority: url.host };
+  return { path: url.pathname + url.search, authority: url.host, scheme: url.protocol === 'https:' ? 'https' : 'http' };
+}
+
+/** A target for logs: the query (where secrets travel) left out, since logs are not redacted. */
+export function targetForLog(raw: string): string {
+  const q = raw.indexOf('?');
+  return q === -1 ? raw : `${raw.slice(0, q)}?…`;
 }
 
 const ABSOLUTE_FORM = /^https?:\/\/[A-Za-z0-9\-._~!$&'()*+,;=%:[\]]+(?:[/?]|$)/i;

@@ -18,7 +18,8 @@ import { defaultHostOf, endpointOrigin, nextEndpoint, noEndpoint, serverNameOf }
 import { downstreamFailure, errorBody, errorCode, isConnectFailure, rejection } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
 import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
-import { parseRequestTarget } from './target.js';
+import { parseRequestTarget, targetForLog } from './target.js';
+import { isRefusal, type HttpRoute, type RouteRefusal } from './route.js';
 
 /**
  * `Upgrade` (WebSocket and friends) pass-through. undici refuses upgrade headers on plain
@@ -36,7 +37,7 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Du
     new UpgradeExchange(ctx, req, socket as Socket, conn).start(head);
   } catch (err) {
     // A bug in QProxy: drop this connection rather than leave it hanging (it records on close).
-    ctx.logger.error({ err: errorMessage(err), url: req.url }, 'HTTP proxy failed to handle an upgrade');
+    ctx.logger.error({ err: errorMessage(err), url: targetForLog(req.url ?? '') }, 'HTTP proxy failed to handle an upgrade');
     socket.destroy();
   }
 }
@@ -46,6 +47,7 @@ class UpgradeExchange {
   private readonly startedAt = Date.now();
   private target: string;
   private origin: string | null = null;
+  private route: HttpRoute | null = null;
   private downstreamReq: ClientRequest | null = null;
   private headers: string[] = [];
   /** The client sent a Host; when not, each attempt names its target's host. */
@@ -67,6 +69,8 @@ class UpgradeExchange {
   private outcome: ExchangeOutcome = 'ok';
   private rejected: RejectReason | null = null;
   private committed = false;
+  /** The recorder admitted this handshake at its head. */
+  private recording = false;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -82,6 +86,7 @@ class UpgradeExchange {
     ctx.exchangeStarted();
     client.on('error', (err) => this.clientFailed(err));
     client.on('close', () => this.clientClosed());
+    this.recording = ctx.recorder.admit({ method: req.method ?? '', target: this.target, rawHeaders: req.rawHeaders, client: this.conn.client, tls: this.conn.tls });
 
     const facts = inspectRequestHead(req.rawHeaders, false);
     const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, false);
@@ -90,13 +95,16 @@ class UpgradeExchange {
     if (facts.hasTransferEncoding || (facts.contentLength ?? 0) > 0) return this.reject('bad_request');
     const target = parseRequestTarget(this.target);
     if (target === null) return this.reject('bad_request');
+    const route = ctx.router.route({ conn: this.conn, target, rawHeaders: req.rawHeaders });
+    if (isRefusal(route)) return this.reject(route.refuse, route);
+    this.route = route;
     this.target = target.path;
 
-    const tap = new ForwardingTap(this.conn, target.authority, false);
+    const tap = new ForwardingTap(this.conn, target.authority, false, ctx.router.mode);
     this.headers = tap.finish(sanitizeHopByHop(req.rawHeaders, true, tap), req.httpVersion);
     this.hasHost = tap.forwardedHost !== null;
     this.headers.push('Connection', 'Upgrade');
-    const ep = ctx.downstreams.pick();
+    const ep = route.downstreams.pick();
     if (ep === null) return this.downstreamFailed(noEndpoint());
     this.connectTo(ep, head);
   }
@@ -105,7 +113,7 @@ class UpgradeExchange {
   private connectTo(ep: Endpoint, head: Buffer): void {
     this.endpoint = ep;
     this.origin = endpointOrigin(ep);
-    this.release = this.ctx.downstreams.acquire(ep);
+    this.release = this.route!.downstreams.acquire(ep);
     this.connected = false;
     this.attempts++;
     const dsReq = this.openDownstream(ep);
@@ -125,10 +133,12 @@ class UpgradeExchange {
 
   private openDownstream(ep: Endpoint): ClientRequest {
     const target = ep.target;
-    const { downstreamTls: tls, timeouts } = this.ctx;
+    const { tls, dial } = this.route!;
+    const { timeouts } = this.ctx;
     const options = {
       host: ep.address,
       port: ep.port,
+      ...dial,
       method: this.req.method ?? 'GET',
       path: this.target,
       // A raw list is written as is (node:http adds no Host of its own to one).
@@ -163,8 +173,8 @@ class UpgradeExchange {
     const ep = this.endpoint;
     // failure set: QProxy itself ended it (the client went away), not the endpoint's doing.
     if (this.failure === null && !this.connected && ep !== null && isConnectFailure(err)) {
-      this.ctx.downstreams.reportFailure(ep);
-      const next = this.client.destroyed ? null : nextEndpoint(this.ctx.downstreams, this.tried, ep, this.attempts);
+      this.route!.downstreams.reportFailure(ep);
+      const next = this.client.destroyed ? null : nextEndpoint(this.route!.downstreams, this.tried, ep, this.attempts);
       if (next !== null) {
         this.disarm();
         this.downstreamReq?.destroy();
@@ -199,7 +209,7 @@ class UpgradeExchange {
   /** 101: relay the handshake answer, then splice the two sockets. */
   private switched(res: IncomingMessage, socket: Socket, dsHead: Buffer, clientHead: Buffer): void {
     this.disarm();
-    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
+    if (this.endpoint !== null) this.route!.downstreams.reportSuccess(this.endpoint);
     this.tunnel = socket;
     this.noteResponse(res, null);
     if (this.client.destroyed) {
@@ -232,8 +242,8 @@ class UpgradeExchange {
   /** Anything but 101: relay it as a plain response and close the client connection. */
   private refused(res: IncomingMessage): void {
     this.disarm();
-    if (this.endpoint !== null) this.ctx.downstreams.reportSuccess(this.endpoint);
-    const capture = this.ctx.recorder.enabled ? new BodyCapture(this.ctx.recorder.maxBody) : null;
+    if (this.endpoint !== null) this.route!.downstreams.reportSuccess(this.endpoint);
+    const capture = this.recording ? new BodyCapture(this.ctx.recorder.maxBody) : null;
     this.noteResponse(res, capture);
     const lines = sanitizeHopByHop(res.rawHeaders);
     lines.push('Connection', 'close');
@@ -271,18 +281,19 @@ class UpgradeExchange {
     else this.client.destroy();
   }
 
-  private reject(reason: RejectReason): void {
+  private reject(reason: RejectReason, refusal?: RouteRefusal): void {
     this.rejected = reason;
     const r = rejection(reason);
-    this.failure = { code: r.code, message: r.error };
-    this.answer(r.status, r.error, r.code);
+    const error = refusal?.error ?? r.error;
+    this.failure = { code: r.code, message: error };
+    this.answer(r.status, error, r.code, refusal?.headers);
   }
 
   /** A QProxy-made answer on the raw socket, then close. */
-  private answer(status: number, error: string, code: string): void {
+  private answer(status: number, error: string, code: string, extra: readonly string[] = []): void {
     const body = errorBody(error, code);
     this.statusSent = status;
-    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close'];
+    const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close', ...extra];
     this.client.end(responseHead(status, '', head) + body);
   }
 
@@ -338,13 +349,13 @@ class UpgradeExchange {
     const duration = performance.now() - this.t0;
     if (this.tunnel !== null) ctx.observer.upgrade('close');
     const event = { outcome: this.outcome, status: this.statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
-    reportExchange(ctx, this.rejected, event, () => ({
+    reportExchange(ctx, this.recording, this.rejected, event, () => ({
       startedAt: this.startedAt,
       durationMs: duration,
       conn: this.conn,
       origin: this.origin,
       method: this.req.method ?? '',
-      url: this.target,
+      url: (this.route?.recordOrigin ?? '') + this.target,
       httpVersion: this.req.httpVersion,
       requestHeaders: this.req.rawHeaders,
       requestBody: null,

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../../errors.js';
 import type { RecordError, TcpCloseReason, TlsInfo } from '../../recording/model.js';
 import type { TcpSessionTap } from '../../recording/tcp-recorder.js';
-import { Dial, RELAY_HIGH_WATER_MARK, type DialSuccess } from './dial.js';
+import { Dial, RELAY_HIGH_WATER_MARK, type DialFailure, type DialSuccess } from './dial.js';
 import type { TcpProxyOptions } from './options.js';
 
 /** What a session needs from its server. */
@@ -11,6 +11,13 @@ export interface SessionHost {
   readonly opts: TcpProxyOptions;
   /** Called exactly once, after the session is recorded and counted. */
   sessionEnded(session: TcpSession): void;
+  /**
+   * The downstream is connected; called before the first byte is relayed, so the host can still
+   * write to the client first (a forward proxy answers its CONNECT here; those bytes are not recorded).
+   */
+  connected?(client: Socket): void;
+  /** No downstream could be connected; called before the client is closed (a forward proxy answers 502/504 here). */
+  dialFailed?(client: Socket, failure: DialFailure): void;
 }
 
 type Side = 'client' | 'server';
@@ -134,6 +141,7 @@ export class TcpSession {
     } else if (result !== null) {
       this.#setReason(result.reason, result.error);
       opts.logger.debug({ reason: result.reason, err: result.error.message }, 'TCP session: no downstream connection');
+      this.#host.dialFailed?.(this.#client, result);
       this.#client.destroySoon();
     }
     this.#maybeFinish();
@@ -164,6 +172,7 @@ export class TcpSession {
     this.#serverRaw = d.raw;
     this.#release = d.release;
     tap?.connected(d.endpoint.key);
+    this.#host.connected?.(client);
     server.on('error', (err) => this.#fail(closeReasonOf(err, 'server'), recordError(err, 'server'), 'server'));
     server.once('close', () => {
       this.#serverClosed = true;

@@ -2,9 +2,8 @@
  * Turns the validated `nats` config section into publisher and consumer options (reading the creds
  * and TLS files), so the wiring in src/node/sync.ts stays a few lines.
  */
-import { readFileSync } from 'node:fs';
+import { readConfigFile } from '../../config/files.js';
 import type { QProxyConfig } from '../../config/schema.js';
-import { ConfigError, errorMessage } from '../../errors.js';
 import type { NatsServerOptions } from './connection.js';
 import type { StreamPlan } from './stream-setup.js';
 import { Subjects, defaultDurable } from './subjects.js';
@@ -13,11 +12,7 @@ import { Subjects, defaultDurable } from './subjects.js';
 export type NatsConfig = NonNullable<QProxyConfig['nats']>;
 
 function readText(path: string, key: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${path} (${errorMessage(err)}); fix the path or the file's permissions`, { cause: err });
-  }
+  return readConfigFile(path, key).toString('utf8');
 }
 
 /** Connection options; throws ConfigError for unreadable creds or TLS files. */

@@ -1,0 +1,39 @@
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { LeafContexts } from '../../tls/index.js';
+import type { ConnectionInfo } from '../http/index.js';
+import type { ForwardAccess } from './access.js';
+
+/** Why the forward proxy refused a request or CONNECT (a metric label). */
+export type ForwardDenyReason = 'client' | 'auth' | 'port' | 'loop' | 'target';
+
+/** What the forward proxy reports (metrics implements it structurally). */
+export interface ForwardObserver {
+  connect(mode: 'intercept' | 'tunnel'): void;
+  denied(reason: ForwardDenyReason): void;
+  handshake(ok: boolean): void;
+}
+
+/**
+ * Where intercepted connections go once their TLS handshake is done: the HTTP engine behind the
+ * forward listener (the recording proxy in Record mode, the stub server in Playback mode).
+ */
+export interface InterceptSink {
+  accept(socket: TLSSocket, info: ConnectionInfo): void;
+}
+
+/** CONNECT handling: who may, which hosts are tunnelled, how interception and tunnels are done. */
+export interface ConnectOptions {
+  access: ForwardAccess;
+  /** Leaf certificates from QProxy's CA; null = no CA, every CONNECT is tunnelled. */
+  certificates: LeafContexts | null;
+  /** Host patterns that are always tunnelled (compiled tunnel_hosts). */
+  tunnelHosts: (host: string) => boolean;
+  sink: InterceptSink;
+  /** A client's TLS handshake on an intercepted CONNECT must finish within this. */
+  handshakeMs: number;
+  observer: ForwardObserver;
+  /** Name resolution that refuses QProxy's own listeners (see self-guard.ts). */
+  resolve: (host: string) => Promise<string[]>;
+  logger: Logger;
+}
