@@ -109,7 +109,8 @@ function pendingOf(store: SenderStore, cursor: number, window: SendWindow): { co
     lastSeq = store.stats().lastSeq;
     if (hit && hit.cursor === cursor && hit.lastSeq === lastSeq && now - hit.at < PENDING_TTL_MS) return hit;
     ({ count, bytes } = store.countAfter(cursor));
-    const first = window.oldest()?.record ?? (count > 0 ? store.readAfter(cursor, 1)[0]?.record : undefined);
+    // Only its time is needed: none of a TCP session's chunks are read.
+    const first = window.oldest()?.record ?? (count > 0 ? store.readAfter(cursor, 1, () => Number.POSITIVE_INFINITY)[0]?.record : undefined);
     oldest = first ? recordTime(first) : null;
   } catch {
     // The store is closing: report what was known.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import type { HttpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/recording/uuidv7.js';
 import { Store } from '../../src/store/index.js';
 import type { StoreObserver, StoreOptions } from '../../src/store/index.js';
+import { FrameKind, SEGMENT_HEADER_BYTES, readFrame, segmentIdOf } from '../../src/store/segment-format.js';
 
 /** A complete HttpRecord; `over` replaces top-level fields. */
 export function makeRecord(over: Partial<HttpRecord> = {}): HttpRecord {
@@ -89,6 +91,26 @@ export class MemoryLogger {
   count(level: string, includes: string): number {
     return this.lines.filter((l) => l.level === level && l.msg.includes(includes)).length;
   }
+}
+
+/** Every frame of every segment of the store at `path`, in file order (checksums checked). */
+export function segmentFrames(path: string): Array<{ seg: number; off: number; kind: keyof typeof FrameKind; length: number; payload: Buffer }> {
+  const dir = `${path}.segments`;
+  const names: Record<number, keyof typeof FrameKind> = {};
+  for (const [name, n] of Object.entries(FrameKind)) names[n] = name as keyof typeof FrameKind;
+  const out: Array<{ seg: number; off: number; kind: keyof typeof FrameKind; length: number; payload: Buffer }> = [];
+  for (const name of readdirSync(dir).sort()) {
+    const seg = segmentIdOf(name);
+    if (seg === null) continue;
+    const buf = readFileSync(join(dir, name));
+    for (let at = SEGMENT_HEADER_BYTES; at < buf.byteLength; ) {
+      const f = readFrame(buf, at);
+      if (typeof f === 'string') throw new Error(`segment ${seg} offset ${at}: ${f}`);
+      out.push({ seg, off: at, kind: names[f.kind]!, length: f.payload.byteLength, payload: f.payload });
+      at += 12 + f.payload.byteLength;
+    }
+  }
+  return out;
 }
 
 /** A fresh temp folder, removed after the test. */

@@ -35,7 +35,8 @@ export class PendingFigures {
       const lastSeq = this.store.stats().lastSeq;
       if (this.hit && this.hit.cursor === cursor && this.hit.lastSeq === lastSeq && now - this.hit.at < PENDING_TTL_MS) return this.hit;
       const { count, bytes } = this.store.countAfter(cursor);
-      const first = count > 0 ? this.store.readAfter(cursor, 1)[0]?.record : undefined;
+      // Only its time is needed: none of a TCP session's chunks are read.
+      const first = count > 0 ? this.store.readAfter(cursor, 1, () => Number.POSITIVE_INFINITY)[0]?.record : undefined;
       this.hit = { at: now, cursor, lastSeq, count, bytes, oldest: first ? recordTime(first) : null };
     } catch {
       // The store is closing: report what was known.
