@@ -10,7 +10,7 @@ import { chooseLoadGen } from './lib/load.mjs';
 import { measure } from './lib/measure.mjs';
 import { fetchText, freePort, probe, waitForPort } from './lib/net.mjs';
 import { HELP, parseOptions, pinning } from './lib/options.mjs';
-import { PAGE_SIZE, delay, killAllGroupsNow, sessionStats, startGroup, stopGroup, tasksetUsable } from './lib/procs.mjs';
+import { PAGE_SIZE, delay, ioWriteBytes, killAllGroupsNow, sessionStats, startGroup, stopGroup, tasksetUsable } from './lib/procs.mjs';
 import { evaluateTargets, renderMarkdown, summarize } from './lib/report.mjs';
 import { parseSizes } from './lib/workloads.mjs';
 
@@ -84,7 +84,7 @@ async function runCase(ctx, info, round) {
       work = mkdtempSync(path.join(os.tmpdir(), `qproxy-bench-${info.name}-`));
       live.tempDirs.add(work);
       port = await freePort();
-      launch = await launchFor(info.name, { root: ROOT, qproxyCli: ctx.opts.qproxyCli, port, backendPort: ctx.backendPort, work });
+      launch = await launchFor(info.name, { root: ROOT, qproxyCli: ctx.opts.qproxyCli, baselineCli: ctx.opts.baselineCli, port, backendPort: ctx.backendPort, work });
       group = startGroup({ cmd: launch.cmd, args: launch.args, env: launch.env, logFile, cpus: ctx.pin.proxy, cwd: ROOT });
     }
     const notReady = await checkReady(ctx, port, group);
@@ -123,8 +123,22 @@ async function finishGroup(ctx, rec, group, launch) {
     const status = await fetchText(launch.apiPort, '/api/status');
     if (status) rec.api_status = { status: status.status, body: status.text };
     rec.records_at_stop = recordsCount(status);
+    rec.recorded_bytes = recordedBytes(status);
+    // Everything the proxy process (all threads) sent to storage since it started: with the
+    // recorded bytes, how many bytes reach the disk per recorded byte.
+    rec.io_write_bytes = ioWriteBytes(group.pid);
   }
   rec.stop = await stopGroup(group, ctx.opts.stopGraceS * 1000);
+}
+
+/** `recording.recorded_bytes` (documents and payloads stored since start) from /api/status. */
+function recordedBytes(status) {
+  try {
+    const bytes = JSON.parse(status?.text ?? '').recording?.recorded_bytes;
+    return Number.isFinite(bytes) ? bytes : null;
+  } catch {
+    return null;
+  }
 }
 
 /** `records.count` from QProxy's /api/status, if the answer has one: did recording keep up? */
@@ -166,6 +180,7 @@ function machineMeta(opts, gen, pin, cpus) {
     rounds: opts.rounds,
     sizes: parseSizes(opts.sizes).map((w) => w.name),
     qproxyCli: opts.qproxyCli,
+    baselineCli: opts.baselineCli ?? null,
   };
 }
 
@@ -173,7 +188,7 @@ function machineMeta(opts, gen, pin, cpus) {
 function validate(argv) {
   const opts = parseOptions(argv);
   if (opts.help) return { opts };
-  return { opts, workloads: parseSizes(opts.sizes), cases: selectCases(opts.cases), gen: chooseLoadGen(opts.loadgen) };
+  return { opts, workloads: parseSizes(opts.sizes), cases: selectCases(opts.cases, opts.baselineCli !== undefined), gen: chooseLoadGen(opts.loadgen) };
 }
 
 function prepare({ opts, workloads, cases, gen }) {

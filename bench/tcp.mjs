@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fetchText, freePort, waitForPort } from './lib/net.mjs';
-import { CLK_TCK, PAGE_SIZE, delay, killAllGroupsNow, sessionStats, startGroup, stopGroup, tasksetUsable } from './lib/procs.mjs';
+import { CLK_TCK, PAGE_SIZE, delay, ioWriteBytes, killAllGroupsNow, sessionStats, startGroup, stopGroup, tasksetUsable } from './lib/procs.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOST = '127.0.0.1';
@@ -21,12 +21,16 @@ const HELP = `Usage: node bench/tcp.mjs [options]      (npm run bench:tcp builds
 
 On 127.0.0.1 only: bulk upload and download MiB/s and 64-byte round trips (p50/p99) for
 (a) direct, (b) plain net pipe relay, (c) QProxy TCP recording off, (d) QProxy recording with the
-default 16 MiB session cap, (e) QProxy recording every byte; plus (f) dd's sequential write rate.
+default 16 MiB session cap, (e) QProxy recording every byte, (g) the same with
+tcp.recording.on_overload "backpressure", and with --baseline-cli (h) (e) with another build; plus
+(f) dd's sequential write rate.
 
   --bytes N        bytes per bulk transfer, each way (suffix KiB/MiB/GiB)   [1GiB]
   --max-transfer S a bulk transfer stops after this many seconds           [12]
   --rtt S          seconds of ping-pong per case                          [5]
-  --cases LIST     letters a-e, comma separated                           [a,b,c,d,e]
+  --cases LIST     letters a-e, g, h, comma separated                     [a,b,c,d,e,g; +h]
+  --baseline-cli P another build's entry point (e.g. the previous commit built in a second
+                   folder): adds case (h), recording every byte with that build
   --no-disk        skip (f), the dd write test
   --no-pin         do not pin the proxy (CPU 0) and client/backend (last CPU)
   --out DIR        results folder                           [.bench-results/tcp-<date>]
@@ -39,6 +43,15 @@ const CASES = [
   { letter: 'c', name: 'qproxy-norecord', what: 'QProxy TCP, recording.enabled false', recording: false },
   { letter: 'd', name: 'qproxy-record-cap', what: 'QProxy TCP recording, default 16 MiB session cap', recording: true },
   { letter: 'e', name: 'qproxy-record-all', what: 'QProxy TCP recording every byte (max_session_bytes 4GiB)', recording: true, cap: '4GiB' },
+  {
+    letter: 'g',
+    name: 'qproxy-record-all-backpressure',
+    what: '(e) with tcp.recording.on_overload "backpressure"',
+    recording: true,
+    cap: '4GiB',
+    overload: 'backpressure',
+  },
+  { letter: 'h', name: 'qproxy-record-all-base', what: '(e) with the build of --baseline-cli', recording: true, cap: '4GiB', baseline: true },
 ];
 
 function log(msg) {
@@ -68,21 +81,25 @@ function parseOptions(argv) {
       bytes: { type: 'string', default: '1GiB' },
       'max-transfer': { type: 'string', default: '12' },
       rtt: { type: 'string', default: '5' },
-      cases: { type: 'string', default: 'a,b,c,d,e' },
+      cases: { type: 'string' },
+      'baseline-cli': { type: 'string' },
       'no-disk': { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const letters = values.cases.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const l of letters) if (!CASES.some((c) => c.letter === l)) throw new Error(`--cases: unknown case "${l}"; known: a-e`);
+  const baseline = values['baseline-cli'];
+  const letters = (values.cases ?? (baseline ? 'a,b,c,d,e,g,h' : 'a,b,c,d,e,g')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const l of letters) if (!CASES.some((c) => c.letter === l)) throw new Error(`--cases: unknown case "${l}"; known: a-e, g, h`);
+  if (letters.includes('h') && !baseline) throw new Error('--cases: (h) needs --baseline-cli PATH');
   return {
     help: values.help,
     bytes: parseSize('bytes', values.bytes),
     maxTransferS: num('max-transfer', values['max-transfer'], 1, 120),
     rttS: num('rtt', values.rtt, 0.5, 60),
     cases: CASES.filter((c) => letters.includes(c.letter)),
+    baselineCli: baseline ? path.resolve(baseline) : null,
     disk: !values['no-disk'],
     pin: !values['no-pin'],
     out: values.out,
@@ -245,19 +262,20 @@ function qproxyConfig(work, port, backendPort, apiPort, info) {
     log: { level: 'warn' },
   };
   if (!info.recording) config.recording = { enabled: false };
-  if (info.cap) config.tcp.recording = { max_session_bytes: info.cap };
+  if (info.cap) config.tcp.recording = { max_session_bytes: info.cap, ...(info.overload && { on_overload: info.overload }) };
   const file = path.join(work, 'config.json');
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
   return file;
 }
 
-function startProxy(info, { work, port, backendPort, apiPort, logFile, cpus }) {
+function startProxy(info, { work, port, backendPort, apiPort, logFile, cpus, baselineCli }) {
   if (info.letter === 'b') {
     const args = [path.join(ROOT, 'bench', 'proxies', 'tcp-pipe.mjs'), String(port), String(backendPort)];
     return startGroup({ cmd: process.execPath, args, logFile, cpus, cwd: ROOT });
   }
   const env = { ...process.env, CONFIG_PATH: qproxyConfig(work, port, backendPort, apiPort, info) };
-  return startGroup({ cmd: process.execPath, args: [path.join(ROOT, 'dist', 'cli.js')], env, logFile, cpus, cwd: ROOT });
+  const cli = info.baseline ? baselineCli : path.join(ROOT, 'dist', 'cli.js');
+  return startGroup({ cmd: process.execPath, args: [cli], env, logFile, cpus, cwd: ROOT });
 }
 
 /**
@@ -301,7 +319,7 @@ async function runCase(ctx, info) {
       port = await freePort();
       const logFile = path.join(ctx.logDir, `${info.name}.proxy.log`);
       rec.apiPort = info.letter === 'b' ? null : await freePort();
-      group = startProxy(info, { work, port, backendPort: ctx.backendPort, apiPort: rec.apiPort, logFile, cpus: ctx.pin.proxy });
+      group = startProxy(info, { work, port, backendPort: ctx.backendPort, apiPort: rec.apiPort, logFile, cpus: ctx.pin.proxy, baselineCli: ctx.opts.baselineCli });
       const notUp = await waitForEcho(port, 60_000, () => group.alive());
       if (notUp) throw new Error(`${notUp} (log: ${logFile})`);
     }
@@ -316,6 +334,7 @@ async function runCase(ctx, info) {
       if (!group.alive()) throw new Error('the proxy exited during the measurement');
       if (rec.apiPort) {
         rec.recording = await recordingStatus(rec.apiPort);
+        rec.ioWriteBytes = ioWriteBytes(group.pid);
         const r = rec.recording;
         if (r) log(`  ${info.name} recorded ${fmt(r.recordedMiB)} MiB in ${r.sessions} sessions, ${r.dropped} segments dropped ${JSON.stringify(r.droppedByReason)}`);
       }
@@ -384,6 +403,7 @@ function evaluate(byLetter, disk) {
     const floor = p === null ? null : 0.7 * Math.min(p, disk?.ok ? disk.mibs : Infinity);
     check(`(d) recording, 16 MiB cap, ${dir} ≥ 0.7× min(pipe, disk)`, get(byLetter.d, (r) => r[dir].mibs), floor, drops(byLetter.d));
     check(`(e) recording every byte ${dir} ≥ 0.7× min(pipe, disk)`, get(byLetter.e, (r) => r[dir].mibs), floor, drops(byLetter.e));
+    if (byLetter.g) check(`(g) every byte, backpressure, ${dir} ≥ 0.7× min(pipe, disk)`, get(byLetter.g, (r) => r[dir].mibs), floor, drops(byLetter.g));
   }
   const prt = get(pipe, (r) => r.rtt.perSec);
   for (const l of ['d', 'e']) check(`(${l}) recording round trips/s ≥ 0.85× pipe`, get(byLetter[l], (r) => r.rtt.perSec), prt === null ? null : 0.85 * prt);
@@ -395,6 +415,12 @@ function recorded(r) {
   return `${fmt(r.recording.recordedMiB)} / ${r.recording.dropped}`;
 }
 
+/** Bytes the proxy wrote to disk per byte it recorded (/proc/<pid>/io write_bytes, read before the stop). */
+function diskRatio(r) {
+  const recordedBytes = (r.recording?.recordedMiB ?? 0) * MiB;
+  return r.ioWriteBytes && recordedBytes > 0 ? fmt(r.ioWriteBytes / recordedBytes, 2) : '-';
+}
+
 function renderMarkdown(meta, recs, disk, targets) {
   const byLetter = Object.fromEntries(recs.map((r) => [r.letter, r]));
   const pipe = byLetter.b?.ok ? byLetter.b : null;
@@ -402,12 +428,12 @@ function renderMarkdown(meta, recs, disk, targets) {
     `${meta.date}, ${meta.cpus} CPUs (${meta.cpuModel}), Node ${meta.node}, pinning: ${meta.pinning}; ` +
       `${fmt(meta.bytes / MiB)} MiB per transfer (stopped after ${meta.maxTransferS} s), ${meta.rttS} s of 64-byte ping-pong.`,
     '',
-    '| case | upload MiB/s | download MiB/s | vs pipe up/down | round trips/s | p50 µs | p99 µs | vs pipe RT/s | proxy CPU s (up/down/RT) | proxy CPU s per GiB | recorded MiB / dropped segments | store MiB at stop |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| case | upload MiB/s | download MiB/s | vs pipe up/down | round trips/s | p50 µs | p99 µs | vs pipe RT/s | proxy CPU s (up/down/RT) | proxy CPU s per GiB | recorded MiB / dropped segments | store MiB at stop | disk / recorded |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of recs) {
     if (!r.ok) {
-      lines.push(`| (${r.letter}) ${r.case} | FAILED: ${r.why} | | | | | | | | | | |`);
+      lines.push(`| (${r.letter}) ${r.case} | FAILED: ${r.why} | | | | | | | | | | | |`);
       continue;
     }
     const cpu = r.upload.proxyCpuS === null ? '-' : `${fmt(r.upload.proxyCpuS, 2)} / ${fmt(r.download.proxyCpuS, 2)} / ${fmt(r.rtt.proxyCpuS, 2)}`;
@@ -416,10 +442,10 @@ function renderMarkdown(meta, recs, disk, targets) {
     lines.push(
       `| (${r.letter}) ${r.case} | ${fmt(r.upload.mibs)}${partial(r.upload)} | ${fmt(r.download.mibs)}${partial(r.download)} | ` +
         `${ratio(r.upload.mibs, pipe?.upload.mibs)} / ${ratio(r.download.mibs, pipe?.download.mibs)} | ${fmt(r.rtt.perSec)} | ` +
-        `${fmt(r.rtt.p50us)} | ${fmt(r.rtt.p99us)} | ${ratio(r.rtt.perSec, pipe?.rtt.perSec)} | ${cpu} | ${perGiB} | ${recorded(r)} | ${r.letter >= 'c' ? fmt(r.storeMiB) : '-'} |`,
+        `${fmt(r.rtt.p50us)} | ${fmt(r.rtt.p99us)} | ${ratio(r.rtt.perSec, pipe?.rtt.perSec)} | ${cpu} | ${perGiB} | ${recorded(r)} | ${r.letter >= 'c' ? fmt(r.storeMiB) : '-'} | ${diskRatio(r)} |`,
     );
   }
-  if (disk) lines.push(`| (f) disk, dd oflag=direct bs=1M | ${disk.ok ? `${fmt(disk.mibs)} (write)` : disk.why} | | | | | | | | | | |`);
+  if (disk) lines.push(`| (f) disk, dd oflag=direct bs=1M | ${disk.ok ? `${fmt(disk.mibs)} (write)` : disk.why} | | | | | | | | | | | |`);
   lines.push('', '| target | measured | floor | result |', '|---|---:|---:|---|');
   for (const t of targets) lines.push(`| ${t.name} | ${fmt(t.value)} | ${fmt(t.floor)} | ${t.result} |`);
   return `${lines.join('\n')}\n`;

@@ -17,18 +17,27 @@ export const CASES = [
     records: 'no (recording on, an exclude rule skips every exchange)',
     what: 'node dist/cli.js, mode Record, recording on with recording.exclude [{"paths": ["/**"]}]',
   },
+  {
+    name: 'qproxy-record-base',
+    letter: 'g',
+    records: 'yes, every exchange (the build of --baseline-cli)',
+    what: 'node <--baseline-cli>, mode Record: (d) for another build, e.g. the previous commit',
+    needsBaseline: true,
+  },
 ];
 
 /** Resolve --cases ("all", or names/letters separated by commas) to case entries, in default order. */
-export function selectCases(list) {
-  if (list === 'all') return CASES;
+export function selectCases(list, hasBaseline = false) {
+  if (list === 'all') return CASES.filter((c) => hasBaseline || !c.needsBaseline);
   const wanted = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const w of wanted) {
     if (!CASES.some((c) => c.name === w || c.letter === w)) {
       throw new Error(`--cases: unknown case "${w}"; known: ${CASES.map((c) => `${c.name} (${c.letter})`).join(', ')}`);
     }
   }
-  return CASES.filter((c) => wanted.includes(c.name) || wanted.includes(c.letter));
+  const chosen = CASES.filter((c) => wanted.includes(c.name) || wanted.includes(c.letter));
+  if (!hasBaseline && chosen.some((c) => c.needsBaseline)) throw new Error('--cases: qproxy-record-base (g) needs --baseline-cli PATH');
+  return chosen;
 }
 
 /** Recording settings of the QProxy cases: (d) records everything, (e) is off, (f) is on but its filter skips everything. */
@@ -36,6 +45,7 @@ const RECORDING = {
   'qproxy-record': undefined,
   'qproxy-norecord': { enabled: false },
   'qproxy-skipall': { exclude: [{ paths: ['/**'] }] },
+  'qproxy-record-base': undefined,
 };
 
 /** The QProxy config of cases (d), (e) and (f); `work` is the case's temporary folder. */
@@ -58,7 +68,7 @@ async function qproxyConfig({ port, backendPort, work, recording }) {
  * How to start `caseName`'s proxy: { cmd, args, env, apiPort? }, or null for "direct".
  * `root` is the repository folder, `qproxyCli` the built CLI (relative to root).
  */
-export async function launchFor(caseName, { root, qproxyCli, port, backendPort, work }) {
+export async function launchFor(caseName, { root, qproxyCli, baselineCli, port, backendPort, work }) {
   const node = process.execPath;
   switch (caseName) {
     case 'direct':
@@ -68,9 +78,11 @@ export async function launchFor(caseName, { root, qproxyCli, port, backendPort, 
       return { cmd: node, args: [path.join(root, 'bench', 'proxies', `${caseName}.mjs`), String(port), String(backendPort)], env: process.env };
     case 'qproxy-record':
     case 'qproxy-norecord':
-    case 'qproxy-skipall': {
+    case 'qproxy-skipall':
+    case 'qproxy-record-base': {
       const { file, apiPort } = await qproxyConfig({ port, backendPort, work, recording: RECORDING[caseName] });
-      return { cmd: node, args: [path.resolve(root, qproxyCli)], env: { ...process.env, CONFIG_PATH: file }, apiPort, configFile: file };
+      const cli = path.resolve(root, caseName === 'qproxy-record-base' ? baselineCli : qproxyCli);
+      return { cmd: node, args: [cli], env: { ...process.env, CONFIG_PATH: file }, apiPort, configFile: file };
     }
     default:
       throw new Error(`no launcher for case ${caseName}`);

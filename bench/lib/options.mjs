@@ -5,20 +5,22 @@ export const HELP = `Usage: node bench/run.mjs [options]        (npm run bench b
 
 Measures, in one run and on 127.0.0.1 only: (a) direct to the backend, (b) plain-undici,
 (c) http-proxy, (d) qproxy-record, (e) qproxy-norecord, (f) qproxy-skipall (recording on, a filter
-skips every exchange). See docs/benchmarks.md.
+skips every exchange), and with --baseline-cli (g) qproxy-record-base. See docs/benchmarks.md.
 
   --duration S        measured seconds per case and size                [8]
   --warmup S          unmeasured warm-up seconds before each window     [2]
   --connections N     concurrent connections of the load generator      [50]
   --sizes LIST        1k, 64k, post<N>k (POST /echo with N KiB)         [1k,64k]
   --rounds N          rounds; case order reverses every other round     [2]
-  --cases LIST        names or letters a-f, or all                      [all]
+  --cases LIST        names or letters a-g, or all                      [all]
   --loadgen G         auto (wrk if on PATH, else autocannon), wrk, autocannon [auto]
   --cpu-proxy L       taskset CPU list for the proxy                    [0]
   --cpu-load L        taskset CPU list for the load generator           [last CPU]
   --cpu-backend L     taskset CPU list for the backend                  [last CPU; 1 with 3+ CPUs]
   --no-pin            do not pin anything
   --qproxy-cli PATH   QProxy entry point, relative to the repository     [dist/cli.js]
+  --baseline-cli PATH another build's entry point (e.g. the previous commit built in a second
+                      folder): adds case (g) qproxy-record-base, recording with that build
   --ready-timeout S   seconds a proxy gets to accept connections          [60]
   --stop-grace S      seconds a proxy gets to exit after SIGTERM          [30]
   --out DIR           results folder                         [.bench-results/<date>]
@@ -40,6 +42,7 @@ const SPEC = {
   'cpu-backend': { type: 'string' },
   'no-pin': { type: 'boolean', default: false },
   'qproxy-cli': { type: 'string', default: 'dist/cli.js' },
+  'baseline-cli': { type: 'string' },
   'ready-timeout': { type: 'string', default: '60' },
   'stop-grace': { type: 'string', default: '30' },
   out: { type: 'string' },
@@ -69,6 +72,7 @@ export function parseOptions(argv) {
     cpu: { proxy: values['cpu-proxy'], load: values['cpu-load'], backend: values['cpu-backend'] },
     noPin: values['no-pin'],
     qproxyCli: values['qproxy-cli'],
+    baselineCli: values['baseline-cli'],
     readyTimeoutS: int('ready-timeout', values['ready-timeout'], 1, 600),
     stopGraceS: int('stop-grace', values['stop-grace'], 1, 600),
     out: values.out,

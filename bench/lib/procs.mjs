@@ -152,3 +152,13 @@ export function selfTicks() {
   const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
 }
+
+/** `write_bytes` of /proc/<pid>/io: bytes the process (all its threads) caused to be sent to storage; null if unreadable. */
+export function ioWriteBytes(pid) {
+  try {
+    const m = /^write_bytes:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}

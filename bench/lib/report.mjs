@@ -82,6 +82,7 @@ const fmt = {
   ms: (us) => (Number.isFinite(us) ? (us / 1000).toFixed(2) : '-'),
   x: (r) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '-'),
   f1: (x) => (Number.isFinite(x) ? x.toFixed(1) : '-'),
+  f2: (x) => (Number.isFinite(x) ? x.toFixed(2) : '-'),
 };
 
 function sizeTable(rows, size) {
@@ -131,7 +132,15 @@ export function renderMarkdown({ meta, rows, targets, caseRecords, caseInfo }) {
     const value = t.id === 'cpu-1k' ? `${fmt.f1(t.value)} µs` : fmt.x(t.value);
     out.push(`| ${t.label} | ${t.size} | ${value} | ${t.id === 'cpu-1k' ? `${t.limit} µs` : `${t.limit}×`} | ${t.result}${t.note ? ` (${t.note})` : ''} |`);
   }
-  out.push('', '#### Cases', '', '| case | what | records | start s (median) | RSS at end MiB | stop | data written | records at stop (API) |', '|---|---|---|---:|---:|---|---:|---:|');
+  out.push(
+    '',
+    '#### Cases',
+    '',
+    '"disk / recorded" is the proxy process\'s `write_bytes` (/proc/<pid>/io, every thread, just before the stop) over the bytes it recorded (`recording.recorded_bytes` of /api/status: JSON documents and payloads).',
+    '',
+    '| case | what | records | start s (median) | RSS at end MiB | stop | data written | records at stop (API) | disk / recorded |',
+    '|---|---|---|---:|---:|---|---:|---:|---:|',
+  );
   for (const c of caseInfo) {
     const recs = caseRecords.filter((r) => r.case === c.name && r.ok);
     const stops = [...new Set(recs.filter((r) => r.stop).map((r) => `${r.stop.code ?? r.stop.signal}${r.stop.forced ? ' (forced)' : ''} in ${fmt.f1(r.stop.stopMs / 1000)} s`))];
@@ -139,7 +148,8 @@ export function renderMarkdown({ meta, rows, targets, caseRecords, caseInfo }) {
     out.push(
       `| ${c.name} (${c.letter}) | ${c.what} | ${c.records} | ${fmt.f1(median(recs.map((r) => r.start_s)))} | ` +
         `${fmt.f1(median(recs.map((r) => r.rss_mib ?? NaN)))} | ${stops.join('; ') || '-'} | ${Number.isFinite(written) ? `${fmt.f1(written / 1048576)} MiB` : '-'} | ` +
-        `${fmt.int(median(recs.map((r) => r.records_at_stop ?? NaN)))} |`,
+        `${fmt.int(median(recs.map((r) => r.records_at_stop ?? NaN)))} | ` +
+        `${fmt.f2(median(recs.map((r) => (r.io_write_bytes && r.recorded_bytes ? r.io_write_bytes / r.recorded_bytes : NaN))))} |`,
     );
   }
   const failed = caseRecords.filter((r) => !r.ok);

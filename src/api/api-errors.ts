@@ -75,8 +75,9 @@ export function errorReply(err: unknown): ErrorReply {
     if (clientStatus !== undefined) {
       return { status: clientStatus, headers: {}, body: { error: err.message, code: err.code }, internal: false };
     }
-    // A store that cannot be read is unavailable, not broken: retrying later may work.
-    const status = err.code.startsWith('QP_ERR_STORE_') ? 503 : 500;
+    // A store that cannot be read is unavailable, not broken: retrying later may work. A damaged
+    // record stays damaged, so it is a plain server error.
+    const status = err.code !== 'QP_ERR_STORE_DAMAGED' && err.code.startsWith('QP_ERR_STORE_') ? 503 : 500;
     return { status, headers: {}, body: { error: err.message, code: err.code }, internal: true };
   }
   return {

@@ -1,5 +1,5 @@
 /**
- * What is kept and how: `storage` (the SQLite store, its write queue and purging) and `recording`
+ * What is kept and how: `storage` (payload segments with an SQLite index, its write queue and purging) and `recording`
  * (whether traffic is recorded, and redaction of secrets before a record is queued).
  */
 import { z } from 'zod';
@@ -14,13 +14,18 @@ export const storageSchema = z
   .strictObject({
     path: filePath('the SQLite database file')
       .default('data/qproxy.db')
-      .describe('SQLite database file; its folder is created. Relative paths are resolved against the config file\'s folder. Default "data/qproxy.db".'),
+      .describe(
+        'SQLite index file; payloads go to segment files in the folder "<path>.segments". Its folder is created. Relative paths are resolved against the config file\'s folder. Default "data/qproxy.db".',
+      ),
     retention: duration({ example: '72h' })
       .prefault('72h')
-      .describe('Records older than this are purged. 0 = no age limit. Default "72h".'),
+      .describe('Segments whose records are all older than this (and, on a Record node, all sent by sync) are dropped. 0 = no age limit. Default "72h".'),
     max_size: size({ example: '10GiB' })
       .prefault('10GiB')
-      .describe('Oldest records are purged when the store grows past this size. 0 = no size limit. Default "10GiB".'),
+      .describe('When payload segments plus the index grow past this size, the oldest segments are dropped with their records. 0 = no size limit. Default "10GiB".'),
+    segment_size: size({ example: '64MiB', min: 64 * 1024 })
+      .prefault('64MiB')
+      .describe('Payload segment files are rolled at this size; retention drops whole segments, so it is also the granularity of purging. Default "64MiB", at least "64KiB".'),
     max_body: size({ example: '1MiB' })
       .prefault('1MiB')
       .describe('Bytes of each body kept in a record; longer bodies are truncated and marked. 0 keeps no body bytes. Default "1MiB".'),
@@ -30,7 +35,7 @@ export const storageSchema = z
     synchronous: z
       .enum(['normal', 'full'], { error: 'expected "normal" or "full"' })
       .default('normal')
-      .describe('SQLite synchronous mode: "normal" (default; WAL, safe against process crashes) or "full" (also against power loss, slower).'),
+      .describe('SQLite synchronous mode of the index: "normal" (default; WAL, safe against process crashes) or "full" (also against power loss, slower). Payload segments are always fdatasync\'d before the index commit that references them.'),
     queue_max_records: count(1)
       .default(10_000)
       .describe('Records waiting to be written before new ones are dropped (and counted). Default 10000.'),
@@ -42,7 +47,7 @@ export const storageSchema = z
       .describe('How often expired records are purged. Default "60s", at least "1s".'),
   })
   .prefault({})
-  .describe('The embedded SQLite store. Defaults apply when absent.');
+  .describe('The embedded store: payload segment files and an SQLite index. Defaults apply when absent.');
 
 const redactionSchema = z
   .strictObject({

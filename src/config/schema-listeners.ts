@@ -162,6 +162,12 @@ export const tcpRecordingSchema = z
     segment_bytes: size({ example: '256KiB', min: 1024 })
       .prefault('256KiB')
       .describe('... or as soon as this many new bytes are waiting. Default "256KiB", at least "1KiB".'),
+    on_overload: z
+      .enum(['drop', 'backpressure'], { error: 'expected "drop" or "backpressure"' })
+      .default('drop')
+      .describe(
+        'When the store cannot keep up: "drop" (default) sheds segments (counted as queue_full, the record marked truncated) and traffic flows on at full speed; "backpressure" pauses the session\'s sockets while the store\'s queue is past half full, so that every byte is kept and the traffic slows down to what the disk takes.',
+      ),
   })
   .prefault({})
   .describe('How TCP sessions are recorded (recording.enabled switches recording off altogether).');

@@ -28,7 +28,13 @@ export class CleanupStack {
   }
 }
 
-/** SIGINT/SIGTERM while the demo runs. */
+/**
+ * The signals that end the demo: Ctrl-C, a supervisor's stop, and SIGHUP — a closed terminal,
+ * whose default action would kill the process before it removes its temp folder (CA key included).
+ */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** SIGINT/SIGTERM/SIGHUP while the demo runs. */
 export interface StopSignals {
   /** The first signal received, or null. */
   readonly signal: NodeJS.Signals | null;
@@ -40,7 +46,7 @@ export interface StopSignals {
   dispose(): void;
 }
 
-/** Takes over SIGINT and SIGTERM until `dispose()`. */
+/** Takes over SIGINT, SIGTERM and SIGHUP until `dispose()`. */
 export function watchStopSignals(onSignal: (signal: NodeJS.Signals, count: number) => void): StopSignals {
   let count = 0;
   let first: NodeJS.Signals | null = null;
@@ -58,8 +64,7 @@ export function watchStopSignals(onSignal: (signal: NodeJS.Signals, count: numbe
       resolveForced(signal);
     }
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  for (const s of STOP_SIGNALS) process.on(s, handler);
   return {
     get signal() {
       return first;
@@ -67,8 +72,7 @@ export function watchStopSignals(onSignal: (signal: NodeJS.Signals, count: numbe
     stopped,
     forced,
     dispose() {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
+      for (const s of STOP_SIGNALS) process.off(s, handler);
     },
   };
 }

@@ -44,7 +44,8 @@ and example differences (zone B differs on purpose in one endpoint), and the API
   --keep           keep the temp folder (configs, certificates, databases, node logs)
   -h, --help       this text
 
-Ctrl-C (or SIGTERM) stops everything and removes the temp folder; a second Ctrl-C exits at once.
+Ctrl-C (or SIGTERM, or SIGHUP from a closed terminal) stops everything and removes the temp folder;
+a second Ctrl-C exits at once.
 Exit codes: 0 success (or stopped with Ctrl-C while running without --once), 1 nothing was
 replayed or the demo failed, 2 bad flags, 130 interrupted before a --once run finished.`;
 

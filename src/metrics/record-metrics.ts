@@ -15,6 +15,10 @@ export interface StoreMetricsObserver {
   purged(reason: string, count: number, bytes: number): void;
   /** Records lost with a store file deleted while open (a fresh file took its place). */
   lost(count: number, bytes: number): void;
+  /** Opening cut `bytes` (`frames` complete frames) written after the last commit off the last segment. */
+  tailCut(bytes: number, frames: number): void;
+  /** Records whose stored bytes could not be read back (skipped by sync and live replay). */
+  damaged(count: number): void;
 }
 
 const SKIP_PROTOCOLS = ['http', 'tcp'] as const;
@@ -22,6 +26,8 @@ const SKIP_PROTOCOLS = ['http', 'tcp'] as const;
 /** What the recorder reports to metrics. */
 export interface RecorderMetricsObserver {
   dropped(reason: string, count: number): void;
+  /** A TCP session's relay was paused until the store had room (`on_overload: "backpressure"`). */
+  paused(): void;
   /** One exchange or session not recorded because the recording rules left it out. */
   skipped(protocol: 'http' | 'tcp', reason: SkipReason): void;
 }
@@ -76,6 +82,9 @@ export class RecordMetrics {
     });
     const lost = unlabelled('qproxy_store_lost_records_total', 'Records lost because the store file was deleted while open (a fresh file took its place).');
     const lostBytes = unlabelled('qproxy_store_lost_bytes_total', 'Bytes of those records.');
+    const tailCuts = unlabelled('qproxy_store_tail_cuts_total', 'Times opening the store cut bytes written after the last commit (a crash mid-batch) off the last segment.');
+    const tailCutBytes = unlabelled('qproxy_store_tail_cut_bytes_total', 'Bytes cut that way.');
+    const damaged = unlabelled('qproxy_store_damaged_records_total', 'Records whose stored bytes failed their checksum (or whose segment is missing) when read by sync or live replay; they are skipped.');
     this.registerStoreGauges(registers);
     // Slot = protocol index × reasons + reason index: a fixed, tiny set of series, all exported from 0.
     this.skipped = new ScrapedCounter(
@@ -102,9 +111,21 @@ export class RecordMetrics {
         if (positive(count)) lost.add(0, count);
         if (positive(bytes)) lostBytes.add(0, bytes);
       },
+      tailCut: (bytes) => {
+        tailCuts.add(0, 1);
+        if (positive(bytes)) tailCutBytes.add(0, bytes);
+      },
+      damaged: (count) => {
+        if (positive(count)) damaged.add(0, count);
+      },
     };
+    const paused = unlabelled(
+      'qproxy_tcp_recording_paused_total',
+      'Times a TCP session stopped reading until the store had room again (tcp.recording.on_overload "backpressure").',
+    );
     this.recorder = {
       dropped: (reason, count) => this.dropped.add(reason, count),
+      paused: () => paused.add(0, 1),
       skipped: (protocol, reason) => {
         const r = SKIP_REASONS.indexOf(reason);
         if (r >= 0) this.skipped.add((protocol === 'tcp' ? SKIP_REASONS.length : 0) + r, 1);

@@ -96,6 +96,7 @@ export class QProxyNode {
       queueMaxRecords: config.storage.queue_max_records,
       queueMaxBytes: config.storage.queue_max_bytes,
       purgeIntervalMs: config.storage.purge_interval,
+      segmentBytes: config.storage.segment_size,
       observer: metrics.store,
       logger: logger.child({ module: 'store' }),
       // Unsent records are kept by retention until the sync sender has delivered them.

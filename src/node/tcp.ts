@@ -86,6 +86,7 @@ export async function createTcpProxy(config: QProxyConfig, deps: TcpProxyDeps): 
     maxSessionBytes: tcp.recording.max_session_bytes,
     segmentIntervalMs: tcp.recording.segment_interval,
     segmentBytes: tcp.recording.segment_bytes,
+    onOverload: tcp.recording.on_overload,
     selector: createRecordingSelector(config, deps.metrics.recorder),
     sink: deps.sink,
     observer: deps.metrics.recorder,

@@ -12,6 +12,8 @@ export type RecorderDropReason = 'redaction_error' | 'sink_error';
 /** Told about every record the recorder drops, e.g. to count it in metrics. */
 export interface RecorderObserver {
   dropped(reason: RecorderDropReason, count: number): void;
+  /** TCP, `on_overload: "backpressure"`: a session's relay was paused until the store had room. */
+  paused?(): void;
 }
 
 /** The one logger method the recorder uses. */

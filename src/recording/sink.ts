@@ -6,7 +6,16 @@ import type { HttpRequestHead } from './selection-rules.js';
  * returns false when the record was dropped (queue full, storage failing), and the sink counts why.
  */
 export interface RecordSink {
-  offer(record: QRecord): boolean;
+  /**
+   * `opts.keep`: the caller holds its traffic back while the sink is congested (TCP recording with
+   * `on_overload: "backpressure"`), so the record is taken beyond the queue's soft bound instead of
+   * dropped; only a hard bound (twice the queue's) still drops.
+   */
+  offer(record: QRecord, opts?: { keep?: boolean }): boolean;
+  /** True while the sink's queue is past the point where producers that can wait should (backpressure). */
+  readonly congested?: boolean;
+  /** Calls `fn` once, when the sink is no longer congested (at once if it is not). */
+  whenUncongested?(fn: () => void): void;
 }
 
 /**

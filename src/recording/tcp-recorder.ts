@@ -36,6 +36,12 @@ export interface TcpRecorderOptions {
   segmentIntervalMs: number;
   /** ... or as soon as this many new bytes are waiting. */
   segmentBytes: number;
+  /**
+   * `tcp.recording.on_overload`: "drop" (default) sheds segments when the store's queue is full
+   * (counted, the record marked truncated); "backpressure" pauses the relay's sockets while the
+   * store is congested, so that nothing is shed (the traffic slows down to the disk instead).
+   */
+  onOverload?: 'drop' | 'backpressure';
   /** Which sessions are recorded (recording.include / exclude / sample); null or absent: all. */
   selector?: RecordingSelector | null;
   sink: RecordSink;
@@ -58,6 +64,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
   readonly segmentBytes: number;
   readonly appProtocol: AppProtocol | null;
   readonly #intervalMs: number;
+  readonly #backpressure: boolean;
   readonly #sink: RecordSink;
   readonly #selector: RecordingSelector | null;
   readonly #observer: RecorderObserver | undefined;
@@ -73,6 +80,7 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
     this.segmentBytes = Math.max(1, opts.segmentBytes);
     this.appProtocol = opts.appProtocol ?? null;
     this.#intervalMs = Math.max(1, opts.segmentIntervalMs);
+    this.#backpressure = opts.onOverload === 'backpressure' && opts.sink.whenUncongested !== undefined;
     this.#sink = opts.sink;
     this.#selector = opts.selector ?? null;
     this.#observer = opts.observer;
@@ -100,11 +108,28 @@ export class TcpRecorder implements TcpSessionRecorder, SegmentOutlet {
   offer(segment: TcpRecord): boolean {
     try {
       // false means the sink dropped it and already counted why.
-      return this.#sink.offer(segment);
+      return this.#backpressure ? this.#sink.offer(segment, { keep: true }) : this.#sink.offer(segment);
     } catch (err) {
       this.#sinkFailed(err);
       return false;
     }
+  }
+
+  /** @internal Used by SessionRecording: in backpressure mode, while the sink is congested. */
+  get holdTraffic(): boolean {
+    return this.#backpressure && this.#sink.congested === true;
+  }
+
+  /** @internal Used by SessionRecording. */
+  whenWritable(fn: () => void): void {
+    if (this.#backpressure && this.#sink.whenUncongested) {
+      try {
+        this.#observer?.paused?.();
+      } catch {
+        // counting is best effort
+      }
+      this.#sink.whenUncongested(fn);
+    } else queueMicrotask(fn);
   }
 
   /** @internal Used by SessionRecording once its last segment is out. */

@@ -28,8 +28,13 @@ export interface TcpSessionStart {
 export interface TcpSessionTap {
   /** The downstream accepted: its "host:port". */
   connected(downstream: string): void;
-  /** One read from either socket, as it arrived. */
-  chunk(dir: TcpDirection, data: Buffer): void;
+  /**
+   * One read from either socket, as it arrived. Returns false when the relay should stop reading
+   * (`on_overload: "backpressure"` and the store is congested) until {@link whenWritable} calls back.
+   */
+  chunk(dir: TcpDirection, data: Buffer): boolean;
+  /** Calls `fn` once recording can take more bytes (at once when it can now). */
+  whenWritable(fn: () => void): void;
   /** The session ended (call once; later calls are ignored). */
   close(reason: TcpCloseReason, error: RecordError | null): void;
 }
@@ -43,6 +48,10 @@ export interface SegmentOutlet {
   readonly appProtocol: AppProtocol | null;
   /** Hands a segment to the sink; false when it was dropped. */
   offer(segment: TcpRecord): boolean;
+  /** True while the relay should hold its sockets (backpressure mode and a congested store). */
+  readonly holdTraffic: boolean;
+  /** Calls `fn` once the relay may read again. */
+  whenWritable(fn: () => void): void;
   /** The session has sent its last segment. */
   ended(session: SessionRecording): void;
 }
@@ -92,15 +101,15 @@ export class SessionRecording implements TcpSessionTap {
     this.#downstream = downstream;
   }
 
-  chunk(dir: TcpDirection, data: Buffer): void {
-    if (this.#closed) return;
+  chunk(dir: TcpDirection, data: Buffer): boolean {
+    if (this.#closed) return true;
     const n = data.length;
     if (dir === 'c2s') this.#bytesIn += n;
     else this.#bytesOut += n;
     const room = this.#out.maxSessionBytes - this.#kept;
     if (room <= 0) {
       if (n > 0) this.#truncated = true;
-      return;
+      return true;
     }
     const part = n <= room ? data : data.subarray(0, room);
     if (part !== data) this.#truncated = true;
@@ -108,6 +117,11 @@ export class SessionRecording implements TcpSessionTap {
     this.#kept += part.length;
     this.#pendingBytes += part.length;
     if (this.#pendingBytes >= this.#out.segmentBytes) this.#emit('open', null, null);
+    return !this.#out.holdTraffic;
+  }
+
+  whenWritable(fn: () => void): void {
+    this.#out.whenWritable(fn);
   }
 
   close(reason: TcpCloseReason, error: RecordError | null): void {

@@ -1,118 +1,115 @@
-import { errorMessage } from '../core/errors.js';
-import type { QRecord } from '../recording/model.js';
-import { encodeRecord, type Chunk, type RecordRow } from './record-codec.js';
+import type { IndexColumns } from './record-codec.js';
+import type { Extent } from './segment-log.js';
 import type { WriterFailure } from './writer-protocol.js';
 
 /**
- * A batch of records as it crosses to the writer thread. Posting the records themselves cost more
- * CPU than storing them: the structured clone walks every nested object and header pair twice
- * (serialize on the main thread, deserialize in the writer). So the main thread encodes each record
- * into its row (the JSON document is a string, cheap to clone) and posts flat arrays of primitives
- * plus one transferred buffer holding every body and chunk byte of the batch.
+ * A batch of index rows as it crosses to the writer thread. The payload bytes are already in a
+ * segment; what crosses is each record's index columns and where its extent lies. A structured
+ * clone costs per value (hundreds of nanoseconds for each string and number of every record), so
+ * the columns travel as two values: every number in one Float64Array whose buffer is transferred,
+ * every string concatenated into one string (their lengths are among the numbers; -1 is null).
  */
 export interface PackedBatch {
-  /** Records that made it into `rows`. */
+  /** Records in the batch. */
   count: number;
-  /** {@link ROW_FIELDS} values per record: the row's columns, then its inline bodies and chunk count. */
-  rows: Array<string | number | null>;
-  /** {@link CHUNK_FIELDS} values per chunk row, the records' chunks in record order. */
-  chunks: Array<string | number>;
-  /** Every inline body and chunk byte, referenced by offset and length. */
-  bytes: ArrayBuffer;
-  /** Records that could not be encoded (they are lost) and why the last one failed. */
+  /** {@link NUM_FIELDS} numbers per record, then the string lengths ({@link STR_FIELDS} per record). */
+  nums: Float64Array;
+  /** The records' strings, back to back. */
+  strs: string;
+  /** Records that could not be framed (they are lost) and why the last one failed. */
   failed: number;
   error: WriterFailure | null;
 }
 
-const ROW_FIELDS = 21;
-const CHUNK_FIELDS = 4;
-/** Offset value of an absent inline body (the column is NULL). */
-const NO_BODY = -1;
+/** A record as the writer inserts it: index columns and its extent. */
+export type IndexRow = IndexColumns & Extent;
 
-/** A record as rows: what the writer inserts. */
-export type Encoded = { row: RecordRow; chunks: Chunk[] };
+type NumKey = 'started_at' | 'duration_ms' | 'size_bytes' | 'status' | 'bytes_in' | 'bytes_out' | 'marks' | 'nchunks' | 'seg' | 'off' | 'len';
+type StrKey = 'id' | 'protocol' | 'node_id' | 'method' | 'url' | 'client' | 'downstream' | 'error' | 'state';
 
-/**
- * Encodes records for the writer without touching them: every byte is copied into the batch buffer,
- * so the caller's Buffers (socket reads, a TCP segment's chunks already written to the other
- * socket) are never detached. Records that cannot be encoded are counted in `failed`.
- */
-export function packBatch(records: readonly QRecord[]): PackedBatch {
-  const encoded: Encoded[] = [];
-  let failed = 0;
-  let error: WriterFailure | null = null;
-  let total = 0;
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i]!;
-    try {
-      const e = encodeRecord(record);
-      total += (e.row.req_body?.byteLength ?? 0) + (e.row.res_body?.byteLength ?? 0);
-      for (const c of e.chunks) total += c.data.byteLength;
-      encoded.push(e);
-    } catch (err) {
-      failed++;
-      error = { code: 'QP_ERR_STORE_RECORD', message: `record ${i} (${String(record.id)}) could not be encoded: ${errorMessage(err)}` };
+const NUMS: readonly NumKey[] = ['started_at', 'duration_ms', 'size_bytes', 'status', 'bytes_in', 'bytes_out', 'marks', 'nchunks', 'seg', 'off', 'len'];
+const STRS: readonly StrKey[] = ['id', 'protocol', 'node_id', 'method', 'url', 'client', 'downstream', 'error', 'state'];
+/** The numbers that come from the columns; seg, off and len (last in NUMS) come from the extent. */
+const COLUMN_NUMS = NUMS.slice(0, -3) as ReadonlyArray<Exclude<NumKey, 'seg' | 'off' | 'len'>>;
+const NUM_FIELDS = NUMS.length;
+const STR_FIELDS = STRS.length;
+/** Stands for null among the numbers (no column holds NaN). */
+const NULL_NUM = Number.NaN;
+
+/** Packs index columns and their extents (same order, same length). */
+export function packBatch(columns: readonly IndexColumns[], extents: readonly Extent[], failed = 0, error: WriterFailure | null = null): PackedBatch {
+  const count = columns.length;
+  const nums = new Float64Array(count * (NUM_FIELDS + STR_FIELDS));
+  const strs: string[] = [];
+  let n = 0;
+  let l = count * NUM_FIELDS;
+  for (let i = 0; i < count; i++) {
+    const c = columns[i]!;
+    const e = extents[i]!;
+    for (const k of COLUMN_NUMS) nums[n++] = c[k] ?? NULL_NUM;
+    nums[n++] = e.seg;
+    nums[n++] = e.off;
+    nums[n++] = e.len;
+    for (const k of STRS) {
+      const v = c[k];
+      if (v === null) nums[l++] = -1;
+      else {
+        nums[l++] = v.length;
+        strs.push(v);
+      }
     }
   }
-  const bytes = new ArrayBuffer(total);
-  const view = new Uint8Array(bytes);
-  let off = 0;
-  const put = (data: Uint8Array): number => {
-    const at = off;
-    view.set(data, at);
-    off += data.byteLength;
-    return at;
-  };
-  const rows: PackedBatch['rows'] = [];
-  const chunks: PackedBatch['chunks'] = [];
-  for (const { row, chunks: cs } of encoded) {
-    const req = row.req_body;
-    const res = row.res_body;
-    rows.push(
-      row.id, row.protocol, row.node_id, row.started_at, row.duration_ms, row.size_bytes, row.method, row.url,
-      row.status, row.client, row.downstream, row.bytes_in, row.bytes_out, row.error, row.state, row.doc,
-      req ? put(req) : NO_BODY, req?.byteLength ?? 0,
-      res ? put(res) : NO_BODY, res?.byteLength ?? 0,
-      cs.length,
-    );
-    for (const c of cs) chunks.push(c.part, c.idx, put(c.data), c.data.byteLength);
-  }
-  return { count: encoded.length, rows, chunks, bytes, failed, error };
+  return { count, nums, strs: strs.join(''), failed, error };
 }
 
-/** The writer's side of {@link packBatch}: rows and chunks whose bytes are views of the batch buffer. */
-export function unpackBatch(batch: PackedBatch): Encoded[] {
-  const { rows: v, chunks: c, bytes } = batch;
-  const body = (off: number, len: number): Uint8Array | null => (off === NO_BODY ? null : new Uint8Array(bytes, off, len));
-  const out: Encoded[] = [];
-  let ci = 0;
+/** The writer's side of {@link packBatch}. Rows are built as literals: one object shape for all. */
+export function unpackBatch(batch: PackedBatch): IndexRow[] {
+  const { nums: v, strs } = batch;
+  const out: IndexRow[] = [];
+  let l = batch.count * NUM_FIELDS;
+  let s = 0;
+  const str = (): string | null => {
+    const len = v[l++]!;
+    if (len < 0) return null;
+    const text = strs.slice(s, s + len);
+    s += len;
+    return text;
+  };
+  const num = (x: number): number | null => (Number.isNaN(x) ? null : x);
   for (let i = 0; i < batch.count; i++) {
-    const b = i * ROW_FIELDS;
-    const row: RecordRow = {
-      id: v[b] as string,
-      protocol: v[b + 1] as string,
-      node_id: v[b + 2] as string,
-      started_at: v[b + 3] as number,
-      duration_ms: v[b + 4] as number,
-      size_bytes: v[b + 5] as number,
-      method: v[b + 6] as string | null,
-      url: v[b + 7] as string | null,
-      status: v[b + 8] as number | null,
-      client: v[b + 9] as string | null,
-      downstream: v[b + 10] as string | null,
-      bytes_in: v[b + 11] as number | null,
-      bytes_out: v[b + 12] as number | null,
-      error: v[b + 13] as string | null,
-      state: v[b + 14] as string | null,
-      doc: v[b + 15] as string,
-      req_body: body(v[b + 16] as number, v[b + 17] as number),
-      res_body: body(v[b + 18] as number, v[b + 19] as number),
-    };
-    const chunks: Chunk[] = [];
-    for (let n = v[b + 20] as number; n > 0; n--, ci += CHUNK_FIELDS) {
-      chunks.push({ part: c[ci] as string, idx: c[ci + 1] as number, data: new Uint8Array(bytes, c[ci + 2] as number, c[ci + 3] as number) });
-    }
-    out.push({ row, chunks });
+    const n = i * NUM_FIELDS;
+    // Same order as STRS.
+    const id = str()!;
+    const protocol = str()!;
+    const node_id = str()!;
+    const method = str();
+    const url = str();
+    const client = str();
+    const downstream = str();
+    const error = str();
+    const state = str();
+    out.push({
+      id,
+      protocol,
+      node_id,
+      started_at: v[n]!,
+      duration_ms: v[n + 1]!,
+      size_bytes: v[n + 2]!,
+      method,
+      url,
+      status: num(v[n + 3]!),
+      client,
+      downstream,
+      bytes_in: num(v[n + 4]!),
+      bytes_out: num(v[n + 5]!),
+      error,
+      state,
+      marks: v[n + 6]!,
+      nchunks: num(v[n + 7]!),
+      seg: v[n + 8]!,
+      off: v[n + 9]!,
+      len: v[n + 10]!,
+    });
   }
   return out;
 }

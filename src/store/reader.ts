@@ -1,13 +1,51 @@
 import type Database from 'better-sqlite3';
-import { QProxyError } from '../core/errors.js';
+import { QProxyError, StoreError } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { decodeRecord, toSummary, type StoredDoc, type SummaryRow } from './record-codec.js';
+import { SegmentMissing, type PayloadReader } from './payload-reader.js';
+import { decodeLegacyRecord, toSummary, type StoredDoc, type SummaryRow } from './record-codec.js';
+import { readRecord } from './record-frames.js';
 import { openForReading } from './schema.js';
+import type { Extent } from './segment-log.js';
 import type { ListQuery, ListResult } from './types.js';
 
 type ListRow = SummaryRow & { seq: number };
 type ChunkRow = { record_seq: number; part: string; data: Buffer };
+/** What a body read needs from a row: v1 columns, the first extent, and how many follow. */
+type BodyRow = StoredDoc & {
+  seq: number;
+  id: string;
+  protocol: string;
+  state: string | null;
+  seg: number | null;
+  off: number | null;
+  len: number | null;
+  exts: number;
+};
+type ExtentRow = Extent & { first_chunk: number | null };
+
+const BODY_COLUMNS = 'seq, id, protocol, state, doc, req_body, res_body, seg, off, len, exts';
+
+/**
+ * For TCP sessions in the feed: the index of the first chunk the caller needs (what its peer
+ * lacks), given the session id and whether it is still open. Extents that end before it are not
+ * read; the item says where its chunks start (`chunkBase`).
+ */
+export type TcpFrom = (id: string, open: boolean) => number;
+
+/** One record of the feed; `chunkBase`: a TCP session's `chunks[0]` is its chunk number chunkBase. */
+export interface FeedItem {
+  seq: number;
+  record: QRecord;
+  chunkBase?: number;
+}
+
+/** A record that could not be read back: its frames fail their checksum, or its segment is gone. */
+export interface DamagedRecord {
+  id: string;
+  seq: number;
+  error: StoreError;
+}
 
 const SUMMARY_COLUMNS =
   'seq, id, protocol, node_id, started_at, duration_ms, size_bytes, method, url, status, client, downstream, bytes_in, bytes_out, error, state';
@@ -31,22 +69,27 @@ function badQuery(what: string): QProxyError {
 }
 
 /**
- * The main thread's read-only connection. Every method is a few indexed lookups; bodies are read
- * only by `get` and `readAfter` (chunk rows only for bodies too large to be inline), inside one read
- * transaction so a concurrent delete cannot leave a record without its chunks.
+ * The main thread's read-only connection. Every method is a few indexed lookups; payloads are read
+ * only by `get` and `readAfter`, through the PayloadReader (one pread per extent), inside one read
+ * transaction so that a concurrent delete cannot leave a v1 record without its chunk rows.
  */
 export class StoreReader {
   private readonly db: Database.Database;
   /** Indexed by (byProtocol ? 2 : 0) + (afterCursor ? 1 : 0). */
   private readonly list: Array<Database.Statement<[Record<string, unknown>], ListRow>>;
-  private readonly byId: Database.Statement<[string], StoredDoc & { seq: number }>;
+  private readonly byId: Database.Statement<[string], BodyRow>;
   private readonly chunksOf: Database.Statement<[number, number], ChunkRow>;
-  private readonly after: Database.Statement<[number, number], StoredDoc & { seq: number; feed: number }>;
+  private readonly extentsOf: Database.Statement<[number], ExtentRow>;
+  private readonly exists: Database.Statement<[string], number>;
+  private readonly after: Database.Statement<[number, number], BodyRow & { feed: number }>;
   private readonly pending: Database.Statement<[number], { count: number; bytes: number }>;
   private readonly totals: Database.Statement<[], { count: number; bytes: number; last_seq: number | null }>;
   private readonly meta: Database.Statement<[string], string>;
 
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly payloads: PayloadReader,
+  ) {
     this.db = openForReading(path);
     this.list = [
       this.db.prepare(listSql(false, false)),
@@ -54,13 +97,15 @@ export class StoreReader {
       this.db.prepare(listSql(true, false)),
       this.db.prepare(listSql(true, true)),
     ];
-    this.byId = this.db.prepare('SELECT seq, doc, req_body, res_body FROM records WHERE id = ?');
+    this.byId = this.db.prepare(`SELECT ${BODY_COLUMNS} FROM records WHERE id = ?`);
+    this.extentsOf = this.db.prepare('SELECT seg, off, len, first_chunk FROM extents WHERE record_seq = ? ORDER BY idx');
+    this.exists = this.db.prepare<[string], number>('SELECT 1 FROM records WHERE id = ?').pluck();
     this.chunksOf = this.db.prepare(
       'SELECT record_seq, part, data FROM chunks WHERE record_seq BETWEEN ? AND ? ORDER BY record_seq, part, idx',
     );
     // The expression matches the records_feed index, so this is an index range scan.
     this.after = this.db.prepare(
-      'SELECT seq, coalesce(feed_seq, seq) AS feed, doc, req_body, res_body FROM records WHERE coalesce(feed_seq, seq) > ? ORDER BY coalesce(feed_seq, seq) LIMIT ?',
+      `SELECT ${BODY_COLUMNS}, coalesce(feed_seq, seq) AS feed FROM records WHERE coalesce(feed_seq, seq) > ? ORDER BY coalesce(feed_seq, seq) LIMIT ?`,
     );
     this.pending = this.db.prepare(
       'SELECT count(*) AS count, coalesce(sum(size_bytes), 0) AS bytes FROM records WHERE coalesce(feed_seq, seq) > ?',
@@ -92,26 +137,109 @@ export class StoreReader {
     return { records: page.map(toSummary), next };
   }
 
+  /**
+   * The whole record, or null. Throws StoreError `QP_ERR_STORE_DAMAGED` when its bytes fail their
+   * checksum or its segment file is gone while its index row is still there.
+   */
   get(id: string): QRecord | null {
+    try {
+      return this.db.transaction(() => {
+        const row = this.byId.get(id);
+        return row ? this.decode(row) : null;
+      })();
+    } catch (err) {
+      // Retention may have removed the segment between the row read and the file read: then the
+      // row is gone too, and so is the record.
+      if (err instanceof SegmentMissing) {
+        if (this.exists.get(id) === undefined) return null;
+        throw new StoreError('QP_ERR_STORE_DAMAGED', `record ${id} is damaged: its segment file ${err.seg} is missing`);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Records above feed position `seq`, ascending. A record that cannot be read is left out and
+   * handed to `onDamaged`, so one bad record never stops the feed (sync, live replay) behind it.
+   */
+  readAfter(seq: number, limit: number, onDamaged: (d: DamagedRecord) => void = () => {}, tcpFrom?: TcpFrom): FeedItem[] {
+    if (!Number.isInteger(limit) || limit < 1) throw badQuery(`limit must be a positive integer, got ${limit}`);
     return this.db.transaction(() => {
-      const row = this.byId.get(id);
-      if (!row) return null;
-      return decodeRecord(row, () => this.chunksOf.all(row.seq, row.seq));
+      const out: FeedItem[] = [];
+      for (const r of this.after.all(seq, limit)) {
+        try {
+          const from = tcpFrom && r.protocol === 'tcp' ? tcpFrom(r.id, r.state === 'open') : 0;
+          const { record, chunkBase } = this.decodeFrom(r, from);
+          out.push(chunkBase > 0 ? { seq: r.feed, record, chunkBase } : { seq: r.feed, record });
+        } catch (err) {
+          const error =
+            err instanceof StoreError
+              ? err
+              : err instanceof SegmentMissing
+                ? new StoreError('QP_ERR_STORE_DAMAGED', `record ${r.id} is damaged: its segment file ${err.seg} is missing`)
+                : null;
+          if (!error) throw err;
+          onDamaged({ id: r.id, seq: r.feed, error });
+        }
+      }
+      return out;
     })();
   }
 
-  readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> {
-    if (!Number.isInteger(limit) || limit < 1) throw badQuery(`limit must be a positive integer, got ${limit}`);
+  /** A row's record: v1 columns and chunk rows, then (or only) its extents in segments. */
+  private decode(row: BodyRow): QRecord {
+    return this.decodeFrom(row, 0).record;
+  }
+
+  /**
+   * Like {@link decode}, but a TCP session's extents that end before chunk `from` are left unread
+   * (the last one always is read: it holds the latest document). v1 sessions are read whole.
+   */
+  private decodeFrom(row: BodyRow, from: number): { record: QRecord; chunkBase: number } {
     // Chunks are looked up per record: a session moved along the feed keeps its old row seq, so
     // the rows of one page are not a contiguous seq range.
-    return this.db.transaction(() =>
-      this.after.all(seq, limit).map((r) => ({ seq: r.feed, record: decodeRecord(r, () => this.chunksOf.all(r.seq, r.seq)) })),
-    )();
+    const base = row.seg === null ? decodeLegacyRecord(row, () => this.chunksOf.all(row.seq, row.seq)) : null;
+    if (row.seg === null && row.exts === 0) return { record: base!, chunkBase: 0 };
+    const extents: ExtentRow[] = row.seg === null ? [] : [{ seg: row.seg, off: row.off!, len: row.len!, first_chunk: 0 }];
+    if (row.exts > 0) extents.push(...this.extentsOf.all(row.seq));
+    let skip = 0;
+    if (from > 0 && base === null) {
+      // Extent i holds the chunks from its first_chunk up to the next extent's.
+      while (skip < extents.length - 1 && (extents[skip + 1]!.first_chunk ?? Number.POSITIVE_INFINITY) <= from) skip++;
+    }
+    const record = readRecord(
+      row.id,
+      extents.slice(skip).map((e) => ({ bytes: this.payloads.read(e), where: `segment ${e.seg} offset ${e.off}` })),
+      base,
+    );
+    return { record, chunkBase: skip === 0 ? 0 : extents[skip]!.first_chunk! };
   }
 
   /** Records (and their stored bytes) whose feed position is above `seq`: what sync has not yet sent. */
   countAfter(seq: number): { count: number; bytes: number } {
     return this.pending.get(seq) ?? { count: 0, bytes: 0 };
+  }
+
+  /**
+   * The end of the last byte the index references in segment `seg` (null: none). Rows are inserted
+   * in the order their frames were appended, so the last row of the segment's seq range ends last.
+   */
+  indexedEnd(seg: number): number | null {
+    const first = this.db.prepare<[number], number>('SELECT first_seq FROM segments WHERE id = ?').pluck().get(seg);
+    const row =
+      first === undefined
+        ? undefined
+        : this.db.prepare<[number, number], number>('SELECT off + len FROM records WHERE seq >= ? AND seg = ? ORDER BY seq DESC LIMIT 1').pluck().get(first, seg);
+    const ext = this.db.prepare<[number], number | null>('SELECT max(off + len) FROM extents WHERE seg = ?').pluck().get(seg) ?? null;
+    const ends = [row, ext].filter((n): n is number => typeof n === 'number');
+    return ends.length === 0 ? null : Math.max(...ends);
+  }
+
+  /** The highest segment id any row references (0 for none). */
+  maxReferencedSegment(): number {
+    const a = this.db.prepare<[], number | null>('SELECT max(id) FROM segments').pluck().get() ?? 0;
+    const b = this.db.prepare<[], number | null>('SELECT max(seg) FROM extents').pluck().get() ?? 0;
+    return Math.max(a, b);
   }
 
   totalsNow(): { count: number; bytes: number; lastSeq: number } {

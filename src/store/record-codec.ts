@@ -1,12 +1,11 @@
 import type { CapturedBody, Endpoint, HttpRecord, QRecord, RecordSummary, TcpRecord } from '../recording/model.js';
-import { frameTcpChunks, unframeTcpChunks } from './tcp-frames.js';
+import { unframeTcpChunks } from './tcp-frames.js';
 
 /**
- * How a record maps onto the `records` row and its `chunks` ("分片存储"): bodies leave the JSON
- * document; one that fits in a single chunk is stored inline in the row (req_body/res_body), a
- * larger one as BLOB chunks of at most {@link CHUNK_BYTES}, so that no single SQLite value grows
- * with the capture limit and readers can page through large payloads. A TCP session's
- * chunks are framed into rows of part {@link TCP_PART} (see tcp-frames.ts).
+ * Records as the index sees them, and the v1 layout still read from stores made before segments:
+ * there bodies left the JSON document; one that fit in a single chunk was stored inline in the row
+ * (req_body/res_body), a larger one as BLOB chunks of at most {@link CHUNK_BYTES}; a TCP session's
+ * chunks were framed into rows of part {@link TCP_PART} (see tcp-frames.ts).
  */
 export const CHUNK_BYTES = 256 * 1024;
 
@@ -16,13 +15,14 @@ export const TCP_PART = 'tcp';
 /** Memory a queued record is charged for beyond its body bytes (headers, URL, the object itself). */
 export const RECORD_OVERHEAD_BYTES = 1024;
 
-/** The columns of one `records` row, as the writer inserts them. */
-export interface RecordRow {
+/** The index columns of a record (v2: its payload is in a segment, see record-frames.ts). */
+export interface IndexColumns {
   id: string;
   protocol: string;
   node_id: string;
   started_at: number;
   duration_ms: number;
+  /** Stored bytes: the JSON document plus payload (body or chunk) bytes; a TCP session adds each written part's. */
   size_bytes: number;
   method: string | null;
   url: string | null;
@@ -34,14 +34,14 @@ export interface RecordRow {
   error: string | null;
   /** TCP sessions: "open" while segments may still arrive, then "closed". Null for HTTP. */
   state: string | null;
-  doc: string;
-  /** HTTP bodies of at most {@link CHUNK_BYTES}, stored inline; null when in chunk rows (or for TCP). */
-  req_body: Uint8Array | null;
-  res_body: Uint8Array | null;
+  /** Bits of record-frames.ts `Marks` (truncated bodies, redaction). */
+  marks: number;
+  /** TCP: chunks in this write. Null for HTTP. */
+  nchunks: number | null;
 }
 
-/** The list columns read back for a summary (the row without its document and bodies). */
-export type SummaryRow = Omit<RecordRow, 'doc' | 'req_body' | 'res_body'>;
+/** The list columns read back for a summary. */
+export type SummaryRow = Omit<IndexColumns, 'marks' | 'nchunks'>;
 
 /** A stored document with its inline bodies, as read back (see {@link decodeRecord}). */
 export interface StoredDoc {
@@ -81,7 +81,7 @@ export function queuedBytes(record: QRecord): number {
   return bytes;
 }
 
-function formatEndpoint(ep: Endpoint): string {
+export function formatEndpoint(ep: Endpoint): string {
   return ep.address.includes(':') ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
 }
 
@@ -91,98 +91,35 @@ function bodyWithoutData(body: CapturedBody): Omit<CapturedBody, 'data'> {
   return { size: body.size, truncated: body.truncated };
 }
 
-/** Splits a record into its row (document without body or chunk bytes) and its chunk rows. */
-export function encodeRecord(record: QRecord): { row: RecordRow; chunks: Chunk[] } {
-  return record.protocol === 'tcp' ? encodeTcp(record) : encodeHttp(record);
-}
-
-function encodeHttp(record: HttpRecord): { row: RecordRow; chunks: Chunk[] } {
-  const req = record.request;
-  const res = record.response;
-  const docObject = {
-    ...record,
-    request: { ...req, body: bodyWithoutData(req.body) },
-    response: res && { ...res, body: bodyWithoutData(res.body) },
-  };
-  const doc = JSON.stringify(docObject);
-  const chunks: Chunk[] = [];
-  const reqData = req.body.data;
-  const resData = res?.body.data ?? null;
-  const bodyBytes = reqData.byteLength + (resData?.byteLength ?? 0);
-  const row: RecordRow = {
-    id: record.id,
-    protocol: record.protocol,
-    node_id: record.node_id,
-    // The column orders pages and cursors; the exact value stays in the document.
-    started_at: Math.trunc(record.started_at),
-    duration_ms: record.duration_ms,
-    size_bytes: bodyBytes + Buffer.byteLength(doc),
-    method: req.method,
-    url: req.url,
-    status: record.status,
-    client: formatEndpoint(record.client),
-    downstream: record.downstream,
-    bytes_in: req.body.size,
-    bytes_out: res?.body.size ?? 0,
-    error: record.error?.code ?? null,
-    state: null,
-    doc,
-    req_body: inlineOrChunks('request.body', reqData, chunks),
-    res_body: resData && inlineOrChunks('response.body', resData, chunks),
-  };
-  return { row, chunks };
-}
-
-/** A body that fits in one chunk is returned to be stored inline; a larger one is cut into `chunks`. */
-function inlineOrChunks(part: string, data: Buffer, chunks: Chunk[]): Uint8Array | null {
-  if (data.byteLength <= CHUNK_BYTES) return data;
-  for (let off = 0, idx = 0; off < data.byteLength; off += CHUNK_BYTES, idx++) {
-    chunks.push({ part, idx, data: data.subarray(off, off + CHUNK_BYTES) });
-  }
-  return null;
-}
-
 /**
- * A TCP record or segment. Chunk rows are numbered from 0; the writer shifts them past the rows
- * already stored when the segment extends an open session.
+ * An HTTP record's JSON document: everything but the body bytes. The bodies are swapped for their
+ * size and truncation mark for the length of the JSON.stringify call and put back: cheaper on the
+ * recording hot path than copying the record, its request and response to leave `data` out.
  */
-function encodeTcp(record: TcpRecord): { row: RecordRow; chunks: Chunk[] } {
-  const { chunks: sessionChunks, ...rest } = record;
-  const doc = JSON.stringify(rest);
-  const rows = frameTcpChunks(sessionChunks, CHUNK_BYTES);
-  let chunkBytes = 0;
-  const chunks = rows.map((data, idx) => {
-    chunkBytes += data.byteLength;
-    return { part: TCP_PART, idx, data };
-  });
-  const row: RecordRow = {
-    id: record.id,
-    protocol: record.protocol,
-    node_id: record.node_id,
-    started_at: Math.trunc(record.started_at),
-    duration_ms: record.duration_ms,
-    size_bytes: chunkBytes + Buffer.byteLength(doc),
-    method: null,
-    url: null,
-    status: null,
-    client: formatEndpoint(record.client),
-    downstream: record.downstream,
-    bytes_in: record.bytes_in,
-    bytes_out: record.bytes_out,
-    error: record.error?.code ?? null,
-    state: record.state,
-    doc,
-    req_body: null,
-    res_body: null,
-  };
-  return { row, chunks };
+export function httpDoc(record: HttpRecord): string {
+  const req = record.request.body;
+  const res = record.response?.body;
+  try {
+    record.request.body = bodyWithoutData(req) as CapturedBody;
+    if (record.response) record.response.body = bodyWithoutData(res!) as CapturedBody;
+    return JSON.stringify(record);
+  } finally {
+    record.request.body = req;
+    if (record.response) record.response.body = res!;
+  }
+}
+
+/** A TCP record's JSON document: everything but its chunks. */
+export function tcpDoc(record: TcpRecord): string {
+  const { chunks: _chunks, ...rest } = record;
+  return JSON.stringify(rest);
 }
 
 /**
- * Rebuilds the full record from its stored document, inline bodies and chunks. `chunksOf` is called
+ * Rebuilds a v1 record (schema version 1, kept in SQLite) from its stored document, inline bodies and chunks. `chunksOf` is called
  * only when some body (or a TCP session's data) is in chunk rows; it returns them ordered by part, then idx.
  */
-export function decodeRecord(stored: StoredDoc, chunksOf: () => Array<{ part: string; data: Buffer }>): QRecord {
+export function decodeLegacyRecord(stored: StoredDoc, chunksOf: () => Array<{ part: string; data: Buffer }>): QRecord {
   const record = JSON.parse(stored.doc) as QRecord;
   if (record.protocol === 'tcp') {
     record.chunks = unframeTcpChunks(chunksOf().filter((c) => c.part === TCP_PART).map((c) => c.data));

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { StoreError, errorMessage } from '../core/errors.js';
 
 /** Version of the table layout below; a file with a higher one was written by a newer QProxy. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Meta keys the store owns; `setMeta` refuses them. */
 export const RESERVED_META_KEYS: ReadonlySet<string> = new Set(['schema_version', 'created_by']);
@@ -73,6 +73,46 @@ CREATE TRIGGER records_feed_bump AFTER UPDATE OF doc ON records BEGIN
 END;
 `;
 
+// Version 2: payloads live in segment files (`<storage.path>.segments/`), SQLite is the index.
+// A v2 row references its first extent (seg, off, len) and keeps doc '' and no bodies; a TCP
+// session appended to later has its further extents in `extents` (first_chunk: index of the
+// extent's first chunk in the session, so a reader can skip what a peer already has). v1 rows
+// (seg NULL) keep their document, inline bodies and chunk rows and are read as before: the
+// upgrade only adds columns and tables, so it is instant whatever the size of the store.
+// `segments` maps each segment to the seq of its first row: rows are inserted in the order their
+// frames were appended, so a segment's rows are the seq range up to the next segment's first seq,
+// which is how retention drops a whole segment without an index on records.seg.
+// `exts` counts extents beyond the first; appending one bumps the record's feed position, as an
+// update of `doc` did in v1.
+const UPGRADE_V2 = `
+ALTER TABLE records ADD COLUMN seg INTEGER;
+ALTER TABLE records ADD COLUMN off INTEGER;
+ALTER TABLE records ADD COLUMN len INTEGER;
+ALTER TABLE records ADD COLUMN marks INTEGER;
+ALTER TABLE records ADD COLUMN nchunks INTEGER;
+ALTER TABLE records ADD COLUMN exts INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE extents (
+  record_seq INTEGER NOT NULL REFERENCES records (seq) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  seg INTEGER NOT NULL,
+  off INTEGER NOT NULL,
+  len INTEGER NOT NULL,
+  first_chunk INTEGER,
+  PRIMARY KEY (record_seq, idx)
+);
+CREATE INDEX extents_seg ON extents (seg);
+CREATE TABLE segments (
+  id INTEGER PRIMARY KEY,
+  first_seq INTEGER NOT NULL
+);
+DROP TRIGGER records_feed_bump;
+CREATE TRIGGER records_feed_bump AFTER UPDATE OF doc, exts ON records BEGIN
+  UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'records';
+  UPDATE records SET feed_seq = (SELECT seq FROM sqlite_sequence WHERE name = 'records') WHERE seq = NEW.seq;
+END;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+`;
+
 /** The WAL file is truncated back to this after a checkpoint, so a burst does not keep disk forever. */
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
@@ -128,18 +168,32 @@ function probeExisting(path: string): void {
   }
 }
 
-function migrate(db: Database.Database, path: string, createdBy: string): void {
-  db.transaction(() => {
+/** What opening did to the file's layout. */
+export interface OpenedStore {
+  db: Database.Database;
+  /** The version the file had when it was upgraded now (1), or null (new, or already current). */
+  upgradedFrom: number | null;
+  /** Records kept in the v1 layout (read from SQLite as before). */
+  legacyRecords: number;
+}
+
+function migrate(db: Database.Database, path: string, createdBy: string): number | null {
+  return db.transaction(() => {
     db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const version = db.prepare<[], unknown>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get();
     if (version !== undefined) {
       checkVersion(path, version);
-      return;
+      if (Number(version) === SCHEMA_VERSION) return null;
+      db.exec(UPGRADE_V2);
+      return Number(version);
     }
+    // A new file is made the way an old one is upgraded, so there is one layout to reason about.
     db.exec(SCHEMA_V1);
-    const put = db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?)');
+    db.exec(UPGRADE_V2);
+    const put = db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     put.run('schema_version', String(SCHEMA_VERSION));
     put.run('created_by', createdBy);
+    return null;
   }).immediate();
 }
 
@@ -148,7 +202,7 @@ function migrate(db: Database.Database, path: string, createdBy: string): void {
  * `synchronous`, foreign keys (chunk cascade) and the schema. Throws StoreError
  * `QP_ERR_STORE_CORRUPT` / `QP_ERR_STORE_VERSION` / `QP_ERR_STORE_OPEN`.
  */
-export function openForWriting(path: string, synchronous: 'normal' | 'full', createdBy: string): Database.Database {
+export function openForWriting(path: string, synchronous: 'normal' | 'full', createdBy: string): OpenedStore {
   let db: Database.Database | undefined;
   try {
     probeExisting(path);
@@ -158,8 +212,9 @@ export function openForWriting(path: string, synchronous: 'normal' | 'full', cre
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
-    migrate(db, path, createdBy);
-    return db;
+    const upgradedFrom = migrate(db, path, createdBy);
+    const legacyRecords = upgradedFrom === null ? 0 : (db.prepare<[], number>('SELECT count(*) FROM records').pluck().get() ?? 0);
+    return { db, upgradedFrom, legacyRecords };
   } catch (err) {
     db?.close();
     throw classifyOpenError(path, err);

@@ -4,19 +4,35 @@ import { StoreError, errorMessage } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import type { RecordSink } from '../recording/sink.js';
 import { FILE_CHECK_INTERVAL_MS, FileGuard } from './file-guard.js';
-import { StoreReader } from './reader.js';
-import { RESERVED_META_KEYS } from './schema.js';
+import { PayloadReader } from './payload-reader.js';
+import { StoreReader, type DamagedRecord, type FeedItem, type TcpFrom } from './reader.js';
+import { SegmentLog } from './segment-log.js';
+import type { TailReport } from './segment-tail.js';
+import { RESERVED_META_KEYS, SCHEMA_VERSION } from './schema.js';
 import type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreOptions, StoreStats } from './types.js';
 import { WritePipeline, closedError } from './write-pipeline.js';
 import type { FromWriter, IngestResult } from './writer-protocol.js';
 
 const silent: StoreLogger = { warn() {}, error() {}, info() {} };
 
+/** Default size at which payload segments roll. */
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Damaged record ids remembered so each is logged once; beyond this they are only counted. */
+const DAMAGED_LOGGED_MAX = 1000;
+
+/** `<storage.path>.segments`: where the payload segments of the store at `path` live. */
+export function segmentsDir(path: string): string {
+  return `${path}.segments`;
+}
+
 function checkOptions(opts: StoreOptions): void {
   const bad = (what: string): never => {
     throw new StoreError('QP_ERR_STORE_OPEN', `cannot open store ${opts.path}: ${what}`);
   };
   if (!isAbsolute(opts.path)) bad('the path must be absolute (resolve it against the config file first)');
+  if (opts.segmentBytes !== undefined && (!Number.isSafeInteger(opts.segmentBytes) || opts.segmentBytes < 4096)) {
+    bad(`segmentBytes must be an integer of at least 4096, got ${opts.segmentBytes}`);
+  }
   for (const k of ['flushIntervalMs', 'purgeIntervalMs', 'queueMaxRecords', 'queueMaxBytes'] as const) {
     if (!Number.isFinite(opts[k]) || opts[k] <= 0) bad(`${k} must be a positive number, got ${opts[k]}`);
   }
@@ -26,18 +42,23 @@ function checkOptions(opts: StoreOptions): void {
 }
 
 /**
- * The record store: an SQLite file written by one worker thread in group commits, read on the
- * main thread through a read-only connection.
+ * The record store: payloads in append-only segment files (`<path>.segments/`), an SQLite index
+ * written by one worker thread in group commits, read on the main thread through a read-only
+ * connection and the PayloadReader.
  *
  * `offer()` only appends to a bounded queue; every `flushIntervalMs` (or at 500 records) the queue
- * goes to the writer as one transaction, so a crash loses at most one flush interval. Failures
- * never reach the caller of `offer()`: they become counted drops (see {@link StoreObserver}).
+ * is appended to the segment log, synced, and its index rows go to the writer as one transaction,
+ * so a crash loses at most one flush interval and no index row points at bytes not on disk.
+ * Failures never reach the caller of `offer()`: they become counted drops (see {@link StoreObserver}).
  */
 export class Store implements RecordSink {
   private readonly log: StoreLogger;
   private readonly pipeline: WritePipeline;
   private reader: StoreReader | null = null;
+  private readonly payloads: PayloadReader;
+  private segments: SegmentLog | null = null;
   private readonly guard: FileGuard;
+  private readonly damagedLogged = new Set<string>();
   /** The last totals read, answered by stats() while the reader is being reopened. */
   private lastTotals = { count: 0, bytes: 0, lastSeq: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
@@ -46,11 +67,13 @@ export class Store implements RecordSink {
 
   private constructor(private readonly opts: StoreOptions) {
     this.log = opts.logger ?? silent;
+    this.payloads = new PayloadReader(segmentsDir(opts.path));
     this.pipeline = new WritePipeline({
       path: opts.path,
       synchronous: opts.synchronous,
       queueMaxRecords: opts.queueMaxRecords,
       queueMaxBytes: opts.queueMaxBytes,
+      segmentsDir: segmentsDir(opts.path),
       observer: opts.observer,
       logger: this.log,
       onOtherMessage: (msg) => this.onWriterNews(msg),
@@ -66,7 +89,7 @@ export class Store implements RecordSink {
         this.reader = null;
       },
       attachReader: () => {
-        if (!this.closed) this.reader = new StoreReader(opts.path);
+        if (!this.closed) this.reader = new StoreReader(opts.path, this.payloads);
       },
       reopen: (lostFile, floor) => this.pipeline.reopen(lostFile, floor),
     });
@@ -89,21 +112,54 @@ export class Store implements RecordSink {
       );
     }
     const store = new Store(opts);
-    await store.pipeline.start();
+    const opened = await store.pipeline.start();
+    if (opened.upgradedFrom !== null) {
+      store.log.info(
+        { path: opts.path, from: opened.upgradedFrom, to: SCHEMA_VERSION, legacy_records: opened.legacyRecords },
+        `store upgraded in place from schema ${opened.upgradedFrom} to ${SCHEMA_VERSION}: its ${opened.legacyRecords} records stay in SQLite and are read as before; new payloads go to segment files in ${segmentsDir(opts.path)}`,
+      );
+    }
     try {
-      store.reader = new StoreReader(opts.path);
+      const reader = new StoreReader(opts.path, store.payloads);
+      store.reader = reader;
+      store.segments = SegmentLog.open({
+        dir: segmentsDir(opts.path),
+        rollBytes: opts.segmentBytes ?? SEGMENT_BYTES,
+        logger: store.log,
+        indexedEnd: (id) => reader.indexedEnd(id),
+        maxReferenced: () => reader.maxReferencedSegment(),
+        onTailCut: (id, report) => store.onTailCut(id, report),
+      });
+      store.pipeline.attachLog(store.segments);
     } catch (err) {
+      store.reader?.close();
       await store.pipeline.stop();
-      throw err;
+      throw err instanceof StoreError
+        ? err
+        : new StoreError('QP_ERR_STORE_OPEN', `cannot open the segments of store ${opts.path}: ${errorMessage(err)}; check that ${segmentsDir(opts.path)} is writable`, { cause: err });
     }
     store.startTimers();
     await store.guard.start();
     return store;
   }
 
-  /** Queues a record for writing. Never blocks or throws; false when it was dropped (and counted). */
-  offer(record: QRecord): boolean {
-    return this.pipeline.offer(record);
+  /**
+   * Queues a record for writing. Never blocks or throws; false when it was dropped (and counted).
+   * `opts.keep` (a producer that holds its traffic back while {@link congested}): taken up to
+   * twice the queue bounds rather than dropped.
+   */
+  offer(record: QRecord, opts?: { keep?: boolean }): boolean {
+    return this.pipeline.offer(record, opts);
+  }
+
+  /** True while the write queue is past half of its bounds (see RecordSink.congested). */
+  get congested(): boolean {
+    return this.pipeline.congested;
+  }
+
+  /** Calls `fn` once the write queue is down to a quarter of its bounds. */
+  whenUncongested(fn: () => void): void {
+    this.pipeline.whenUncongested(fn);
   }
 
   /** Resolves when every record offered before the call is committed (or was counted as dropped). */
@@ -120,7 +176,10 @@ export class Store implements RecordSink {
     return this.read().listRecords(q);
   }
 
-  /** The full record with its bodies, or null if there is none with this id. */
+  /**
+   * The full record with its bodies, or null if there is none with this id. Throws StoreError
+   * `QP_ERR_STORE_DAMAGED` when its stored bytes fail their checksum (or their segment is gone).
+   */
   get(id: string): QRecord | null {
     return this.read().get(id);
   }
@@ -149,11 +208,13 @@ export class Store implements RecordSink {
    * The sync sender's feed: up to `limit` records whose feed position is above `seq`, ascending;
    * each comes with its feed position as `seq`. A record's feed position is its seq until a TCP
    * segment is appended to it, which moves it to a new, higher position (see schema.ts), so a
-   * session that grows after it was read shows up again. Throws QProxyError `QP_ERR_BAD_QUERY`
-   * for a non-positive limit.
+   * session that grows after it was read shows up again. `tcpFrom` (sync senders): per TCP session,
+   * the first chunk needed; what lies wholly before it is not read and the item's `chunkBase` says
+   * where its chunks start (a 1 GiB session appended to 4,096 times is then read once, not 4,096
+   * times). Throws QProxyError `QP_ERR_BAD_QUERY` for a non-positive limit.
    */
-  readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> {
-    return this.read().readAfter(seq, limit);
+  readAfter(seq: number, limit: number, tcpFrom?: TcpFrom): FeedItem[] {
+    return this.read().readAfter(seq, limit, (d) => this.onDamaged(d), tcpFrom);
   }
 
   /**
@@ -226,10 +287,9 @@ export class Store implements RecordSink {
 
   private startTimers(): void {
     this.timers.push(setInterval(() => this.pipeline.tick(), this.opts.flushIntervalMs).unref());
-    if (this.opts.retentionMs > 0 || this.opts.maxSizeBytes > 0) {
-      this.requestPurge();
-      this.timers.push(setInterval(() => this.requestPurge(), this.opts.purgeIntervalMs).unref());
-    }
+    // Always: even with no age or size limit, segments whose records were all deleted go.
+    this.requestPurge();
+    this.timers.push(setInterval(() => this.requestPurge(), this.opts.purgeIntervalMs).unref());
   }
 
   private requestPurge(): void {
@@ -244,7 +304,7 @@ export class Store implements RecordSink {
       }
     }
     const { retentionMs, maxSizeBytes } = this.opts;
-    this.pipeline.post({ type: 'purge', now: Date.now(), retentionMs, maxSizeBytes, floor });
+    this.pipeline.purge({ now: Date.now(), retentionMs, maxSizeBytes, floor });
   }
 
   private onWriterNews(msg: FromWriter): void {
@@ -262,8 +322,37 @@ export class Store implements RecordSink {
       } catch (err) {
         this.log.error({ err }, 'store observer threw; ignored');
       }
+    } else if (msg.type === 'segmentsRemoved') {
+      for (const seg of msg.segments) this.payloads.forget(seg);
     } else if (msg.type === 'purgeFailed') {
       this.log.warn({ code: msg.error.code }, `store purge failed (${msg.error.message}); it runs again next interval`);
+    }
+  }
+
+  private onTailCut(id: number, report: TailReport): void {
+    this.log.warn(
+      { segment: id, cut_bytes: report.cutBytes, complete_frames: report.completeFrames, torn: report.torn },
+      `segment ${id}: cut ${report.cutBytes} bytes written after the last committed record (the process ended before their commit${report.torn ? '; the last frame was torn' : ''}); every indexed record is intact`,
+    );
+    this.notify((o) => o.tailCut?.(report.cutBytes, report.completeFrames));
+  }
+
+  /** A record sync or live replay could not read: logged once per record, counted always. */
+  private onDamaged(d: DamagedRecord): void {
+    if (!this.damagedLogged.has(d.id) && this.damagedLogged.size < DAMAGED_LOGGED_MAX) {
+      this.damagedLogged.add(d.id);
+      this.log.error({ id: d.id, code: d.error.code }, `${d.error.message}; it is skipped by sync and live replay`);
+    }
+    this.notify((o) => o.damaged?.(1));
+  }
+
+  private notify(fn: (o: NonNullable<StoreOptions['observer']>) => void): void {
+    const o = this.opts.observer;
+    if (!o) return;
+    try {
+      fn(o);
+    } catch (err) {
+      this.log.error({ err }, 'store observer threw; ignored');
     }
   }
 
@@ -276,5 +365,7 @@ export class Store implements RecordSink {
       this.closed = true;
       this.reader?.close();
     });
+    await this.segments?.close();
+    this.payloads.close();
   }
 }

@@ -31,11 +31,16 @@ export interface FrameInput {
   data: Uint8Array;
 }
 
+/** Writes one chunk frame header into `out` at `at` (the segment log's TCP frames use the same layout). */
+export function writeChunkHeader(out: Buffer, at: number, dir: TcpDirection, tUs: number, len: number, continuation = false): void {
+  out[at] = (dir === 's2c' ? DIR_S2C : 0) | (continuation ? CONTINUATION : 0);
+  out.writeUIntBE(Math.min(Math.max(0, Math.round(tUs)), MAX_T_US), at + 1, 6);
+  out.writeUInt32BE(len, at + 7);
+}
+
 function header(dir: TcpDirection, tUs: number, len: number, continuation: boolean): Buffer {
   const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  h[0] = (dir === 's2c' ? DIR_S2C : 0) | (continuation ? CONTINUATION : 0);
-  h.writeUIntBE(Math.min(Math.max(0, Math.round(tUs)), MAX_T_US), 1, 6);
-  h.writeUInt32BE(len, 7);
+  writeChunkHeader(h, 0, dir, tUs, len, continuation);
   return h;
 }
 

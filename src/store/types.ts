@@ -30,6 +30,13 @@ export interface StoreObserver {
    * (`bytes` stored bytes) the old file held are lost.
    */
   lost?(count: number, bytes: number): void;
+  /**
+   * Opening found bytes after the last indexed record of the last segment (a batch written but not
+   * committed when the process died, maybe torn) and cut them: `frames` complete frames among them.
+   */
+  tailCut?(bytes: number, frames: number): void;
+  /** A record could not be read back (checksum failure, missing segment); sync and live replay skip it. */
+  damaged?(count: number): void;
 }
 
 /** Whether the store writes to the file at its path (see file-guard.ts). */
@@ -78,6 +85,11 @@ export interface StoreOptions {
    * running, see file-guard.ts). Default 2000 ms.
    */
   fileCheckIntervalMs?: number;
+  /**
+   * Payload segments are rolled once appending would take one past this many bytes (a single
+   * larger record still goes into one segment). Default 64 MiB.
+   */
+  segmentBytes?: number;
 }
 
 export interface ListQuery {

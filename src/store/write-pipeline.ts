@@ -1,11 +1,13 @@
-import { StoreError } from '../core/errors.js';
+import { StoreError, errorMessage } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import { packBatch } from './batch-pack.js';
 import { queuedBytes } from './record-codec.js';
+import { FrameArena, frameRecord, type FramedRecord } from './record-frames.js';
 import { RecordQueue } from './record-queue.js';
+import type { Extent, SegmentLog } from './segment-log.js';
 import type { StoreLogger, StoreObserver, StoreOptions } from './types.js';
 import type { FromWriter, IngestResult, ReopenOutcome, ToWriter, WriterFailure } from './writer-protocol.js';
-import { WriterThread } from './writer-thread.js';
+import { WriterThread, type Opened } from './writer-thread.js';
 
 /** A batch is posted once this many records are queued, without waiting for the flush tick. */
 export const BATCH_MAX_RECORDS = 500;
@@ -23,6 +25,8 @@ type OpBody = OpMessage extends infer M ? (M extends OpMessage ? Omit<M, 'opId'>
 interface Batch {
   batchId: number;
   count: number;
+  /** Handed to the writer thread (its frames are on disk); only such batches die with a writer. */
+  posted: boolean;
   /** Ticket just past this batch's last record; `settled` moves here when the batch is answered. */
   end: number;
   done: boolean;
@@ -41,6 +45,7 @@ interface PendingIngest {
 
 /** What the pipeline needs from the store's options, plus where to send the writer's other news. */
 export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queueMaxRecords' | 'queueMaxBytes'> & {
+  segmentsDir: string;
   observer: StoreObserver | undefined;
   logger: StoreLogger;
   /** Messages the pipeline does not handle itself (purge results). */
@@ -57,12 +62,44 @@ export function closedError(): StoreError {
   return new StoreError('QP_ERR_STORE_CLOSED', 'the store is closed; open a new Store to read or write records');
 }
 
+/** A batch's records as frames, and those that could not be framed. */
+interface Framed {
+  framed: FramedRecord[];
+  failed: number;
+  error: WriterFailure | null;
+}
+
+function frameAll(records: readonly QRecord[]): Framed {
+  const arena = new FrameArena();
+  const framed: FramedRecord[] = [];
+  let failed = 0;
+  let error: WriterFailure | null = null;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    try {
+      framed.push(frameRecord(record, arena));
+    } catch (err) {
+      failed++;
+      error = { code: 'QP_ERR_STORE_RECORD', message: `record ${i} (${String(record.id)}) could not be encoded: ${errorMessage(err)}` };
+    }
+  }
+  return { framed, failed, error };
+}
+
+function failureOf(err: unknown): WriterFailure {
+  const code = (err as { code?: unknown } | null)?.code;
+  return { code: typeof code === 'string' ? code : 'QP_ERR_STORE_WRITE', message: errorMessage(err) };
+}
+
 /**
  * Everything between `offer()` and the writer thread: the bounded queue, batches in flight, writes
  * other than records (ops), flush waiters, and the writer's supervision (restart with back-off).
  *
- *   offer ─► queue ─(tick / 500 records / flush)─► batch ─postMessage─► writer ─► batchDone ─► settled
+ *   offer ─► queue ─(tick / 500 records / flush)─► batch ─► frames appended to the segment log
+ *         (pwritev + fdatasync) ─► index rows posted to the writer ─► batchDone ─► settled
  *
+ * Index rows are posted in the order their frames were appended (see schema.ts: a segment's rows
+ * are a seq range), whatever order the syncs complete in.
  * Every accepted record gets a ticket; `settled` is the ticket up to which every record was
  * committed or counted as dropped, so flush() waits for `settled >= accepted-at-call-time`.
  */
@@ -91,25 +128,51 @@ export class WritePipeline {
   private restarting: Promise<void> | null = null;
   private failingBurst = 0;
 
+  private log: SegmentLog | null = null;
+  private uncongestedWaiters: Array<() => void> = [];
+  /** Settles after the last post made in append order (never rejects). */
+  private ordered: Promise<void> = Promise.resolve();
+
   constructor(private readonly opts: PipelineOptions) {}
 
+  /** The segment log batches are appended to; set once, after start(), before the first offer. */
+  attachLog(log: SegmentLog): void {
+    this.log = log;
+  }
+
   /** Starts the first writer; rejects with the StoreError that kept it from opening the file. */
-  async start(): Promise<void> {
+  async start(): Promise<Opened> {
     const w = this.spawn();
+    let opened: Opened;
     try {
-      await w.ready;
+      opened = await w.ready;
     } catch (err) {
       await w.exited;
       throw err;
     }
     this.writer = w;
+    return opened;
   }
 
   get depth(): number {
     return this.accepted - this.settled;
   }
 
-  offer(record: QRecord): boolean {
+  /** Past half of either queue bound: producers that can wait should (see RecordSink.congested). */
+  get congested(): boolean {
+    return this.queue.length >= this.opts.queueMaxRecords / 2 || this.queue.bytes >= this.opts.queueMaxBytes / 2;
+  }
+
+  /** Calls `fn` once the queue is down to a quarter of its bounds (at once if it is not congested). */
+  whenUncongested(fn: () => void): void {
+    if (!this.congested) {
+      queueMicrotask(fn);
+      return;
+    }
+    this.uncongestedWaiters.push(fn);
+  }
+
+  offer(record: QRecord, opts?: { keep?: boolean }): boolean {
     if (this.stopping) return this.drop('closed', 1);
     let bytes: number;
     try {
@@ -118,7 +181,9 @@ export class WritePipeline {
       this.opts.logger.error({ err }, 'record offered to the store is malformed; dropped');
       return this.drop('storage_error', 1);
     }
-    if (this.queue.length >= this.opts.queueMaxRecords || this.queue.bytes + bytes > this.opts.queueMaxBytes) {
+    // A producer that holds its traffic back (keep) may go past the bounds, up to twice them.
+    const factor = opts?.keep ? 2 : 1;
+    if (this.queue.length >= this.opts.queueMaxRecords * factor || this.queue.bytes + bytes > this.opts.queueMaxBytes * factor) {
       return this.drop(this.writer ? 'queue_full' : 'writer_down', 1);
     }
     this.queue.push(record, bytes);
@@ -165,23 +230,24 @@ export class WritePipeline {
    */
   ingest(records: QRecord[], tally: string | null, meta: Array<[string, string | null]>): Promise<IngestResult> {
     if (this.stopping) return Promise.reject(closedError());
-    const w = this.writer;
-    if (!w) return Promise.reject(writerDown());
-    // Packed like recorded batches: flat rows and one transferred buffer cross to the writer far
-    // cheaper than the records' object graphs would.
-    const batch = packBatch(records);
-    if (batch.failed > 0) {
-      return Promise.reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${batch.error?.message ?? 'a record could not be encoded'}`));
+    if (!this.writer) return Promise.reject(writerDown());
+    const { framed, failed, error } = frameAll(records);
+    if (failed > 0) {
+      return Promise.reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${error?.message ?? 'a record could not be encoded'}`));
     }
     return new Promise<IngestResult>((resolve, reject) => {
-      const ingestId = this.nextIngestId++;
-      this.ingests.set(ingestId, { resolve, reject });
-      try {
-        w.post({ type: 'ingest', ingestId, batch, tally, meta }, [batch.bytes]);
-      } catch (err) {
-        this.ingests.delete(ingestId);
-        reject(new StoreError('QP_ERR_STORE_WRITE', `records could not be handed to the store writer: ${(err as Error).message}`));
-      }
+      this.afterDurable(
+        framed,
+        (refs) => {
+          const w = this.writer;
+          if (!w) return reject(writerDown());
+          const ingestId = this.nextIngestId++;
+          this.ingests.set(ingestId, { resolve, reject });
+          const batch = packBatch(framed.map((f) => f.columns), refs);
+          w.post({ type: 'ingest', ingestId, batch, tally, meta }, [batch.nums.buffer as ArrayBuffer]);
+        },
+        (err) => reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${errorMessage(err)}`, { cause: err })),
+      );
     });
   }
 
@@ -194,12 +260,33 @@ export class WritePipeline {
    */
   reopen(lostFile: boolean, floor: number): Promise<ReopenOutcome> {
     if (this.stopping) return Promise.reject(closedError());
-    const w = this.writer;
-    if (!w) return Promise.reject(writerDown());
+    if (!this.writer) return Promise.reject(writerDown());
     return new Promise<ReopenOutcome>((resolve, reject) => {
-      const reopenId = this.nextReopenId++;
-      this.reopens.set(reopenId, { resolve, reject });
-      w.post({ type: 'reopen', reopenId, lostFile, floor });
+      // After the batches whose frames are already written: they belong to the old file.
+      this.ordered = this.ordered.then(() => {
+        const now = this.writer;
+        if (!now) return reject(writerDown());
+        const reopenId = this.nextReopenId++;
+        this.reopens.set(reopenId, { resolve, reject });
+        // A fresh file starts with a fresh segment: the old file's segments go with their records.
+        if (lostFile) this.log?.rollSoon();
+        now.post({ type: 'reopen', reopenId, lostFile, floor });
+      });
+    });
+  }
+
+  /**
+   * Asks the writer to apply retention, after the batches already queued are indexed: every
+   * segment before the one being appended to now is then fully indexed when the writer looks.
+   */
+  purge(req: Omit<Extract<ToWriter, { type: 'purge' }>, 'type' | 'keepFrom'>): void {
+    const log = this.log;
+    if (!log) return;
+    // Taken now: every batch queued later is placed at or after the segment being appended to now,
+    // and every batch queued before is indexed before the purge runs.
+    const keepFrom = log.keepFrom;
+    this.ordered = this.ordered.then(() => {
+      this.writer?.post({ type: 'purge', ...req, keepFrom });
     });
   }
 
@@ -269,27 +356,76 @@ export class WritePipeline {
       this.queue.length > 0 &&
       (this.forceSend || this.queue.length >= BATCH_MAX_RECORDS || this.queue.bytes >= BATCH_MAX_BYTES)
     ) {
-      this.sendBatch(w);
+      this.sendBatch();
     }
     if (this.queue.length === 0) this.forceSend = false;
   }
 
-  private sendBatch(w: WriterThread): void {
-    const records = this.queue.take(BATCH_MAX_RECORDS, BATCH_MAX_BYTES);
-    this.sent += records.length;
-    const batch: Batch = { batchId: this.nextBatchId++, count: records.length, end: this.sent, done: false };
-    this.batches.push(batch);
-    try {
-      const packed = packBatch(records);
-      w.post({ type: 'batch', batchId: batch.batchId, batch: packed }, [packed.bytes]);
-    } catch (err) {
-      // Not expected (a record that cannot be encoded is counted as failed inside the batch), but
-      // the records are lost all the same.
-      this.opts.logger.error({ err, count: records.length }, 'records could not be handed to the store writer; dropped');
-      batch.done = true;
-      this.drop('storage_error', records.length);
-      this.advance();
+  /** Wakes producers waiting for room once the queue is down to a quarter of its bounds. */
+  private wakeProducers(): void {
+    if (this.uncongestedWaiters.length === 0) return;
+    if (this.queue.length > this.opts.queueMaxRecords / 4 || this.queue.bytes > this.opts.queueMaxBytes / 4) return;
+    const waiters = this.uncongestedWaiters;
+    this.uncongestedWaiters = [];
+    for (const fn of waiters) {
+      try {
+        fn();
+      } catch (err) {
+        this.opts.logger.error({ err }, 'a producer waiting for room in the store queue threw; ignored');
+      }
     }
+  }
+
+  private sendBatch(): void {
+    const records = this.queue.take(BATCH_MAX_RECORDS, BATCH_MAX_BYTES);
+    this.wakeProducers();
+    this.sent += records.length;
+    const batch: Batch = { batchId: this.nextBatchId++, count: records.length, posted: false, end: this.sent, done: false };
+    this.batches.push(batch);
+    const { framed, failed, error } = frameAll(records);
+    this.afterDurable(
+      framed,
+      (refs) => {
+        const w = this.writer;
+        if (!w) {
+          batch.done = true;
+          if (failed > 0) this.drop('storage_error', failed);
+          this.drop('writer_down', records.length - failed);
+          this.advance();
+          return;
+        }
+        batch.posted = true;
+        const packed = packBatch(framed.map((f) => f.columns), refs, failed, error);
+        w.post({ type: 'batch', batchId: batch.batchId, batch: packed }, [packed.nums.buffer as ArrayBuffer]);
+      },
+      (err) => {
+        // The segment write failed (a full disk): nothing of the batch is usable, and the log cut it off again.
+        batch.done = true;
+        this.drop('storage_error', records.length);
+        this.noteFailure(failureOf(err), records.length);
+        this.advance();
+      },
+    );
+  }
+
+  /**
+   * Appends frames to the segment log, then runs `then` with their extents once they are on disk
+   * (or `failed` with the error), in the order the calls were made.
+   */
+  private afterDurable(framed: readonly FramedRecord[], then: (refs: Extent[]) => void, failed: (err: unknown) => void): void {
+    const log = this.log;
+    const durable = framed.length === 0 || !log ? Promise.resolve<Extent[]>([]) : log.write(framed);
+    const prev = this.ordered;
+    this.ordered = durable.then(
+      async (refs) => {
+        await prev;
+        then(refs);
+      },
+      async (err: unknown) => {
+        await prev;
+        failed(err);
+      },
+    );
   }
 
   private sendOp(w: WriterThread, op: Op): void {
@@ -373,7 +509,7 @@ export class WritePipeline {
 
   private spawn(): WriterThread {
     const w: WriterThread = new WriterThread(
-      { path: this.opts.path, synchronous: this.opts.synchronous },
+      { path: this.opts.path, synchronous: this.opts.synchronous, segmentsDir: this.opts.segmentsDir },
       {
         message: (msg) => this.onMessage(msg),
         exit: (code, error) => {
@@ -386,8 +522,9 @@ export class WritePipeline {
 
   private onExit(code: number, error: Error | null): void {
     this.writer = null;
-    const lost = this.batches.filter((b) => !b.done).reduce((n, b) => n + b.count, 0);
-    for (const b of this.batches) b.done = true;
+    // Batches still being appended are posted to the next writer once their frames are on disk.
+    const lost = this.batches.filter((b) => b.posted && !b.done).reduce((n, b) => n + b.count, 0);
+    for (const b of this.batches) if (b.posted) b.done = true;
     if (lost > 0) this.drop('writer_down', lost);
     for (const pending of [...this.ingests.values(), ...this.reopens.values()]) pending.reject(writerDown());
     this.ingests.clear();
@@ -436,6 +573,7 @@ export class WritePipeline {
   private abandon(): void {
     const left = this.queue.clear();
     if (left > 0) this.drop('closed', left);
+    this.wakeProducers();
     this.sent = this.settled = this.accepted;
     this.batches.length = 0;
     for (const op of [...this.unsentOps.splice(0), ...this.sentOps.values()]) op.reject(closedError());

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Encoded } from './batch-pack.js';
-import type { Chunk, RecordRow } from './record-codec.js';
+import type { IndexRow } from './batch-pack.js';
 import type { IngestResult } from './writer-protocol.js';
 
 /** What an ingest needs from the writer's connection. */
@@ -8,8 +7,8 @@ export interface IngestDeps {
   db: Database.Database;
   /** SQLite's total_changes(): rows written so far on this connection, triggers included. */
   totalChanges(): number;
-  /** The writer's record insert (new record, or a segment appended to an open TCP session). */
-  insertAll(rows: Array<{ row: RecordRow; chunks: Chunk[] }>): { stored: number; bytes: number };
+  /** The writer's record insert (new record, or an extent appended to an open TCP session). */
+  insertAll(rows: readonly IndexRow[]): { stored: number; bytes: number };
   /** Adds an integer to a meta value (created at 0). */
   addMeta(key: string, amount: number): void;
   setMeta(key: string, value: string): void;
@@ -21,22 +20,23 @@ export interface IngestDeps {
  * meta writes commit together or not at all. Records go through the same insert as recorded ones,
  * so an id already present is skipped and a TCP segment extends its open session. Throws (and so
  * rolls back everything) when any write fails. The records arrive encoded (see batch-pack.ts): the
- * caller refuses the whole batch when one of them cannot be.
+ * caller refuses the whole batch when one of them cannot be; their frames are already in a
+ * segment (frames of a skipped duplicate stay there unreferenced, until their segment goes).
  */
 export function ingestBatch(
   deps: IngestDeps,
-  rows: readonly Encoded[],
+  rows: readonly IndexRow[],
   tally: string | null,
   meta: ReadonlyArray<[string, string | null]>,
 ): IngestResult {
   return deps.db.transaction(() => {
     const result: IngestResult = { stored: 0, skipped: 0, bytes: 0, byNode: {} };
-    for (const encoded of rows) {
+    for (const row of rows) {
       const before = deps.totalChanges();
-      const done = deps.insertAll([encoded]);
+      const done = deps.insertAll([row]);
       // A skipped duplicate writes nothing; a new record or an appended segment always writes rows.
       const changed = deps.totalChanges() > before;
-      const node = encoded.row.node_id;
+      const node = row.node_id;
       const n = (result.byNode[node] ??= { stored: 0, skipped: 0 });
       if (changed) {
         result.stored++;

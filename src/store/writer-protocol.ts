@@ -4,6 +4,8 @@ import type { PackedBatch } from './batch-pack.js';
 export interface WriterInit {
   path: string;
   synchronous: 'normal' | 'full';
+  /** Where the payload segments are (retention removes whole ones). */
+  segmentsDir: string;
 }
 
 /** A failure as it crosses the thread boundary (Error objects lose their subclass on the way). */
@@ -30,8 +32,11 @@ export type ToWriter =
    * origin node_id the stored/skipped counts are added to meta `${tally}${node_id}:stored|skipped`.
    */
   | { type: 'ingest'; ingestId: number; batch: PackedBatch; tally: string | null; meta: Array<[string, string | null]> }
-  /** `floor`: records with a higher seq are skipped by retention (sync has not sent them yet). */
-  | { type: 'purge'; now: number; retentionMs: number; maxSizeBytes: number; floor: number }
+  /**
+   * `floor`: records with a higher feed position are kept by retention (sync has not sent them
+   * yet). `keepFrom`: segments from this id on are never removed (appends may be in flight).
+   */
+  | { type: 'purge'; now: number; retentionMs: number; maxSizeBytes: number; floor: number; keepFrom: number }
   /**
    * The store file was deleted (`lostFile`) or only its WAL: close and reopen the path. A lost file
    * is replaced by a fresh one that keeps its meta and continues its seqs ({@link ReopenOutcome}).
@@ -46,7 +51,8 @@ export type ToWriter =
 
 /** Messages the writer posts back. */
 export type FromWriter =
-  | { type: 'ready' }
+  /** The file is open; `upgradedFrom` is the schema version it had if opening upgraded it (see schema.ts). */
+  | { type: 'ready'; upgradedFrom: number | null; legacyRecords: number }
   | { type: 'fatal'; code: `QP_ERR_STORE_${string}`; message: string }
   /** `stored` inserted, `bytes` their size_bytes; `failed` > 0 only when the transaction failed. */
   | { type: 'batchDone'; batchId: number; stored: number; bytes: number; failed: number; error: WriterFailure | null }
@@ -55,6 +61,8 @@ export type FromWriter =
   | { type: 'purged'; reason: 'retention' | 'max_size'; count: number; bytes: number; unsent?: { count: number; bytes: number } }
   | { type: 'ingestDone'; ingestId: number; result: IngestResult | null; error: WriterFailure | null }
   | { type: 'purgeFailed'; error: WriterFailure }
+  /** Segment files retention removed: readers close their open files of them. */
+  | { type: 'segmentsRemoved'; segments: number[] }
   | { type: 'reopenDone'; reopenId: number; outcome: ReopenOutcome | null; error: WriterFailure | null };
 
 /** What reopening came to; `lost` is null when only the WAL was reopened (nothing lost) or the lost file could not be read. */

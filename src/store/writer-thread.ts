@@ -4,6 +4,12 @@ import { Worker } from 'node:worker_threads';
 import { StoreError, errorMessage } from '../core/errors.js';
 import type { FromWriter, ToWriter, WriterInit } from './writer-protocol.js';
 
+/** What opening the file did to it (see schema.ts). */
+export interface Opened {
+  upgradedFrom: number | null;
+  legacyRecords: number;
+}
+
 export interface WriterEvents {
   /** Every message after `ready`. */
   message(msg: FromWriter): void;
@@ -34,8 +40,8 @@ function spawn(init: WriterInit): Worker {
 
 /** One writer thread's life: started, ready (or failed to open the file), then exited. */
 export class WriterThread {
-  /** Resolves once the file is open; rejects with the StoreError that kept it from opening. */
-  readonly ready: Promise<void>;
+  /** Resolves once the file is open (with what opening did to it); rejects with the StoreError that kept it from opening. */
+  readonly ready: Promise<Opened>;
   /** Resolves with the exit code when the thread has ended, whatever the reason. */
   readonly exited: Promise<number>;
   private readonly worker: Worker;
@@ -44,15 +50,15 @@ export class WriterThread {
 
   constructor(init: WriterInit, events: WriterEvents) {
     this.worker = spawn(init);
-    let settleReady!: (err: StoreError | null) => void;
-    this.ready = new Promise<void>((resolve, reject) => {
-      settleReady = (err) => (err ? reject(err) : resolve());
+    let settleReady!: (err: StoreError | null, opened?: Opened) => void;
+    this.ready = new Promise<Opened>((resolve, reject) => {
+      settleReady = (err, opened) => (err ? reject(err) : resolve(opened!));
     });
     this.worker.on('message', (msg: FromWriter) => {
       if (this.isReady) return events.message(msg);
       if (msg.type === 'ready') {
         this.isReady = true;
-        settleReady(null);
+        settleReady(null, { upgradedFrom: msg.upgradedFrom, legacyRecords: msg.legacyRecords });
       } else if (msg.type === 'fatal') {
         settleReady(new StoreError(msg.code, msg.message));
       }

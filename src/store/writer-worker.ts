@@ -1,7 +1,8 @@
 /**
  * Entry of the store's writer thread. It owns the only writing connection and handles the main
  * thread's messages strictly in order, each write as one synchronous transaction; purges run in
- * bounded rounds with a turn of the event loop between them so batches are never held up long.
+ * bounded rounds (one segment, or 500 v1 rows, per transaction) with a turn of the event loop between
+ * them so batches are never held up long.
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -43,45 +44,47 @@ class Purger {
 
   private start(req: PurgeRequest): void {
     this.running = true;
-    const cutoff = req.now - req.retentionMs;
-    const floor = Number.isFinite(req.floor) ? req.floor : Number.MAX_SAFE_INTEGER;
+    const policy = {
+      cutoff: req.retentionMs > 0 ? req.now - req.retentionMs : null,
+      maxBytes: req.maxSizeBytes,
+      floor: Number.isFinite(req.floor) ? req.floor : Number.MAX_SAFE_INTEGER,
+      keepFrom: req.keepFrom,
+    };
     const sums = { retention: { count: 0, bytes: 0 }, max_size: { count: 0, bytes: 0 } };
     const unsent = { count: 0, bytes: 0 };
+    const segments: number[] = [];
+    // Each round is one transaction; a turn of the event loop between rounds lets batches in.
     const round = (): void => {
       if (this.stopped) return;
       try {
-        const db = this.dbNow();
-        const byAge = req.retentionMs > 0 ? db.purgeRetention(cutoff, floor) : null;
-        const bySize = !byAge?.more && req.maxSizeBytes > 0 ? db.purgeSize(req.maxSizeBytes, floor) : null;
-        if (bySize?.unsent) {
-          unsent.count += bySize.unsent.count;
-          unsent.bytes += bySize.unsent.bytes;
+        const r = this.dbNow().retention.round(policy);
+        segments.push(...r.segments);
+        if (r.reason) {
+          sums[r.reason].count += r.count;
+          sums[r.reason].bytes += r.bytes;
         }
-        for (const [reason, r] of [['retention', byAge], ['max_size', bySize]] as const) {
-          if (r) {
-            sums[reason].count += r.count;
-            sums[reason].bytes += r.bytes;
-          }
-        }
-        if (byAge?.more || bySize?.more) {
+        unsent.count += r.unsent.count;
+        unsent.bytes += r.unsent.bytes;
+        if (r.more) {
           setImmediate(round);
           return;
         }
       } catch (err) {
         this.post({ type: 'purgeFailed', error: toFailure(err) });
       }
-      this.finish(sums, unsent);
+      this.finish(sums, unsent, segments);
     };
     round();
   }
 
-  private finish(sums: Record<'retention' | 'max_size', { count: number; bytes: number }>, unsent: { count: number; bytes: number }): void {
+  private finish(sums: Record<'retention' | 'max_size', { count: number; bytes: number }>, unsent: { count: number; bytes: number }, segments: number[]): void {
     for (const reason of ['retention', 'max_size'] as const) {
       const s = sums[reason];
       if (s.count > 0) {
         this.post({ type: 'purged', reason, count: s.count, bytes: s.bytes, ...(reason === 'max_size' && unsent.count > 0 && { unsent }) });
       }
     }
+    if (segments.length > 0) this.post({ type: 'segmentsRemoved', segments });
     this.running = false;
     const next = this.next;
     this.next = null;
@@ -123,7 +126,7 @@ function reopen(init: WriterInit, db: WriterDb, msg: Extract<ToWriter, { type: '
   if (msg.lostFile && pathIsFree(init.path)) {
     for (const suffix of ['-wal', '-shm', '-journal']) rmSync(init.path + suffix, { force: true });
   }
-  const next = WriterDb.open(init.path, init.synchronous, qproxyVersion());
+  const next = WriterDb.open(init.path, init.synchronous, qproxyVersion(), init.segmentsDir);
   if (carry) next.adopt(carry);
   return { db: next, outcome: { lost: carry && { count: carry.count, bytes: carry.bytes, unsent: carry.unsent } } };
 }
@@ -185,7 +188,7 @@ function serve(port: MessagePort, init: WriterInit, first: WriterDb): void {
         throw new Error('store writer crashed on request (test hook)');
     }
   });
-  post({ type: 'ready' });
+  post({ type: 'ready', ...first.opened });
 }
 
 function main(): void {
@@ -194,7 +197,7 @@ function main(): void {
   const init = workerData as WriterInit;
   let db: WriterDb;
   try {
-    db = WriterDb.open(init.path, init.synchronous, qproxyVersion());
+    db = WriterDb.open(init.path, init.synchronous, qproxyVersion(), init.segmentsDir);
   } catch (err) {
     const e = classifyOpenError(init.path, err);
     port.postMessage({ type: 'fatal', code: e.code as `QP_ERR_STORE_${string}`, message: e.message } satisfies FromWriter);

@@ -59,7 +59,9 @@ export function estimateBytes(r: QRecord): number {
 interface Carry {
   seq: number;
   record: TcpRecord;
-  /** Index in record.chunks of the first chunk not yet put in a batch. */
+  /** Session chunk number of `record.chunks[0]` (the store may not have read the chunks before it). */
+  offset: number;
+  /** Session chunk number of the first chunk not yet put in a batch. */
   next: number;
 }
 
@@ -98,9 +100,10 @@ export class BatchReader {
     while (batch.entries.length < this.limits.maxRecords && batch.estBytes < this.limits.maxBytes) {
       const room = this.limits.maxRecords - batch.entries.length;
       const want = Math.max(1, Math.min(room, Math.ceil((this.limits.maxBytes - batch.estBytes) / this.avgBytes)));
-      const page = this.store.readAfter(this.pos, want);
-      for (const { seq, record } of page) {
-        if (!this.add(batch, seq, record)) return batch;
+      // Chunks the peer holds are not even read: a long session grows by one extent at a time.
+      const page = this.store.readAfter(this.pos, want, (id) => this.watermarks.get(id));
+      for (const { seq, record, chunkBase } of page) {
+        if (!this.add(batch, seq, record, chunkBase ?? 0)) return batch;
       }
       if (page.length < want) break;
     }
@@ -108,14 +111,14 @@ export class BatchReader {
   }
 
   /** Adds one feed record to the batch; false when the batch is full (the record was left for the next one, or split). */
-  private add(batch: OutBatch, seq: number, record: QRecord): boolean {
-    const entry = this.entryFor(seq, record);
+  private add(batch: OutBatch, seq: number, record: QRecord, offset: number): boolean {
+    const entry = this.entryFor(seq, record, offset);
     const size = estimateBytes(entry.record);
     this.avgBytes = Math.max(256, Math.round(this.avgBytes * 0.8 + size * 0.2));
     const left = this.limits.maxBytes - batch.estBytes;
     if (size <= left || batch.entries.length === 0) {
       if (size > left && record.protocol === 'tcp' && entry.record.protocol === 'tcp' && entry.record.chunks.length > 1) {
-        this.carry = { seq, record, next: entry.chunkBase ?? 0 };
+        this.carry = { seq, record, offset, next: entry.chunkBase ?? 0 };
         this.takeCarry(batch);
         return false;
       }
@@ -125,17 +128,18 @@ export class BatchReader {
       return batch.entries.length < this.limits.maxRecords;
     }
     if (record.protocol === 'tcp' && left >= MIN_PART_BYTES && entry.record.protocol === 'tcp' && entry.record.chunks.length > 1) {
-      this.carry = { seq, record, next: entry.chunkBase ?? 0 };
+      this.carry = { seq, record, offset, next: entry.chunkBase ?? 0 };
       this.takeCarry(batch);
     }
     return false;
   }
 
-  /** The entry for a feed record: HTTP as is; TCP from the peer's watermark on. */
-  private entryFor(seq: number, record: QRecord): OutEntry {
+  /** The entry for a feed record: HTTP as is; TCP from the peer's watermark on (`offset`: chunk number of `record.chunks[0]`). */
+  private entryFor(seq: number, record: QRecord, offset: number): OutEntry {
     if (record.protocol === 'http') return { seq, record, complete: true, continuation: false };
-    const base = Math.min(this.watermarks.get(record.id), record.chunks.length);
-    const r = base === 0 ? record : { ...record, chunks: record.chunks.slice(base) };
+    const total = offset + record.chunks.length;
+    const base = Math.max(offset, Math.min(this.watermarks.get(record.id), total));
+    const r = base === 0 ? record : { ...record, chunks: record.chunks.slice(base - offset) };
     return { seq, record: r, chunkBase: base, complete: true, continuation: false };
   }
 
@@ -146,14 +150,16 @@ export class BatchReader {
   private takeCarry(batch: OutBatch): boolean {
     const c = this.carry!;
     const chunks = c.record.chunks;
+    const off = c.offset;
+    const total = off + chunks.length;
     const left = this.limits.maxBytes - batch.estBytes;
     let end = c.next;
     let size = ENTRY_OVERHEAD;
-    while (end < chunks.length && (end === c.next || size + chunkBytes(chunks[end]!) <= left)) size += chunkBytes(chunks[end++]!);
-    const last = end === chunks.length;
+    while (end < total && (end === c.next || size + chunkBytes(chunks[end - off]!) <= left)) size += chunkBytes(chunks[end++ - off]!);
+    const last = end === total;
     const part: TcpRecord = last
-      ? { ...c.record, chunks: chunks.slice(c.next, end) }
-      : { ...c.record, chunks: chunks.slice(c.next, end), state: 'open', close_reason: null };
+      ? { ...c.record, chunks: chunks.slice(c.next - off, end - off) }
+      : { ...c.record, chunks: chunks.slice(c.next - off, end - off), state: 'open', close_reason: null };
     batch.entries.push({ seq: c.seq, record: part, chunkBase: c.next, complete: last, continuation: c.next > this.watermarks.get(c.record.id) && batch.entries.length === 0 });
     batch.estBytes += size;
     this.pos = c.seq;

@@ -8,7 +8,7 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import { Socket, isIPv6, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { PeerStatus, ReceiverStatus } from '../core/documents.js';
 import { ListenError, errorMessage } from '../core/errors.js';
@@ -20,6 +20,7 @@ import type { SyncMetricsObserver } from './observer.js';
 import { handleBatchStream, type PeerConn, type Refusal, type RequestContext } from './receiver-request.js';
 import { ReceiverWriter } from './receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from './store-port.js';
+import { describeTlsFailure } from './tls-failure.js';
 import { SyncToken } from './token.js';
 
 /** Streams one sender may have open at once; senders use a few (peer.streams). */
@@ -90,6 +91,7 @@ export class SyncReceiver {
   private readonly peers = new Map<string, PeerStatus>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lastRefusal = new Map<string, string>();
+  private readonly addresses = new WeakMap<Socket, { address: string; ip: string }>();
   private address: AddressInfo | null = null;
   private closing: Promise<void> | null = null;
   private lastSuccessAt: string | null = null;
@@ -113,6 +115,8 @@ export class SyncReceiver {
     this.server.setTimeout(IDLE_SESSION_MS);
     this.server.on('session', (s: ServerHttp2Session) => this.onSession(s));
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
+    // A handshake that fails by a reset leaves the TLS socket without an address: note it on connect.
+    this.server.on('connection', (socket: Socket) => this.addresses.set(socket, endpoint(socket)));
     this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.onTlsError(err, socket));
     this.server.on('sessionError', (err: Error) => opts.logger.warn({ err: errorMessage(err) }, 'sync peer connection error'));
     this.fds = opts.fds === undefined ? new FdGuard({ refuseAt: FD_REFUSE_AT, recountMs: FD_RECOUNT_MS, onPressure: (p, r) => this.onFdPressure(p, r) }) : opts.fds;
@@ -188,8 +192,7 @@ export class SyncReceiver {
   private onSession(session: ServerHttp2Session): void {
     const socket = session.socket as TLSSocket;
     const peer: PeerConn = {
-      address: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
-      ip: socket.remoteAddress ?? '?',
+      ...endpoint(socket),
       identity: typeof socket.getPeerCertificate === 'function' ? certificateNames(socket.getPeerCertificate()) : [],
       node: null,
       authenticated: false,
@@ -269,16 +272,16 @@ export class SyncReceiver {
 
   private onTlsError(err: Error, socket: TLSSocket): void {
     this.opts.observer?.batchRefused('tls', 0, 0);
-    const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    // The server's TLS socket wraps the TCP socket of 'connection' (Node keeps it as _parent).
+    const raw = (socket as TLSSocket & { _parent?: unknown })._parent;
+    const { address, ip } = (raw instanceof Socket ? this.addresses.get(raw) : undefined) ?? endpoint(socket);
     const code = (err as { code?: string }).code ?? 'TLS';
-    const error = { code: 'QP_ERR_SYNC_TLS', message: `TLS handshake with ${address} failed: ${errorMessage(err)}`, at: new Date().toISOString() };
-    this.lastError = error;
-    if (this.lastRefusal.get(socket.remoteAddress ?? '?') === code) return;
-    this.lastRefusal.set(socket.remoteAddress ?? '?', code);
-    this.opts.logger.error(
-      { address, code },
-      `sync peer failed the TLS handshake (${errorMessage(err)}): without a client certificate signed by sync.tls.ca, or with an untrusted one, a peer is refused`,
-    );
+    const failure = describeTlsFailure(err, Boolean(this.opts.tls?.ca));
+    this.lastError = { code: 'QP_ERR_SYNC_TLS', message: `TLS handshake with ${address} failed: ${failure.message}`, at: new Date().toISOString() };
+    if (this.lastRefusal.get(ip) === code) return;
+    this.lastRefusal.set(ip, code);
+    if (this.lastRefusal.size > MAX_PEERS) this.lastRefusal.delete(this.lastRefusal.keys().next().value!);
+    this.opts.logger[failure.level]({ address, code }, `sync peer failed the TLS handshake: ${failure.message}`);
   }
 
   private authenticatedSessions(): number {
@@ -335,4 +338,11 @@ export class SyncReceiver {
     await closed;
     await this.writer.idle();
   }
+}
+
+/** "ip:port" of a socket's peer (IPv6 in brackets) and the ip alone; "unknown" once the socket is gone. */
+function endpoint(socket: Socket): { address: string; ip: string } {
+  const ip = socket.remoteAddress;
+  if (ip === undefined) return { address: 'unknown', ip: 'unknown' };
+  return { address: `${isIPv6(ip) ? `[${ip}]` : ip}:${socket.remotePort ?? '?'}`, ip };
 }

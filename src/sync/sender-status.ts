@@ -42,26 +42,32 @@ export interface StatusSource {
   upstream: (() => UpstreamFigures) | undefined;
 }
 
-/** A count of what is left to send is a range scan; status and scrapes reuse it for a second. */
+/**
+ * A count of what is left to send is a range scan; status and scrapes reuse it for a second while
+ * neither the cursor nor the store's last seq moved (new records make it stale at once).
+ */
 const PENDING_TTL_MS = 1000;
-const pendingCache = new WeakMap<SenderStore, { at: number; cursor: number; count: number; bytes: number; oldest: number | null }>();
+const pendingCache = new WeakMap<SenderStore, { at: number; cursor: number; lastSeq: number; count: number; bytes: number; oldest: number | null }>();
 
 function pendingOf(store: SenderStore, cursor: number, window: SendWindow): { count: number; bytes: number; oldest: number | null } {
   const now = Date.now();
   const hit = pendingCache.get(store);
-  if (hit && hit.cursor === cursor && now - hit.at < PENDING_TTL_MS) return hit;
   let count = 0;
   let bytes = 0;
   let oldest: number | null = null;
+  let lastSeq: number;
   try {
+    lastSeq = store.stats().lastSeq;
+    if (hit && hit.cursor === cursor && hit.lastSeq === lastSeq && now - hit.at < PENDING_TTL_MS) return hit;
     ({ count, bytes } = store.countAfter(cursor));
-    const first = window.oldest()?.record ?? (count > 0 ? store.readAfter(cursor, 1)[0]?.record : undefined);
+    // Only its time is needed: none of a TCP session's chunks are read.
+    const first = window.oldest()?.record ?? (count > 0 ? store.readAfter(cursor, 1, () => Number.POSITIVE_INFINITY)[0]?.record : undefined);
     oldest = first ? recordTime(first) : null;
   } catch {
     // The store is closing: report what was known.
     return hit ?? { count: 0, bytes: 0, oldest: null };
   }
-  const fresh = { at: now, cursor, count, bytes, oldest };
+  const fresh = { at: now, cursor, lastSeq, count, bytes, oldest };
   pendingCache.set(store, fresh);
   return fresh;
 }

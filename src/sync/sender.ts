@@ -106,6 +106,12 @@ export class SyncSender {
     if (!this.opts.peer.tls && !loopback) {
       this.opts.logger.warn({ peer: this.label }, 'sync to a non-loopback peer without TLS: records cross the network in clear text; set peer.tls');
     }
+    if (!this.opts.peer.token && !this.opts.peer.cert) {
+      this.opts.logger.warn(
+        { peer: this.label },
+        'peer.token is not set (nor a client certificate): a Playback node with a sync.token refuses every batch — set peer.token or QPROXY_PEER_TOKEN; the link is checked as it comes up',
+      );
+    }
     this.opts.logger.info(
       { peer: this.label, tls: this.opts.peer.tls, cursor: this.state.value.cursor, compression: this.opts.compression },
       'sync sender starting',

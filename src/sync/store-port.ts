@@ -16,8 +16,12 @@ export interface IngestOutcome {
 
 /** What the sender reads and persists. */
 export interface SenderStore {
-  /** Up to `limit` records with a feed position above `seq`, ascending. */
-  readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }>;
+  /**
+   * Up to `limit` records with a feed position above `seq`, ascending. `tcpFrom`: per TCP session
+   * (id, still open), the first chunk needed; the store may leave earlier chunks unread, and then
+   * says in `chunkBase` which session chunk `record.chunks[0]` is.
+   */
+  readAfter(seq: number, limit: number, tcpFrom?: (id: string, open: boolean) => number): Array<{ seq: number; record: QRecord; chunkBase?: number }>;
   /** Records and bytes with a feed position above `seq`. */
   countAfter(seq: number): { count: number; bytes: number };
   stats(): { lastSeq: number };

@@ -96,6 +96,7 @@ test('defaults are applied to every optional section', async (t) => {
     queue_max_records: 10_000,
     queue_max_bytes: 64 * 2 ** 20,
     purge_interval: 60_000,
+    segment_size: 64 * 1024 * 1024,
   });
   assert.deepEqual(config.recording, {
     enabled: true,

@@ -138,6 +138,21 @@ describe('qproxy demo as a child process', { concurrency: true }, () => {
     assert.equal(existsSync(dir), false);
   });
 
+  test('demo: SIGHUP (its terminal closed, output gone) stops it and removes the temp folder with the CA key', async (t) => {
+    const demo = startDemo(t, []);
+    const dir = (await demo.waitFor(TEMP))[1]!;
+    await demo.waitFor(/\] sent [1-9]\d* HTTP/);
+    assert.ok(existsSync(join(dir, 'ca.key')), 'the CA key is in the temp folder while the demo runs');
+    // A closed terminal: nothing reads the output any more, and the process gets SIGHUP.
+    demo.child.stdout!.destroy();
+    demo.child.stderr!.destroy();
+    demo.child.kill('SIGHUP');
+    const { code, signal } = await exitOf(demo);
+    assert.equal(signal, null, 'the demo handled SIGHUP and exited by itself, rather than being killed by it');
+    assert.equal(code, 0, 'a clean stop, as on SIGTERM, despite the output being gone');
+    assert.equal(existsSync(dir), false, 'the temp folder is removed');
+  });
+
   test('demo: a second SIGINT exits at once, and the temp folder is still removed', async (t) => {
     const demo = startDemo(t, []);
     const dir = (await demo.waitFor(TEMP))[1]!;

@@ -17,6 +17,7 @@ import {
   type Endpoint,
   type Lookup,
 } from '../../src/discovery/index.js';
+import { timerRounds } from '../helpers/timers.js';
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 1000; i++) {
@@ -139,7 +140,7 @@ test('resolveIntervalMs 0 resolves once', async (t) => {
   const dns = fakeDns({ 'svc.test': ['127.0.0.1'] });
   const d = discovery(t, { targets: [parseTcpTarget('svc.test:7003')], lookup: dns.lookup, resolveIntervalMs: 0 });
   await d.start();
-  await delay(100);
+  await timerRounds(10, 10); // ten turns of a 10 ms re-resolution timer, were there one
   assert.equal(dns.calls.get('svc.test'), 1);
 });
 

@@ -23,6 +23,7 @@ import {
   type DiscoveryTarget,
   type HealthCheckOptions,
 } from '../../src/discovery/index.js';
+import { timerRounds } from '../helpers/timers.js';
 
 interface LogEntry {
   level: 'info' | 'warn';
@@ -196,7 +197,7 @@ test('HTTP check: one check in flight per endpoint, bounded by timeoutMs', async
   const d = discovery(t, [parseHttpTarget(`http://127.0.0.1:${port}`)], hc);
   const started = d.start();
   await until(() => requests === 1, 'the first check to arrive');
-  await delay(150); // fifteen intervals pass while the first check hangs
+  await timerRounds(10, 15); // fifteen intervals pass while the first check hangs
   assert.equal(requests, 1, 'a second check started while the first was in flight');
   await started;
   assert.equal(state(d, `127.0.0.1:${port}`), 'unhealthy', 'the timed-out check failed');

@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { QProxyError } from '../../src/core/errors.js';
 import { Discovery, parseHttpTarget, parseTcpTarget, type DiscoveryOptions } from '../../src/discovery/index.js';
+import { timerRounds } from '../helpers/timers.js';
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 1000; i++) {
@@ -72,7 +73,7 @@ test('close() stops health checks and re-resolution, and is idempotent', async (
   assert.equal(first, second, 'close() twice returns the same promise');
   await first;
   const [checks, resolutions] = [server.connections(), lookups];
-  await delay(100); // ten intervals of both timers
+  await timerRounds(10, 10); // ten intervals of both timers
   assert.equal(server.connections(), checks, 'a health check ran after close()');
   assert.equal(lookups, resolutions, 'a lookup ran after close()');
   assert.ok(d.pick(), 'pick() still answers from the last known state');

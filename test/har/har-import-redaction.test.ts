@@ -15,9 +15,11 @@ function secret(label: string): string {
   return `${label}${randomBytes(10).toString('hex')}`;
 }
 
+/** Every byte of the store's files: the index (with its -wal) and the payload segments in `<name>.db.segments/`. */
 async function storeBytes(dir: string, name: string): Promise<Buffer> {
-  const files = (await readdir(dir)).filter((f) => f.startsWith(`${name}.db`));
-  return Buffer.concat(await Promise.all(files.map((f) => readFile(join(dir, f)))));
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile() && join(e.parentPath, e.name).startsWith(join(dir, `${name}.db`)));
+  return Buffer.concat(await Promise.all(files.map((e) => readFile(join(e.parentPath, e.name)))));
 }
 
 interface ApiRecord {

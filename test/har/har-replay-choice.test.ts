@@ -41,7 +41,7 @@ test('the live replay passes over imported records, around records that arrive b
   await putRecords(store, [httpRecord({ url: '/synced/2', resBody: '{}' })]);
   // The live cursor at the store's end: every position, imported ones included, is decided.
   await waitFor(() => liveCursor(first) === store.stats().lastSeq && first.manager.status().replayed === 2, 'the live replay through the whole feed');
-  assert.deepEqual(zoneB.seen.map((s) => s.url), ['/synced/1', '/synced/2']);
+  assert.deepEqual(zoneB.seen.map((s) => s.url).sort(), ['/synced/1', '/synced/2'], 'the synced records only');
   // Once the cursor is saved past the import, its exclusion is forgotten, in memory and in the store.
   await waitFor(() => exclusions.pending === 0 && store.getMeta(LIVE_EXCLUDED_META) === '[]', 'the exclusion dropped behind the cursor');
   await first.close(1_000);
@@ -53,7 +53,7 @@ test('the live replay passes over imported records, around records that arrive b
   assert.equal(reloaded.pending, 1);
   const second = await openEngine(t, store, path, [zoneB.origin], { live, exclusions: reloaded });
   await waitFor(() => liveCursor(second) === store.stats().lastSeq && second.manager.status().replayed === 1, 'the live replay after the restart');
-  assert.deepEqual(zoneB.seen.map((s) => s.url), ['/synced/1', '/synced/2', '/synced/3']);
+  assert.deepEqual(zoneB.seen.map((s) => s.url).sort(), ['/synced/1', '/synced/2', '/synced/3']);
 });
 
 test('POST /api/records?format=har&replay=true replays exactly the imported records; without it nothing is replayed', async (t) => {

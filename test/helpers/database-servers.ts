@@ -8,10 +8,11 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chown, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort } from './ports.js';
 
@@ -55,6 +56,24 @@ function serverProcess(child: ChildProcess, port: number, dir: string, signal: N
       return stopping;
     },
   };
+}
+
+/**
+ * Starts servers side by side for one test, each stopped after it. When one fails to start, those
+ * that did are stopped before the error is thrown: with Promise.all the test would end at the first
+ * failure, the others would register their after-hooks on a test that had already ended, and a server
+ * left running keeps the test file's process, and so the whole suite, from ever ending.
+ */
+export async function startAll<S extends ServerProcess>(t: TestContext, starts: ReadonlyArray<() => Promise<S>>): Promise<S[]> {
+  const settled = await Promise.allSettled(starts.map((start) => start()));
+  const started = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(started.map((server) => server.stop()));
+    throw failed.reason;
+  }
+  for (const server of started) t.after(() => server.stop());
+  return started;
 }
 
 /** Waits until `ready()` or the process exits; throws with its log when it never gets ready. */
@@ -133,12 +152,24 @@ export async function startMariadb(): Promise<Mariadb> {
   const dir = await privateDir('qproxy-mariadb-');
   const data = join(dir, 'data');
   const socket = join(dir, 'sock');
-  const [initCmd, initArgs] = command('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve']);
-  await run(initCmd, initArgs, { timeout: 120_000 });
+  // A tmpdir of its own: at start-up (mariadb-install-db's bootstrap too) the server deletes every
+  // "#sql*" file in its tmpdir, so two servers sharing /tmp delete each other's temporary tables
+  // ("Unknown table 'mysql.tmp_user_sys'": about one install in twelve when two start together).
+  const tmp = join(dir, 'tmp');
+  await mkdir(tmp);
+  if (asRoot) await chown(tmp, NOBODY, NOBODY);
+  const [initCmd, initArgs] = command('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, `--tmpdir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve']);
+  try {
+    await run(initCmd, initArgs, { timeout: 120_000 });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const port = await freePort();
   const [cmd, args] = command('mariadbd', [
     '--no-defaults',
     `--datadir=${data}`,
+    `--tmpdir=${tmp}`,
     `--socket=${socket}`,
     `--port=${port}`,
     '--bind-address=127.0.0.1',

@@ -25,6 +25,8 @@ export interface NatsServerOptions {
   leafRemote?: number | number[];
   /** Server name shown in logs. */
   name?: string;
+  /** An `authorization { … }` block, as written in a server config (users and permissions). */
+  authorization?: string;
 }
 
 export interface NatsServer {
@@ -43,6 +45,7 @@ export interface NatsServer {
 function configText(o: NatsServerOptions, dir: string, port: number, leafPort: number): string {
   const lines = [`listen: 127.0.0.1:${port}`, `server_name: ${o.name ?? 'qproxy-test'}`];
   if (o.maxPayload !== undefined) lines.push(`max_payload: ${o.maxPayload}`);
+  if (o.authorization !== undefined) lines.push(`authorization { ${o.authorization} }`);
   if (o.jetstream !== false) lines.push(`jetstream { store_dir: "${join(dir, 'js')}"${o.domain ? `, domain: ${o.domain}` : ''} }`);
   if (o.leafListen) lines.push(`leafnodes { listen: 127.0.0.1:${leafPort} }`);
   if (o.leafRemote !== undefined) {

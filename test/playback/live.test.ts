@@ -10,9 +10,12 @@ test('live replay follows the store from where it stood, in recorded order, and 
   const backend = await startBackend(t, (_req, _b, res) => json(res, 200, {}));
   const first = await openEngine(t, store, path, [backend.origin], { live });
 
-  // Arriving out of order (as records from two nodes may): replayed in recorded order.
+  // Arriving out of order (as records from two nodes may): replayed in recorded order. One recorded
+  // connection, so the order shows at the backend even when a stall makes both due at once (requests
+  // of different connections may then overtake each other on the way).
   const now = Date.now();
-  await putRecords(store, [httpRecord({ url: '/live/2', startedAt: now + 40, resBody: '{}' }), httpRecord({ url: '/live/1', startedAt: now, resBody: '{}' })]);
+  const client = { address: '10.0.0.9', port: 41_000 };
+  await putRecords(store, [httpRecord({ url: '/live/2', startedAt: now + 40, resBody: '{}', client }), httpRecord({ url: '/live/1', startedAt: now, resBody: '{}', client })]);
   await waitFor(() => backend.seen.length === 2, 'two live replays');
   assert.deepEqual(backend.seen.map((s) => s.url), ['/live/1', '/live/2']);
   await waitFor(() => first.manager.status().replayed === 2, 'two results');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Store } from '../../src/store/index.js';
 import { finished, httpRecord, json, openEngine, openStore, params, putRecords, startBackend, type Backend, type Doc } from './helpers.js';
@@ -23,45 +24,39 @@ async function burstStore(t: TestContext): Promise<{ store: Store; path: string 
   return { store, path };
 }
 
-/** First arrival of each burst, relative to the first request. */
-function burstStarts(backend: Backend): number[] {
-  const first = backend.seen[0]!.at;
-  return BURSTS.map((_, k) => Math.min(...backend.seen.filter((s) => s.url.startsWith(`/b${k}/`)).map((s) => s.at)) - first);
+/** First arrival of each burst, in ms after `t0`. */
+function burstStarts(backend: Backend, t0: number): number[] {
+  return BURSTS.map((_, k) => Math.min(...backend.seen.filter((s) => s.url.startsWith(`/b${k}/`)).map((s) => s.at)) - t0);
 }
 
 async function replayAt(t: TestContext, speed: number): Promise<{ starts: number[]; doc: Doc; backend: Backend }> {
   const { store, path } = await burstStore(t);
   const backend = await startBackend(t, (_req, _b, res) => json(res, 200, {}));
   const engine = await openEngine(t, store, path, [backend.origin]);
+  // The schedule starts when the replay is created: no request may arrive before its recorded offset from here.
+  const t0 = performance.now();
   const doc = await finished(engine, (engine.manager.createResolved(params({ speed, concurrency: 16 })) as Doc).id);
   assert.equal(doc.summary.counts.match, 11);
-  return { starts: burstStarts(backend), doc, backend };
+  return { starts: burstStarts(backend, t0), doc, backend };
 }
 
-test('recorded bursts replayed at speed 1 and 4 keep their order and their spacing in proportion', async (t) => {
+/** Timer granularity: a timer may fire this much before its due time. */
+const EARLY_MS = 1.5;
+
+// Load on the machine can only make requests late, never early: the assertions bound arrivals from
+// below (the schedule is kept) and compare the two speeds, rather than measuring gaps that a stalled
+// event loop compresses. Arrival order is not asserted: requests of different recorded connections
+// go out on different connections, and after a stall several are due at once. The scheduler's own
+// due order and due times are unit-tested with a fake clock in scheduler.test.ts.
+test('recorded bursts replayed at speed 1 and 4: none comes before its offset divided by the speed', async (t) => {
   const one = await replayAt(t, 1);
   const four = await replayAt(t, 4);
-  for (const { backend } of [one, four]) {
-    // Order: every request of burst k arrives before any of burst k+1.
-    for (let k = 0; k + 1 < BURSTS.length; k++) {
-      const last = Math.max(...backend.seen.filter((s) => s.url.startsWith(`/b${k}/`)).map((s) => s.at));
-      const next = Math.min(...backend.seen.filter((s) => s.url.startsWith(`/b${k + 1}/`)).map((s) => s.at));
-      assert.ok(last <= next, `burst ${k} ended before burst ${k + 1} began`);
-    }
-  }
-  // Spacing is measured from burst 1 on: the first burst also pays for warming up (first
-  // connections, first parse), which says nothing about the schedule.
   for (const [speed, starts] of [[1, one.starts], [4, four.starts]] as const) {
-    const gap12 = starts[2]! - starts[1]!;
-    const gap23 = starts[3]! - starts[2]!;
-    // The tolerance absorbs the lateness of the earlier burst on a busy machine (it shortens the gap).
-    assert.ok(gap12 >= 400 / speed - 40, `speed ${speed}: bursts 1→2 ${gap12.toFixed(1)} ms apart, recorded ${400 / speed} ms`);
-    assert.ok(gap23 >= 800 / speed - 40, `speed ${speed}: bursts 2→3 ${gap23.toFixed(1)} ms apart, recorded ${800 / speed} ms`);
-    const ratio = gap23 / gap12;
-    assert.ok(ratio > 1.2 && ratio < 3.5, `speed ${speed}: gap ratio ${ratio.toFixed(2)} (recorded 2)`);
+    BURSTS.forEach((b, k) => {
+      assert.ok(starts[k]! >= b.at / speed - EARLY_MS, `speed ${speed}: burst ${k} arrived ${starts[k]!.toFixed(1)} ms after the start, due at ${b.at / speed} ms`);
+    });
   }
-  const proportion = (one.starts[3]! - one.starts[1]!) / (four.starts[3]! - four.starts[1]!);
-  assert.ok(proportion > 2 && proportion < 8, `speed 1 took ${proportion.toFixed(2)}× as long as speed 4 (expected about 4)`);
+  assert.ok(four.starts[3]! < one.starts[3]!, `speed 4 reached the last burst sooner (${four.starts[3]!.toFixed(0)} ms) than speed 1 (${one.starts[3]!.toFixed(0)} ms)`);
   const late = one.doc.summary.lateness_ms;
   assert.ok(late.p50 !== null && late.p99 !== null && late.p50 >= 0 && late.p99 >= late.p50, 'the scheduler reports its lateness');
 });
@@ -116,24 +111,29 @@ test('requests of one recorded HTTP/1.1 connection keep their order and never ov
 
 test('fixed-rate mode ignores recorded timing; long idle gaps are capped', async (t) => {
   const { store, path } = await openStore(t);
-  const t0 = Date.now() - 3_600_000;
+  const recordedAt = Date.now() - 3_600_000;
   // Ten requests recorded 10 s apart.
-  await putRecords(store, Array.from({ length: 10 }, (_, i) => httpRecord({ url: `/r/${i}`, startedAt: t0 + i * 10_000, resBody: '{}' })));
+  await putRecords(store, Array.from({ length: 10 }, (_, i) => httpRecord({ url: `/r/${i}`, startedAt: recordedAt + i * 10_000, resBody: '{}' })));
   const backend = await startBackend(t, (_req, _b, res) => json(res, 200, {}));
   const engine = await openEngine(t, store, path, [backend.origin]);
 
+  // Load can only delay requests: each is bounded from below by its slot (the slot times themselves
+  // are unit-tested in scheduler.test.ts), and the whole replay is far from the recorded 90 s.
+  /** Arrival of /r/i after `t0`, per i (the requests come from different recorded connections: any order). */
+  const arrivals = (t0: number): number[] => {
+    assert.deepEqual(backend.seen.map((s) => s.url).sort(), Array.from({ length: 10 }, (_, i) => `/r/${i}`), 'each request replayed once');
+    return Array.from({ length: 10 }, (_, i) => backend.seen.find((s) => s.url === `/r/${i}`)!.at - t0);
+  };
+  let t0 = performance.now();
   await finished(engine, (engine.manager.createResolved(params({ rate: 50 })) as Doc).id);
-  const atRate = backend.seen.map((s) => s.at);
-  assert.deepEqual(backend.seen.map((s) => s.url), Array.from({ length: 10 }, (_, i) => `/r/${i}`));
-  // From the second request on: the first one also pays for opening a connection.
-  const span = atRate[9]! - atRate[1]!;
-  assert.ok(span >= 8 * 20 - 15, `50 requests/s spaces requests 2-10 over about 160 ms, got ${span.toFixed(1)} ms`);
-  assert.ok(span < 30_000, 'not the recorded 90 s');
+  const atRate = arrivals(t0);
+  atRate.forEach((at, i) => assert.ok(at >= i * 20 - EARLY_MS, `50 requests/s: request ${i + 1} at ${at.toFixed(1)} ms, its slot at ${i * 20} ms`));
+  assert.ok(Math.max(...atRate) < 30_000, 'not the recorded 90 s');
 
   backend.seen.length = 0;
+  t0 = performance.now();
   await finished(engine, (engine.manager.createResolved(params({ speed: 1, maxGapMs: 30 })) as Doc).id);
-  const capped = backend.seen.map((s) => s.at);
-  const cappedSpan = capped[9]! - capped[1]!;
-  assert.ok(cappedSpan >= 8 * 30 - 15, `gaps capped at 30 ms: about 240 ms from the second request, got ${cappedSpan.toFixed(1)} ms`);
-  assert.ok(cappedSpan < 30_000, 'not the recorded 90 s');
+  const capped = arrivals(t0);
+  capped.forEach((at, i) => assert.ok(at >= i * 30 - EARLY_MS, `gaps capped at 30 ms: request ${i + 1} at ${at.toFixed(1)} ms, due at ${i * 30} ms`));
+  assert.ok(Math.max(...capped) < 30_000, 'not the recorded 90 s');
 });

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { Metrics } from '../../src/metrics/metrics.js';
 import { nullObserver } from '../../src/playback/observer.js';
 import { TcpStubServer } from '../../src/playback/tcp/tcp-stub-server.js';
 import type { Store } from '../../src/store/index.js';
 import { defer, finished, openEngine, openStore, params, silentLog, waitFor, type Doc } from './helpers.js';
-import { RespClient, startRedis, startTcpProxy } from './tcp-helpers.js';
+import { RespClient, resp, startRedis, startTcpProxy } from './tcp-helpers.js';
 
 /** The redis conversation recorded through the proxy, with the replies a fresh server gives. */
 const SESSION: Array<[string[], string]> = [
@@ -72,8 +73,12 @@ test('a redis that answers differently is a mismatch with a readable diff of the
   assert.match(result!.diff!, /^server bytes: 39 B → 42 B, first difference at character 12: "\+OK.*:1\\r\\n:2.*" → "\+OK.*:11\\r\\n:12/);
 });
 
-async function startStub(t: TestContext, store: Store): Promise<{ stub: TcpStubServer; port: number }> {
-  const stub = new TcpStubServer({ host: '127.0.0.1', port: 0, store, idleMs: 5_000, maxConnections: 0, observer: nullObserver, logger: silentLog, pollMs: 20 });
+async function startStub(
+  t: TestContext,
+  store: Store,
+  over: Partial<ConstructorParameters<typeof TcpStubServer>[0]> = {},
+): Promise<{ stub: TcpStubServer; port: number }> {
+  const stub = new TcpStubServer({ host: '127.0.0.1', port: 0, store, idleMs: 5_000, maxConnections: 0, observer: nullObserver, logger: silentLog, pollMs: 20, ...over });
   defer(t, () => stub.close(500));
   return { stub, port: (await stub.listen()).port };
 }
@@ -92,6 +97,45 @@ test('serving TCP: a client following a recorded session gets its replies; one t
   assert.equal(await stray.call('FLUSHALL'), null, 'no recorded session continues like this: closed');
   await waitFor(() => stub.status().misses === 1 && stub.status().hits === 1, 'one hit and one miss');
   assert.deepEqual(stub.status(), { sessions: 1, hits: 1, misses: 1 });
+});
+
+test('serving TCP: a miss is logged at info with the closest recording and where the client left it, and counted in status and metrics', async (t) => {
+  const { store, dir } = await openStore(t);
+  await recordRedisSession(t, store, dir);
+  const recorded = store.list({ limit: 1, protocol: 'tcp' }).records[0]!.id;
+  const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+  const logger = { info: (obj: object, msg: string) => void lines.push({ obj: obj as Record<string, unknown>, msg }), warn() {} };
+  const metrics = new Metrics();
+  const { stub, port } = await startStub(t, store, { logger, observer: metrics.playback });
+  const misses = (): Array<Record<string, unknown>> => lines.filter((l) => l.msg.startsWith('tcp serve miss')).map((l) => l.obj);
+
+  // Follows the recording for one command, then leaves it.
+  const stray = await RespClient.open(port);
+  assert.equal(await stray.call('SET', 'k1', 'v1'), '+OK\r\n');
+  assert.equal(await stray.call('FLUSHALL'), null, 'closed');
+  await waitFor(() => misses().length === 1, 'the first miss logged');
+  const first = misses()[0]!;
+  assert.match(String(first.client), /^127\.0\.0\.1:\d+$/);
+  assert.equal(first.received_bytes, resp('SET', 'k1', 'v1').length + resp('FLUSHALL').length);
+  const closest = first.closest as { id: string; matched_bytes: number; difference: string };
+  assert.equal(closest.id, recorded);
+  assert.equal(closest.matched_bytes, resp('SET', 'k1', 'v1').length + 1, 'the "*" of the next command matched too');
+  assert.match(closest.difference, /^client bytes: .*first difference at character \d+: .*SET.* → .*FLUSHALL/);
+
+  // Nothing like any recording from the first byte: the closest is found in the index.
+  const garbage = connect({ host: '127.0.0.1', port });
+  garbage.on('error', () => undefined);
+  garbage.end('HELLO\r\n');
+  await once(garbage, 'close');
+  await waitFor(() => misses().length === 2, 'the second miss logged');
+  const second = misses()[1]!.closest as { id: string; matched_bytes: number; difference: string };
+  assert.equal(second.id, recorded);
+  assert.equal(second.matched_bytes, 0);
+  assert.match(second.difference, /first difference at character 0: .* → .*HELLO/);
+
+  await waitFor(() => stub.status().misses === 2, 'both misses counted');
+  assert.deepEqual(stub.status(), { sessions: 1, hits: 0, misses: 2 });
+  assert.match(await metrics.render(), /^qproxy_playback_served_total\{protocol="tcp",outcome="miss"\} 2$/m);
 });
 
 test('serving TCP: a server that speaks first gets its greeting sent before the client says anything', async (t) => {

@@ -7,15 +7,19 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { startMariadb, type Mariadb } from '../helpers/database-servers.js';
+import { startAll, startMariadb, type Mariadb } from '../helpers/database-servers.js';
 import { startZones } from './zones.js';
 
 const run = promisify(execFile);
 
-async function server(t: Parameters<typeof startZones>[0], password: string): Promise<Mariadb> {
+async function server(password: string): Promise<Mariadb> {
   const db = await startMariadb();
-  t.after(() => db.stop());
-  await db.sql(`CREATE USER app@'%' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO app@'%'; CREATE DATABASE shop`);
+  try {
+    await db.sql(`CREATE USER app@'%' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO app@'%'; CREATE DATABASE shop`);
+  } catch (err) {
+    await db.stop();
+    throw err;
+  }
   return db;
 }
 
@@ -25,7 +29,7 @@ function sysbench(port: number, ...args: string[]): Promise<unknown> {
 }
 
 test('sysbench prepared statements and a mariadb client session replayed into zone B: every session matched, a changed row named', async (t) => {
-  const [a, b] = await Promise.all([server(t, 'zone-a-secret'), server(t, 'zone-b-secret')]);
+  const [a, b] = (await startAll(t, [() => server('zone-a-secret'), () => server('zone-b-secret')])) as [Mariadb, Mariadb];
   const zones = await startZones(t, {
     protocol: 'mysql',
     source: `127.0.0.1:${a.port}`,

@@ -7,21 +7,25 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { startPostgres, psql, type Postgres } from '../helpers/database-servers.js';
+import { psql, startAll, startPostgres, type Postgres } from '../helpers/database-servers.js';
 import { startZones } from './zones.js';
 
 const run = promisify(execFile);
 
-async function cluster(t: Parameters<typeof startZones>[0], password: string): Promise<Postgres> {
+async function cluster(password: string): Promise<Postgres> {
   const pg = await startPostgres({ user: 'bench', password });
-  t.after(() => pg.stop());
-  await psql(pg.env(), 'postgres', 'CREATE DATABASE bench');
+  try {
+    await psql(pg.env(), 'postgres', 'CREATE DATABASE bench');
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
   return pg;
 }
 
 test('pgbench -i and a rate-limited pgbench -c 2 replayed into zone B: the same data, every session matched, a changed row named', async (t) => {
   // Identically initialised clusters, each with its own password: replay must log in with zone B's.
-  const [a, b] = await Promise.all([cluster(t, 'zone-a-secret'), cluster(t, 'zone-b-secret')]);
+  const [a, b] = (await startAll(t, [() => cluster('zone-a-secret'), () => cluster('zone-b-secret')])) as [Postgres, Postgres];
   const zones = await startZones(t, {
     protocol: 'postgres',
     source: `127.0.0.1:${a.port}`,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import type { HttpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store } from '../../src/store/index.js';
 import type { StoreObserver, StoreOptions } from '../../src/store/index.js';
+import { FrameKind, SEGMENT_HEADER_BYTES, readFrame, segmentIdOf } from '../../src/store/segment-format.js';
 
 /** A complete HttpRecord; `over` replaces top-level fields. */
 export function makeRecord(over: Partial<HttpRecord> = {}): HttpRecord {
@@ -91,6 +93,26 @@ export class MemoryLogger {
   }
 }
 
+/** Every frame of every segment of the store at `path`, in file order (checksums checked). */
+export function segmentFrames(path: string): Array<{ seg: number; off: number; kind: keyof typeof FrameKind; length: number; payload: Buffer }> {
+  const dir = `${path}.segments`;
+  const names: Record<number, keyof typeof FrameKind> = {};
+  for (const [name, n] of Object.entries(FrameKind)) names[n] = name as keyof typeof FrameKind;
+  const out: Array<{ seg: number; off: number; kind: keyof typeof FrameKind; length: number; payload: Buffer }> = [];
+  for (const name of readdirSync(dir).sort()) {
+    const seg = segmentIdOf(name);
+    if (seg === null) continue;
+    const buf = readFileSync(join(dir, name));
+    for (let at = SEGMENT_HEADER_BYTES; at < buf.byteLength; ) {
+      const f = readFrame(buf, at);
+      if (typeof f === 'string') throw new Error(`segment ${seg} offset ${at}: ${f}`);
+      out.push({ seg, off: at, kind: names[f.kind]!, length: f.payload.byteLength, payload: f.payload });
+      at += 12 + f.payload.byteLength;
+    }
+  }
+  return out;
+}
+
 /** A fresh temp folder, removed after the test. */
 export async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'qproxy-store-'));
@@ -124,8 +146,8 @@ export async function openStore(
   return { store, path, dir };
 }
 
-/** Polls `check` until it returns true; fails after `tries` turns of 20 ms. */
-export async function waitFor(check: () => boolean, what: string, tries = 250): Promise<void> {
+/** Polls `check` until it returns true; fails after `tries` turns of 20 ms (20 s: a loaded machine purges slowly). */
+export async function waitFor(check: () => boolean, what: string, tries = 1000): Promise<void> {
   for (let i = 0; i < tries; i++) {
     if (check()) return;
     await new Promise((r) => setTimeout(r, 20));

@@ -1,9 +1,15 @@
+/**
+ * Retention drops whole payload segments, each with its index rows in one transaction, the file
+ * removed after; segments small here (segmentBytes) so that a few records make several of them.
+ */
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { HttpRecord } from '../../src/recording/model.js';
 import { Store } from '../../src/store/index.js';
+import { segmentFileName } from '../../src/store/segment-format.js';
 import { CountingObserver, binary, makeRecord, openStore, storeOptions, tempDir, waitFor } from './helpers.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -13,73 +19,123 @@ function withBody(r: HttpRecord, bytes: number): HttpRecord {
   return r;
 }
 
-test('retention purges records older than retentionMs at open, with their chunks', async (t) => {
+function segmentFiles(path: string): string[] {
+  return readdirSync(`${path}.segments`).sort();
+}
+
+/** Segment id → first seq, read from the index. */
+function firstSeqs(path: string): Array<{ id: number; first_seq: number }> {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT id, first_seq FROM segments ORDER BY id').all() as Array<{ id: number; first_seq: number }>;
+  } finally {
+    db.close();
+  }
+}
+
+test('age retention at open drops the segments whose records are all expired, files included', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'qproxy.db');
   const now = Date.now();
+  // 300 KiB each with 4 KiB segments: one segment per old record; the two fresh ones share the last.
   const old = [1, 2, 3].map((d) => withBody(makeRecord({ started_at: now - (10 + d) * DAY }), 300 * 1024));
   const fresh = [makeRecord({ started_at: now - 1000 }), makeRecord({ started_at: now })];
-  const writer = await Store.open(storeOptions(path));
+  const writer = await Store.open(storeOptions(path, { segmentBytes: 4096 }));
   for (const r of [...old, ...fresh]) writer.offer(r);
   await writer.close();
+  assert.deepEqual(segmentFiles(path), [1, 2, 3, 4].map(segmentFileName));
 
   const observer = new CountingObserver();
-  const store = await Store.open(storeOptions(path, { retentionMs: DAY, purgeIntervalMs: 3_600_000, observer }));
+  const store = await Store.open(storeOptions(path, { retentionMs: DAY, purgeIntervalMs: 3_600_000, observer, segmentBytes: 4096 }));
   t.after(() => store.close());
-  await waitFor(() => observer.purges.retention !== undefined, 'the purge at open');
-  assert.equal(observer.purges.retention?.count, 3);
+  await waitFor(() => observer.purges.retention?.count === 3, 'the purge at open');
   assert.deepEqual(store.list({ limit: 10 }).records.map((r) => r.id).sort(), fresh.map((r) => r.id).sort());
   assert.equal(store.stats().count, 2);
   assert.ok((observer.purges.retention?.bytes ?? 0) > 900 * 1024);
-
-  const db = new Database(path, { readonly: true });
-  t.after(() => db.close());
-  // The purged records' 300 KiB bodies were chunk rows; the kept records' small bodies are inline.
-  assert.deepEqual(db.prepare('SELECT count(*) AS n FROM chunks').get(), { n: 0 });
+  await waitFor(() => segmentFiles(path).length === 1, 'the files of the dropped segments to go');
+  assert.deepEqual(segmentFiles(path), [segmentFileName(4)]);
   for (const r of fresh) assert.deepEqual(store.get(r.id), r);
+  for (const r of old) assert.equal(store.get(r.id), null);
 });
 
-test('retention runs every purgeIntervalMs, in bounded rounds, and spares seqs above purgeFloor', async (t) => {
+test('age retention runs every purgeIntervalMs, one segment per round, and keeps segments holding records sync has not sent', async (t) => {
   const observer = new CountingObserver();
   let floor = 1000;
-  const { store } = await openStore(t, { retentionMs: DAY, purgeIntervalMs: 30, observer, purgeFloor: () => floor });
+  const { store, path } = await openStore(t, { retentionMs: DAY, purgeIntervalMs: 30, observer, purgeFloor: () => floor, segmentBytes: 64 * 1024, flushIntervalMs: 3_600_000 });
   const old = Date.now() - 2 * DAY;
-  // More than one purge round (500 per transaction).
   for (let i = 0; i < 1200; i++) store.offer(makeRecord({ started_at: old + i }));
   const fresh = makeRecord();
   store.offer(fresh);
   await store.flush();
-  // The count moves at the commit, the observer when the writer's report arrives: wait for both.
-  await waitFor(() => store.stats().count === 201 && observer.purges.retention?.count === 1000, 'retention to reach the floor');
-  // seq 1001..1200 are old too, but above the floor: kept until the floor moves.
-  assert.deepEqual(store.readAfter(0, 1)[0]?.seq, 1001);
+  const segs = firstSeqs(path);
+  assert.ok(segs.length > 5, `several segments (${segs.length})`);
+  // Whole segments only: the one holding seq 1001 holds unsent records, so it and every later one stay.
+  const blocked = segs.filter((s) => s.first_seq <= 1001).at(-1)!;
+  const purgedBefore = blocked.first_seq - 1;
+  await waitFor(
+    () => store.stats().count === 1201 - purgedBefore && observer.purges.retention?.count === purgedBefore,
+    'retention to reach the segment of the floor',
+  );
+  assert.equal(store.readAfter(0, 1)[0]?.seq, blocked.first_seq);
+  for (const s of segs.filter((x) => x.id < blocked.id)) assert.equal(existsSync(join(`${path}.segments`, segmentFileName(s.id))), false);
+
   floor = Number.POSITIVE_INFINITY;
-  await waitFor(() => store.stats().count === 1 && observer.purges.retention?.count === 1200, 'retention after the floor moved');
+  // The last segment holds the fresh record (and is the one being appended to): it stays whole.
+  const last = segs.at(-1)!;
+  const kept = 1201 - (last.first_seq - 1);
+  await waitFor(
+    () => store.stats().count === kept && observer.purges.retention?.count === 1201 - kept,
+    `retention after the floor moved (count ${store.stats().count}, purged ${observer.purges.retention?.count}, want ${kept})`,
+  );
   assert.deepEqual(store.get(fresh.id), fresh);
+  assert.deepEqual(segmentFiles(path), [segmentFileName(last.id)]);
 });
 
-test('maxSizeBytes purges the oldest records until the store fits', async (t) => {
+test('maxSizeBytes drops the oldest segments until segments and index fit', async (t) => {
   const observer = new CountingObserver();
-  const { store, path } = await openStore(t, { flushIntervalMs: 3_600_000, purgeIntervalMs: 3_600_000 });
-  const t0 = 1_700_000_000_000;
-  // Offered newest first: "oldest" must follow started_at, not arrival.
-  const records = Array.from({ length: 10 }, (_, i) => withBody(makeRecord({ started_at: t0 + (9 - i) * 1000 }), 10_000));
-  for (const r of records) store.offer(r);
-  await store.flush();
-  const sizes = store.list({ limit: 10 }).records.map((s) => s.size_bytes); // newest first
-  await store.close();
+  const dir = await tempDir(t);
+  const path = join(dir, 'qproxy.db');
+  const writer = await Store.open(storeOptions(path, { segmentBytes: 16 * 1024 }));
+  const records = Array.from({ length: 10 }, () => withBody(makeRecord(), 10_000));
+  for (const r of records) writer.offer(r);
+  await writer.close();
+  const files = segmentFiles(path);
+  assert.equal(files.length, 10, 'one record per segment');
 
-  const cap = sizes.slice(0, 4).reduce((a, b) => a + b, 0) + 100; // room for the 4 newest, not 5
-  const capped = await Store.open(storeOptions(path, { maxSizeBytes: cap, purgeIntervalMs: 3_600_000, observer }));
+  const db = new Database(path, { readonly: true });
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  const sizeOf = (name: string): number => statSync(join(`${path}.segments`, name)).size;
+  // Room for the index and the 4 newest segments, not 5.
+  const cap = pages * pageSize + files.slice(-4).reduce((n, f) => n + sizeOf(f), 0) + 100;
+  const capped = await Store.open(storeOptions(path, { maxSizeBytes: cap, purgeIntervalMs: 3_600_000, observer, segmentBytes: 16 * 1024 }));
   t.after(() => capped.close());
-  await waitFor(() => observer.purges.max_size !== undefined, 'the size purge at open');
-  assert.equal(observer.purges.max_size?.count, 6);
-  const stats = capped.stats();
-  assert.equal(stats.count, 4);
-  assert.ok(stats.bytes <= cap);
+  await waitFor(() => observer.purges.max_size?.count === 6, 'the size purge at open');
+  assert.equal(capped.stats().count, 4);
   assert.deepEqual(
-    capped.list({ limit: 10 }).records.map((r) => r.id),
-    records.slice(0, 4).map((r) => r.id),
+    capped.list({ limit: 10 }).records.map((r) => r.id).sort(),
+    records.slice(-4).map((r) => r.id).sort(),
   );
-  assert.equal(observer.purges.max_size?.bytes, sizes.slice(4).reduce((a, b) => a + b, 0));
+  await waitFor(() => segmentFiles(path).length === 4, 'the dropped segment files to go');
+  assert.deepEqual(segmentFiles(path), files.slice(-4));
+});
+
+test('segments whose records were all deleted are removed even without any limit', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'qproxy.db');
+  const writer = await Store.open(storeOptions(path, { segmentBytes: 16 * 1024 }));
+  const records = Array.from({ length: 4 }, () => withBody(makeRecord(), 10_000));
+  for (const r of records) writer.offer(r);
+  await writer.flush();
+  assert.equal(await writer.delete(records[0]!.id), true);
+  assert.equal(await writer.delete(records[2]!.id), true);
+  await writer.close();
+
+  const store = await Store.open(storeOptions(path, { segmentBytes: 16 * 1024, purgeIntervalMs: 3_600_000 }));
+  t.after(() => store.close());
+  await waitFor(() => segmentFiles(path).length === 2, 'the segments of the deleted records to go');
+  assert.deepEqual(segmentFiles(path), [2, 4].map(segmentFileName));
+  assert.deepEqual(store.get(records[1]!.id), records[1]);
+  assert.deepEqual(store.get(records[3]!.id), records[3]);
 });

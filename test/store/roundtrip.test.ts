@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { HttpRecord } from '../../src/recording/model.js';
-import { CountingObserver, binary, makeRecord, openStore } from './helpers.js';
+import { SCHEMA_VERSION } from '../../src/store/index.js';
+import { httpDoc } from '../../src/store/record-codec.js';
+import { CountingObserver, binary, makeRecord, openStore, segmentFrames } from './helpers.js';
 
-test('a full HttpRecord with bodies over 256 KiB comes back identical, stored in chunks', async (t) => {
+test('a full HttpRecord with bodies over 256 KiB comes back identical, its payload in segment frames', async (t) => {
   const { store, path } = await openStore(t);
   // A slice of a larger buffer, like a socket read: exercises the exact-size copy before postMessage.
   const backing = binary(600 * 1024 + 2000);
@@ -49,23 +51,30 @@ test('a full HttpRecord with bodies over 256 KiB comes back identical, stored in
   // offer() must not have touched the caller's object.
   assert.equal(record.request.body.data.byteOffset, 1000);
 
+  // The payload is in a segment, as frames written from the captured Buffers; the row indexes it.
   const db = new Database(path, { readonly: true });
   t.after(() => db.close());
-  const chunks = db
-    .prepare('SELECT part, idx, length(data) AS len FROM chunks ORDER BY part, idx')
-    .all() as Array<{ part: string; idx: number; len: number }>;
-  assert.deepEqual(chunks, [
-    { part: 'request.body', idx: 0, len: 256 * 1024 },
-    { part: 'request.body', idx: 1, len: 256 * 1024 },
-    { part: 'request.body', idx: 2, len: 88 * 1024 },
-    { part: 'response.body', idx: 0, len: 256 * 1024 },
-    { part: 'response.body', idx: 1, len: 44 * 1024 },
-  ]);
-  const row = db.prepare('SELECT size_bytes, length(CAST(doc AS BLOB)) AS docLen FROM records').get() as {
+  const row = db.prepare('SELECT size_bytes, doc, req_body, res_body, seg, off, len FROM records').get() as {
     size_bytes: number;
-    docLen: number;
+    doc: string;
+    req_body: Buffer | null;
+    res_body: Buffer | null;
+    seg: number;
+    off: number;
+    len: number;
   };
-  assert.equal(row.size_bytes, 900 * 1024 + row.docLen);
+  assert.deepEqual([row.doc, row.req_body, row.res_body], ['', null, null]);
+  const frames = segmentFrames(path);
+  assert.deepEqual(
+    frames.map((f) => [f.kind, f.length]),
+    [
+      ['doc', Buffer.byteLength(httpDoc(record))],
+      ['requestBody', 600 * 1024],
+      ['responseBody', 300 * 1024],
+    ],
+  );
+  assert.deepEqual([row.seg, row.off, row.len], [frames[0]!.seg, frames[0]!.off, frames.reduce((n, f) => n + 12 + f.length, 0)]);
+  assert.equal(row.size_bytes, 900 * 1024 + Buffer.byteLength(httpDoc(record)));
 });
 
 test('a record without a response and with empty bodies round-trips', async (t) => {
@@ -87,7 +96,7 @@ test('get of an unknown id is null', async (t) => {
   assert.equal(store.get('01900000-0000-7000-8000-000000000000'), null);
 });
 
-test('delete removes the record and its chunks and reports whether it existed', async (t) => {
+test('delete removes the record and its index rows and reports whether it existed', async (t) => {
   const { store, path } = await openStore(t);
   const keep = makeRecord();
   const gone = makeRecord();
@@ -107,7 +116,7 @@ test('delete removes the record and its chunks and reports whether it existed', 
 
   const db = new Database(path, { readonly: true });
   t.after(() => db.close());
-  const orphans = db.prepare('SELECT count(*) AS n FROM chunks WHERE record_seq NOT IN (SELECT seq FROM records)').get();
+  const orphans = db.prepare('SELECT count(*) AS n FROM extents WHERE record_seq NOT IN (SELECT seq FROM records)').get();
   assert.deepEqual(orphans, { n: 0 });
 });
 
@@ -180,10 +189,10 @@ test('meta keeps free key/values durably and refuses the store\'s own keys', asy
   assert.equal(store.getMeta('sync.cursor'), '42');
   await store.setMeta('sync.cursor', '43');
   assert.equal(store.getMeta('sync.cursor'), '43');
-  assert.equal(store.getMeta('schema_version'), '1');
+  assert.equal(store.getMeta('schema_version'), String(SCHEMA_VERSION));
   assert.match(store.getMeta('created_by') ?? '', /^qproxy /);
   await assert.rejects(store.setMeta('schema_version', '9'), { code: 'QP_ERR_STORE_META_KEY' });
-  assert.equal(store.getMeta('schema_version'), '1');
+  assert.equal(store.getMeta('schema_version'), String(SCHEMA_VERSION));
 
   const db = new Database(path, { readonly: true });
   t.after(() => db.close());

@@ -144,8 +144,8 @@ test('a segment for a closed session, or for an id an HTTP record has, changes n
   assert.deepEqual(store.get(http.id), http);
   const db = new Database(path, { readonly: true });
   t.after(() => db.close());
-  const n = (db.prepare("SELECT COUNT(*) AS n FROM chunks WHERE part = 'tcp'").get() as { n: number }).n;
-  assert.equal(n, 1, 'no chunk row was appended');
+  const n = (db.prepare('SELECT COUNT(*) AS n FROM extents').get() as { n: number }).n;
+  assert.equal(n, 0, 'no extent was appended');
 });
 
 test('protocol=tcp lists only TCP sessions; readAfter returns them with their chunks', async (t) => {
@@ -177,21 +177,61 @@ test('the caller keeps its chunk Buffers: offering a segment never detaches or c
   sameChunks((store.get(s.id) as TcpRecord).chunks, [chunk('c2s', 0, copy)]);
 });
 
-test('size purge and delete remove TCP sessions with their chunk rows', async (t) => {
+test('size purge and delete remove TCP sessions with their extents', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'qproxy.db');
-  const store = await Store.open(storeOptions(path, { maxSizeBytes: 1024 * 1024, purgeIntervalMs: 1_000 }));
+  const store = await Store.open(storeOptions(path, { maxSizeBytes: 1024 * 1024, purgeIntervalMs: 1_000, segmentBytes: 64 * 1024 }));
   t.after(() => store.close());
   const old = segment({ started_at: Date.now() - 10_000, bytes_in: 900 * 1024, chunks: [chunk('c2s', 0, randomBytes(900 * 1024))], state: 'closed', close_reason: 'client_close' });
   const newer = segment({ bytes_in: 900 * 1024, chunks: [chunk('c2s', 0, randomBytes(900 * 1024))], state: 'closed', close_reason: 'client_close' });
   store.offer(old);
   store.offer(newer);
   await store.flush();
-  await waitFor(() => store.get(old.id) === null, 'the oldest session to be purged for size', 200);
+  await waitFor(() => store.get(old.id) === null, 'the oldest session to be purged for size');
   assert.ok(store.get(newer.id) !== null);
   assert.ok(await store.delete(newer.id));
   const db = new Database(path, { readonly: true });
   t.after(() => db.close());
-  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM chunks').get() as { n: number }).n, 0, 'no orphan chunk rows');
+  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM extents').get() as { n: number }).n, 0, 'no orphan extent rows');
   assert.deepEqual({ count: store.stats().count, bytes: store.stats().bytes }, { count: 0, bytes: 0 });
+});
+
+test('a sync reader asking from chunk N gets the session from the extent holding N on, with the latest document', async (t) => {
+  const { store } = await openStore(t);
+  const first = segment({ chunks: [chunk('c2s', 0, 'a0'), chunk('s2c', 1, 'a1')] });
+  store.offer(first);
+  await store.flush();
+  // Four more writes of two chunks each: extents hold chunks 0-1, 2-3, 4-5, 6-7, 8-9.
+  for (let w = 1; w <= 4; w++) {
+    const last = w === 4;
+    store.offer({
+      ...first,
+      duration_ms: 10 * w,
+      chunks: [chunk('c2s', 10 * w, `c${2 * w}`), chunk('s2c', 10 * w + 1, `c${2 * w + 1}`)],
+      ...(last && { state: 'closed' as const, close_reason: 'client_close' as const }),
+    });
+    await store.flush();
+  }
+  const whole = store.readAfter(0, 10)[0]!;
+  assert.equal(whole.chunkBase, undefined);
+  assert.equal(whole.record.protocol === 'tcp' && whole.record.chunks.length, 10);
+
+  const asked: Array<[string, boolean]> = [];
+  const part = store.readAfter(0, 10, (id, open) => {
+    asked.push([id, open]);
+    return 5;
+  })[0]!;
+  assert.deepEqual(asked, [[first.id, false]]);
+  assert.equal(part.chunkBase, 4, 'read from the extent holding chunk 5');
+  const rec = part.record as TcpRecord;
+  assert.deepEqual(
+    rec.chunks.map((c) => c.data.toString()),
+    ['c4', 'c5', 'c6', 'c7', 'c8', 'c9'],
+  );
+  assert.equal(rec.state, 'closed', 'the document is the latest');
+  assert.equal(rec.duration_ms, 40);
+  // Past the end: only the last extent is read (it holds the document).
+  const tail = store.readAfter(0, 10, () => 100)[0]!;
+  assert.equal(tail.chunkBase, 8);
+  assert.equal((tail.record as TcpRecord).chunks.length, 2);
 });

@@ -69,7 +69,7 @@ test('a blackholed peer is detected by PING within seconds, and sync resumes onc
   await waitFor(() => b.stats().count === 20 && sender.connected, 'the first records and a live connection');
 
   relay.blackhole(true);
-  await waitFor(() => !sender.status().connected, 'the sender to notice the blackhole', 5000);
+  await waitFor(() => !sender.status().connected, 'the sender to notice the blackhole', 10_000);
   assert.ok((tx.metrics.failuresByReason().ping_timeout ?? 0) >= 1, 'noticed by an unanswered PING');
   await fill(a, Array.from({ length: 30 }, (_, i) => httpRecord(100 + i)));
 
@@ -93,6 +93,9 @@ test('a peer that is down at start is retried with back-off, and everything arri
   assert.equal(s.connected, false);
   assert.equal(s.pending.records, 60);
   assert.ok(s.next_retry_at !== null || s.state === 'connecting');
+  // Records arriving count at once, not after the pending figure's one-second reuse.
+  await fill(a, Array.from({ length: 5 }, (_, i) => httpRecord(100 + i)));
+  assert.equal(sender.status().pending.records, 65);
   relay.refuse(false);
-  await waitFor(() => b.stats().count === 60, 'the records once the peer accepts connections');
+  await waitFor(() => b.stats().count === 65, 'the records once the peer accepts connections');
 });

@@ -12,8 +12,8 @@ import { startNatsServer } from '../helpers/nats-server.js';
 import { fill, httpRecord, MemoryLog, openStore, tempDir, waitFor } from './helpers.js';
 import { consumerOptions, publisherOptions, recordJson, startConsumer, startPublisher } from './nats-helpers.js';
 
-async function streamMessages(url: string, stream = 'QPROXY'): Promise<number> {
-  const nc = await connect({ servers: url });
+async function streamMessages(url: string, stream = 'QPROXY', auth: { user?: string; pass?: string } = {}): Promise<number> {
+  const nc = await connect({ servers: url, ...auth });
   try {
     return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
   } finally {
@@ -113,4 +113,39 @@ test('garbage in the stream is counted and terminated; the records around it are
   assert.equal(consumer.status().last_error?.code, 'QP_ERR_NATS_MESSAGE_MALFORMED');
   assert.equal(consumer.connected, true);
   await waitFor(() => consumer.status().pending.records === 0, 'nothing left pending (the garbage was terminated)');
+});
+
+test('credentials and publish permissions are checked as the link comes up, storing nothing: refusals show at once, not at the first record', async (t) => {
+  // "rec" may use the JetStream API (so the stream setup succeeds) but not publish records.
+  const nats = await startNatsServer(t, {
+    authorization: `users: [
+      { user: rec, password: pw, permissions: { publish: { allow: ["$JS.API.>"] }, subscribe: { allow: ["_INBOX.>"] } } }
+      { user: full, password: pw }
+    ]`,
+  });
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const server = (user: string, password: string) => ({ servers: [nats.url], connectTimeoutMs: 2000, user, password });
+
+  // An empty store: no publish would ever tell; the check does.
+  const limited = await startPublisher(t, publisherOptions(a, nats.url, { server: server('rec', 'pw'), publishTimeoutMs: 60_000 }));
+  await waitFor(() => limited.status().last_error?.code === 'QP_ERR_NATS_PERMISSION', 'the publish permission refused at link-up');
+  const refused = limited.status();
+  assert.equal(refused.connected, false);
+  assert.equal(refused.last_error?.reason, 'forbidden');
+  assert.match(refused.last_error?.message ?? '', /may not publish on "qproxy\.rec\.az-a-1\.http"/);
+  await limited.close(500);
+
+  const wrong = await startPublisher(t, publisherOptions(a, nats.url, { server: server('full', 'not-the-password') }));
+  await waitFor(() => wrong.status().last_error?.code === 'QP_ERR_NATS_AUTH', 'a wrong password refused at connect');
+  assert.equal(wrong.status().last_error?.reason, 'unauthorized');
+  await wrong.close(500);
+
+  const allowed = await startPublisher(t, publisherOptions(a, nats.url, { server: server('full', 'pw') }));
+  await waitFor(() => allowed.status().state === 'connected', 'connected with every permission');
+  const count = (): Promise<number> => streamMessages(nats.url, 'QPROXY', { user: 'full', pass: 'pw' });
+  assert.equal(await count(), 0, 'the check stored nothing');
+  await fill(a, [httpRecord(1)]);
+  await waitFor(() => allowed.durableCursor === a.stats().lastSeq, 'the record published');
+  assert.equal(await count(), 1);
 });

@@ -90,11 +90,14 @@ test('a stream that stops accepting (max_msgs, discard new): the PubAck error sh
   const fifth = a.readAfter(0, 5)[4]!.seq;
   await waitFor(() => publisher.cursor === fifth, () => `the cursor on the 5th record (is ${publisher.cursor})`);
   assert.equal(publisher.status().pending.records, 7);
+  // New records count at once (the stream is full: they stay pending), not after the figure's reuse.
+  await fill(a, Array.from({ length: 3 }, (_, i) => httpRecord(100 + i)));
+  assert.equal(publisher.status().pending.records, 10);
 
   const info = await jsm.streams.info('QPROXY');
   await jsm.streams.update('QPROXY', { ...info.config, max_msgs: -1 });
   await waitFor(() => publisher.durableCursor === a.stats().lastSeq, 'the rest published once the stream has room');
-  assert.equal(await streamMessages(jsm), 12, 'each record once');
+  assert.equal(await streamMessages(jsm), 15, 'each record once');
 });
 
 test('PubAcks that never come (a no_ack stream): publish_timeout, re-sends dropped by the duplicate window, and recovery', async (t) => {

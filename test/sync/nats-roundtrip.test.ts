@@ -26,6 +26,13 @@ test('records from two Record nodes reach the Playback node intact, once each', 
   const consumer = await startConsumer(t, consumerOptions(b, nats.url));
   await waitFor(() => b.stats().count === 300, () => `300 records in B (have ${b.stats().count})`);
   await waitFor(() => p1.durableCursor === a1.stats().lastSeq && p2.durableCursor === a2.stats().lastSeq, 'both cursors at the end of their feeds');
+  // The consumer counts a message once its store write has resolved, a moment after the commit
+  // that made it visible in b.stats(): wait for the counters themselves.
+  const counted = (): boolean => {
+    const c = consumer.status();
+    return c.received.stored === 300 && c.ledger['az-a-1']?.stored === 150 && c.ledger['az-a.2*x']?.stored === 150;
+  };
+  await waitFor(counted, () => `the consumer's counters at 300 (have ${JSON.stringify(consumer.status().received)})`);
   const got = allRecords(b);
   for (const r of [...fromA1, ...fromA2]) {
     const stored = b.get(r.id);

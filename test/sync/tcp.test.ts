@@ -61,7 +61,8 @@ test('after a sender restart an open session is sent whole, and the receiver kee
   const second = await startSender(t, senderOptions(a2, port));
   await waitFor(() => chunksOf(b.get(id)) === 12 && second.status().pending.records === 0, () => `12 chunks (has ${chunksOf(b.get(id))})`);
   await fill(a2, [tcpSegment(id, 12, 2, 'closed')]);
-  await waitFor(() => (b.get(id) as TcpRecord | null)?.state === 'closed', 'the close');
+  // The store shows the commit before the receiver's ledger counts it; the acknowledgement comes after both.
+  await waitFor(() => (b.get(id) as TcpRecord | null)?.state === 'closed' && second.status().pending.records === 0, 'the close, acknowledged');
   assert.deepEqual(b.get(id), a2.get(id));
   assert.ok((receiver.status().ledger['az-a-1']?.stored ?? 0) >= 3);
 });

@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { makeTestPki, type TestPki } from '../helpers/tls.js';
 import { MemoryLog, allRecords, fill, httpRecord, openStore, senderOptions, startReceiver, startSender, syncMetrics, tempDir, waitFor } from './helpers.js';
@@ -82,6 +83,31 @@ test('a wrong token is refused (401), nothing is stored, and both sides say so o
   assert.deepEqual(receiver.status().ledger, {}, 'unauthenticated batches never reach the ledger');
 });
 
+test('a missing token is warned about at start and shows as unauthorized as soon as the link is up, with nothing to send', async (t) => {
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const b = await openStore(t, join(dir, 'b.db'));
+  const rx = syncMetrics();
+  const { port } = await startReceiver(t, { store: b, token: 'the-right-token', observer: rx.metrics });
+  // An empty store: no batch will ever be refused, only the check as the link comes up can tell.
+  const noTokenLog = new MemoryLog();
+  const noToken = await startSender(t, senderOptions(a, port, { logger: noTokenLog, backoffInitialMs: 10, backoffMaxMs: 50 }));
+  assert.equal(noTokenLog.count('warn', 'peer.token is not set'), 1, 'warned at start');
+  await waitFor(() => noToken.status().last_error?.reason === 'unauthorized', 'the token refused at link-up');
+  assert.equal(noToken.status().connected, false);
+  assert.notEqual(noToken.status().state, 'connected');
+  assert.equal(noToken.status().last_error?.code, 'QP_ERR_SYNC_UNAUTHORIZED');
+  assert.equal(noToken.status().sent.batches, 0);
+  await noToken.close(500);
+
+  const withTokenLog = new MemoryLog();
+  const withToken = await startSender(t, senderOptions(a, port, { peer: { host: '127.0.0.1', port, tls: false, token: 'the-right-token' }, logger: withTokenLog }));
+  await waitFor(() => withToken.status().state === 'connected', 'connected with the right token');
+  assert.equal(withTokenLog.count('warn', 'peer.token is not set'), 0);
+  assert.equal(b.stats().count, 0);
+  assert.match(await rx.registry.metrics(), /^qproxy_sync_batches_total\{role="receiver",outcome="ok"\} 0$/m);
+});
+
 test('an untrusted peer certificate is refused before anything is sent, with a hint to set peer.ca', async (t) => {
   const dir = await tempDir(t);
   const a = await openStore(t, join(dir, 'a.db'));
@@ -146,4 +172,43 @@ test('mutual TLS: a client certificate on the allow-list is accepted; another id
   }
   await waitFor(() => denied.log.has('TLS handshake'), 'the receiver to log the handshake failure');
   assert.equal(deniedStore.stats().count, 0);
+});
+
+test("a failed TLS handshake on the sync listener is described as it happened, with the peer's real address", async (t) => {
+  const dir = await tempDir(t);
+  const a = await openStore(t, join(dir, 'a.db'));
+  const b = await openStore(t, join(dir, 'b.db'));
+  const plain = await startReceiver(t, { store: b, tls: serverTls() });
+  // A sender that does not trust the receiver's certificate hangs up mid-handshake.
+  const untrusting = await startSender(t, senderOptions(a, plain.port, { peer: { host: 'localhost', port: plain.port, tls: true } }));
+  await waitFor(() => plain.log.has('closed the connection during the TLS handshake'), 'the hang-up described');
+  await untrusting.close(500);
+  // A sender with peer.tls false speaks h2c to the TLS port.
+  const h2c = await startSender(t, senderOptions(a, plain.port));
+  await waitFor(() => plain.log.has('does not speak TLS'), 'the plain-text client described');
+  await h2c.close(500);
+  await new Promise<void>((resolve) => {
+    const c = connect(plain.port, '127.0.0.1', () => c.end('GET / HTTP/1.1\r\nHost: b\r\n\r\n'));
+    c.on('error', () => {});
+    c.on('close', () => resolve());
+  });
+  await waitFor(() => plain.log.has('a plain HTTP client on the TLS sync port'), 'the HTTP/1 client described');
+  const lines = plain.log.lines.filter((l) => l.msg.startsWith('sync peer failed the TLS handshake'));
+  assert.equal(lines.length, 3, lines.map((l) => l.msg).join('\n'));
+  for (const line of lines) {
+    assert.match((line.obj as { address: string }).address, /^127\.0\.0\.1:\d+$/, 'the real address, even after a reset');
+    assert.equal(line.level, 'warn', 'possibly a stray client: a warning');
+    assert.doesNotMatch(line.msg, /client certificate|sync\.tls\.ca/, 'mutual TLS is not configured, so not blamed');
+  }
+  assert.match(lines[0]!.msg, /peer\.ca must hold the CA that signed sync\.tls\.tls_cert/);
+  assert.match(plain.receiver.status().last_error?.message ?? '', /^TLS handshake with 127\.0\.0\.1:\d+ failed: a plain HTTP client/);
+
+  // With mutual TLS, a sender without a client certificate is told exactly that.
+  const mutual = await startReceiver(t, { store: b, tls: serverTls(pki.ca) });
+  await startSender(t, senderOptions(a, mutual.port, { peer: { host: 'localhost', port: mutual.port, tls: true, ca: Buffer.from(pki.ca) } }));
+  await waitFor(() => mutual.log.has('the peer sent no client certificate'), 'the missing client certificate described');
+  const refused = mutual.log.lines.find((l) => l.msg.includes('the peer sent no client certificate'))!;
+  assert.equal(refused.level, 'error');
+  assert.match(refused.msg, /set peer\.cert and peer\.key on the Record node/);
+  assert.match((refused.obj as { address: string }).address, /^127\.0\.0\.1:\d+$/);
 });

@@ -53,7 +53,7 @@ test('tcp defaults: downstream TLS off, timeouts, limits, recording segments and
     downstream_tls: { enabled: false, reject_unauthorized: true },
     timeouts: { connect: 3_000, idle: 300_000 },
     limits: { max_connections: 4096 },
-    recording: { max_session_bytes: 16 * 1024 * 1024, segment_interval: 1_000, segment_bytes: 256 * 1024 },
+    recording: { max_session_bytes: 16 * 1024 * 1024, segment_interval: 1_000, segment_bytes: 256 * 1024, on_overload: 'drop' },
     balancing: {
       policy: 'round_robin',
       resolve_interval: 30_000,

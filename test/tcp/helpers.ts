@@ -18,6 +18,7 @@ import type { RecordSink } from '../../src/recording/sink.js';
 import { TcpRecorder } from '../../src/recording/tcp-recorder.js';
 import type { TcpRecorderOptions } from '../../src/recording/tcp-recorder.js';
 import { Store } from '../../src/store/index.js';
+import type { StoreOptions } from '../../src/store/index.js';
 import type { CertPair } from '../helpers/tls.js';
 
 /**
@@ -210,8 +211,8 @@ export async function startProxy(t: TestContext, o: ProxyOptions): Promise<Proxy
   return { proxy, port, discovery, observer, recorder, sink, close };
 }
 
-/** Opens a store in a fresh temp folder, closed (and removed) after the test. */
-export async function openStore(t: TestContext): Promise<Store> {
+/** Opens a store in a fresh temp folder (`over` replaces options), closed (and removed) after the test. */
+export async function openStore(t: TestContext, over: Partial<StoreOptions> = {}): Promise<Store> {
   const dir = await mkdtemp(join(tmpdir(), 'qproxy-tcp-'));
   const store = await Store.open({
     path: join(dir, 'qproxy.db'),
@@ -222,6 +223,7 @@ export async function openStore(t: TestContext): Promise<Store> {
     queueMaxRecords: 10_000,
     queueMaxBytes: 256 * 1024 * 1024,
     purgeIntervalMs: 60_000,
+    ...over,
   });
   t.after(async () => {
     await store.close();

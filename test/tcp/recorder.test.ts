@@ -4,6 +4,7 @@ import type { QRecord, TcpRecord } from '../../src/recording/model.js';
 import { TcpRecorder } from '../../src/recording/tcp-recorder.js';
 import type { TcpRecorderOptions } from '../../src/recording/tcp-recorder.js';
 import { ListSink, joined, waitFor } from './helpers.js';
+import { timerRounds } from '../helpers/timers.js';
 
 const start = { client: { address: '10.1.2.3', port: 5555 }, tls: null, downstreamTls: false };
 
@@ -78,7 +79,7 @@ test('segment_interval: an open session is offered after the interval, then only
   assert.equal(sink.segments[0]!.chunks.length, 1);
   // Nothing new: several intervals pass without another segment.
   const quiet = sink.segments.length;
-  await new Promise((r) => setTimeout(r, 100));
+  await timerRounds(20, 5);
   assert.equal(sink.segments.length, quiet);
   tap.chunk('s2c', Buffer.from('b'));
   await waitFor(() => sink.segments.length === 2, 'the segment with the new chunk');

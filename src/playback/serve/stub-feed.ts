@@ -72,7 +72,8 @@ export class StoreFollower {
 
   /** True when the page was full (more may follow). */
   private readPage(): boolean {
-    const rows = this.store.readAfter(this.cursor, PAGE);
+    // Open TCP sessions are indexed once closed: their bytes are not read before (see live-source.ts).
+    const rows = this.store.readAfter(this.cursor, PAGE, (_id, open) => (open ? Number.POSITIVE_INFINITY : 0));
     for (const row of rows) {
       this.cursor = row.seq;
       this.take(row.record);

@@ -62,7 +62,9 @@ export class LiveSource implements RecordSource {
   }
 
   next(): Promise<SourceItem[] | null> {
-    const rows = this.store.readAfter(this.cursor, BATCH);
+    // A session still open is not replayed yet (it comes back along the feed once closed), so its
+    // bytes are not read: a long session would otherwise be read whole at every append.
+    const rows = this.store.readAfter(this.cursor, BATCH, (_id, open) => (open ? Number.POSITIVE_INFINITY : 0));
     const last = rows[rows.length - 1];
     if (last) this.cursor = last.seq;
     return Promise.resolve(rows.map((r) => ({ id: r.record.id, record: r.record, seq: r.seq })));

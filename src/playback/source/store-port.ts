@@ -8,8 +8,11 @@ export interface PlaybackStore {
     next: string | null;
   };
   get(id: string): QRecord | null;
-  /** Records above feed position `seq`, ascending. */
-  readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }>;
+  /**
+   * Records above feed position `seq`, ascending. `tcpFrom` (see the store): per TCP session (id,
+   * open), the first chunk needed; earlier ones may be left out of `record.chunks`.
+   */
+  readAfter(seq: number, limit: number, tcpFrom?: (id: string, open: boolean) => number): Array<{ seq: number; record: QRecord }>;
   stats(): { lastSeq: number };
 }
 

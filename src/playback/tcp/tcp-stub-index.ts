@@ -88,6 +88,20 @@ export class TcpStubIndex {
     return out.sort((a, b) => a.started - b.started).slice(0, max);
   }
 
+  /**
+   * The session whose kept client prefix shares the most leading bytes with `received` (earliest
+   * first on a tie), and how many; null when nothing is indexed. Misses only: a scan of every sequence.
+   */
+  closest(received: Buffer): { entry: TcpEntry; common: number } | null {
+    let best: { entry: TcpEntry; common: number } | null = null;
+    for (const seq of this.byDigest.values()) {
+      const entry = seq.entries[Math.min(seq.next, seq.entries.length - 1)]!;
+      const common = commonPrefix(entry.prefix, received);
+      if (best === null || common > best.common || (common === best.common && entry.started < best.entry.started)) best = { entry, common };
+    }
+    return best;
+  }
+
   /** The conversation with this client stream was served: its sequence moves on. */
   served(digest: string): void {
     const seq = this.byDigest.get(digest);
@@ -103,4 +117,12 @@ export class TcpStubIndex {
 function prefixAgrees(prefix: Buffer, received: Buffer): boolean {
   const n = Math.min(prefix.length, received.length);
   return prefix.subarray(0, n).equals(received.subarray(0, n)) && (received.length <= prefix.length || prefix.length === PREFIX_BYTES);
+}
+
+/** How many leading bytes `a` and `b` share. */
+export function commonPrefix(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
 }

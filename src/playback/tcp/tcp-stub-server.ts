@@ -2,16 +2,18 @@
  * @module The serving TCP listener of a Playback node: a client whose bytes follow a recorded
  * session's client stream gets that session's server bytes, chunk by chunk as recorded (each as
  * soon as the client has sent what preceded it in the recording). A client that leaves every
- * recorded stream is a miss: the connection is closed.
+ * recorded stream is a miss: the connection is closed, counted (status, metrics) and logged at info
+ * with the closest recording and where the client left it — a TCP client gets no error to read.
  */
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../../core/log.js';
 import type { TcpRecord } from '../../recording/model.js';
+import { diffBodies } from '../compare/text-diff.js';
 import type { PlaybackObserver } from '../observer.js';
 import { StoreFollower } from '../serve/stub-feed.js';
 import type { PlaybackStore } from '../source/store-port.js';
-import { TcpStubIndex, clientStream, type TcpEntry } from './tcp-stub-index.js';
+import { TcpStubIndex, clientStream, commonPrefix, type TcpEntry } from './tcp-stub-index.js';
 
 export interface TcpStubOptions {
   host: string;
@@ -28,6 +30,8 @@ export interface TcpStubOptions {
 
 /** Sessions loaded per connection to choose from. */
 const MAX_CANDIDATES = 64;
+/** Miss lines logged per second at most; a client hammering the port must not flood the log. */
+const MISS_LOGS_PER_SECOND = 10;
 
 interface Loaded {
   entry: TcpEntry;
@@ -57,11 +61,14 @@ class StubConnection {
   /** Server bytes written so far (a prefix of the chosen session's server stream). */
   private sentBytes = 0;
   private over = false;
+  /** Taken now: a socket that is gone has no address left to log. */
+  private readonly client: string;
 
   constructor(
     private readonly socket: Socket,
     private readonly host: TcpStubServer,
   ) {
+    this.client = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? '?'}`;
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('end', () => this.onEnd());
     socket.on('error', () => socket.destroy());
@@ -76,7 +83,7 @@ class StubConnection {
     let next = (this.candidates ?? this.host.pick(this.received)).filter((c) => this.agrees(c));
     // Nothing sent yet (no greeting, or one the client ignored): every session may still fit.
     if (next.length === 0 && this.sentBytes === 0 && this.candidates !== null) next = this.host.pick(this.received).filter((c) => this.agrees(c));
-    if (next.length === 0) return this.miss();
+    if (next.length === 0) return this.miss(this.candidates);
     this.follow(next);
   }
 
@@ -116,9 +123,10 @@ class StubConnection {
     if (complete && (c.record.close_reason === 'server_close' || clientDone)) this.socket.end();
   }
 
-  private miss(): void {
+  /** `followed`: the sessions the client agreed with until its last bytes (null: none yet). */
+  private miss(followed: Loaded[] | null): void {
     this.over = true;
-    this.host.count('miss');
+    this.host.missed(this.client, this.received, followed);
     this.socket.end();
     this.socket.destroySoon();
   }
@@ -128,7 +136,7 @@ class StubConnection {
     this.over = true;
     const c = this.chosen;
     if (c === null) {
-      if (this.received.length > 0) this.host.count('miss');
+      if (this.received.length > 0) this.host.missed(this.client, this.received, this.candidates);
       return;
     }
     this.host.count('hit');
@@ -141,6 +149,7 @@ export class TcpStubServer {
   private readonly server: Server;
   private readonly follower: StoreFollower;
   private readonly counts = { hits: 0, misses: 0 };
+  private missLog = { since: 0, logged: 0, suppressed: 0 };
   private readonly sockets = new Set<Socket>();
   private closing: Promise<void> | null = null;
 
@@ -181,6 +190,48 @@ export class TcpStubServer {
       else out.push(load(e, r));
     }
     return out;
+  }
+
+  /** @internal A client left every recorded stream: counted, and logged with the closest recording. */
+  missed(client: string, received: Buffer, followed: Loaded[] | null): void {
+    this.count('miss');
+    const now = Date.now();
+    if (now - this.missLog.since >= 1000) this.missLog = { since: now, logged: 0, suppressed: this.missLog.suppressed };
+    if (this.missLog.logged >= MISS_LOGS_PER_SECOND) {
+      this.missLog.suppressed++;
+      return;
+    }
+    this.missLog.logged++;
+    const suppressed = this.missLog.suppressed;
+    this.missLog.suppressed = 0;
+    this.o.logger.info(
+      {
+        client,
+        received_bytes: received.length,
+        closest: this.closest(received, followed),
+        ...(suppressed > 0 && { misses_not_logged: suppressed }),
+      },
+      'tcp serve miss: no recorded session goes on like this client; connection closed',
+    );
+  }
+
+  /** The recording the client came closest to, and where it left it. */
+  private closest(received: Buffer, followed: Loaded[] | null): { id: string; matched_bytes: number; difference: string } | null {
+    let best: { record: TcpRecord; client: Buffer } | null = null;
+    let common = -1;
+    for (const c of followed ?? []) {
+      const n = commonPrefix(c.client, received);
+      if (n > common) [best, common] = [{ record: c.record, client: c.client }, n];
+    }
+    if (best === null) {
+      const found = this.index.closest(received);
+      const record = found && this.o.store.get(found.entry.id);
+      if (record?.protocol !== 'tcp') return null;
+      const client = clientStream(record);
+      [best, common] = [{ record, client }, commonPrefix(client, received)];
+    }
+    const diff = diffBodies(best.client.subarray(0, received.length), received, [], false);
+    return { id: best.record.id, matched_bytes: common, difference: (diff?.line ?? 'the recording ends here').replace(/^body/, 'client bytes') };
   }
 
   /** @internal */

@@ -79,6 +79,8 @@ export class TcpSession {
   #clientClosed = false;
   #serverClosed = false;
   #done = false;
+  /** Both sockets held by recording (`on_overload: "backpressure"`) until the store has room. */
+  #heldForRecording = false;
 
   constructor(host: SessionHost, client: Socket, clientRaw: Socket, tls: TlsInfo | null) {
     this.#host = host;
@@ -145,6 +147,22 @@ export class TcpSession {
     this.#maybeFinish();
   }
 
+  /**
+   * Recording is congested (`on_overload: "backpressure"`): both sockets stop reading until the
+   * store has room again, then each resumes unless its peer's write buffer is still full.
+   */
+  #holdForRecording(client: Socket, server: Socket): void {
+    if (this.#heldForRecording) return;
+    this.#heldForRecording = true;
+    client.pause();
+    server.pause();
+    this.#tap?.whenWritable(() => {
+      this.#heldForRecording = false;
+      if (server.writableLength < RELAY_HIGH_WATER_MARK) client.resume();
+      if (client.writableLength < RELAY_HIGH_WATER_MARK) server.resume();
+    });
+  }
+
   #relay(d: DialSuccess): void {
     const { observer, timeouts } = this.#host.opts;
     const client = this.#client;
@@ -163,17 +181,23 @@ export class TcpSession {
     // Pausing only once the buffer is past RELAY_HIGH_WATER_MARK lets a socket whose own bound is
     // Node's 16 KiB (TLS sockets) buffer a few reads ahead; write() returned false, so 'drain' comes.
     client.on('data', (chunk: Buffer) => {
-      tap?.chunk('c2s', chunk);
+      const more = tap?.chunk('c2s', chunk) ?? true;
       observer.bytes('c2s', chunk.length);
       if (!server.write(chunk) && server.writableLength >= RELAY_HIGH_WATER_MARK) client.pause();
+      if (!more) this.#holdForRecording(client, server);
     });
     server.on('data', (chunk: Buffer) => {
-      tap?.chunk('s2c', chunk);
+      const more = tap?.chunk('s2c', chunk) ?? true;
       observer.bytes('s2c', chunk.length);
       if (!client.write(chunk) && client.writableLength >= RELAY_HIGH_WATER_MARK) server.pause();
+      if (!more) this.#holdForRecording(client, server);
     });
-    server.on('drain', () => client.resume());
-    client.on('drain', () => server.resume());
+    server.on('drain', () => {
+      if (!this.#heldForRecording) client.resume();
+    });
+    client.on('drain', () => {
+      if (!this.#heldForRecording) server.resume();
+    });
     client.on('end', () => {
       this.#firstFin ??= 'client';
       server.end();

@@ -23,7 +23,7 @@ const PAGE = 256;
  */
 export class FeedReader {
   private pos = 0;
-  private page: Array<{ seq: number; record: QRecord }> = [];
+  private page: Array<{ seq: number; record: QRecord; chunkBase?: number }> = [];
 
   constructor(
     private readonly store: Pick<SenderStore, 'readAfter'>,
@@ -39,21 +39,22 @@ export class FeedReader {
   /** The next message, or null when the feed has nothing more. */
   next(): OutMessage | null {
     if (this.page.length === 0) {
-      this.page = this.store.readAfter(this.pos, PAGE);
+      // An open session is read from what the stream lacks on; a closed one whole (see above).
+      this.page = this.store.readAfter(this.pos, PAGE, (id, open) => (open ? this.watermarks.get(id) : 0));
       if (this.page.length === 0) return null;
     }
-    const { seq, record } = this.page.shift()!;
+    const { seq, record, chunkBase } = this.page.shift()!;
     this.pos = seq;
-    return toMessage(seq, record, this.watermarks);
+    return toMessage(seq, record, chunkBase ?? 0, this.watermarks);
   }
 }
 
-function toMessage(seq: number, record: QRecord, watermarks: TcpWatermarks): OutMessage {
+function toMessage(seq: number, record: QRecord, offset: number, watermarks: TcpWatermarks): OutMessage {
   if (record.protocol === 'http') return { seq, entry: { seq, record }, msgId: record.id, tcp: null };
-  const end = record.chunks.length;
+  const end = offset + record.chunks.length;
   if (record.state === 'closed') return { seq, entry: { seq, record }, msgId: record.id, tcp: { id: record.id, end, closed: true } };
-  const base = Math.min(watermarks.get(record.id), end);
-  const part = base === 0 ? record : { ...record, chunks: record.chunks.slice(base) };
+  const base = Math.max(offset, Math.min(watermarks.get(record.id), end));
+  const part = base === 0 ? record : { ...record, chunks: record.chunks.slice(base - offset) };
   return {
     seq,
     entry: { seq, record: part, chunkBase: base },

@@ -5,22 +5,27 @@ import type { UpstreamFigures } from '../sender-status.js';
 import type { SenderStore } from '../store-port.js';
 import type { PersistedPublisher } from './publisher-state.js';
 
-/** A count of what is left to send is a range scan; status and scrapes reuse it for a second. */
+/**
+ * A count of what is left to send is a range scan; status and scrapes reuse it for a second while
+ * neither the cursor nor the store's last seq moved (new records make it stale at once).
+ */
 const PENDING_TTL_MS = 1000;
 
 /** What is left to publish after the cursor, cached briefly. */
 export class PendingFigures {
-  private hit: { at: number; cursor: number; count: number; bytes: number; oldest: number | null } | null = null;
+  private hit: { at: number; cursor: number; lastSeq: number; count: number; bytes: number; oldest: number | null } | null = null;
 
   constructor(private readonly store: SenderStore) {}
 
   read(cursor: number): { count: number; bytes: number; oldest: number | null } {
     const now = Date.now();
-    if (this.hit && this.hit.cursor === cursor && now - this.hit.at < PENDING_TTL_MS) return this.hit;
     try {
+      const lastSeq = this.store.stats().lastSeq;
+      if (this.hit && this.hit.cursor === cursor && this.hit.lastSeq === lastSeq && now - this.hit.at < PENDING_TTL_MS) return this.hit;
       const { count, bytes } = this.store.countAfter(cursor);
-      const first = count > 0 ? this.store.readAfter(cursor, 1)[0]?.record : undefined;
-      this.hit = { at: now, cursor, count, bytes, oldest: first ? recordTime(first) : null };
+      // Only its time is needed: none of a TCP session's chunks are read.
+      const first = count > 0 ? this.store.readAfter(cursor, 1, () => Number.POSITIVE_INFINITY)[0]?.record : undefined;
+      this.hit = { at: now, cursor, lastSeq, count, bytes, oldest: first ? recordTime(first) : null };
     } catch {
       // The store is closing: report what was known.
       return this.hit ?? { count: 0, bytes: 0, oldest: null };

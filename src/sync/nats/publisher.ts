@@ -15,6 +15,7 @@ import { NatsLink, type NatsServerOptions } from './connection.js';
 import { FeedReader, type OutMessage } from './feed-reader.js';
 import { NatsError, classifyNatsError } from './nats-error.js';
 import { pubAckOf } from './pub-ack.js';
+import { checkPublishPermission } from './publish-check.js';
 import { PublisherState } from './publisher-state.js';
 import type { PublisherStatus } from '../../core/documents.js';
 import { PendingFigures, publisherStatus, type PublisherLive } from './publisher-status.js';
@@ -174,6 +175,8 @@ export class NatsPublisher {
 
   private async setup(nc: NatsConnection): Promise<void> {
     const facts = await ensureStream(await jetstreamManager(nc), this.opts.stream, 'publisher', this.opts.logger);
+    const s = this.opts.subjects;
+    await checkPublishPermission(nc, [s.record(this.opts.nodeId, 'http'), s.record(this.opts.nodeId, 'tcp'), s.part('link-check', 0)], this.opts.publishTimeoutMs, this.link.label);
     const payload = nc.info?.max_payload ?? 1024 * 1024;
     const limit = facts.maxMsgSize > 0 ? Math.min(payload, facts.maxMsgSize) : payload;
     this.maxMessage = Math.max(1024, limit - HEADROOM);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { HttpRecord } from '../../src/recording/model.js';
-import { CountingObserver, MemoryLogger, binary, makeRecord, openStore } from './helpers.js';
+import { httpDoc } from '../../src/store/record-codec.js';
+import { CountingObserver, MemoryLogger, binary, makeRecord, openStore, segmentFrames } from './helpers.js';
 
 const CHUNK = 256 * 1024;
 
@@ -14,57 +15,62 @@ function withBodies(r: HttpRecord, req: number, res: number): HttpRecord {
 
 interface RowLayout {
   id: string;
-  req: number | null;
-  res: number | null;
+  doc: string;
+  inline: number;
+  seg: number;
+  off: number;
+  len: number;
   size_bytes: number;
-  doc_len: number;
 }
 
-function layout(path: string): { rows: RowLayout[]; chunks: Array<{ id: string; part: string; idx: number; len: number }> } {
+function rows(path: string): RowLayout[] {
   const db = new Database(path, { readonly: true });
   try {
-    const rows = db
+    return db
       .prepare(
-        `SELECT id, length(req_body) AS req, length(res_body) AS res, size_bytes, length(CAST(doc AS BLOB)) AS doc_len
-         FROM records ORDER BY seq`,
+        `SELECT id, doc, (req_body IS NOT NULL) + (res_body IS NOT NULL) AS inline, seg, off, len, size_bytes FROM records ORDER BY seq`,
       )
       .all() as RowLayout[];
-    const chunks = db
-      .prepare('SELECT r.id, c.part, c.idx, length(c.data) AS len FROM chunks c JOIN records r ON r.seq = c.record_seq ORDER BY c.record_seq, c.part, c.idx')
-      .all() as Array<{ id: string; part: string; idx: number; len: number }>;
-    return { rows, chunks };
   } finally {
     db.close();
   }
 }
 
-test('bodies up to one chunk are stored inline, larger ones as chunk rows, and both read back whole', async (t) => {
+test('payloads go to segment frames (an empty body has none); SQLite keeps the index row only', async (t) => {
   const { store, path } = await openStore(t);
   const small = withBodies(makeRecord(), 0, 1024);
   const exact = withBodies(makeRecord(), CHUNK, 1);
-  const mixed = withBodies(makeRecord(), CHUNK + 10, 300);
+  const large = withBodies(makeRecord(), 3 * CHUNK + 10, 300);
   const noResponse = makeRecord({ response: null, status: 502, error: { code: 'ECONNREFUSED', message: 'refused' } });
-  const all = [small, exact, mixed, noResponse];
+  const all = [small, exact, large, noResponse];
   for (const r of all) assert.equal(store.offer(r), true);
   await store.flush();
 
-  const { rows, chunks } = layout(path);
+  const layout = rows(path);
+  assert.deepEqual(layout.map((r) => [r.id, r.doc, r.inline]), all.map((r) => [r.id, '', 0]));
+  const frames = segmentFrames(path);
   assert.deepEqual(
-    rows.map((r) => [r.id, r.req, r.res]),
+    frames.map((f) => [f.kind, f.length]),
     [
-      [small.id, 0, 1024],
-      [exact.id, CHUNK, 1],
-      [mixed.id, null, 300],
-      [noResponse.id, 5, null],
+      ['doc', Buffer.byteLength(httpDoc(small))],
+      ['responseBody', 1024],
+      ['doc', Buffer.byteLength(httpDoc(exact))],
+      ['requestBody', CHUNK],
+      ['responseBody', 1],
+      ['doc', Buffer.byteLength(httpDoc(large))],
+      ['requestBody', 3 * CHUNK + 10],
+      ['responseBody', 300],
+      ['doc', Buffer.byteLength(httpDoc(noResponse))],
+      ['requestBody', 5],
     ],
   );
-  assert.deepEqual(chunks, [
-    { id: mixed.id, part: 'request.body', idx: 0, len: CHUNK },
-    { id: mixed.id, part: 'request.body', idx: 1, len: 10 },
-  ]);
-  // size_bytes is the body bytes plus the document, whichever way the bodies are stored.
-  const bodyBytes = [1024, CHUNK + 1, CHUNK + 10 + 300, 5];
-  rows.forEach((r, i) => assert.equal(r.size_bytes, bodyBytes[i]! + r.doc_len));
+  // Each row references its extent: its frames back to back; the extents follow each other.
+  const docs = frames.filter((f) => f.kind === 'doc');
+  layout.forEach((r, i) => assert.equal(r.off, docs[i]!.off));
+  for (let i = 1; i < layout.length; i++) assert.equal(layout[i]!.off, layout[i - 1]!.off + layout[i - 1]!.len);
+  // size_bytes is the body bytes plus the document.
+  const bodyBytes = [1024, CHUNK + 1, 3 * CHUNK + 10 + 300, 5];
+  layout.forEach((r, i) => assert.equal(r.size_bytes, bodyBytes[i]! + Buffer.byteLength(httpDoc(all[i]!))));
 
   for (const r of all) assert.deepEqual(store.get(r.id), r);
   const fed = store.readAfter(0, 10);
@@ -77,10 +83,10 @@ test('bodies up to one chunk are stored inline, larger ones as chunk rows, and b
     [1, 2, 3, 4],
   );
   const back = store.get(small.id) as HttpRecord | null;
-  assert.ok(Buffer.isBuffer(back?.request.body.data), 'an empty inline body reads back as a Buffer');
+  assert.ok(Buffer.isBuffer(back?.request.body.data), 'an empty body reads back as a Buffer');
 });
 
-test('records fed to another store through ingest keep both layouts and the same sizes', async (t) => {
+test('records fed to another store through ingest are framed the same way and keep the same sizes', async (t) => {
   const a = await openStore(t);
   const b = await openStore(t);
   const records = [withBodies(makeRecord(), 10, 2000), withBodies(makeRecord(), 3 * CHUNK, 0)];
@@ -91,7 +97,12 @@ test('records fed to another store through ingest keep both layouts and the same
   assert.equal(result.stored, 2);
   for (const r of records) assert.deepEqual(b.store.get(r.id), r);
   assert.deepEqual(b.store.stats().bytes, a.store.stats().bytes);
-  assert.deepEqual(layout(b.path), layout(a.path));
+  const strip = (l: RowLayout[]): unknown[] => l.map(({ id, off, len, size_bytes }) => [id, off, len, size_bytes]);
+  assert.deepEqual(strip(rows(b.path)), strip(rows(a.path)));
+  assert.deepEqual(
+    segmentFrames(b.path).map((f) => f.payload),
+    segmentFrames(a.path).map((f) => f.payload),
+  );
 });
 
 test('totals stay exact across batches, duplicates, deletes and ingest', async (t) => {

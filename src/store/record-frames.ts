@@ -1,0 +1,214 @@
+/**
+ * How a record becomes the frames of one extent in a segment (see segment-format.ts), and back:
+ *
+ * ```
+ * HTTP extent = DOC [REQUEST_BODY] [RESPONSE_BODY]     (an empty body has no frame)
+ * TCP  extent = DOC [TCP]                              (the chunks of this write, tcp-frames.ts layout)
+ * ```
+ *
+ * DOC is the record's JSON without payload bytes, exactly what the v1 store kept in `records.doc`.
+ * Body and chunk bytes are never copied on the way in: the frame list references the captured
+ * Buffers, and only headers and the JSON text are written into a per-batch arena. A TCP session
+ * written in several extents has a DOC in each (the latest totals and state); the last one wins.
+ */
+import { StoreError } from '../core/errors.js';
+import type { HttpRecord, QRecord, TcpChunk, TcpRecord } from '../recording/model.js';
+import { FRAME_HEADER_BYTES, FrameKind, readFrame, writeFrameHeader } from './segment-format.js';
+import type { PendingExtent } from './segment-log.js';
+import { formatEndpoint, httpDoc, tcpDoc, type IndexColumns } from './record-codec.js';
+import { FRAME_HEADER_BYTES as CHUNK_HEADER_BYTES, unframeTcpChunks, writeChunkHeader } from './tcp-frames.js';
+
+/** Arena buffers are allocated this large (or larger, for one large document). */
+const ARENA_BYTES = 256 * 1024;
+
+/** Bits of `records.marks`: what the index says about a record without reading its frames. */
+export const Marks = {
+  requestTruncated: 1,
+  /** HTTP: the response body was truncated; TCP: the session's bytes were. */
+  responseTruncated: 2,
+  redacted: 4,
+} as const;
+
+/**
+ * Where the headers and JSON documents of one batch are written: a few large buffers instead of
+ * one small allocation per frame. The Buffers it hands out stay valid until the batch is written.
+ */
+export class FrameArena {
+  private buf = Buffer.allocUnsafe(0);
+  private at = 0;
+
+  /** A fresh region of `n` bytes. */
+  take(n: number): { buf: Buffer; at: number } {
+    if (this.buf.byteLength - this.at < n) {
+      this.buf = Buffer.allocUnsafe(Math.max(ARENA_BYTES, n));
+      this.at = 0;
+    }
+    const region = { buf: this.buf, at: this.at };
+    this.at += n;
+    return region;
+  }
+}
+
+/** A record ready for the log: its frames and its index columns. */
+export interface FramedRecord extends PendingExtent {
+  columns: IndexColumns;
+}
+
+function marksOf(record: QRecord): number {
+  let m = record.redacted.length > 0 ? Marks.redacted : 0;
+  if (record.protocol === 'tcp') return record.truncated ? m | Marks.responseTruncated : m;
+  if (record.request.body.truncated) m |= Marks.requestTruncated;
+  if (record.response?.body.truncated) m |= Marks.responseTruncated;
+  return m;
+}
+
+/** The DOC frame (header and text in one arena region) plus room for `extraHeaders` more frame headers right after it. */
+function docFrame(arena: FrameArena, doc: string, extraHeaders: number): { region: Buffer; docBytes: number } {
+  const docBytes = Buffer.byteLength(doc);
+  const { buf, at } = arena.take(FRAME_HEADER_BYTES + docBytes + extraHeaders * FRAME_HEADER_BYTES);
+  buf.write(doc, at + FRAME_HEADER_BYTES, docBytes, 'utf8');
+  writeFrameHeader(buf, at, FrameKind.doc, [buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + docBytes)], docBytes);
+  return { region: buf.subarray(at, at + FRAME_HEADER_BYTES + docBytes + extraHeaders * FRAME_HEADER_BYTES), docBytes };
+}
+
+function frameHttp(record: HttpRecord, arena: FrameArena): FramedRecord {
+  const doc = httpDoc(record);
+  const req = record.request.body.data;
+  const res = record.response?.body.data ?? null;
+  const bodies: Array<[FrameKind, Buffer]> = [];
+  if (req.byteLength > 0) bodies.push([FrameKind.requestBody, req]);
+  if (res && res.byteLength > 0) bodies.push([FrameKind.responseBody, res]);
+  const { region, docBytes } = docFrame(arena, doc, bodies.length);
+  // The first body header shares the DOC frame's region; later ones have their own slice of it.
+  const pieces: Uint8Array[] = [];
+  let cut = FRAME_HEADER_BYTES + docBytes;
+  let from = 0;
+  let length = cut;
+  for (const [kind, data] of bodies) {
+    writeFrameHeader(region, cut, kind, [data], data.byteLength);
+    pieces.push(region.subarray(from, cut + FRAME_HEADER_BYTES), data);
+    from = cut += FRAME_HEADER_BYTES;
+    length += FRAME_HEADER_BYTES + data.byteLength;
+  }
+  if (bodies.length === 0) pieces.push(region);
+  const payload = req.byteLength + (res?.byteLength ?? 0);
+  return { pieces, length, columns: columnsOf(record, docBytes + payload, marksOf(record), null) };
+}
+
+function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
+  const doc = tcpDoc(record);
+  const chunks = record.chunks;
+  const { region, docBytes } = docFrame(arena, doc, chunks.length > 0 ? 1 : 0);
+  if (chunks.length === 0) {
+    return { pieces: [region], length: region.byteLength, columns: columnsOf(record, docBytes, marksOf(record), 0) };
+  }
+  const heads = arena.take(chunks.length * CHUNK_HEADER_BYTES);
+  const payload: Uint8Array[] = [];
+  let payloadBytes = 0;
+  let dataBytes = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i]!;
+    const at = heads.at + i * CHUNK_HEADER_BYTES;
+    writeChunkHeader(heads.buf, at, c.dir, c.t_us, c.data.byteLength);
+    payload.push(heads.buf.subarray(at, at + CHUNK_HEADER_BYTES), c.data);
+    payloadBytes += CHUNK_HEADER_BYTES + c.data.byteLength;
+    dataBytes += c.data.byteLength;
+  }
+  const cut = FRAME_HEADER_BYTES + docBytes;
+  writeFrameHeader(region, cut, FrameKind.tcp, payload, payloadBytes);
+  return {
+    pieces: [region, ...payload],
+    length: region.byteLength + payloadBytes,
+    columns: columnsOf(record, docBytes + dataBytes, marksOf(record), chunks.length),
+  };
+}
+
+function columnsOf(record: QRecord, sizeBytes: number, marks: number, nchunks: number | null): IndexColumns {
+  const http = record.protocol === 'http' ? record : null;
+  return {
+    id: record.id,
+    protocol: record.protocol,
+    node_id: record.node_id,
+    // The column orders pages and cursors; the exact value stays in the document.
+    started_at: Math.trunc(record.started_at),
+    duration_ms: record.duration_ms,
+    size_bytes: sizeBytes,
+    method: http ? http.request.method : null,
+    url: http ? http.request.url : null,
+    status: record.protocol === 'http' ? record.status : null,
+    client: formatEndpoint(record.client),
+    downstream: record.downstream,
+    bytes_in: http ? http.request.body.size : (record as TcpRecord).bytes_in,
+    bytes_out: http ? (http.response?.body.size ?? 0) : (record as TcpRecord).bytes_out,
+    error: record.error?.code ?? null,
+    state: record.protocol === 'tcp' ? record.state : null,
+    marks,
+    nchunks,
+  };
+}
+
+/** Turns a record into the frames of one extent and its index columns. Payload Buffers are referenced, not copied. */
+export function frameRecord(record: QRecord, arena: FrameArena): FramedRecord {
+  return record.protocol === 'tcp' ? frameTcp(record, arena) : frameHttp(record, arena);
+}
+
+function damaged(id: string, what: string): StoreError {
+  return new StoreError('QP_ERR_STORE_DAMAGED', `record ${id} is damaged: ${what}; it cannot be read (delete it, or restore the store from a backup)`);
+}
+
+/** The frames of one extent, checked: any fault makes the record damaged. */
+function framesOf(id: string, extent: Buffer, where: string): Array<{ kind: FrameKind; payload: Buffer }> {
+  const frames: Array<{ kind: FrameKind; payload: Buffer }> = [];
+  for (let at = 0; at < extent.byteLength; ) {
+    const f = readFrame(extent, at);
+    if (typeof f === 'string') {
+      const why = f === 'checksum' ? 'fails its checksum' : f === 'short' ? 'is cut short' : 'has an unknown kind (written by a newer QProxy?)';
+      throw damaged(id, `the frame at ${where}+${at} ${why}`);
+    }
+    frames.push(f);
+    at += FRAME_HEADER_BYTES + f.payload.byteLength;
+  }
+  return frames;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Rebuilds a record from its extents in write order. `base` is what a v1 row already held (its
+ * document and TCP chunks) when extents were appended to it after the upgrade. Throws StoreError
+ * `QP_ERR_STORE_DAMAGED` when a frame fails its checksum or the extents hold no document.
+ */
+export function readRecord(id: string, extents: ReadonlyArray<{ bytes: Buffer; where: string }>, base: QRecord | null = null): QRecord {
+  let doc: Buffer | null = null;
+  let req: Buffer | null = null;
+  let res: Buffer | null = null;
+  const tcp: Buffer[] = [];
+  for (const e of extents) {
+    for (const f of framesOf(id, e.bytes, e.where)) {
+      if (f.kind === FrameKind.doc) doc = f.payload;
+      else if (f.kind === FrameKind.requestBody) req = f.payload;
+      else if (f.kind === FrameKind.responseBody) res = f.payload;
+      else tcp.push(f.payload);
+    }
+  }
+  if (doc === null && base === null) throw damaged(id, 'none of its frames is its document');
+  let record: QRecord;
+  try {
+    record = doc === null ? base! : (JSON.parse(doc.toString('utf8')) as QRecord);
+  } catch {
+    throw damaged(id, 'its document is not JSON');
+  }
+  if (record.protocol === 'tcp') {
+    let chunks: TcpChunk[];
+    try {
+      chunks = unframeTcpChunks(tcp);
+    } catch (err) {
+      throw damaged(id, (err as Error).message);
+    }
+    record.chunks = base?.protocol === 'tcp' ? [...base.chunks, ...chunks] : chunks;
+    return record;
+  }
+  record.request.body.data = req ?? EMPTY;
+  if (record.response) record.response.body.data = res ?? EMPTY;
+  return record;
+}
