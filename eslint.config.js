@@ -1,5 +1,6 @@
 // Typed lint: the rules that catch real proxy bugs (floating promises, misused promises) need type info.
 import tseslint from 'typescript-eslint';
+import importBoundaries from './eslint.boundaries.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
@@ -20,5 +21,8 @@ export default tseslint.config(
     },
   },
   { files: ['src/cli.ts', 'test/**', 'scripts/**', 'bench/**'], rules: { 'no-restricted-properties': 'off' } },
-  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
+  // CommonJS on purpose: eslint-module-utils loads import resolvers with require().
+  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  ...importBoundaries,
 );

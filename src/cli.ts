@@ -10,8 +10,8 @@ import { parseArgs } from 'node:util';
 import { API_COMMANDS, type Command, type CommandIo } from './commands/index.js';
 import { ENV_OVERRIDES } from './config/env.js';
 import { checkConfigFile, loadConfig } from './config/load.js';
-import { ConfigError, QProxyError, errorMessage } from './errors.js';
-import { createLogger } from './log.js';
+import { ConfigError, QProxyError, errorMessage } from './core/errors.js';
+import { createLogger } from './core/log.js';
 import type { QProxyNode } from './node/node.js';
 
 const EXIT_OK = 0;

@@ -1,4 +1,4 @@
-import { ConfigError, QProxyError } from '../errors.js';
+import { ConfigError, QProxyError } from '../core/errors.js';
 
 /** Codes the API answers with, besides those of the components behind it. */
 export type ApiErrorCode =

@@ -14,8 +14,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
-import { ListenError, errorMessage } from '../errors.js';
+import type { Logger } from '../core/log.js';
+import { ListenError, errorMessage } from '../core/errors.js';
+import { listen } from '../core/listen.js';
 import { httpServerTimeouts } from '../net/http-server-timeouts.js';
 import { ApiError, UnsafeBindError, errorReply } from './api-errors.js';
 import { BearerAuth } from './bearer-auth.js';
@@ -46,7 +47,7 @@ export interface ApiOptions {
   /** Extra names the API may be called by (besides loopback names and the bound address). */
   allowedHosts: string[];
   records: ApiRecords;
-  /** The whole /api/status document, built by the wiring. */
+  /** The whole /api/status document (a StatusDoc, core/documents.ts), built by the wiring; served as it is. */
   status: () => object;
   metrics: { render(): Promise<string>; contentType: string };
   /** /readyz: true when ready; false while the node drains; a reason when something else is wrong (e.g. the store file). */
@@ -160,24 +161,13 @@ export class ApiServer {
 
   private async start(): Promise<AddressInfo> {
     await this.assertSafeBind();
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(
-          new ListenError(
-            `the API could not listen on ${this.o.host}:${this.o.port} (${err.code ?? errorMessage(err)}); ` +
-              'free the port or choose another api.port/api.host',
-            { cause: err },
-          ),
-        );
-      };
-      this.server.once('error', onError);
-      this.server.listen({ host: this.o.host, port: this.o.port }, () => {
-        this.server.off('error', onError);
-        resolve();
-      });
-    });
+    const address = await listen(
+      this.server,
+      this.o.host,
+      this.o.port,
+      (err) => `the API could not listen on ${this.o.host}:${this.o.port} (${err.code ?? errorMessage(err)}); free the port or choose another api.port/api.host`,
+    );
     this.server.on('error', (err) => this.log.error({ err }, 'API server error'));
-    const address = this.server.address() as AddressInfo;
     this.hosts.bound(this.o.host, address.address);
     this.log.info({ address: address.address, port: address.port, auth: this.auth.enabled }, 'API listening');
     return address;

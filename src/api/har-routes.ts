@@ -14,11 +14,11 @@
  * the import asks (`replay=true`: an on-demand replay of exactly those records); the live replay
  * passes over them.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import { recordsToHar } from '../har/export.js';
-import { QProxyError, errorMessage } from '../errors.js';
+import { QProxyError, errorMessage } from '../core/errors.js';
 import { importHar, parseHarText } from '../har/import.js';
-import type { ReplaysApi } from '../playback/replay-params.js';
+import type { ReplaysApi } from '../playback/index.js';
 import type { HttpRecord, QRecord } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
 import { listFiltered, parseRecordFilter } from './records-filter.js';
@@ -106,7 +106,7 @@ function importParams(params: URLSearchParams): { nodeId?: string; replay: boole
 /** The on-demand replay of an import's records; the records stay imported if it cannot start. */
 function replayImport(replays: ReplaysApi, ids: string[]): { id: string } {
   try {
-    return replays.create({ ids, filter: {} }) as { id: string };
+    return replays.create({ ids, filter: {} });
   } catch (err) {
     if (!(err instanceof QProxyError)) throw err;
     throw new QProxyError(err.code, `the ${ids.length} records were imported, but their replay could not start: ${errorMessage(err)}; replay them later with POST /api/replays {"ids": [...]} (importing the file again lists the ids and stores nothing)`, { cause: err });

@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ApiError } from './api-errors.js';
-import { isLoopbackAddress, isLoopbackHost, isUnspecifiedAddress } from '../ip-address.js';
+import { isLoopbackAddress, isLoopbackHost, isUnspecifiedAddress } from '../core/ip-address.js';
 
 export { isLoopbackAddress, isLoopbackHost, isUnspecifiedAddress };
 

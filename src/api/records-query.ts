@@ -1,5 +1,5 @@
 import { ApiError } from './api-errors.js';
-import { parseIso8601 } from './iso8601.js';
+import { parseIso8601 } from '../core/iso8601.js';
 
 /** What `GET /api/records` asks the store for. Times are epoch milliseconds, inclusive. */
 export interface RecordQuery {

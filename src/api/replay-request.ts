@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { headerName, jsonPath, nonEmpty, regexSource } from '../config/fields.js';
 import { methodList, pathGlob, safetyAction, safetyRuleSchema } from '../config/schema-playback.js';
 import { MAX_TIMER_MS, duration } from '../config/units.js';
-import type { ReplayRequest } from '../playback/replay-params.js';
+import type { ReplayRequest } from '../playback/index.js';
 import { ApiError } from './api-errors.js';
-import { parseIso8601 } from './iso8601.js';
+import { parseIso8601 } from '../core/iso8601.js';
 
 /** Ids in one `ids` replay. */
 export const MAX_IDS = 10_000;

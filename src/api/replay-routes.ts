@@ -9,15 +9,14 @@
  *   GET    /api/replays/{id}/results?status=mismatch&limit=N&cursor=C         → 200 {results, next}
  *   GET    /api/replays/{id}/results/{record_id}   one result, both answers side by side → 200
  */
-import type { Logger } from 'pino';
-import type { ResponseSide } from '../playback/compare/types.js';
-import type { ReplaysApi, ResultDetail } from '../playback/replay-params.js';
+import type { Logger } from '../core/log.js';
+import type { ReplaysApi, ResponseSide, ResultDetail } from '../playback/index.js';
 import { ApiError } from './api-errors.js';
 import { bodyToJson } from './record-json.js';
 import { parseReplayRequest } from './replay-request.js';
 import type { RequestContext, Route } from './router.js';
 
-export type { ReplaysApi } from '../playback/replay-params.js';
+export type { ReplaysApi } from '../playback/index.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;

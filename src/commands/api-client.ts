@@ -3,7 +3,7 @@
  * that tell the user what to do (start the node, fix the URL, set the token).
  */
 import { Agent, request } from 'undici';
-import { QProxyError, errorMessage } from '../errors.js';
+import { QProxyError, errorMessage } from '../core/errors.js';
 import type { ApiTarget } from './args.js';
 
 /** The API answered with an error status; `apiCode` is the API's own `code` when it sent one. */

@@ -3,8 +3,8 @@
  * command has (`--api`, `--token`, `--help`), relative times and checked numbers.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseIso8601 } from '../api/iso8601.js';
-import { QProxyError, errorMessage } from '../errors.js';
+import { parseIso8601 } from '../core/iso8601.js';
+import { QProxyError, errorMessage } from '../core/errors.js';
 
 /** A bad command line: the command prints its usage and exits with code 2. */
 export class UsageError extends QProxyError {

@@ -7,7 +7,7 @@
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CaError, errorMessage } from '../errors.js';
+import { CaError, errorMessage } from '../core/errors.js';
 import { createCa, describeCertificate } from '../tls/index.js';
 import { UsageError, parseCommandArgs } from './args.js';
 import { EXIT, runCommand, type CommandIo } from './command.js';

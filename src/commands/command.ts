@@ -2,7 +2,7 @@
  * The frame every API command runs in: its streams and environment (passed in, so commands never
  * reach for process globals), usage on --help, and the mapping from errors to exit codes.
  */
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
 import { UsageError } from './args.js';
 import type { OutStream } from './terminal.js';
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { QProxyError, errorMessage } from '../errors.js';
+import { QProxyError, errorMessage } from '../core/errors.js';
 import { ApiClient } from './api-client.js';
 import { COMMON_OPTIONS, UsageError, apiTarget, parseCommandArgs, positionals } from './args.js';
 import { EXIT, runCommand, type CommandIo } from './command.js';

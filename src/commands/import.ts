@@ -3,7 +3,7 @@
  * into a Playback node's store, through `POST /api/records?format=har`.
  */
 import { readFile } from 'node:fs/promises';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { ApiClient } from './api-client.js';
 import { COMMON_OPTIONS, UsageError, apiTarget, parseCommandArgs, positionals } from './args.js';
 import { EXIT, runCommand, type CommandIo } from './command.js';

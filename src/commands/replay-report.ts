@@ -2,8 +2,7 @@
  * How a finished replay is shown: the summary block, the live progress line, and the worst
  * differences read from its results.
  */
-import type { ReplayResult } from '../playback/results/result.js';
-import type { ReplayDoc } from '../playback/replay-run.js';
+import type { ReplayDoc, ReplayResult } from '../core/documents.js';
 import type { ApiClient } from './api-client.js';
 import { formatDuration, formatRate, truncate } from './table.js';
 import type { Style } from './terminal.js';

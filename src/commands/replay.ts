@@ -3,7 +3,7 @@
  * print the summary and the worst differences, and exit 3 when the success rate is below
  * `--min-success` (for CI pipelines).
  */
-import type { ReplayDoc } from '../playback/replay-run.js';
+import type { ReplayDoc } from '../core/documents.js';
 import { ApiClient, ApiRequestError } from './api-client.js';
 import { COMMON_OPTIONS, UsageError, apiTarget, intOption, numberOption, parseCommandArgs, positionals, timeOption } from './args.js';
 import { EXIT, runCommand, type CommandIo } from './command.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
 import { applyEnvOverrides } from './env.js';
 import { checkConfigFiles, mapFilePaths } from './files.js';
 import { formatIssues } from './issues.js';

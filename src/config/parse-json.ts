@@ -3,7 +3,7 @@
  * after property value`. Node 20's V8 gives a position for most syntax errors but not for
  * "Unexpected token" ones, so that case is located by parsing growing prefixes.
  */
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
 
 /**
  * Parses `text` (a leading byte-order mark is ignored).

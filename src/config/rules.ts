@@ -2,7 +2,7 @@
  * Rules that span fields, checked after the per-field schemas. They may run on a config that also
  * has field errors (so everything is reported at once), hence the defensive type checks.
  */
-import { isLoopbackAddress } from '../ip-address.js';
+import { isLoopbackAddress } from '../core/ip-address.js';
 import { natsRules } from './schema-nats.js';
 import { syncRules } from './schema-sync.js';
 

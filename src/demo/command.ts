@@ -2,7 +2,7 @@
  * `qproxy demo` (`npm run demo`): QProxy's whole point in one command, on loopback, with no setup.
  * See {@link DEMO_USAGE} for the flags and exit codes; src/demo/run.ts for what one run does.
  */
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { watchStopSignals } from './lifecycle.js';
 import { DEMO_USAGE, parseDemoArgs, type DemoOptions } from './options.js';
 import { DemoRun, EXIT_INTERRUPTED } from './run.js';

@@ -3,7 +3,7 @@
  * to try — rather than reaching into the node objects.
  */
 import { Agent, request } from 'undici';
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
 
 /** The parts of `GET /api/status` the demo shows (SPEC §7). */
 export interface NodeStatus {

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { pino } from 'pino';
 import type { QProxyConfig } from '../config/schema.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../core/log.js';
 import { QProxyNode, type NodeAddresses } from '../node/node.js';
 
 /** A started node. */

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/units.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
 
 /** What `qproxy demo` was asked to do. */
 export interface DemoOptions {

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { errorMessage, QProxyError } from '../errors.js';
+import { errorMessage, QProxyError } from '../core/errors.js';
 import { makeDemoCerts, type DemoCerts } from './certs.js';
 import { demoPorts, playbackConfig, recordConfig, writeAndLoad } from './configs.js';
 import { exploreLines, setupLines, type Setup } from './explore.js';

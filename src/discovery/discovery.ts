@@ -1,7 +1,9 @@
-import { QProxyError, errorMessage } from '../errors.js';
-import type { Endpoint, EndpointStateName, PassiveOptions } from './endpoint.js';
+import { QProxyError, errorMessage } from '../core/errors.js';
+import type { EndpointStatus } from '../core/documents.js';
+import type { Endpoint, PassiveOptions } from './endpoint.js';
 import { EndpointState } from './endpoint.js';
-import type { DiscoveryLogger, DiscoveryOptions } from './options.js';
+import type { Logger } from '../core/log.js';
+import type { DiscoveryOptions } from './options.js';
 import { validateOptions } from './options.js';
 import type { SelectionPolicy } from './policy.js';
 import { policies } from './policy.js';
@@ -15,27 +17,10 @@ import { formatHostPort } from './target.js';
 /** How soon a host name that never resolved is tried again when `resolveIntervalMs` is 0 or longer. */
 const UNRESOLVED_RETRY_MS = 5_000;
 
-/** One row of {@link Discovery.snapshot} (the status API prints it as is). */
-export interface EndpointSnapshot {
-  endpoint: string;
-  target: string;
-  /** Verdict of active health checks (true when none are configured). */
-  healthy: boolean;
-  /** ISO 8601 end of the current passive ejection, or null. */
-  ejected_until: string | null;
-  active: number;
-  consecutive_failures: number;
-  total_failures: number;
-  /** `ejected` wins over `unhealthy`; both take the endpoint out of rotation unless in panic. */
-  state: EndpointStateName;
-  /** Gone from DNS, kept until its in-flight uses end; never picked. */
-  retiring: boolean;
-}
-
 /** Endpoint rows plus `panic`: true when nothing is available and pick() is trying every endpoint. */
-export type DiscoverySnapshot = EndpointSnapshot[] & { panic: boolean };
+export type DiscoverySnapshot = EndpointStatus[] & { panic: boolean };
 
-const silent: DiscoveryLogger = { info: () => undefined, warn: () => undefined };
+const silent: Pick<Logger, 'info' | 'warn'> = { info: () => undefined, warn: () => undefined };
 
 function nonEmpty<T>(a: T[]): a is [T, ...T[]] {
   return a.length > 0;
@@ -64,7 +49,7 @@ export class Discovery {
   readonly #passive: PassiveOptions;
   readonly #resolveIntervalMs: number;
   readonly #lookup: Lookup;
-  readonly #log: DiscoveryLogger;
+  readonly #log: Pick<Logger, 'info' | 'warn'>;
   readonly #now: () => number;
   /** Per target, endpoints by key; Map order (resolver order) is the order round-robin follows. */
   readonly #byTarget: Array<Map<string, EndpointState>>;

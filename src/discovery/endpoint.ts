@@ -1,3 +1,4 @@
+import type { EndpointStatus } from '../core/documents.js';
 import type { DiscoveryTarget } from './target.js';
 import { formatHostPort } from './target.js';
 
@@ -23,7 +24,7 @@ export interface PassiveOptions {
   maxEjectionMs: number;
 }
 
-export type EndpointStateName = 'healthy' | 'unhealthy' | 'ejected';
+export type EndpointStateName = EndpointStatus['state'];
 
 /**
  * Mutable state behind an {@link Endpoint}: in-flight count, the active-check verdict and passive

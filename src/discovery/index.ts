@@ -3,9 +3,9 @@
  * `errors.ts`: nothing here may import from `proxy/` or `config/`.
  */
 export { Discovery } from './discovery.js';
-export type { DiscoverySnapshot, EndpointSnapshot } from './discovery.js';
+export type { DiscoverySnapshot } from './discovery.js';
 export type { Endpoint, EndpointStateName, PassiveOptions } from './endpoint.js';
-export type { DiscoveryLogger, DiscoveryOptions } from './options.js';
+export type { DiscoveryOptions } from './options.js';
 export { leastConnections, policies, roundRobin } from './policy.js';
 export type { PolicyName, SelectionPolicy } from './policy.js';
 export type { HealthCheckOptions } from './probe.js';

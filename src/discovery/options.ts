@@ -1,4 +1,5 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import type { PassiveOptions } from './endpoint.js';
 import type { PolicyName } from './policy.js';
 import { policies } from './policy.js';
@@ -6,11 +7,6 @@ import type { HealthCheckOptions } from './probe.js';
 import type { Lookup } from './resolve.js';
 import type { DiscoveryTarget } from './target.js';
 
-/** Where {@link Discovery} reports endpoint changes; a pino logger fits. */
-export interface DiscoveryLogger {
-  info(o: object, m: string): void;
-  warn(o: object, m: string): void;
-}
 
 /** Everything a {@link Discovery} needs, passed in by the composition root. */
 export interface DiscoveryOptions {
@@ -26,7 +22,8 @@ export interface DiscoveryOptions {
   passive: PassiveOptions;
   /** injectable for tests; default dns.promises.lookup(host, {all:true}) */
   lookup?: Lookup;
-  logger?: DiscoveryLogger;
+  /** Where endpoint changes are reported. */
+  logger?: Pick<Logger, 'info' | 'warn'>;
   /** Clock for ejection back-off, in ms since the epoch; default `Date.now`. */
   now?: () => number;
 }

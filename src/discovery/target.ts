@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
 
 /** One configured downstream, before DNS: a host name or IP literal plus port. */
 export interface DiscoveryTarget {

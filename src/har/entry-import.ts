@@ -3,7 +3,7 @@
  * which the record is restored exactly; entries from browsers and tools get plausible values for
  * what a HAR does not hold (client address, exact phase timings).
  */
-import { parseIso8601 } from '../api/iso8601.js';
+import { parseIso8601 } from '../core/iso8601.js';
 import type { CapturedBody, HeaderLine, HttpRecord, HttpResponsePart, HttpTimings, RecordError } from '../recording/model.js';
 import { RECORD_FORMAT_VERSION } from '../recording/model.js';
 import {

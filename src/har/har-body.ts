@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { codingsOf, decodeBody } from '../playback/compare/decode-body.js';
+import { codingsOf, decodeBody } from '../core/decode-body.js';
 import type { CapturedBody, HeaderLine } from '../recording/model.js';
 import { harInvalid } from './har-error.js';
 

@@ -1,4 +1,4 @@
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
 
 /**
  * A HAR document QProxy cannot import. The message starts with the JSON path of the first problem

@@ -1,5 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
+import type { ForwardStatus } from '../core/documents.js';
 import { ScrapedCounter } from './scraped-counter.js';
 
 /** How a CONNECT was served. */
@@ -84,7 +85,7 @@ export class ForwardMetrics implements ForwardMetricsObserver {
   }
 
   /** Totals for `/api/status`. */
-  figures(): { intercepted: number; tunnelled: number; denied: number; handshake_failures: number; certificates_minted: number; certificate_cache: number } {
+  figures(): ForwardStatus {
     let denied = 0;
     for (let i = 0; i < FORWARD_DENY_REASONS.length; i++) denied += this.denials.value(i);
     return {

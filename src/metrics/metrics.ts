@@ -15,14 +15,13 @@ import type { TcpMetricsObserver } from './tcp-metrics.js';
 import { SyncMetrics } from './sync-metrics.js';
 import { PlaybackMetrics } from './playback-metrics.js';
 import { RecordMetrics } from './record-metrics.js';
-import type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
-import type { RecentQuantiles } from './recent-latency.js';
+import type { RecorderMetricsObserver, StoreHealthFigures, StoreFigures, StoreMetricsObserver } from './record-metrics.js';
+import type { LatencyWindow, RecordingStatus, ResourcesStatus } from '../core/documents.js';
 
 export type { HttpExchangeEvent, HttpMetricsObserver, HttpOutcome } from './http-metrics.js';
-export type { RecorderMetricsObserver, StoreHealthFigures, StoreMetricsObserver, StoreStats } from './record-metrics.js';
+export type { RecorderMetricsObserver, StoreHealthFigures, StoreFigures, StoreMetricsObserver } from './record-metrics.js';
 export type { TcpMetricsObserver } from './tcp-metrics.js';
 export type { ForwardConnectMode, ForwardDenyReason, ForwardMetricsObserver } from './forward-metrics.js';
-export type { RecentQuantiles } from './recent-latency.js';
 export type { SyncMetricsObserver } from './sync-metrics.js';
 export type { PlaybackGauges, PlaybackObserver } from './playback-metrics.js';
 
@@ -36,33 +35,12 @@ export interface MetricsOptions {
   collectDefault?: boolean;
 }
 
-/** Process figures for `/api/status`. */
-export interface ResourceFigures {
-  /** Process CPU over the last ~5 s (or since the previous call), 0..100 × cores. */
-  cpu_percent: number;
-  rss_bytes: number;
-  heap_used_bytes: number;
-  /** Bytes received from clients, all proxy protocols. */
-  net_rx_bytes: number;
-  /** Bytes sent to clients, all proxy protocols. */
-  net_tx_bytes: number;
-}
-
-/** Counters since start, for `/api/status`. */
-export interface TotalFigures {
+/** Counters since start, for `/api/status`: exchanges, and the figures of its `recording` section. */
+export interface TotalFigures extends Omit<RecordingStatus, 'enabled'> {
   /** Proxied exchanges, whatever their outcome. */
   requests: number;
   /** Exchanges that did not end "ok" (downstream error, timeout, client abort). */
   errors: number;
-  /** Records durably stored. */
-  recorded: number;
-  recorded_bytes: number;
-  /** Records lost by the recorder or the store. */
-  dropped: number;
-  dropped_by_reason: Record<string, number>;
-  /** Exchanges and sessions the recording rules left out (include / exclude / sample). */
-  skipped: number;
-  skipped_by_reason: Record<string, number>;
 }
 
 /** TCP session counters since start, for `/api/status`. */
@@ -121,7 +99,7 @@ export class Metrics {
    * Source of the store gauges (records, bytes, queue depth), read on every scrape. Called once
    * by the wiring; a later call replaces the function.
    */
-  setStoreStats(fn: () => StoreStats): void {
+  setStoreStats(fn: () => StoreFigures): void {
     this.recordMetrics.setStoreStats(fn);
   }
 
@@ -130,7 +108,7 @@ export class Metrics {
     this.recordMetrics.setStoreHealth(fn);
   }
 
-  resources(): ResourceFigures {
+  resources(): ResourcesStatus {
     const mem = process.memoryUsage();
     return {
       cpu_percent: this.cpu.percent(),
@@ -159,7 +137,7 @@ export class Metrics {
   }
 
   /** HTTP exchange latency over the last seconds (from the duration histogram's observations). */
-  recentLatency(): RecentQuantiles {
+  recentLatency(): LatencyWindow {
     return this.httpMetrics.recent.quantiles();
   }
 

@@ -1,10 +1,10 @@
 import { Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { PlaybackObserver } from '../playback/observer.js';
-import { RESULT_STATUSES, type ResultStatus } from '../playback/results/result.js';
+import type { ResultStatus } from '../core/documents.js';
+import { RESULT_STATUSES, type PlaybackObserver } from '../playback/index.js';
 import { ScrapedCounter } from './scraped-counter.js';
 
-export type { PlaybackObserver } from '../playback/observer.js';
+export type { PlaybackObserver } from '../playback/index.js';
 
 const PROTOCOLS = ['http', 'tcp'] as const;
 type Protocol = (typeof PROTOCOLS)[number];

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { LatencyWindow } from '../core/documents.js';
 
 export interface RecentLatencyOptions {
   /** Upper bounds (seconds) of the buckets, ascending: those of the exported histogram. */
@@ -9,13 +10,6 @@ export interface RecentLatencyOptions {
   now?: () => number;
 }
 
-/** p50 and p99 in milliseconds over the window; nulls when nothing was observed in it. */
-export interface RecentQuantiles {
-  p50: number | null;
-  p99: number | null;
-  count: number;
-  window_s: number;
-}
 
 /**
  * Latency percentiles of the last few seconds, for `/api/status` and the web UI's live chart: the
@@ -54,7 +48,8 @@ export class RecentLatency {
     slot[b]!++;
   }
 
-  quantiles(): RecentQuantiles {
+  /** p50 and p99 in milliseconds over the window; nulls when nothing was observed in it. */
+  quantiles(): LatencyWindow {
     const second = Math.floor(this.now() / 1000);
     const sums = new Float64Array(this.bounds.length + 1);
     let count = 0;

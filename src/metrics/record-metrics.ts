@@ -1,5 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
+import type { StoreStats } from '../store/index.js';
 import { SKIP_REASONS, type SkipReason } from '../recording/selector.js';
 import { ReasonCounter } from './reason-counter.js';
 import { ScrapedCounter } from './scraped-counter.js';
@@ -32,11 +33,7 @@ export interface RecorderMetricsObserver {
 }
 
 /** Store figures read on every scrape. */
-export interface StoreStats {
-  count: number;
-  bytes: number;
-  queueDepth: number;
-}
+export type StoreFigures = Pick<StoreStats, 'count' | 'bytes' | 'queueDepth'>;
 
 /** Store health read on every scrape. */
 export interface StoreHealthFigures {
@@ -59,7 +56,7 @@ export class RecordMetrics {
   private readonly stored: ScrapedCounter<never>;
   private readonly skipped: ScrapedCounter<'protocol' | 'reason'>;
   private readonly storedBytes: ScrapedCounter<never>;
-  private storeStats: (() => StoreStats) | null = null;
+  private storeStats: (() => StoreFigures) | null = null;
   private storeHealth: (() => StoreHealthFigures) | null = null;
 
   constructor(registry: Registry) {
@@ -153,7 +150,7 @@ export class RecordMetrics {
     return this.storedBytes.value(0);
   }
 
-  setStoreStats(fn: () => StoreStats): void {
+  setStoreStats(fn: () => StoreFigures): void {
     this.storeStats = fn;
   }
 
@@ -165,7 +162,7 @@ export class RecordMetrics {
     // Read on scrape: the wiring's function must be cheap (running counters, not a COUNT(*)
     // query). A failing or missing function leaves the gauges where they were instead of
     // failing the whole scrape.
-    const read = (key: keyof StoreStats): number | null => {
+    const read = (key: keyof StoreFigures): number | null => {
       try {
         const value = this.storeStats?.()[key];
         return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -173,7 +170,7 @@ export class RecordMetrics {
         return null;
       }
     };
-    const gauge = (name: string, help: string, key: keyof StoreStats): Gauge =>
+    const gauge = (name: string, help: string, key: keyof StoreFigures): Gauge =>
       new Gauge({
         name,
         help,

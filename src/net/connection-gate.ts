@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import type { GateRefusal } from '../core/documents.js';
 import type { FdGuard } from './fd-guard.js';
 
 /**
@@ -12,8 +13,8 @@ import type { FdGuard } from './fd-guard.js';
  * @module
  */
 
-/** Why a connection was refused or closed; metric label values. */
-export type GateRefusal = 'max_connections' | 'per_address' | 'fd_limit' | 'auth_timeout';
+/** Why a connection was refused or closed; metric label values, and keys of the status documents. */
+export type { GateRefusal };
 
 export const GATE_REFUSALS: readonly GateRefusal[] = ['max_connections', 'per_address', 'fd_limit', 'auth_timeout'];
 

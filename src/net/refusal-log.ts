@@ -5,13 +5,10 @@
  *
  * @module
  */
-
-export interface RefusalLogger {
-  warn(obj: object, msg: string): void;
-}
+import type { Logger } from '../core/log.js';
 
 export interface RefusalLogOptions {
-  logger: RefusalLogger;
+  logger: Pick<Logger, 'warn'>;
   /** At most one line per window. */
   windowMs: number;
   /** What is refused, for the messages: "sync connection". */

@@ -3,7 +3,7 @@
  * A process that runs out of handles accepts nothing on any listener — the API's included — and
  * says nothing about it, so an operator should hear at start that a flood could get there.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import { API_MAX_CONNECTIONS } from '../api/api-server.js';
 import type { QProxyConfig } from '../config/schema.js';
 import { readFdLimit } from '../net/fd-guard.js';

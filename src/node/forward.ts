@@ -4,9 +4,9 @@
  * the node's HTTP recorder, tunnels through a TCP recorder). Playback mode reuses the CA, cache and
  * access parts for its serving forward listener (see playback.ts).
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import type { QProxyConfig } from '../config/schema.js';
-import { ConfigError, errorMessage, QProxyError } from '../errors.js';
+import { ConfigError, errorMessage, QProxyError } from '../core/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { ForwardAccess, ForwardProxyServer, type SelfCheck } from '../proxy/forward/index.js';
 import type { HttpLimits, HttpTimeouts } from '../proxy/http/index.js';
@@ -114,7 +114,7 @@ export async function createForwardProxy(config: QProxyConfig, deps: ForwardDeps
     observer: deps.metrics.recorder,
     logger: deps.logger.child({ module: 'recorder', listener: 'forward-tunnel' }),
   });
-  if (certificates === null) logger.info('forward.ca is not set: every CONNECT is tunnelled and recorded as a TCP session');
+  if (certificates === null) logger.info({}, 'forward.ca is not set: every CONNECT is tunnelled and recorded as a TCP session');
   return new ForwardProxyServer({
     host: forward.host,
     port: forward.port,

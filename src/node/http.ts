@@ -4,7 +4,7 @@
  * The node owns the lifecycle of what it gets back: `proxy.listen()`, then on shutdown
  * `proxy.beginDrain()`, `proxy.close(deadline)`, `proxy.discovery.close()`, before the store closes.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import type { QProxyConfig } from '../config/schema.js';
 import { Discovery, parseHttpTarget } from '../discovery/index.js';
 import type { HealthCheckOptions } from '../discovery/index.js';

@@ -7,7 +7,8 @@
  *   Playback: peer → sync receiver → store → replay engine / serving listeners (http, tcp, forward)
  */
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
+import type { StatusDoc, SyncStatus } from '../core/documents.js';
+import type { Logger } from '../core/log.js';
 import { checkConfigFiles } from '../config/files.js';
 import type { QProxyConfig } from '../config/schema.js';
 import type { Discovery } from '../discovery/index.js';
@@ -37,7 +38,7 @@ interface ProxyPart {
 interface SyncPart {
   start(): Promise<AddressInfo | void>;
   close(deadlineMs: number): Promise<void>;
-  status(): object;
+  status(): SyncStatus;
 }
 
 export interface NodeAddresses {
@@ -194,7 +195,7 @@ export class QProxyNode {
     return this.stopping;
   }
 
-  status(): object {
+  status(): StatusDoc {
     const p = this.parts;
     return buildStatus({
       mode: this.config.mode,
@@ -239,7 +240,7 @@ export class QProxyNode {
     await p.sync?.close(Math.min(drainMs, SYNC_CLOSE_MAX_MS));
     await p.store.close();
     await p.api.close();
-    this.logger.info('stopped');
+    this.logger.info({}, 'stopped');
   }
 }
 

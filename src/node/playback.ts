@@ -6,22 +6,28 @@
  * `status()` under `/api/status` `playback`.
  */
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
+import type { PlaybackNodeStatus } from '../core/documents.js';
+import type { Logger } from '../core/log.js';
 import type { QProxyConfig } from '../config/schema.js';
 import { parseTcpTarget } from '../discovery/index.js';
-import { QProxyError } from '../errors.js';
-import type { PlaybackGauges } from '../metrics/playback-metrics.js';
-import { PlaybackEngine, type EngineOptions } from '../playback/engine.js';
-import type { PlaybackObserver } from '../playback/observer.js';
-import type { ReplayRequest, ReplaysApi } from '../playback/replay-params.js';
-import { resultsPathFor } from '../playback/results/schema.js';
-import { Forwarder } from '../playback/serve/forwarder.js';
-import { HttpStubServer } from '../playback/serve/http-stub-server.js';
-import type { MatchRules } from '../playback/serve/request-key.js';
-import { LiveExclusions, type ExclusionStore } from '../playback/source/live-exclusions.js';
-import type { PlaybackStore } from '../playback/source/store-port.js';
-import { TcpStubServer } from '../playback/tcp/tcp-stub-server.js';
-import { compileJsonPath } from '../recording/json-path.js';
+import { QProxyError } from '../core/errors.js';
+import type { PlaybackGauges } from '../metrics/metrics.js';
+import {
+  Forwarder,
+  HttpStubServer,
+  LiveExclusions,
+  PlaybackEngine,
+  TcpStubServer,
+  resultsPathFor,
+  type EngineOptions,
+  type ExclusionStore,
+  type MatchRules,
+  type PlaybackObserver,
+  type PlaybackStore,
+  type ReplayRequest,
+  type ReplaysApi,
+} from '../playback/index.js';
+import { compileJsonPath } from '../core/json-path.js';
 import { HttpRecorder, type RecorderObserver } from '../recording/recorder.js';
 import type { SelectionObserver } from '../recording/selector.js';
 import type { RecordSink } from '../recording/sink.js';
@@ -43,17 +49,9 @@ export interface PlaybackDeps {
     recorder: RecorderObserver & SelectionObserver;
     forward: ForwardObserver & LeafCacheObserver & { setCertCacheSize(fn: () => number): void };
   };
-  logger: PlaybackLogger;
+  logger: Logger;
   /** The node's own listeners, refused as CONNECT targets of the serving forward proxy; default none. */
   isSelf?: SelfCheck;
-}
-
-/** A logger that can make children; a pino logger fits. */
-export interface PlaybackLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  child(bindings: Record<string, unknown>): PlaybackLogger;
 }
 
 /** The listeners playback opened. */
@@ -69,7 +67,7 @@ export interface PlaybackHandle {
   /** Stops serving and replaying; requests in flight get until `deadlineMs`. Idempotent. */
   close(deadlineMs: number): Promise<void>;
   /** The `/api/status` `playback` section (SPEC keys replayed/matched/mismatched/failed/success_rate). */
-  status(): Record<string, unknown>;
+  status(): PlaybackNodeStatus;
   /** For ApiOptions.replays: answers 503 (QP_ERR_REPLAY_CLOSED) until started and after close. */
   replays: ReplaysApi;
   /** For ApiOptions.importer: stores HAR imports, which the live replay passes over. */
@@ -229,7 +227,7 @@ async function httpStub(config: Config, deps: PlaybackDeps): Promise<HttpStubSer
 async function forwardStub(config: Config, deps: PlaybackDeps): Promise<HttpStubServer | null> {
   const forward = config.forward;
   if (forward === undefined || !config.playback.serve.enabled) return null;
-  const logger = deps.logger.child({ module: 'serve', listener: 'forward' }) as PlaybackLogger & Logger;
+  const logger = deps.logger.child({ module: 'serve', listener: 'forward' });
   const certificates = await loadCertificates(forward, { metrics: deps.metrics, logger });
   const access = forwardAccess(forward, deps.isSelf ?? (() => false));
   let stub: HttpStubServer | null = null;
@@ -307,7 +305,7 @@ export function createPlayback(config: Config, deps: PlaybackDeps): PlaybackHand
   };
   deps.metrics.playback.setGauges(() => {
     const s = engine?.manager.status();
-    return { successRatio: (s?.success_rate as number | null | undefined) ?? null, inFlight: (s?.in_flight as number | undefined) ?? 0 };
+    return { successRatio: s?.success_rate ?? null, inFlight: s?.in_flight ?? 0 };
   });
   const exclusions = LiveExclusions.load(deps.store, deps.logger.child({ module: 'replay' }));
   const replays: ReplaysApi = {

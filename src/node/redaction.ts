@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RecordImporter } from '../api/har-routes.js';
+import type { RecordImporter } from '../api/api-server.js';
 import type { QProxyConfig } from '../config/schema.js';
 import type { QRecord } from '../recording/model.js';
 import { Redactor } from '../recording/redaction.js';

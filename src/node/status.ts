@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
+import type { DiscoveryStatus, PlaybackStatus, StatusDoc, StorageStatus, SyncStatus } from '../core/documents.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { StoreHealth } from '../store/index.js';
+import type { StoreHealth, StoreStats } from '../store/index.js';
 
 export interface StatusInput {
   mode: 'Record' | 'Playback';
@@ -8,23 +9,27 @@ export interface StatusInput {
   version: string;
   startedAt: number;
   draining: boolean;
-  store: { count: number; bytes: number; queueDepth: number; lastSeq: number };
+  store: StoreStats;
   storeHealth: StoreHealth;
   metrics: Metrics;
   inFlight: number;
   listeners: { api: AddressInfo; http: AddressInfo | null; tcp: AddressInfo | null; sync: AddressInfo | null; forward: AddressInfo | null } | null;
   recordingEnabled: boolean;
-  sync: object | null;
-  playback: object | null;
-  discovery: object | null;
+  sync: SyncStatus | null;
+  playback: PlaybackStatus | null;
+  discovery: DiscoveryStatus;
   /** A forward listener is configured: its figures go in `forward`. */
   forward: boolean;
 }
 
-const NO_PLAYBACK = { replayed: 0, matched: 0, mismatched: 0, failed: 0, success_rate: null };
+const NO_PLAYBACK: PlaybackStatus = { replayed: 0, matched: 0, mismatched: 0, failed: 0, success_rate: null };
+
+function storage(h: StoreHealth): StorageStatus {
+  return { healthy: h.healthy, problem: h.problem, reopened: h.reopened, lost_records: h.lost_records, lost_bytes: h.lost_bytes };
+}
 
 /** The `/api/status` document (SPEC §7). It reads the same figures that `/metrics` exports. */
-export function buildStatus(s: StatusInput): object {
+export function buildStatus(s: StatusInput): StatusDoc {
   const totals = s.metrics.totals();
   const tcp = s.metrics.tcpTotals();
   const addr = (a: AddressInfo | null | undefined): string | null => (a ? `${a.address}:${a.port}` : null);
@@ -35,7 +40,7 @@ export function buildStatus(s: StatusInput): object {
     uptime_s: Math.round((Date.now() - s.startedAt) / 1000),
     state: s.draining ? 'draining' : 'running',
     records: { count: s.store.count, bytes: s.store.bytes, queue_depth: s.store.queueDepth, last_seq: s.store.lastSeq },
-    storage: s.storeHealth,
+    storage: storage(s.storeHealth),
     resources: s.metrics.resources(),
     traffic: {
       http_requests: totals.requests,

@@ -7,17 +7,17 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { QProxyConfig } from '../config/schema.js';
+import type { ConsumerStatus, PublisherStatus, ReceiverStatus, SenderStatus } from '../core/documents.js';
 import type { SyncMetricsObserver } from '../sync/observer.js';
-import { SyncReceiver, type ReceiverStatus } from '../sync/receiver.js';
+import { SyncReceiver } from '../sync/receiver.js';
 import { SyncSender } from '../sync/sender.js';
 import { readDurableCursor } from '../sync/sender-state.js';
-import type { SenderStatus, UpstreamFigures } from '../sync/sender-status.js';
+import type { UpstreamFigures } from '../sync/sender-status.js';
 import type { ReceiverStore, SenderStore, SyncLogger } from '../sync/store-port.js';
-import { NatsConsumer, type ConsumerStatus } from '../sync/nats/consumer.js';
+import { NatsConsumer } from '../sync/nats/consumer.js';
 import { durableName, serverOptions, streamPlan } from '../sync/nats/options.js';
 import { NatsPublisher } from '../sync/nats/publisher.js';
 import { readNatsCursor } from '../sync/nats/publisher-state.js';
-import type { PublisherStatus } from '../sync/nats/publisher-status.js';
 import { readPem } from './tls-files.js';
 
 /** What the sync components need from the node. */

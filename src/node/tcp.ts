@@ -4,12 +4,13 @@
  * gets back: `proxy.listen()`, then on shutdown `proxy.beginDrain()`, `proxy.close(deadline)`,
  * `discovery.close()`, before the store closes.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { Discovery, parseTcpTarget } from '../discovery/index.js';
-import type { DiscoveryLogger, DiscoveryTarget, HealthCheckOptions } from '../discovery/index.js';
+import type { DiscoveryTarget, HealthCheckOptions } from '../discovery/index.js';
 import type { QProxyConfig } from '../config/schema.js';
 import { TcpProxyServer } from '../proxy/tcp/index.js';
-import type { TcpDownstreamTls, TcpListenerTls, TcpProxyLogger, TcpProxyObserver } from '../proxy/tcp/index.js';
+import type { TcpDownstreamTls, TcpListenerTls, TcpProxyObserver } from '../proxy/tcp/index.js';
 import type { RecorderObserver } from '../recording/recorder.js';
 import type { SelectionObserver } from '../recording/selector.js';
 import type { RecordSink } from '../recording/sink.js';
@@ -20,18 +21,13 @@ import { readPem } from './tls-files.js';
 /** A client's TLS handshake on the TCP listener must finish within this, or tcp.timeouts.idle if shorter. */
 export const TCP_HANDSHAKE_MAX_MS = 15_000;
 
-/** A logger that can make children; a pino logger fits. */
-export interface ChildLogger extends TcpProxyLogger, DiscoveryLogger {
-  child(bindings: Record<string, unknown>): ChildLogger;
-}
-
 /** What the TCP proxy takes from the rest of the node. */
 export interface TcpProxyDeps {
   /** `metrics.tcp` observes the proxy, `metrics.recorder` counts recording drops and skips (a Metrics fits). */
   metrics: { tcp: TcpProxyObserver; recorder: RecorderObserver & SelectionObserver };
   /** Where session records go (the Store). */
   sink: RecordSink;
-  logger: ChildLogger;
+  logger: Logger;
 }
 
 /** The built proxy and the Discovery behind it (its `snapshot()` belongs in /api/status). */

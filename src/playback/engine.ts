@@ -2,6 +2,7 @@
  * @module The replay side of a Playback node, built from plain options: the results thread and
  * file, the HTTP and TCP replay clients, and the replay manager (live and on-demand replays).
  */
+import type { Logger } from '../core/log.js';
 import type { Credentials } from '../protocols/types.js';
 import type { AppProtocol } from '../recording/model.js';
 import type { MessageIgnore } from './compare/compare-messages.js';
@@ -17,12 +18,6 @@ import { ResultsThread } from './results/results-thread.js';
 import type { PlaybackStore } from './source/store-port.js';
 import { TcpDriver } from './tcp/tcp-driver.js';
 import { TcpReplayClient } from './tcp/tcp-replay-client.js';
-
-export interface EngineLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
 
 export interface EngineOptions {
   store: PlaybackStore;
@@ -57,7 +52,7 @@ export interface EngineOptions {
   retentionMs: number;
   maxReplays: number;
   observer: PlaybackObserver;
-  logger: EngineLogger;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Live feed polling interval; default 100 ms. */
   pollMs?: number;
   /** Records the live replay passes over (HAR imports). */

@@ -4,8 +4,10 @@
  * live in memory; their documents and per-record results go to the results file, where finished
  * replays are read back after a restart.
  */
-import { QProxyError } from '../errors.js';
-import { uuidv7 } from '../recording/uuidv7.js';
+import type { ReplayDoc, ReplayManagerStatus, ReplayResult } from '../core/documents.js';
+import { QProxyError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { uuidv7 } from '../core/uuidv7.js';
 import { sideBySide } from './compare/side-by-side.js';
 import type { CompareOptions } from './compare/types.js';
 import type { ProtocolDriver } from './driver.js';
@@ -44,7 +46,7 @@ export interface ReplayManagerOptions {
   /** What on-demand replays start from (`playback` settings). */
   defaults: ReplayDefaults;
   observer: PlaybackObserver;
-  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  logger: Pick<Logger, 'info' | 'warn'>;
   /** Results older than this are purged (0 = kept); finished on-demand replays beyond `maxReplays` too. */
   retentionMs: number;
   maxReplays: number;
@@ -107,12 +109,12 @@ export class ReplayManager implements ReplaysApi {
     this.timers.push(setInterval(() => this.purge(), PURGE_EVERY_MS).unref());
   }
 
-  create(req: ReplayRequest): object {
+  create(req: ReplayRequest): ReplayDoc {
     return this.createResolved(resolveRequest(req, this.o.defaults));
   }
 
   /** Starts an on-demand replay with every parameter given. */
-  createResolved(params: ReplayParams): object {
+  createResolved(params: ReplayParams): ReplayDoc {
     if (this.closed) throw new QProxyError('QP_ERR_REPLAY_CLOSED', 'the node is shutting down; start the replay after it is back');
     const running = [...this.runs.values()].filter((r) => r.settings.kind === 'on_demand' && r.state === 'running').length;
     if (running >= MAX_RUNNING) {
@@ -146,18 +148,18 @@ export class ReplayManager implements ReplaysApi {
     return run.doc();
   }
 
-  list(limit: number): object[] {
-    const docs = new Map<string, { created_at: string }>();
-    for (const d of this.o.reader.replays(limit) as Array<{ id: string; created_at: string }>) docs.set(d.id, d);
+  list(limit: number): ReplayDoc[] {
+    const docs = new Map<string, ReplayDoc>();
+    for (const d of this.o.reader.replays(limit)) docs.set(d.id, d);
     for (const run of this.runs.values()) docs.set(run.id, run.doc());
     return [...docs.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1)).slice(0, limit);
   }
 
-  get(id: string): object | null {
+  get(id: string): ReplayDoc | null {
     return this.runs.get(id)?.doc() ?? this.o.reader.replay(id);
   }
 
-  async remove(id: string): Promise<object | 'deleted' | null> {
+  async remove(id: string): Promise<ReplayDoc | 'deleted' | null> {
     if (id === LIVE_ID) {
       throw new QProxyError('QP_ERR_REPLAY_LIVE', 'the live replay cannot be cancelled or deleted through the API; set playback.live.enabled to false');
     }
@@ -173,7 +175,7 @@ export class ReplayManager implements ReplaysApi {
     return 'deleted';
   }
 
-  results(id: string, q: { status?: string; limit: number; cursor?: string }): { results: object[]; next: string | null } | null {
+  results(id: string, q: { status?: string; limit: number; cursor?: string }): { results: ReplayResult[]; next: string | null } | null {
     if (!this.runs.has(id) && this.o.reader.replay(id) === null) return null;
     const status = q.status as ResultStatus | undefined;
     if (status !== undefined && !RESULT_STATUSES.includes(status)) {
@@ -184,11 +186,11 @@ export class ReplayManager implements ReplaysApi {
 
   result(id: string, recordId: string): ResultDetail | null {
     const run = this.runs.get(id);
-    const doc = (run?.doc() ?? this.o.reader.replay(id)) as { params?: { compare?: CompareOptions } } | null;
+    const doc = run?.doc() ?? this.o.reader.replay(id);
     if (doc === null) return null;
     const result = this.o.reader.result(id, recordId);
     if (result === null) return null;
-    const compare = doc.params?.compare ?? this.o.defaults.compare;
+    const compare = doc.params.compare ?? this.o.defaults.compare;
     const record = this.o.store.get(recordId);
     const recorded = record?.protocol === 'http' && record.response !== null ? record.response : null;
     const answer = this.o.reader.answer(id, recordId);
@@ -198,7 +200,7 @@ export class ReplayManager implements ReplaysApi {
   }
 
   /** The `/api/status` `playback` figures (SPEC §7 keys first). */
-  status(): Record<string, unknown> {
+  status(): ReplayManagerStatus {
     const s = this.totals.summary;
     const rate = s.successRate;
     const live = this.live;
@@ -352,7 +354,7 @@ function trackingSource(source: RecordSource, tracker: { add(item: SourceItem): 
   };
 }
 
-function describeParams(p: ReplayParams): Record<string, unknown> {
+function describeParams(p: ReplayParams): ReplayDoc['params'] {
   const iso = (t: number | undefined): string | null => (t === undefined ? null : new Date(t).toISOString());
   return {
     ...(p.ids !== undefined ? { ids: p.ids.length } : { start: iso(p.start), end: iso(p.end) }),

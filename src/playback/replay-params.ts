@@ -1,6 +1,6 @@
 import type { SideBySide } from './compare/side-by-side.js';
 import type { CompareOptions, ResponseSide } from './compare/types.js';
-import type { ReplayResult } from './results/result.js';
+import type { ReplayDoc, ReplayResult } from '../core/documents.js';
 import type { SafetyOptions } from './safety.js';
 import type { RecordFilter } from './source/record-filter.js';
 
@@ -104,16 +104,16 @@ export interface ResultDetail {
 /** How a replay is listed, read and cancelled, as the API sees it. */
 export interface ReplaysApi {
   /** Starts an on-demand replay. Throws QProxyError QP_ERR_REPLAY_LIMIT when too many are running. */
-  create(req: ReplayRequest): object;
-  list(limit: number): object[];
-  get(id: string): object | null;
+  create(req: ReplayRequest): ReplayDoc;
+  list(limit: number): ReplayDoc[];
+  get(id: string): ReplayDoc | null;
   /**
    * Cancels a running replay (returns its document), or deletes a finished one with its results
    * ("deleted"); null when there is none. Throws QP_ERR_REPLAY_LIVE for the live replay.
    */
-  remove(id: string): Promise<object | 'deleted' | null>;
+  remove(id: string): Promise<ReplayDoc | 'deleted' | null>;
   /** One page of a replay's per-record results; null when there is no such replay. */
-  results(id: string, q: { status?: string; limit: number; cursor?: string }): { results: object[]; next: string | null } | null;
+  results(id: string, q: { status?: string; limit: number; cursor?: string }): { results: ReplayResult[]; next: string | null } | null;
   /** One record's result in a replay with both answers; null when the replay has no result for it. */
   result(id: string, recordId: string): ResultDetail | null;
 }

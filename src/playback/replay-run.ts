@@ -11,7 +11,9 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../errors.js';
+import type { ReplayDoc, ReplayState } from '../core/documents.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import type { QRecord } from '../recording/model.js';
 import type { JobOutcome, PreparedJob, ProtocolDriver, RecordFacts } from './driver.js';
 import type { PlaybackObserver } from './observer.js';
@@ -20,9 +22,7 @@ import type { ResultsThread } from './results/results-thread.js';
 import { Scheduler } from './schedule/scheduler.js';
 import type { RecordSource, SourceItem } from './source/store-port.js';
 import { endpointKey } from './stats/endpoint-key.js';
-import { ReplaySummary, type SummaryJson } from './stats/replay-summary.js';
-
-export type ReplayState = 'running' | 'done' | 'cancelled' | 'failed';
+import { ReplaySummary } from './stats/replay-summary.js';
 
 /** Fixed settings of one replay. */
 export interface RunSettings {
@@ -32,7 +32,7 @@ export interface RunSettings {
   /** Live: how often an empty feed is polled again. */
   pollMs: number;
   /** Shown in the replay document as given (filters, speed, …). */
-  params: Record<string, unknown>;
+  params: ReplayDoc['params'];
   /** Records of a protocol without a driver: counted as skipped (on demand) or ignored (live). */
   skipUndriven: boolean;
 }
@@ -45,20 +45,7 @@ export interface RunDeps {
   observer: PlaybackObserver;
   /** Called once per source item whose handling is complete (live: advances the durable cursor). */
   finished?(item: SourceItem): void;
-  logger: { warn(obj: object, msg: string): void };
-}
-
-/** The replay document of the API. */
-export interface ReplayDoc {
-  id: string;
-  kind: 'live' | 'on_demand';
-  state: ReplayState;
-  created_at: string;
-  finished_at: string | null;
-  error: string | null;
-  params: Record<string, unknown>;
-  progress: { read: number; queued: number; in_flight: number; max_in_flight: number; comparing: number };
-  summary: SummaryJson;
+  logger: Pick<Logger, 'warn'>;
 }
 
 /** Jobs waiting in the scheduler before the source is read further. */

@@ -1,4 +1,4 @@
-import { compileGlob, type PathGlob } from '../path-glob.js';
+import { compileGlob, type PathGlob } from '../core/path-glob.js';
 
 /** What the safety policy decides for one request. */
 export type SafetyAction = 'replay' | 'skip' | 'dry_run';

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { replaceAtPath, setChild, type JsonPath } from './json-path.js';
+import { replaceAtPath, setChild, type JsonPath } from '../core/json-path.js';
 import type { CapturedBody } from './model.js';
 import type { Digest } from './redaction-digest.js';
 import { redactUrlEncoded } from './urlencoded-redaction.js';

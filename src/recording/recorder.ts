@@ -1,9 +1,10 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { RECORD_FORMAT_VERSION, type HttpRecord } from './model.js';
 import type { Redactor } from './redaction.js';
 import type { HttpRequestHead, RecordingSelector } from './selector.js';
 import type { HttpExchangeRecorder, HttpRecordDraft, RecordSink } from './sink.js';
-import { uuidv7 } from './uuidv7.js';
+import { uuidv7 } from '../core/uuidv7.js';
 
 /** Why the recorder itself dropped a record (drops inside the sink are the sink's to count). */
 export type RecorderDropReason = 'redaction_error' | 'sink_error';
@@ -15,10 +16,8 @@ export interface RecorderObserver {
   paused?(): void;
 }
 
-/** The one logger method the recorder uses; a pino logger fits. */
-export interface RecorderLogger {
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+/** The one logger method the recorder uses. */
+export type RecorderLogger = Pick<Logger, 'warn'>;
 
 /** What an HttpRecorder needs, passed in by the composition root. */
 export interface HttpRecorderOptions {

@@ -1,5 +1,5 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 /** Every replacement value starts with this, followed by 16 lowercase hex digits. */
 export const REDACTION_PREFIX = 'REDACTED:hmac-sha256:';

@@ -2,10 +2,10 @@
  * Redaction of secrets in HTTP records, done in the recorder before a record is queued, so that
  * neither the store, the sync link, exports nor logs ever hold the values (security.md §3).
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { redactBody, type BodyRules } from './body-redaction.js';
 import { redactHeaderValue } from './header-redaction.js';
-import { compileJsonPath } from './json-path.js';
+import { compileJsonPath } from '../core/json-path.js';
 import type { HeaderLine, HttpRecord, HttpRequestPart, HttpResponsePart } from './model.js';
 import { createDigest, type Digest } from './redaction-digest.js';
 import type { HttpRecordDraft } from './sink.js';

@@ -1,5 +1,5 @@
 import { isIP, type BlockList } from 'node:net';
-import { compileGlob, pathOf, type PathGlob } from '../path-glob.js';
+import { compileGlob, pathOf, type PathGlob } from '../core/path-glob.js';
 import type { Endpoint, TlsInfo } from './model.js';
 
 /**

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { AppProtocol, TcpRecord } from './model.js';
 import type { RecorderLogger, RecorderObserver } from './recorder.js';
 import type { RecordingSelector } from './selector.js';

@@ -10,7 +10,7 @@ import {
   type TcpRecord,
   type TlsInfo,
 } from './model.js';
-import { uuidv7 } from './uuidv7.js';
+import { uuidv7 } from '../core/uuidv7.js';
 
 /** What the proxy knows when a client connection is accepted (after the TLS handshake, if any). */
 export interface TcpSessionStart {

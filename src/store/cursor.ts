@@ -1,4 +1,4 @@
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
 
 /** Where a page ended: the (started_at, seq) of its last row. The next page starts strictly below. */
 export interface PagePosition {

@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { inspectFiles, storeFiles, type FileProblem, type StoreFiles } from './file-watch.js';
 import type { StoreHealth, StoreLogger, StoreObserver } from './types.js';
 import type { ReopenOutcome } from './writer-protocol.js';

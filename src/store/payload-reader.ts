@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { StoreError } from '../errors.js';
+import { StoreError } from '../core/errors.js';
 import { segmentFileName } from './segment-format.js';
 import type { Extent } from './segment-log.js';
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { QProxyError, StoreError } from '../errors.js';
+import { QProxyError, StoreError } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SegmentMissing, type PayloadReader } from './payload-reader.js';

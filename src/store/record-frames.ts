@@ -11,7 +11,7 @@
  * Buffers, and only headers and the JSON text are written into a per-batch arena. A TCP session
  * written in several extents has a DOC in each (the latest totals and state); the last one wins.
  */
-import { StoreError } from '../errors.js';
+import { StoreError } from '../core/errors.js';
 import type { HttpRecord, QRecord, TcpChunk, TcpRecord } from '../recording/model.js';
 import { FRAME_HEADER_BYTES, FrameKind, readFrame, writeFrameHeader } from './segment-format.js';
 import type { PendingExtent } from './segment-log.js';

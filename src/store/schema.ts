@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { StoreError, errorMessage } from '../errors.js';
+import { StoreError, errorMessage } from '../core/errors.js';
 
 /** Version of the table layout below; a file with a higher one was written by a newer QProxy. */
 export const SCHEMA_VERSION = 2;

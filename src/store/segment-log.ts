@@ -1,7 +1,7 @@
 import { closeSync, fdatasync, ftruncate, mkdirSync, openSync, readdirSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { SEGMENT_HEADER_BYTES, segmentFileName, segmentHeader, segmentIdOf } from './segment-format.js';
 import { TailMismatch, trimTail, type TailReport } from './segment-tail.js';
 import type { StoreLogger } from './types.js';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute } from 'node:path';
-import { StoreError, errorMessage } from '../errors.js';
+import { StoreError, errorMessage } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import type { RecordSink } from '../recording/sink.js';
 import { FILE_CHECK_INTERVAL_MS, FileGuard } from './file-guard.js';

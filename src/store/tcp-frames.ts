@@ -1,4 +1,4 @@
-import { StoreError } from '../errors.js';
+import { StoreError } from '../core/errors.js';
 import type { TcpChunk, TcpDirection } from '../recording/model.js';
 
 /**

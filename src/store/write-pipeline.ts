@@ -1,4 +1,4 @@
-import { StoreError, errorMessage } from '../errors.js';
+import { StoreError, errorMessage } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import { packBatch } from './batch-pack.js';
 import { queuedBytes } from './record-codec.js';

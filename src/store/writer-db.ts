@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import { unpackBatch, type IndexRow, type PackedBatch } from './batch-pack.js';
 import { RESERVED_META_KEYS, openForWriting, type OpenedStore } from './schema.js';
 import { PURGED_UNSENT_META, Retention } from './writer-retention.js';

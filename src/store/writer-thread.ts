@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { StoreError, errorMessage } from '../errors.js';
+import { StoreError, errorMessage } from '../core/errors.js';
 import type { FromWriter, ToWriter, WriterInit } from './writer-protocol.js';
 
 /** What opening the file did to it (see schema.ts). */

@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { SenderStore, SyncLogger } from './store-port.js';
 
 /**

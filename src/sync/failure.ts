@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { SyncFailureReason } from './observer.js';
 import { SyncError, type SyncErrorCode } from './sync-error.js';
 

@@ -1,4 +1,7 @@
+import type { UpstreamLink } from '../core/documents.js';
 import type { GateRefusal } from '../net/connection-gate.js';
+
+export type { UpstreamLink };
 
 /**
  * What the sync sender and receiver report to the rest of QProxy (metrics implements it
@@ -83,23 +86,6 @@ export interface SenderGauges {
   purgedUnsent: number;
 }
 
-/**
- * Playback on NATS: how far this zone's stream is behind a stream it mirrors or sources in another
- * zone, as the server reports it.
- */
-export interface UpstreamLink {
-  kind: 'mirror' | 'source';
-  stream: string;
-  /** JetStream domain of the origin; null for a stream of the same domain. */
-  domain: string | null;
-  /** Messages in the origin not yet copied here. */
-  lag_messages: number;
-  /** Time since the copy last heard from the origin; null when it never has. */
-  last_active_ms: number | null;
-  /** The server's error for this link, if any. */
-  error: string | null;
-}
-
 /** What the sync components report to metrics. */
 export interface SyncMetricsObserver {
   /** Sender: a batch was acknowledged (stored) by the peer. */
@@ -122,21 +108,4 @@ export interface SyncMetricsObserver {
   setReceiverConnections(fn: () => { open: number; untrusted: number }): void;
   /** Receiver on NATS: the links of its stream to other zones (mirror, sources), read on scrape. */
   setUpstream(fn: () => readonly UpstreamLink[]): void;
-}
-
-/**
- * Calls `fn` with the observer, if there is one. A throwing observer is a metrics bug: it is logged
- * and must never break sync.
- */
-export function notifyObserver(
-  observer: SyncMetricsObserver | undefined,
-  logger: { warn(obj: object, msg: string): void },
-  fn: (o: SyncMetricsObserver) => void,
-): void {
-  if (!observer) return;
-  try {
-    fn(observer);
-  } catch (err) {
-    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'sync metrics observer threw; ignored');
-  }
 }

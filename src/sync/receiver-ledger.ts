@@ -1,5 +1,8 @@
+import type { NodeLedger } from '../core/documents.js';
 import type { SyncRejectReason } from './observer.js';
 import type { ReceiverStore } from './store-port.js';
+
+export type { NodeLedger };
 
 /**
  * The receiving half of the loss ledger, per origin node_id, kept in the store's meta table so it
@@ -16,17 +19,6 @@ import type { ReceiverStore } from './store-port.js';
 export const TALLY_PREFIX = 'sync.rx.tally:';
 const NODES_KEY = 'sync.rx.nodes';
 const NODE_PREFIX = 'sync.rx.node:';
-
-/** One origin node's figures, as `/api/status` shows them. */
-export interface NodeLedger {
-  received: number;
-  stored: number;
-  duplicates: number;
-  rejected: Record<string, number>;
-  /** Highest seq of the sender's store seen in a stored batch: with the sender's cursor, shows what is in flight. */
-  last_seq: number;
-  last_received_at: string | null;
-}
 
 interface NodeInfo {
   rejected: Record<string, number>;

@@ -1,5 +1,5 @@
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { QProxyError, errorMessage } from '../errors.js';
+import { QProxyError, errorMessage } from '../core/errors.js';
 import { identityAllowed } from './client-identity.js';
 import { compressionOf, decompress } from './compression.js';
 import { lagSeconds } from './lag.js';

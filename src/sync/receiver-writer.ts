@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { SyncRejectReason } from './observer.js';
 import { ReceiverLedger, TALLY_PREFIX, type NodeLedger } from './receiver-ledger.js';
 import type { ReceiverStore, SyncLogger } from './store-port.js';

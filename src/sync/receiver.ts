@@ -10,13 +10,13 @@ import {
 } from 'node:http2';
 import { Socket, isIPv6, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ListenError, errorMessage } from '../errors.js';
+import type { PeerStatus, ReceiverStatus } from '../core/documents.js';
+import { ListenError, errorMessage } from '../core/errors.js';
 import { ConnectionGate, GATE_REFUSALS, type GateRefusal } from '../net/connection-gate.js';
 import { FdGuard, type FdReading } from '../net/fd-guard.js';
 import { RefusalLog } from '../net/refusal-log.js';
 import { certificateNames } from './client-identity.js';
 import type { SyncMetricsObserver } from './observer.js';
-import type { NodeLedger } from './receiver-ledger.js';
 import { handleBatchStream, type PeerConn, type Refusal, type RequestContext } from './receiver-request.js';
 import { ReceiverWriter } from './receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from './store-port.js';
@@ -72,35 +72,6 @@ export interface SyncReceiverOptions {
   store: ReceiverStore;
   observer?: SyncMetricsObserver;
   logger: SyncLogger;
-}
-
-interface PeerStatus {
-  address: string;
-  identity: string[];
-  connected: boolean;
-  batches: number;
-  last_batch_at: string | null;
-  last_error: { code: string; message: string; at: string } | null;
-}
-
-/** `/api/status` `sync` section of a Playback node. */
-export interface ReceiverStatus {
-  role: 'receiver';
-  listening: string | null;
-  tls: boolean;
-  mutual_tls: boolean;
-  token: boolean;
-  /** Connections that passed the access checks. */
-  connected_peers: number;
-  /** Everything open on the listener, what has not authenticated yet, and what was accepted and refused since start. */
-  connections: { open: number; unauthenticated: number; accepted: number; refused: Record<GateRefusal, number> };
-  /** Open file handles of the process and its limit (null where unknown): new connections are refused from 80 %. */
-  file_handles: FdReading | null;
-  last_success_at: string | null;
-  last_error: { code: string; message: string; at: string } | null;
-  peers: Record<string, PeerStatus>;
-  /** Per origin node_id: received, stored, duplicates, rejected by reason (persisted). */
-  ledger: Record<string, NodeLedger>;
 }
 
 /**

@@ -1,5 +1,5 @@
+import type { SenderStatus } from '../core/documents.js';
 import { PURGED_UNSENT_META } from '../store/index.js';
-import type { SyncFailureReason } from './observer.js';
 import type { Compression } from './protocol.js';
 import type { SendWindow } from './send-window.js';
 import type { PersistedSender } from './sender-state.js';
@@ -14,55 +14,6 @@ export interface UpstreamFigures {
   recorded: number;
   /** Records lost before the store, by reason. */
   dropped: Record<string, number>;
-}
-
-/**
- * The keys every sync backend's Record node reports in `/api/status` `sync`, so scripts and
- * dashboards read the peer sender and the NATS publisher alike.
- */
-export interface SenderStatusCommon {
-  role: 'sender';
-  state: 'connected' | 'connecting' | 'backoff' | 'stopped';
-  connected: boolean;
-  last_success_at: string | null;
-  last_error: { code: string; reason: SyncFailureReason; message: string; at: string; attempts: number } | null;
-  next_retry_at: string | null;
-  /** Every record up to this store seq is acknowledged by the other side (peer or stream). */
-  cursor: number;
-  /** Highest seq the store has handed out. */
-  last_seq: number;
-  pending: { records: number; bytes: number };
-  /** Acknowledgement time minus record time of the newest record acknowledged last. */
-  lag_ms: number | null;
-  /** How far behind sync is: now minus the time of the oldest record not yet acknowledged (0 when caught up). */
-  behind_ms: number;
-  /**
-   * The Record node's half of the loss ledger. `proxied`, `recorded`, `dropped` count since this
-   * process started; `purged_unsent`, `sent` (and the peer's `refused_by_peer`) are kept in the
-   * store (since it was created). Compare `sent` with the Playback node's ledger entry for this node_id.
-   */
-  ledger: {
-    node_id: string;
-    proxied: number | null;
-    recorded: number | null;
-    dropped: Record<string, number> | null;
-    purged_unsent: { records: number; bytes: number };
-    sent: number;
-    sent_bytes: number;
-    pending: number;
-  };
-}
-
-/** `/api/status` `sync` section of a Record node on the peer sync. */
-export interface SenderStatus extends SenderStatusCommon {
-  peer: string;
-  tls: boolean;
-  mutual_tls: boolean;
-  compression: Compression;
-  in_flight: { batches: number; records: number };
-  /** Since start. */
-  sent: { batches: number; records: number; raw_bytes: number; wire_bytes: number };
-  ledger: SenderStatusCommon['ledger'] & { refused_by_peer: number };
 }
 
 export interface StatusSource {

@@ -1,4 +1,4 @@
-import { QProxyError } from '../errors.js';
+import { QProxyError } from '../core/errors.js';
 
 /**
  * Stable codes of the sync link. The receiver puts them in its JSON error bodies, so a sender (and

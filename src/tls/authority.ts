@@ -6,7 +6,7 @@
  * is one signature instead of a key generation plus one.
  */
 import { X509Certificate, createPrivateKey, generateKeyPairSync, type KeyObject, type webcrypto } from 'node:crypto';
-import { CaError, errorMessage } from '../errors.js';
+import { CaError, errorMessage } from '../core/errors.js';
 import { BACKDATE_MS, CA_LIFETIME_MS, EC_P256, LEAF_LIFETIME_MS, altNameFor, commonNameFor, isMintableHost, normalizeHost, randomSerial } from './ca-profile.js';
 import { subtle, x509 } from './x509.js';
 

@@ -3,7 +3,7 @@
  * that let a browser call the API without the token in a URL. The page itself (src/ui/app) only
  * calls the documented API.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import { BearerAuth, type ApiUi } from '../api/api-server.js';
 import { LoginLimiter } from './login-limiter.js';
 import { sessionRoutes, WebSessions } from './session-routes.js';
@@ -26,7 +26,7 @@ export interface WebUiOptions {
 export function createWebUi(o: WebUiOptions): ApiUi {
   const log = o.logger.child({ component: 'ui' });
   const dir = o.staticDir === undefined ? findStaticDir() : o.staticDir;
-  if (dir === null) log.warn('the web UI files are missing (dist/ui/static): /ui/ answers 503; run "npm run build" or set api.ui to false');
+  if (dir === null) log.warn({}, 'the web UI files are missing (dist/ui/static): /ui/ answers 503; run "npm run build" or set api.ui to false');
   const store = new SessionStore(o.sessions);
   const sessions = new WebSessions(store);
   const routes = [

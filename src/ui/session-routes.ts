@@ -9,7 +9,7 @@
  * With no `api.token` configured there is nothing to log in to: every page is open, as the API is.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Logger } from 'pino';
+import type { Logger } from '../core/log.js';
 import { ApiError, type BearerAuth, type CookieSessions, type Reply, type RequestContext, type Route } from '../api/api-server.js';
 import { clearedCookie, cookieName, readCookie, sessionCookie } from './cookies.js';
 import type { LoginLimiter } from './login-limiter.js';

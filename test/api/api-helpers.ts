@@ -4,10 +4,10 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ApiServer } from '../../src/api/api-server.js';
 import type { ApiOptions, ApiRecords, RecordPage, RecordQuery } from '../../src/api/api-server.js';
-import { QProxyError } from '../../src/errors.js';
+import { QProxyError } from '../../src/core/errors.js';
 import { RECORD_FORMAT_VERSION } from '../../src/recording/model.js';
 import type { HttpRecord, QRecord, RecordSummary } from '../../src/recording/model.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 
 /** A record with the given start time and bodies; everything else plausible. */
 export function makeRecord(startedAt: number, opts: { reqBody?: Buffer; resBody?: Buffer; truncated?: boolean } = {}): HttpRecord {

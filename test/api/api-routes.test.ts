@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { QProxyError } from '../../src/errors.js';
+import { QProxyError } from '../../src/core/errors.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { MemoryRecords, call, makeRecord, memoryLogger, startApi } from './api-helpers.js';
 

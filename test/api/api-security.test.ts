@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { ApiServer } from '../../src/api/api-server.js';
 import type { ApiOptions } from '../../src/api/api-server.js';
-import { ConfigError, ListenError } from '../../src/errors.js';
+import { ConfigError, ListenError } from '../../src/core/errors.js';
 import { MemoryRecords, call, memoryLogger, startApi } from './api-helpers.js';
 
 const TOKEN = 'b1f4c2a9e07d4c55a8f3e2d1c0b9a8f7e6d5c4b3a2918070';

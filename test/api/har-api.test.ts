@@ -4,7 +4,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { HAR_MAX_BODY_BYTES } from '../../src/api/har-routes.js';
 import type { HarDocument } from '../../src/har/har-types.js';
 import { RECORD_FORMAT_VERSION, type TcpRecord } from '../../src/recording/model.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 import type { Store } from '../../src/store/index.js';
 import { openStore } from '../playback/helpers.js';
 import { fixtureText } from '../har/har-helpers.js';

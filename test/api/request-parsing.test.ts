@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hostOfHeader, HostGuard, isLoopbackAddress, isLoopbackHost } from '../../src/api/host-guard.js';
-import { parseIso8601 } from '../../src/api/iso8601.js';
+import { parseIso8601 } from '../../src/core/iso8601.js';
 import { parseRecordQuery } from '../../src/api/records-query.js';
 
 const iso = (s: string): string | null => {

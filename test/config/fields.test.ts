@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { downstreamUrlProblem, isHostName, isIpOrCidr, parseHostPort } from '../../src/config/addresses.js';
 import { jsonPath } from '../../src/config/fields.js';
-import { compileJsonPath } from '../../src/recording/json-path.js';
+import { compileJsonPath } from '../../src/core/json-path.js';
 
 test('parseHostPort: names, IPv4 and bracketed IPv6; real ports only', () => {
   assert.deepEqual(parseHostPort('localhost:8083'), { host: 'localhost', port: 8083 });

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkConfigFile } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { runCli } from '../e2e/helpers.js';
 import { makeTestPki, type TestPki } from '../helpers/tls.js';
 import { tempDir, writeConfig } from './temp-config.js';

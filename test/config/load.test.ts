@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { checkConfigFile, loadConfig } from '../../src/config/load.js';
 import { makeTestPki } from '../helpers/tls.js';
 import { SEED_EXAMPLE, minimalRecord, tempDir, writeConfig } from './temp-config.js';

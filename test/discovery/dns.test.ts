@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Server } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { QProxyError } from '../../src/errors.js';
+import { QProxyError } from '../../src/core/errors.js';
 import {
   Discovery,
   parseHttpTarget,

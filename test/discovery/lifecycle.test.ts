@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import { QProxyError } from '../../src/errors.js';
+import { QProxyError } from '../../src/core/errors.js';
 import { Discovery, parseHttpTarget, parseTcpTarget, type DiscoveryOptions } from '../../src/discovery/index.js';
 import { timerRounds } from '../helpers/timers.js';
 

@@ -1,7 +1,7 @@
 /** Parsing downstream targets: the forms config accepts, and clear coded errors for the rest. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { QProxyError } from '../../src/errors.js';
+import { QProxyError } from '../../src/core/errors.js';
 import { formatHostPort, parseHttpTarget, parseTcpTarget } from '../../src/discovery/index.js';
 
 function assertBad(fn: () => unknown, input: string, mention: RegExp): void {

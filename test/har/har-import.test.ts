@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { importHar, parseHarText } from '../../src/har/import.js';
-import { uuidv7Time } from '../../src/recording/uuidv7.js';
+import { uuidv7Time } from '../../src/core/uuidv7.js';
 import { fixtureText, importFixture } from './har-helpers.js';
 
 const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

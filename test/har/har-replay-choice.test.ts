@@ -19,12 +19,13 @@ import {
   startBackend,
   waitFor,
 } from '../playback/helpers.js';
+import type { ReplayManagerStatus } from '../../src/core/documents.js';
 import { memoryLogger, post, startApi } from '../api/api-helpers.js';
 import { fixtureText, importFixture } from './har-helpers.js';
 
 const live = { enabled: true, delayMs: 0, concurrency: 8, compare: compareDefaults, safety: replayAll };
 
-function liveCursor(engine: { manager: { status(): Record<string, unknown> } }): number {
+function liveCursor(engine: { manager: { status(): ReplayManagerStatus } }): number {
   return (engine.manager.status().live as { cursor: number }).cursor;
 }
 

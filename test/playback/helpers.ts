@@ -20,7 +20,7 @@ import type { ReplayParams } from '../../src/playback/replay-params.js';
 import { resultsPathFor } from '../../src/playback/results/schema.js';
 import type { SafetyOptions } from '../../src/playback/safety.js';
 import { RECORD_FORMAT_VERSION, type HeaderLine, type HttpRecord } from '../../src/recording/model.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store } from '../../src/store/index.js';
 
 export const silentLog = { info() {}, warn() {}, error() {}, debug() {} };

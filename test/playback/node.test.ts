@@ -77,7 +77,7 @@ test('createPlayback: a Playback node replays live into http.downstream, serves 
   assert.equal((await get(addresses.http.port, '/unknown')).status, 404);
 
   await putRecords(store, [httpRecord({ url: '/live', resBody: '{"from":"recording"}' })]);
-  await waitFor(() => (handle.status().replayed as number) === 1, 'the live replay of the new record');
+  await waitFor(() => (handle.status().replayed) === 1, 'the live replay of the new record');
   await waitFor(() => handle.serveServer?.status().recordings === 2, 'the serving index to pick the new record up');
   const status = handle.status();
   assert.equal(status.matched, 1);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ReplayResult } from '../../src/playback/results/result.js';
 import { finished, openEngine, openStore, params, type Doc } from './helpers.js';
 import { WORKLOAD, recordWorkload, startService } from './workload.js';
 
@@ -49,7 +48,7 @@ test('zone B with one changed field and one changed status: exactly those two mi
   assert.deepEqual(doc.summary.top_differences.map((d) => d.kind).sort(), ['json $.price', 'status']);
 
   const page = engine.manager.results(doc.id, { status: 'mismatch', limit: 10 })!;
-  const byTarget = new Map((page.results as ReplayResult[]).map((r) => [r.target, r]));
+  const byTarget = new Map((page.results).map((r) => [r.target, r]));
   assert.deepEqual([...byTarget.keys()].sort(), ['/api/items/2', '/api/missing']);
   assert.equal(byTarget.get('/api/items/2')!.diff, '$.price: 12 → 11');
   assert.deepEqual(byTarget.get('/api/items/2')!.kinds, ['json $.price']);

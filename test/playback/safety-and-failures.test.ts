@@ -7,7 +7,7 @@ import type { ReplayResult } from '../../src/playback/results/result.js';
 import { finished, httpRecord, json, openEngine, openStore, params, putRecords, startBackend, type Doc } from './helpers.js';
 
 function results(engine: Awaited<ReturnType<typeof openEngine>>, id: string, status?: string): ReplayResult[] {
-  return engine.manager.results(id, { limit: 100, ...(status && { status }) })!.results as ReplayResult[];
+  return engine.manager.results(id, { limit: 100, ...(status && { status }) })!.results;
 }
 
 test('safety policy: unsafe methods are dry runs by default, rules skip routes; both are counted and nothing is sent', async (t) => {

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { Forwarder } from '../../src/playback/serve/forwarder.js';
 import { HttpStubServer, type HttpStubOptions } from '../../src/playback/serve/http-stub-server.js';
-import { compileJsonPath } from '../../src/recording/json-path.js';
+import { compileJsonPath } from '../../src/core/json-path.js';
 import { HttpRecorder } from '../../src/recording/recorder.js';
 import { RecordingSelector } from '../../src/recording/selector.js';
 import type { Store } from '../../src/store/index.js';

@@ -4,7 +4,6 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { nullObserver } from '../../src/playback/observer.js';
-import type { ReplayResult } from '../../src/playback/results/result.js';
 import { TcpStubServer } from '../../src/playback/tcp/tcp-stub-server.js';
 import type { Store } from '../../src/store/index.js';
 import { defer, finished, openEngine, openStore, params, silentLog, waitFor, type Doc } from './helpers.js';
@@ -69,7 +68,7 @@ test('a redis that answers differently is a mismatch with a readable diff of the
   });
   const doc = await finished(engine, (engine.manager.createResolved(params()) as Doc).id);
   assert.equal(doc.summary.counts.mismatch, 1);
-  const [result] = engine.manager.results(doc.id, { limit: 5 })!.results as ReplayResult[];
+  const [result] = engine.manager.results(doc.id, { limit: 5 })!.results;
   assert.deepEqual(result!.kinds, ['stream']);
   assert.match(result!.diff!, /^server bytes: 39 B → 42 B, first difference at character 12: "\+OK.*:1\\r\\n:2.*" → "\+OK.*:11\\r\\n:12/);
 });

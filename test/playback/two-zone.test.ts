@@ -102,7 +102,7 @@ test('Record node → sync → Playback node → live replay → success rate in
   await recordWorkload(t, storeA, await startService(t, { token: 'prod-secret' }));
 
   await waitFor(() => storeB.stats().count === WORKLOAD.length, 'the recordings to reach zone B');
-  await waitFor(() => (playback.status().replayed as number) === WORKLOAD.length, 'live replay of every recording', 1500);
+  await waitFor(() => (playback.status().replayed) === WORKLOAD.length, 'live replay of every recording', 1500);
   const status = await getJson(apiPort, '/api/status');
   const p = status.playback as Record<string, unknown>;
   assert.equal(p.replayed, WORKLOAD.length);

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { Discovery, parseHttpTarget } from '../../src/discovery/index.js';
 import { HttpProxyServer } from '../../src/proxy/http/index.js';
-import type { HttpProxyObserver } from '../../src/proxy/observer.js';
+import type { HttpProxyObserver } from '../../src/proxy/http/observer.js';
 import { HttpRecorder } from '../../src/recording/recorder.js';
 import { Redactor } from '../../src/recording/redaction.js';
 import type { Store } from '../../src/store/index.js';

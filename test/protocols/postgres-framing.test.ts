@@ -182,7 +182,7 @@ test('replay logs in the way zone B asks: md5, cleartext, SCRAM; a wrong passwor
       tcp: { targets: [{ host: '127.0.0.1', port: pg.port }], replyTimeoutMs: 5_000, compare: 'exact', creds: { user, password } },
     });
     const doc = await finished(engine, (engine.manager.createResolved(params({ filter: { protocol: 'tcp' } })) as Doc).id);
-    return (engine.manager.results(doc.id, { limit: 1 })!.results as ReplayResult[])[0]!;
+    return (engine.manager.results(doc.id, { limit: 1 })!.results)[0]!;
   };
   for (const [user, password] of [['md5user', 'md5-pw'], ['clearuser', 'clear-pw'], ['app', 'secret']] as const) {
     const r = await replay(user, password);

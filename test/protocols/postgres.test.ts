@@ -53,7 +53,7 @@ test('pgbench -i and a rate-limited pgbench -c 2 replayed into zone B: the same 
   const sessions = zones.recorded();
   const mismatches = zones.results('mismatch').map((r) => r.diff);
   assert.equal(status.failed, 0, JSON.stringify(zones.results('failed').map((r) => r.error)));
-  assert.ok((status.matched as number) / sessions >= 0.99, `≥ 99 % of ${sessions} sessions matched: ${mismatches.join('\n')}`);
+  assert.ok((status.matched) / sessions >= 0.99, `≥ 99 % of ${sessions} sessions matched: ${mismatches.join('\n')}`);
 
   // One row of pgbench_branches changed in zone B: the replayed SELECT names the message and value.
   const before = Number(await psql(b.env(), 'bench', 'SELECT bbalance FROM pgbench_branches WHERE bid = 1'));

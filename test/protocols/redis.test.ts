@@ -8,7 +8,6 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type { JsonConversation } from '../../src/api/conversation-json.js';
-import type { ReplayResult } from '../../src/playback/results/result.js';
 import { call, startApi } from '../api/api-helpers.js';
 import { finished, openEngine, openStore, params, waitFor, type Doc } from '../playback/helpers.js';
 import { RespClient, startRedis, startTcpProxy } from '../playback/tcp-helpers.js';
@@ -38,7 +37,7 @@ test('redis-benchmark -n 2000 recorded through the proxy and replayed into an em
   const id = (engine.manager.createResolved(params({ filter: { protocol: 'tcp' }, concurrency: 4 })) as Doc).id;
   await waitFor(() => (engine.manager.get(id) as Doc).state !== 'running', 'the replay to finish', 12_000);
   const doc = await finished(engine, id);
-  const bad = engine.manager.results(doc.id, { limit: 3, status: 'mismatch' })!.results as ReplayResult[];
+  const bad = engine.manager.results(doc.id, { limit: 3, status: 'mismatch' })!.results;
   assert.equal(doc.summary.counts.match, recorded, `every session matched; first diffs:\n${bad.map((r) => r.diff).join('\n')}`);
   assert.equal(doc.summary.success_rate, 1);
 
@@ -74,7 +73,7 @@ test('a RESP3 redis-cli session with a password: replay logs in with zone B\'s, 
     tcp: { targets: [{ host: '127.0.0.1', port: target.port }], replyTimeoutMs: 5_000, compare: 'exact', creds: { user: 'default', password: 'zone-b-pw' } },
   });
   const doc = await finished(engine, (engine.manager.createResolved(params({ filter: { protocol: 'tcp' } })) as Doc).id);
-  const [result] = engine.manager.results(doc.id, { limit: 1 })!.results as ReplayResult[];
+  const [result] = engine.manager.results(doc.id, { limit: 1 })!.results;
   assert.equal(result!.status, 'match', `${result!.error ?? ''}${result!.diff ?? ''}`);
   assert.match(result!.diff ?? '', /^(note: 1 answers not compared \(playback\.tcp\.ignore\.requests\))?$/, 'CLIENT ID is left out by default');
   const b = await RespClient.open(target.port);

@@ -115,7 +115,7 @@ export async function startZones(t: TestContext, o: ZoneOptions): Promise<Zones>
   });
 
   const recorded = (): number => storeA.list({ limit: 1000, protocol: 'tcp' }).records.filter((r) => r.state === 'closed').length;
-  const replayed = (): number => playback.status().replayed as number;
+  const replayed = (): number => playback.status().replayed;
   return {
     proxyPort,
     storeA,
@@ -130,7 +130,7 @@ export async function startZones(t: TestContext, o: ZoneOptions): Promise<Zones>
       await playback.engine!.flush();
     },
     results(status) {
-      return (playback.replays.results('live', { status, limit: 100 })?.results ?? []) as ReplayResult[];
+      return (playback.replays.results('live', { status, limit: 100 })?.results ?? []);
     },
   };
 }

@@ -7,7 +7,7 @@ import { Discovery, parseHttpTarget } from '../../src/discovery/index.js';
 import type { DiscoveryOptions } from '../../src/discovery/index.js';
 import { HttpProxyServer } from '../../src/proxy/http/index.js';
 import type { HttpDownstreams, HttpProxyOptions } from '../../src/proxy/http/index.js';
-import type { ExchangeEvent, HttpProxyObserver } from '../../src/proxy/observer.js';
+import type { ExchangeEvent, HttpProxyObserver } from '../../src/proxy/http/observer.js';
 import type { HttpRequestHead } from '../../src/recording/selector.js';
 import type { HttpExchangeRecorder, HttpRecordDraft } from '../../src/recording/sink.js';
 

@@ -6,7 +6,7 @@ import type { HttpRecord, QRecord } from '../../src/recording/model.js';
 import { HttpRecorder, type RecorderDropReason } from '../../src/recording/recorder.js';
 import { Redactor } from '../../src/recording/redaction.js';
 import type { RecordSink } from '../../src/recording/sink.js';
-import { uuidv7Time } from '../../src/recording/uuidv7.js';
+import { uuidv7Time } from '../../src/core/uuidv7.js';
 import { draft, expected, options } from './draft.js';
 
 const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QProxyError } from '../../src/errors.js';
+import { QProxyError } from '../../src/core/errors.js';
 import { DEFAULT_REDACTED_HEADERS, Redactor } from '../../src/recording/redaction.js';
 import { draft, expected, options, snapshot } from './draft.js';
 

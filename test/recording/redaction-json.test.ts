@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QProxyError } from '../../src/errors.js';
-import { compileJsonPath } from '../../src/recording/json-path.js';
+import { QProxyError } from '../../src/core/errors.js';
+import { compileJsonPath } from '../../src/core/json-path.js';
 import { Redactor } from '../../src/recording/redaction.js';
 import { draft, expected, options } from './draft.js';
 

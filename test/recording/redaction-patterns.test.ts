@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QProxyError } from '../../src/errors.js';
+import { QProxyError } from '../../src/core/errors.js';
 import { Redactor } from '../../src/recording/redaction.js';
 import type { HeaderLine } from '../../src/recording/model.js';
 import { draft, expected, options } from './draft.js';

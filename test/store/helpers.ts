@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { HttpRecord } from '../../src/recording/model.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store } from '../../src/store/index.js';
 import type { StoreObserver, StoreOptions } from '../../src/store/index.js';
 import { FrameKind, SEGMENT_HEADER_BYTES, readFrame, segmentIdOf } from '../../src/store/segment-format.js';

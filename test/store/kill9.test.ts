@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { QRecord } from '../../src/recording/model.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store } from '../../src/store/index.js';
 import { MemoryLogger, storeOptions, tempDir } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { StoreError } from '../../src/errors.js';
+import { StoreError } from '../../src/core/errors.js';
 import { SCHEMA_VERSION, Store } from '../../src/store/index.js';
 import { binary, makeRecord, storeOptions, tempDir } from './helpers.js';
 

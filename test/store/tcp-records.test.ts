@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { TcpChunk, TcpRecord } from '../../src/recording/model.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store } from '../../src/store/index.js';
 import { FRAME_HEADER_BYTES, frameTcpChunks, unframeTcpChunks } from '../../src/store/tcp-frames.js';
 import { makeRecord, openStore, storeOptions, tempDir, waitFor } from './helpers.js';

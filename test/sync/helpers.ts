@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test';
 import { Registry } from 'prom-client';
 import { SyncMetrics } from '../../src/metrics/sync-metrics.js';
 import type { HttpRecord, QRecord, TcpRecord } from '../../src/recording/model.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store, type StoreOptions } from '../../src/store/index.js';
 import { SyncReceiver, type SyncReceiverOptions } from '../../src/sync/receiver.js';
 import { SyncSender, type SyncSenderOptions } from '../../src/sync/sender.js';

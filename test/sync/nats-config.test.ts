@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkConfigFile, loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { durableName, streamPlan } from '../../src/sync/nats/options.js';
 import { tempDir, writeConfig } from '../config/temp-config.js';
 

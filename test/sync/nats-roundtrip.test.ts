@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { allRecords, fill, httpRecord, openStore, tcpSegment, tempDir, waitFor } from './helpers.js';
 import { consumerOptions, publisherOptions, recordJson, startConsumer, startPublisher } from './nats-helpers.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 
 test('records from two Record nodes reach the Playback node intact, once each', async (t) => {
   const nats = await startNatsServer(t);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import type { QRecord, TcpRecord } from '../../src/recording/model.js';
-import { uuidv7 } from '../../src/recording/uuidv7.js';
+import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Backoff } from '../../src/sync/backoff.js';
 import { BatchReader, type OutBatch } from '../../src/sync/batch-reader.js';
 import { compress, decompress } from '../../src/sync/compression.js';

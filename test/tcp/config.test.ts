@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { createTcpProxy } from '../../src/node/tcp.js';
 import type { TcpRecord } from '../../src/recording/model.js';

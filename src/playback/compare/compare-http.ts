@@ -4,7 +4,7 @@
  * in the comparing thread, never on the event loop that schedules the replay.
  */
 import type { RecordError } from '../../recording/model.js';
-import { decodeBody, type DecodedBody } from './decode-body.js';
+import { decodeBody, type DecodedBody } from '../../core/decode-body.js';
 import { bytes } from './format.js';
 import { diffHeaders } from './header-diff.js';
 import { headerValue } from './headers.js';

@@ -2,7 +2,7 @@
  * Structural JSON comparison: key order is ignored, arrays compare element by element, ignored
  * paths and values redacted at record time never count, ignore patterns apply inside strings.
  */
-import { replaceAtPath, type JsonPath } from '../../recording/json-path.js';
+import { replaceAtPath, type JsonPath } from '../../core/json-path.js';
 import { equalsWithMarkers, isMarker } from './redaction-marks.js';
 import { maskPatterns } from './rules.js';
 import type { Difference } from './types.js';

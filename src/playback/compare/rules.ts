@@ -1,6 +1,6 @@
-import { compileJsonPath, type JsonPath } from '../../recording/json-path.js';
+import { compileJsonPath, type JsonPath } from '../../core/json-path.js';
 import type { CompareOptions } from './types.js';
-import { HOP_AND_FRAMING_FIELDS } from '../../http-fields.js';
+import { HOP_AND_FRAMING_FIELDS } from '../../core/http-fields.js';
 
 /** Headers never compared: hop-by-hop (RFC 9110 §7.6.1) and framing, which follow the body. */
 export const NEVER_COMPARED: ReadonlySet<string> = HOP_AND_FRAMING_FIELDS;

@@ -6,15 +6,15 @@
  * at a time, on request.
  */
 import type { HeaderLine } from '../../recording/model.js';
-import { decodeBody } from './decode-body.js';
+import { decodeBody } from '../../core/decode-body.js';
 import { byName, compared, same } from './header-diff.js';
 import { maskJsonPaths } from './json-diff.js';
 import { equalsWithMarkers, isMarker } from './redaction-marks.js';
 import { compileRules, maskPatterns, type CompiledRules } from './rules.js';
 import type { CompareOptions, ResponseSide } from './types.js';
-import type { FieldRow, FieldState, SideBySide } from './view-types.js';
+import type { FieldRow, FieldState, SideBySide } from '../../core/documents.js';
 
-export type { FieldRow, FieldState, SideBySide } from './view-types.js';
+export type { FieldRow, FieldState, SideBySide };
 
 /** Leaf rows listed at most; more are counted. */
 export const MAX_FIELDS = 2000;

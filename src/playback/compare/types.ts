@@ -8,19 +8,8 @@ export interface ResponseSide {
   body: CapturedBody;
 }
 
-/** Comparison rules as configured (`playback.compare`, or a replay request's override). */
-export interface CompareOptions {
-  status: boolean;
-  /** Lower-case names; "*" = every header but hop-by-hop and framing ones. */
-  headers: readonly string[];
-  body: boolean;
-  ignore: {
-    headers: readonly string[];
-    json_paths: readonly string[];
-    patterns: readonly string[];
-  };
-  truncated: 'prefix' | 'skip';
-}
+/** Comparison rules as configured (`playback.compare`, or a replay request's override); replay documents show them. */
+export type { CompareOptions } from '../../core/documents.js';
 
 /** One difference found, already phrased for people. */
 export interface Difference {

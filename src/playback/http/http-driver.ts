@@ -1,7 +1,7 @@
 import type { HttpRecord, QRecord } from '../../recording/model.js';
 import type { RecordedOutcome } from '../compare/compare-http.js';
 import type { JobOutcome, Preparation, ProtocolDriver, RecordFacts } from '../driver.js';
-import { pathOf } from '../../path-glob.js';
+import { pathOf } from '../../core/path-glob.js';
 import type { ResultsThread } from '../results/results-thread.js';
 import { SafetyPolicy, type SafetyOptions } from '../safety.js';
 import type { HttpReplayClient } from './replay-client.js';

@@ -7,7 +7,7 @@
  */
 import type { HttpRecord } from '../../recording/model.js';
 import { hasMarker } from '../compare/redaction-marks.js';
-import { HOP_AND_FRAMING_FIELDS } from '../../http-fields.js';
+import { HOP_AND_FRAMING_FIELDS } from '../../core/http-fields.js';
 
 /** `playback.rewrite`, names lower-case. */
 export interface RewriteOptions {

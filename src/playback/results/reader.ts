@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { QProxyError } from '../../errors.js';
+import type { ReplayDoc } from '../../core/documents.js';
+import { QProxyError } from '../../core/errors.js';
 import { openResultsForReading } from './schema.js';
 import type { HeaderLine } from '../../recording/model.js';
 import type { ReplayResult, ResultStatus } from './result.js';
@@ -109,14 +110,14 @@ export class ResultsReader {
   }
 
   /** A stored replay document (parsed), or null. */
-  replay(id: string): object | null {
+  replay(id: string): ReplayDoc | null {
     const doc = this.replayDoc.get(id);
-    return doc === undefined ? null : (JSON.parse(doc) as object);
+    return doc === undefined ? null : (JSON.parse(doc) as ReplayDoc);
   }
 
   /** The newest stored replay documents. */
-  replays(limit: number): object[] {
-    return this.replayDocs.all(limit).map((d) => JSON.parse(d) as object);
+  replays(limit: number): ReplayDoc[] {
+    return this.replayDocs.all(limit).map((d) => JSON.parse(d) as ReplayDoc);
   }
 
   getMeta(key: string): string | null {

@@ -1,7 +1,8 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { QProxyError, errorMessage } from '../../errors.js';
+import { QProxyError, errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
 import type { RecordedOutcome } from '../compare/compare-http.js';
 import type { CompareOptions, ResponseSide } from '../compare/types.js';
 import type { MessageIgnore } from '../compare/compare-messages.js';
@@ -17,10 +18,7 @@ export interface Compared {
 }
 
 /** The logger slice the results thread reports through. */
-export interface ResultsLogger {
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+type ResultsLogger = Pick<Logger, 'warn' | 'error'>;
 
 function threadError(message: string): QProxyError {
   return new QProxyError('QP_ERR_PLAYBACK_RESULTS', message);

@@ -4,7 +4,7 @@
  * store's writer for its lock, and dropping it never touches recordings.
  */
 import Database from 'better-sqlite3';
-import { QProxyError, errorMessage } from '../../errors.js';
+import { QProxyError, errorMessage } from '../../core/errors.js';
 
 export const RESULTS_SCHEMA_VERSION = 2;
 

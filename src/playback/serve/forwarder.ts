@@ -10,7 +10,7 @@ import { originPools, type TargetTls } from '../http/origin-pools.js';
 import type { CapturedBody, HeaderLine } from '../../recording/model.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { RequestParts } from './request-key.js';
-import { HOP_AND_FRAMING_FIELDS } from '../../http-fields.js';
+import { HOP_AND_FRAMING_FIELDS } from '../../core/http-fields.js';
 
 /** Hop-by-hop and framing headers (RFC 9110 §7.6.1), which each hop sets itself. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_AND_FRAMING_FIELDS, 'expect', 'host']);

@@ -7,14 +7,14 @@
  * HTTPS_PROXY: absolute-form requests and the decrypted requests of intercepted CONNECTs are
  * matched on origin and path against forward-proxy recordings.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { ListenError, errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
 import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HeaderLine, HttpRecord } from '../../recording/model.js';
 import type { PlaybackObserver } from '../observer.js';
@@ -24,7 +24,7 @@ import { HOP_BY_HOP } from './forwarder.js';
 import type { MatchRules, RequestParts } from './request-key.js';
 import { StoreFollower } from './stub-feed.js';
 import { StubIndex, type Closest } from './stub-index.js';
-import { originPathOf } from '../../path-glob.js';
+import { originPathOf } from '../../core/path-glob.js';
 
 /** Serving as a forward proxy: who may, and where CONNECTs go (the forward proxy's handler). */
 export interface StubForwardOptions {
@@ -54,7 +54,7 @@ export interface HttpStubOptions {
   /** Serve as a forward proxy (plain listener; `tls` is not used then). */
   forward?: StubForwardOptions;
   observer: PlaybackObserver;
-  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  logger: Pick<Logger, 'info' | 'warn'>;
   /** How often new recordings are picked up from the store. */
   pollMs: number;
 }
@@ -150,18 +150,7 @@ export class HttpStubServer {
 
   /** Indexes every stored recording, then listens. */
   async listen(): Promise<AddressInfo> {
-    await this.follower.start();
-    this.server.listen({ host: this.o.host, port: this.o.port });
-    try {
-      await once(this.server, 'listening');
-    } catch (err) {
-      this.follower.stop();
-      throw new ListenError(
-        `the serving http listener could not listen on ${this.o.host}:${this.o.port} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); free the port or change http.port`,
-        { cause: err },
-      );
-    }
-    const address = this.server.address() as AddressInfo;
+    const address = await this.follower.startServing(this.server, this.o.host, this.o.port, 'http');
     this.o.logger.info({ address: address.address, port: address.port, recordings: this.index.size }, 'serving recorded HTTP answers');
     return address;
   }

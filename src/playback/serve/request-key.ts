@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import { replaceAtPath, type JsonPath } from '../../recording/json-path.js';
+import { replaceAtPath, type JsonPath } from '../../core/json-path.js';
 import type { HeaderLine } from '../../recording/model.js';
 import { headerValue } from '../compare/headers.js';
 import { isMarker } from '../compare/redaction-marks.js';
-import { queryOf } from '../../path-glob.js';
+import { queryOf } from '../../core/path-glob.js';
 
 /** `playback.serve.match` and `.ignore`, compiled. */
 export interface MatchRules {

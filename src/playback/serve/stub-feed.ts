@@ -1,4 +1,8 @@
+import type { AddressInfo, Server } from 'node:net';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
+import { errorMessage } from '../../core/errors.js';
+import { listen } from '../../core/listen.js';
+import type { Logger } from '../../core/log.js';
 import type { QRecord } from '../../recording/model.js';
 import type { PlaybackStore } from '../source/store-port.js';
 
@@ -20,7 +24,7 @@ export class StoreFollower {
     private readonly store: Pick<PlaybackStore, 'readAfter'>,
     private readonly take: (record: QRecord) => void,
     private readonly pollMs: number,
-    private readonly logger: { warn(obj: object, msg: string): void },
+    private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
   /** Reads every stored record (yielding to the event loop between pages), then follows new ones. */
@@ -50,6 +54,20 @@ export class StoreFollower {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+  }
+
+  /**
+   * How a serving listener starts: index what is stored, then bind host:port. A bind failure
+   * stops the following again and is a ListenError naming the `protocol` section's port key.
+   */
+  async startServing(server: Server, host: string, port: number, protocol: 'http' | 'tcp'): Promise<AddressInfo> {
+    await this.start();
+    try {
+      return await listen(server, host, port, (err) => `the serving ${protocol} listener could not listen on ${host}:${port} (${err.code ?? errorMessage(err)}); free the port or change ${protocol}.port`);
+    } catch (err) {
+      this.stop();
+      throw err;
+    }
   }
 
   /** True when the page was full (more may follow). */

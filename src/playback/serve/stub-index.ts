@@ -7,10 +7,10 @@
  *
  * Only ids, digests and the request line are kept; answers are read from the store on a hit.
  */
-import { compileJsonPath, type JsonPath } from '../../recording/json-path.js';
+import { compileJsonPath, type JsonPath } from '../../core/json-path.js';
 import type { HttpRecord } from '../../recording/model.js';
 import { hasMarker } from '../compare/redaction-marks.js';
-import { pathOf, queryOf } from '../../path-glob.js';
+import { pathOf, queryOf } from '../../core/path-glob.js';
 import { joinKeys, partKeys, prefixKey, type MatchRules, type PartKeys, type RequestParts, type Wildcards } from './request-key.js';
 
 export interface IndexedEntry {

@@ -8,7 +8,8 @@
  * the import committed: when the live replay's durable cursor reaches it, every record of the import
  * is behind the cursor and the entry is dropped.
  */
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
 import type { QRecord } from '../../recording/model.js';
 
 /** Store meta key of the exclusions (JSON). */
@@ -35,7 +36,7 @@ export class LiveExclusions {
 
   private constructor(
     private readonly store: ExclusionStore,
-    private readonly logger: { warn(obj: object, msg: string): void },
+    private readonly logger: Pick<Logger, 'warn'>,
     entries: Entry[],
   ) {
     this.entries = entries;
@@ -47,7 +48,7 @@ export class LiveExclusions {
    * import that committed before this start (it was written in that transaction), so the store's
    * last position now bounds it.
    */
-  static load(store: ExclusionStore, logger: { warn(obj: object, msg: string): void }): LiveExclusions {
+  static load(store: ExclusionStore, logger: Pick<Logger, 'warn'>): LiveExclusions {
     const raw = store.getMeta(LIVE_EXCLUDED_META);
     let entries: Entry[] = [];
     if (raw !== null) {

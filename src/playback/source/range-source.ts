@@ -6,7 +6,7 @@
  * a few at a time, when the replay has room for them.
  */
 import type { RecordSummary } from '../../recording/model.js';
-import { uuidv7Time } from '../../recording/uuidv7.js';
+import { uuidv7Time } from '../../core/uuidv7.js';
 import { CompiledFilter, type RecordFilter } from './record-filter.js';
 import type { PlaybackStore, RecordSource, SourceItem } from './store-port.js';
 

@@ -1,5 +1,5 @@
 import type { RecordSummary } from '../../recording/model.js';
-import { compileGlob, pathOf, type PathGlob } from '../../path-glob.js';
+import { compileGlob, pathOf, type PathGlob } from '../../core/path-glob.js';
 
 /** Which records a replay takes. Every field is optional; absent = no restriction. */
 export interface RecordFilter {

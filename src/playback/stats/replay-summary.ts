@@ -2,47 +2,13 @@
  * The running summary of one replay: counts per result status, success rate, latency recorded vs
  * replayed, scheduler lateness, the most frequent kinds of difference and failure.
  */
+import type { EndpointCounts, ReplaySummaryDoc } from '../../core/documents.js';
 import { RESULT_STATUSES, type ResultStatus } from '../results/result.js';
 import { LogHistogram } from './histogram.js';
 
 /** Distinct difference kinds (and error codes) tracked per replay; more are folded into "other". */
 const MAX_KINDS = 500;
 const TOP = 10;
-
-export interface SummaryJson {
-  counts: Record<ResultStatus, number>;
-  /** Requests sent that got a verdict: match + mismatch + failed. */
-  replayed: number;
-  /** matched / replayed, from 0 to 1; null before anything was replayed. */
-  success_rate: number | null;
-  /** Results whose comparison was limited by truncation. */
-  truncated: number;
-  latency_ms: {
-    recorded: { p50: number | null; p99: number | null };
-    replayed: { p50: number | null; p99: number | null };
-  };
-  lateness_ms: { p50: number | null; p99: number | null; max: number | null };
-  top_differences: Array<{ kind: string; count: number }>;
-  top_errors: Array<{ error: string; count: number }>;
-  /**
-   * Endpoints ("GET /users/{id}", "tcp db:5432") ranked by mismatches, then failures, then results:
-   * where to look first. At most {@link TOP_ENDPOINTS}; beyond {@link MAX_KINDS} distinct endpoints
-   * the rest are counted under "other".
-   */
-  endpoints: EndpointCounts[];
-}
-
-/** Results of one endpoint in a replay. */
-export interface EndpointCounts {
-  endpoint: string;
-  /** Every result counted under it, whatever its status. */
-  results: number;
-  match: number;
-  mismatch: number;
-  failed: number;
-  /** mismatch / (match + mismatch + failed); null when nothing was replayed. */
-  mismatch_rate: number | null;
-}
 
 const TOP_ENDPOINTS = 50;
 
@@ -116,7 +82,7 @@ export class ReplaySummary {
     return n === 0 ? null : this.counts.match / n;
   }
 
-  toJSON(): SummaryJson {
+  toJSON(): ReplaySummaryDoc {
     const rate = this.successRate;
     const rec = this.recordedMs.summary();
     const rep = this.replayedMs.summary();

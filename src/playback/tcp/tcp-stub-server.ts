@@ -5,10 +5,9 @@
  * recorded stream is a miss: the connection is closed, counted (status, metrics) and logged at info
  * with the closest recording and where the client left it — a TCP client gets no error to read.
  */
-import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { ListenError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../core/log.js';
 import type { TcpRecord } from '../../recording/model.js';
 import { diffBodies } from '../compare/text-diff.js';
 import type { PlaybackObserver } from '../observer.js';
@@ -25,7 +24,7 @@ export interface TcpStubOptions {
   idleMs: number;
   maxConnections: number;
   observer: PlaybackObserver;
-  logger: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  logger: Pick<Logger, 'info' | 'warn'>;
   pollMs: number;
 }
 
@@ -169,18 +168,7 @@ export class TcpStubServer {
   }
 
   async listen(): Promise<AddressInfo> {
-    await this.follower.start();
-    this.server.listen({ host: this.o.host, port: this.o.port });
-    try {
-      await once(this.server, 'listening');
-    } catch (err) {
-      this.follower.stop();
-      throw new ListenError(
-        `the serving tcp listener could not listen on ${this.o.host}:${this.o.port} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); free the port or change tcp.port`,
-        { cause: err },
-      );
-    }
-    const address = this.server.address() as AddressInfo;
+    const address = await this.follower.startServing(this.server, this.o.host, this.o.port, 'tcp');
     this.o.logger.info({ address: address.address, port: address.port, sessions: this.index.size }, 'serving recorded TCP sessions');
     return address;
   }

@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/log.js';
 import type { LeafContexts } from '../../tls/index.js';
 import type { ConnectionInfo } from '../http/index.js';
 import type { ForwardAccess } from './access.js';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/log.js';
 import { Pool, buildConnector } from 'undici';
 import type { Endpoint } from '../../discovery/index.js';
 import type { Downstream, DownstreamRow, DownstreamTlsOptions, HttpDownstreams, HttpRoute, HttpRouter, HttpTimeouts, RouteRefusal, RouteRequest } from '../http/index.js';

@@ -3,8 +3,8 @@ import type { LookupAddress, LookupAllOptions, LookupOneOptions } from 'node:dns
 import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { QProxyError } from '../../errors.js';
-import { isLoopbackAddress, isUnspecifiedAddress } from '../../ip-address.js';
+import { QProxyError } from '../../core/errors.js';
+import { isLoopbackAddress, isUnspecifiedAddress } from '../../core/ip-address.js';
 import { normalizeAddress } from '../http/index.js';
 import type { SelfCheck } from './access.js';
 

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/log.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
 import type { TcpSessionRecorder } from '../../recording/tcp-recorder.js';
 import type { LeafContexts } from '../../tls/index.js';
@@ -55,7 +55,7 @@ export class ForwardProxyServer {
   private readonly connect: ConnectHandler;
 
   constructor(o: ForwardProxyOptions) {
-    if (o.insecureUpstream) o.logger.warn('forward.insecure_upstream is on: the real hosts\' certificates are NOT verified; use it in test setups only');
+    if (o.insecureUpstream) o.logger.warn({}, 'forward.insecure_upstream is on: the real hosts\' certificates are NOT verified; use it in test setups only');
     const router = new ForwardRouter({
       access: o.access,
       isSelf: o.isSelf,

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
-import type { HttpProxyObserver, RejectReason } from '../observer.js';
-import { errorBody, errorCode, rejection } from './failures.js';
+import { errorCode } from '../../core/errors.js';
+import type { HttpProxyObserver, RejectReason } from './observer.js';
+import { errorBody, rejection } from './failures.js';
 
 /**
  * Answers for requests Node's parser refused (`clientError`) and for CONNECT, which a reverse

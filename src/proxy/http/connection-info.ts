@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../core/errors.js';
 import type { Endpoint, TlsInfo } from '../../recording/model.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { BlockList } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/log.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
-import type { HttpProxyObserver } from '../observer.js';
+import type { HttpProxyObserver } from './observer.js';
 import type { HttpLimits, HttpTimeouts } from './options.js';
 import type { HttpRouter } from './route.js';
 

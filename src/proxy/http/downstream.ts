@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { Pool, buildConnector } from 'undici';
 import type { DiscoveryTarget, Endpoint } from '../../discovery/index.js';
 import { formatHostPort } from '../../discovery/index.js';
-import { DownstreamError } from '../../errors.js';
+import { DownstreamError } from '../../core/errors.js';
 import type { DownstreamRow, DownstreamTlsOptions, HttpDownstreams, HttpTimeouts } from './options.js';
 
 /**

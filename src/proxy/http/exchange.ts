@@ -4,25 +4,24 @@ import type { Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from '../../discovery/index.js';
-import { QProxyError, errorMessage } from '../../errors.js';
+import { QProxyError, errorMessage } from '../../core/errors.js';
 import { BodyCapture } from '../../recording/capture.js';
-import type { RecordError } from '../../recording/model.js';
-import type { ExchangeOutcome, RejectReason } from '../observer.js';
 import { RequestBodySource } from './body-source.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
-import { reportExchange } from './report.js';
-import { nextEndpoint, noEndpoint } from './downstream.js';
-import { downstreamFailure, errorBody, isConnectFailure, rejection } from './failures.js';
+import { noEndpoint } from './downstream.js';
+import type { DraftResponse } from './draft.js';
+import { ExchangeCore } from './exchange-core.js';
+import { errorBody } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
-import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
-import { isRefusal, type HttpRoute, type RouteRefusal } from './route.js';
-import { parseRequestTarget, targetForLog } from './target.js';
+import { ForwardingTap } from './request-head.js';
+import { targetForLog } from './target.js';
 
 /**
  * One proxied request/response: the client side (Node's HTTP/1 or HTTP/2-compat objects) and the
- * undici dispatch handler for the downstream side. Listeners are shared functions that find the
- * exchange through a symbol, so a request allocates no closures.
+ * undici dispatch handler for the downstream side; what it shares with an upgrade is in
+ * ExchangeCore. Listeners are shared functions that find the exchange through a symbol, so a
+ * request allocates no closures.
  *
  * @module
  */
@@ -62,30 +61,12 @@ export function proxyRequest(ctx: ProxyContext, req: ClientRequest, res: ClientR
   }
 }
 
-class Exchange implements Dispatcher.DispatchHandler {
-  private readonly t0 = performance.now();
-  private readonly startedAt = Date.now();
+class Exchange extends ExchangeCore implements Dispatcher.DispatchHandler {
   private readonly h2: boolean;
   private state = State.Active;
-  /** The recorder admitted this exchange at its head: bodies are captured and a record is made. */
-  private recording = false;
 
-  private target: string;
-  private origin: string | null = null;
   private source: RequestBodySource | null = null;
-  private reqCapture: BodyCapture | null = null;
-  private bytesIn = 0;
-  private requestEnd: number | null = null;
-
   private request: DownstreamRequest | null = null;
-  private route: HttpRoute | null = null;
-  private endpoint: Endpoint | null = null;
-  private release: (() => void) | null = null;
-  /** undici handed the current attempt to a connection (onConnect): request bytes may be out. */
-  private connected = false;
-  private attempts = 0;
-  /** Endpoint keys that failed to connect for this request; made on the first retry only. */
-  private tried: Set<string> | null = null;
 
   private abortDownstream: ((err?: Error) => void) | null = null;
   private pendingAbort: Error | null = null;
@@ -97,54 +78,39 @@ class Exchange implements Dispatcher.DispatchHandler {
   private resHeaders: string[] | null = null;
   private resTrailers: string[] = [];
   private resCapture: BodyCapture | null = null;
-  private bytesOut = 0;
-  private responseStart: number | null = null;
-
-  private failure: RecordError | null = null;
-  private outcome: ExchangeOutcome = 'ok';
-  private rejected: RejectReason | null = null;
 
   constructor(
-    private readonly ctx: ProxyContext,
-    private readonly req: ClientRequest,
+    ctx: ProxyContext,
+    req: ClientRequest,
     private readonly res: ClientResponse,
-    private readonly conn: ConnectionInfo,
+    conn: ConnectionInfo,
   ) {
+    super(ctx, req, conn);
     // What the request object is, not the version it claims: an HTTP/1 request line may say
     // "HTTP/2.0" too (refused by checkRequestHead), and carries no HTTP/2 stream.
     this.h2 = req instanceof Http2ServerRequest;
-    this.target = req.url ?? '';
   }
 
   start(expectContinue: boolean): void {
     const { req, res, ctx } = this;
-    ctx.exchangeStarted();
     (req as ClientRequest & Carrier)[kExchange] = this;
     (res as ClientResponse & Carrier)[kExchange] = this;
     res.on('close', onResponseClose);
     req.on('error', onRequestError);
     if (!this.h2) (res as ServerResponse).sendDate = false;
-    this.recording = ctx.recorder.admit({ method: req.method ?? '', target: this.target, rawHeaders: req.rawHeaders, client: this.conn.client, tls: this.conn.tls });
-
-    const facts = inspectRequestHead(req.rawHeaders, this.h2);
-    const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, this.h2);
-    if (reason !== null) return this.reject(reason);
-    const target = parseRequestTarget(this.target);
-    if (target === null) return this.reject('bad_request');
-    const route = ctx.router.route({ conn: this.conn, target, rawHeaders: req.rawHeaders });
-    if (isRefusal(route)) return this.reject(route.refuse, route);
-    this.route = route;
-    this.target = target.path;
+    this.begin();
+    const facts = this.routeHead(this.h2, false);
+    if (facts === null) return;
     if (expectContinue) res.writeContinue();
 
-    const tap = new ForwardingTap(this.conn, target.authority, this.h2, ctx.router.mode);
+    const tap = new ForwardingTap(this.conn, this.authority, this.h2, ctx.router.mode);
     const headers = tap.finish(sanitizeHopByHop(req.rawHeaders, false, tap), this.h2 ? '2' : req.httpVersion);
     const hasBody = this.h2
       ? !(req as Http2ServerRequest).stream.endAfterHeaders && facts.contentLength !== 0
       : (facts.contentLength !== null && facts.contentLength > 0) || facts.hasTransferEncoding;
     const body = hasBody ? this.openBody() : this.noBody();
 
-    const ep = route.downstreams.pick();
+    const ep = this.route!.downstreams.pick();
     if (ep === null) return this.downstreamFailed(noEndpoint());
     this.request = { method: req.method ?? 'GET', path: this.target, headers, body, servername: '' };
     this.dispatchTo(ep);
@@ -152,43 +118,17 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** One attempt: the endpoint is held (least-connections) until the exchange ends or moves on. */
   private dispatchTo(ep: Endpoint): void {
-    const route = this.route!;
-    const ds = route.pool(ep);
-    this.endpoint = ep;
-    this.origin = ds.origin;
-    this.release = route.downstreams.acquire(ep);
-    this.connected = false;
-    this.attempts++;
+    const ds = this.route!.pool(ep);
+    this.useEndpoint(ep, ds.origin);
     const request = this.request!;
     request.servername = ds.servername;
     ds.pool.dispatch(request, this);
   }
 
-  /**
-   * After a connect-time failure: the same request on another endpoint. Safe because undici had
-   * not handed it to a connection, so neither the head nor a byte of the body stream was taken;
-   * the body source still holds everything the client sent so far.
-   */
-  private retry(failed: Endpoint): boolean {
-    const next = nextEndpoint(this.route!.downstreams, (this.tried ??= new Set()), failed, this.attempts);
-    if (next === null) return false;
-    this.releaseEndpoint();
-    this.ctx.observer.retry();
-    this.ctx.logger.debug({ failed: failed.key, next: next.key, attempt: this.attempts + 1 }, 'downstream connect failed; trying another endpoint');
-    this.dispatchTo(next);
-    return true;
-  }
-
-  private releaseEndpoint(): void {
-    const release = this.release;
-    this.release = null;
-    release?.();
-  }
-
   private openBody(): RequestBodySource {
     const source = new RequestBodySource(this.req);
     this.source = source;
-    if (this.recording) this.reqCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.requestBody = new BodyCapture(this.ctx.recorder.maxBody);
     this.req.on('data', onRequestData);
     this.req.on('end', onRequestEnd);
     return source;
@@ -205,7 +145,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   requestChunk(chunk: Buffer): void {
     if (this.state !== State.Active) return; // answered already: discard the rest, keep reading
     this.bytesIn += chunk.length;
-    this.reqCapture?.push(chunk);
+    this.requestBody?.push(chunk);
     const max = this.ctx.limits.maxBodySize;
     if (max > 0 && this.bytesIn > max) return this.reject('body_too_large');
     if (!this.source!.push(chunk)) this.req.pause();
@@ -249,8 +189,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     } catch (err) {
       // A field the client side refuses (invalid for HTTP/2, bad characters): a bad downstream answer.
       const bad = new QProxyError('QP_ERR_DOWNSTREAM_PROTOCOL', `downstream response head cannot be relayed: ${errorMessage(err)}`);
-      this.downstreamFailed(bad);
-      this.abort(bad);
+      this.downstreamFailed(bad, bad);
       return false;
     }
     return true;
@@ -277,13 +216,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    const ep = this.endpoint;
     // Before onConnect nothing was written (undici errors queued requests when their connection
-    // fails to come up); after it, bytes may have reached the downstream: never retried.
-    if (!this.connected && ep !== null && isConnectFailure(err)) {
-      this.route!.downstreams.reportFailure(ep);
-      if (this.state === State.Active && this.retry(ep)) return;
-    }
+    // fails to come up), so neither the head nor a byte of the body stream was taken and the body
+    // source still holds everything the client sent: the same request can go to another endpoint.
+    const next = this.retryAfter(err, this.state === State.Active);
+    if (next !== null) return this.dispatchTo(next);
     if (this.state !== State.Active) return; // QProxy aborted it (client gone, 413): already handled
     this.downstreamFailed(err);
   }
@@ -310,33 +247,17 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  private downstreamFailed(err: Error): void {
-    this.state = State.Settled;
-    this.releaseClientBody();
-    const f = downstreamFailure(err);
-    this.failure = { code: f.code, message: errorMessage(err) };
-    this.outcome = f.outcome;
-    this.source?.destroy();
-    this.ctx.logger.debug({ origin: this.origin, code: f.code, err: errorMessage(err) }, 'downstream failed');
-    if (!this.res.headersSent) this.sendError(f.status, f.error, f.code, !this.req.complete);
-    else this.destroyClient();
-  }
-
   /**
-   * Refuses the request (or the rest of its body): answer, stop the downstream, count the reason.
-   * A router's refusal brings its own message and header lines (a 407's Proxy-Authenticate).
+   * The one way an exchange ends early (downstream failure, refusal, internal error): settle, stop
+   * the downstream, drop the rest of the client's body, then answer the error or, once the
+   * response has started, break the client connection.
    */
-  private reject(reason: RejectReason, refusal?: RouteRefusal): void {
+  protected end(status: number, error: string, code: string, close: boolean, extra: readonly string[], abort: Error | null): void {
     this.state = State.Settled;
-    this.rejected = reason;
-    const r = rejection(reason);
-    // Debug only: refusals are counted (qproxy_http_rejected_total) and recorded; any client can cause them.
-    this.ctx.logger.debug({ reason, client: this.conn.client.address, version: this.req.httpVersion }, 'request refused');
-    const error = refusal?.error ?? r.error;
-    this.failure = { code: r.code, message: error };
-    this.abort(new QProxyError(r.code, error));
+    if (abort !== null) this.abort(abort);
+    else this.source?.destroy();
     this.releaseClientBody();
-    if (!this.res.headersSent) this.sendError(r.status, error, r.code, r.close, refusal?.headers);
+    if (!this.res.headersSent) this.sendError(status, error, code, close, extra);
     else this.destroyClient();
   }
 
@@ -358,7 +279,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     else this.pendingAbort = err;
   }
 
-  private sendError(status: number, error: string, code: string, close: boolean, extra: readonly string[] = []): void {
+  private sendError(status: number, error: string, code: string, close: boolean, extra: readonly string[]): void {
     const body = errorBody(error, code);
     const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), ...extra];
     if (this.h2) {
@@ -388,51 +309,21 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Before aborting: undici reports the abort back through onError synchronously.
     this.state = State.Committed;
     if (wasActive) this.abort(new QProxyError('QP_ERR_CLIENT_ABORT', 'client went away'));
-    this.commit(completed ? performance.now() - this.t0 : null);
+    this.report(this.res.headersSent ? this.res.statusCode : null, completed);
   }
 
-  private commit(responseEnd: number | null): void {
-    const { ctx, res } = this;
-    this.releaseEndpoint();
-    ctx.exchangeEnded();
-    const duration = performance.now() - this.t0;
-    const statusSent = res.headersSent ? res.statusCode : null;
-    const event = { outcome: this.outcome, status: statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
-    reportExchange(ctx, this.recording, this.rejected, event, () => ({
-      startedAt: this.startedAt,
-      durationMs: duration,
-      conn: this.conn,
-      origin: this.origin,
-      method: this.req.method ?? '',
-      url: (this.route?.recordOrigin ?? '') + this.target,
-      httpVersion: this.req.httpVersion,
-      requestHeaders: this.req.rawHeaders,
-      requestBody: this.reqCapture,
-      requestTrailers: this.req.rawTrailers,
-      response: this.resHeaders === null ? null : {
-        status: this.resStatus,
-        message: this.resMessage,
-        headers: this.resHeaders,
-        body: this.resCapture,
-        trailers: this.resTrailers,
-      },
-      statusSent,
-      timings: { request_end: this.requestEnd, response_start: this.responseStart, response_end: responseEnd },
-      error: this.failure,
-    }));
+  protected responseDraft(): DraftResponse | null {
+    if (this.resHeaders === null) return null;
+    return { status: this.resStatus, message: this.resMessage, headers: this.resHeaders, body: this.resCapture, trailers: this.resTrailers };
   }
 
   /** A bug in QProxy surfaced while starting the exchange: answer 500 rather than hang. */
   internalError(err: unknown): void {
     this.ctx.logger.error({ err: errorMessage(err), url: targetForLog(this.target) }, 'HTTP proxy failed to handle a request');
     if (this.state !== State.Active) return;
-    this.state = State.Settled;
     this.failure = { code: 'QP_ERR_INTERNAL', message: errorMessage(err) };
     this.outcome = 'downstream_error';
-    this.abort(new QProxyError('QP_ERR_INTERNAL', errorMessage(err)));
-    this.releaseClientBody();
-    if (!this.res.headersSent) this.sendError(500, 'internal proxy error', 'QP_ERR_INTERNAL', true);
-    else this.destroyClient();
+    this.end(500, 'internal proxy error', 'QP_ERR_INTERNAL', true, [], new QProxyError('QP_ERR_INTERNAL', errorMessage(err)));
   }
 
   /** The client's request stream failed (connection reset mid-body). */

@@ -1,4 +1,5 @@
-import type { ExchangeOutcome, RejectReason } from '../observer.js';
+import { errorCode } from '../../core/errors.js';
+import type { ExchangeOutcome, RejectReason } from './observer.js';
 
 /**
  * The one place where failures become HTTP statuses, stable codes and JSON bodies.
@@ -92,12 +93,6 @@ export function downstreamFailure(err: unknown): FailureResponse {
     return { status: 502, code: 'QP_ERR_DOWNSTREAM_RESET', error: 'downstream connection broke', outcome: 'downstream_error' };
   }
   return { status: 502, code: 'QP_ERR_DOWNSTREAM_PROTOCOL', error: 'downstream answered with an invalid response', outcome: 'downstream_error' };
-}
-
-/** `err.code` when it is a string (Node, undici and QProxyError all use it), else "". */
-export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : '';
 }
 
 /** How a refused request is answered. `close` ends the connection after the answer. */

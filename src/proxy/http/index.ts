@@ -5,7 +5,7 @@
  */
 export { HttpProxyServer } from './server.js';
 export type { DownstreamRow, DownstreamTlsOptions, HttpDownstreams, HttpLimits, HttpProxyOptions, HttpTimeouts, ListenerTlsOptions } from './options.js';
-export type { ExchangeEvent, ExchangeOutcome, HttpProxyObserver, RejectReason } from '../observer.js';
+export type { ExchangeEvent, ExchangeOutcome, HttpProxyObserver, RejectReason } from './observer.js';
 export { sanitizeHopByHop } from './hop-by-hop.js';
 export { buildTrustList, describeSocket, normalizeAddress } from './connection-info.js';
 export type { ConnectionInfo } from './connection-info.js';

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/log.js';
 import type { Endpoint } from '../../discovery/index.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
-import type { HttpProxyObserver } from '../observer.js';
+import type { HttpProxyObserver } from './observer.js';
 import type { HttpRouter } from './route.js';
 
 /** PEM material for the TLS listener (contents, not paths). */

@@ -1,7 +1,7 @@
 import type { HeaderTap } from './hop-by-hop.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { HttpLimits } from './options.js';
-import type { RejectReason } from '../observer.js';
+import type { RejectReason } from './observer.js';
 
 /**
  * Checks on a request head that Node's parser does not make, and the forwarding header block.

@@ -1,7 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Endpoint } from '../../discovery/index.js';
-import type { RejectReason } from '../observer.js';
+import type { RejectReason } from './observer.js';
 import type { ConnectionInfo } from './connection-info.js';
 import { DownstreamPools, type Downstream, type DownstreamPoolOptions } from './downstream.js';
 import type { DownstreamTlsOptions, HttpDownstreams } from './options.js';

@@ -6,18 +6,18 @@ import type { AddressInfo, BlockList, Server as NetServer, Socket } from 'node:n
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import type { Logger } from 'pino';
-import { ConfigError, ListenError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../core/log.js';
+import { ConfigError, errorCode, errorMessage } from '../../core/errors.js';
+import { listen } from '../../core/listen.js';
 import { httpServerTimeouts } from '../../net/http-server-timeouts.js';
 import type { HttpExchangeRecorder } from '../../recording/sink.js';
-import type { HttpProxyObserver } from '../observer.js';
+import type { HttpProxyObserver } from './observer.js';
 import { onClientError, refuseConnect } from './client-errors.js';
 import { buildTrustList, describeSocket, kConnectionInfo, socketInfo } from './connection-info.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
 import { POOL_SWEEP_MS } from './downstream.js';
 import { proxyRequest } from './exchange.js';
-import { errorCode } from './failures.js';
 import type { HttpDownstreams, HttpLimits, HttpProxyOptions, HttpTimeouts } from './options.js';
 import { BalancedRouter, type HttpRouter } from './route.js';
 import { proxyUpgrade } from './upgrade.js';
@@ -82,19 +82,11 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
   }
 
   /** Binds host:port (port 0 = ephemeral) and resolves with the bound address; rejects with ListenError (QP_ERR_LISTEN). */
-  listen(): Promise<AddressInfo> {
+  async listen(): Promise<AddressInfo> {
     const { host, port } = this.opts;
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
-        reject(new ListenError(`HTTP proxy cannot listen on ${host}:${port}: ${errorMessage(err)} — pick a free port or another address`, { cause: err }));
-      };
-      this.listener.once('error', onError);
-      this.listener.listen(port, host, () => {
-        this.listener.off('error', onError);
-        this.listener.on('error', (err) => this.opts.logger.error({ err: errorMessage(err) }, 'HTTP proxy listener error'));
-        resolve(this.listener.address() as AddressInfo);
-      });
-    });
+    const address = await listen(this.listener, host, port, (err) => `HTTP proxy cannot listen on ${host}:${port}: ${errorMessage(err)} — pick a free port or another address`);
+    this.listener.on('error', (err) => this.opts.logger.error({ err: errorMessage(err) }, 'HTTP proxy listener error'));
+    return address;
   }
 
   /** Start draining: Connection: close on every response from now, GOAWAY on h2 sessions, stop accepting. */

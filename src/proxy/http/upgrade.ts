@@ -6,20 +6,18 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { Endpoint } from '../../discovery/index.js';
-import { QProxyError, errorMessage } from '../../errors.js';
+import { QProxyError, errorCode, errorMessage } from '../../core/errors.js';
 import { BodyCapture } from '../../recording/capture.js';
-import type { RecordError } from '../../recording/model.js';
-import type { ExchangeOutcome, RejectReason } from '../observer.js';
+import type { ExchangeOutcome } from './observer.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
-import { reportExchange } from './report.js';
 import type { DraftResponse } from './draft.js';
-import { defaultHostOf, endpointOrigin, nextEndpoint, noEndpoint, serverNameOf } from './downstream.js';
-import { downstreamFailure, errorBody, errorCode, isConnectFailure, rejection } from './failures.js';
+import { defaultHostOf, endpointOrigin, noEndpoint, serverNameOf } from './downstream.js';
+import { ExchangeCore } from './exchange-core.js';
+import { errorBody } from './failures.js';
 import { sanitizeHopByHop } from './hop-by-hop.js';
-import { ForwardingTap, checkRequestHead, inspectRequestHead } from './request-head.js';
-import { parseRequestTarget, targetForLog } from './target.js';
-import { isRefusal, type HttpRoute, type RouteRefusal } from './route.js';
+import { ForwardingTap } from './request-head.js';
+import { targetForLog } from './target.js';
 
 /**
  * `Upgrade` (WebSocket and friends) pass-through. undici refuses upgrade headers on plain
@@ -42,80 +40,47 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Du
   }
 }
 
-class UpgradeExchange {
-  private readonly t0 = performance.now();
-  private readonly startedAt = Date.now();
-  private target: string;
-  private origin: string | null = null;
-  private route: HttpRoute | null = null;
+class UpgradeExchange extends ExchangeCore {
   private downstreamReq: ClientRequest | null = null;
   private headers: string[] = [];
   /** The client sent a Host; when not, each attempt names its target's host. */
   private hasHost = true;
-  private endpoint: Endpoint | null = null;
-  private release: (() => void) | null = null;
-  /** The current attempt's connection is up (and TLS handshaken): the handshake may be out. */
-  private connected = false;
-  private attempts = 0;
-  private readonly tried = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private tunnel: Socket | null = null;
   private response: DraftResponse | null = null;
-  private responseStart: number | null = null;
   private statusSent: number | null = null;
-  private bytesIn = 0;
-  private bytesOut = 0;
-  private failure: RecordError | null = null;
-  private outcome: ExchangeOutcome = 'ok';
-  private rejected: RejectReason | null = null;
   private committed = false;
-  /** The recorder admitted this handshake at its head. */
-  private recording = false;
 
   constructor(
-    private readonly ctx: ProxyContext,
-    private readonly req: IncomingMessage,
+    ctx: ProxyContext,
+    req: IncomingMessage,
     private readonly client: Socket,
-    private readonly conn: ConnectionInfo,
+    conn: ConnectionInfo,
   ) {
-    this.target = req.url ?? '';
+    super(ctx, req, conn);
+    // A handshake has no body (one that declares a body is refused).
+    this.requestEnd = 0;
   }
 
   start(head: Buffer): void {
     const { ctx, req, client } = this;
-    ctx.exchangeStarted();
+    this.begin();
     client.on('error', (err) => this.clientFailed(err));
     client.on('close', () => this.clientClosed());
-    this.recording = ctx.recorder.admit({ method: req.method ?? '', target: this.target, rawHeaders: req.rawHeaders, client: this.conn.client, tls: this.conn.tls });
+    if (this.routeHead(false, true) === null) return;
 
-    const facts = inspectRequestHead(req.rawHeaders, false);
-    const reason = checkRequestHead(facts, req.httpVersion, ctx.limits, false);
-    if (reason !== null) return this.reject(reason);
-    // A handshake carrying a body has no sane meaning and is a classic desync vehicle.
-    if (facts.hasTransferEncoding || (facts.contentLength ?? 0) > 0) return this.reject('bad_request');
-    const target = parseRequestTarget(this.target);
-    if (target === null) return this.reject('bad_request');
-    const route = ctx.router.route({ conn: this.conn, target, rawHeaders: req.rawHeaders });
-    if (isRefusal(route)) return this.reject(route.refuse, route);
-    this.route = route;
-    this.target = target.path;
-
-    const tap = new ForwardingTap(this.conn, target.authority, false, ctx.router.mode);
+    const tap = new ForwardingTap(this.conn, this.authority, false, ctx.router.mode);
     this.headers = tap.finish(sanitizeHopByHop(req.rawHeaders, true, tap), req.httpVersion);
     this.hasHost = tap.forwardedHost !== null;
     this.headers.push('Connection', 'Upgrade');
-    const ep = route.downstreams.pick();
+    const ep = this.route!.downstreams.pick();
     if (ep === null) return this.downstreamFailed(noEndpoint());
     this.connectTo(ep, head);
   }
 
   /** One attempt on `ep`; events of an attempt that was given up are ignored. */
   private connectTo(ep: Endpoint, head: Buffer): void {
-    this.endpoint = ep;
-    this.origin = endpointOrigin(ep);
-    this.release = this.route!.downstreams.acquire(ep);
-    this.connected = false;
-    this.attempts++;
+    this.useEndpoint(ep, endpointOrigin(ep));
     const dsReq = this.openDownstream(ep);
     this.downstreamReq = dsReq;
     dsReq.on('upgrade', (res: IncomingMessage, socket: Socket, dsHead: Buffer) => {
@@ -170,27 +135,12 @@ class UpgradeExchange {
    * connect-time failure moves the handshake to another endpoint; anything else is answered.
    */
   private downstreamError(err: Error, head: Buffer): void {
-    const ep = this.endpoint;
     // failure set: QProxy itself ended it (the client went away), not the endpoint's doing.
-    if (this.failure === null && !this.connected && ep !== null && isConnectFailure(err)) {
-      this.route!.downstreams.reportFailure(ep);
-      const next = this.client.destroyed ? null : nextEndpoint(this.route!.downstreams, this.tried, ep, this.attempts);
-      if (next !== null) {
-        this.disarm();
-        this.downstreamReq?.destroy();
-        this.releaseEndpoint();
-        this.ctx.observer.retry();
-        this.ctx.logger.debug({ failed: ep.key, next: next.key, attempt: this.attempts + 1 }, 'upgrade: downstream connect failed; trying another endpoint');
-        return this.connectTo(next, head);
-      }
-    }
-    this.downstreamFailed(err);
-  }
-
-  private releaseEndpoint(): void {
-    const release = this.release;
-    this.release = null;
-    release?.();
+    const next = this.failure === null ? this.retryAfter(err, !this.client.destroyed) : null;
+    if (next === null) return this.downstreamFailed(err);
+    this.disarm();
+    this.downstreamReq?.destroy();
+    this.connectTo(next, head);
   }
 
   /** One timer for the phase we are in (connect, then response head). */
@@ -225,18 +175,25 @@ class UpgradeExchange {
     if (clientHead.length > 0) socket.write(clientHead);
     this.bytesIn += clientHead.length;
     this.bytesOut += dsHead.length;
+    this.relay(this.client, socket);
+  }
 
+  /**
+   * The tunnel after the handshake: the client's socket and the downstream's, piped into each
+   * other, bytes counted per direction. Whatever is read from `client` goes to `downstream` and
+   * the other way round; a reader of the protocol spoken inside (WebSocket frames) would tap here.
+   */
+  private relay(client: Socket, downstream: Socket): void {
     const idle = this.ctx.timeouts.downstreamIdleMs;
-    for (const s of [this.client, socket]) {
-      s.setTimeout(idle, () => this.tunnelIdle());
-    }
-    socket.on('data', (chunk: Buffer) => (this.bytesOut += chunk.length));
-    this.client.on('data', (chunk: Buffer) => (this.bytesIn += chunk.length));
-    socket.on('error', (err) => this.tunnelFailed(err, 'downstream_error'));
-    socket.on('close', () => this.tunnelClosed());
+    client.setTimeout(idle, () => this.tunnelIdle());
+    downstream.setTimeout(idle, () => this.tunnelIdle());
+    downstream.on('data', (chunk: Buffer) => (this.bytesOut += chunk.length));
+    client.on('data', (chunk: Buffer) => (this.bytesIn += chunk.length));
+    downstream.on('error', (err) => this.tunnelFailed(err, 'downstream_error'));
+    downstream.on('close', () => this.tunnelClosed());
     // Errors are handled by the listeners above; pipeline destroys both sides on any of them.
-    pipeline(this.client, socket, noop);
-    pipeline(socket, this.client, noop);
+    pipeline(client, downstream, noop);
+    pipeline(downstream, client, noop);
   }
 
   /** Anything but 101: relay it as a plain response and close the client connection. */
@@ -270,27 +227,14 @@ class UpgradeExchange {
     };
   }
 
-  private downstreamFailed(err: Error): void {
+  protected override downstreamFailed(err: Error): void {
     this.disarm();
-    if (this.failure !== null) return;
-    const f = downstreamFailure(err);
-    this.failure = { code: f.code, message: errorMessage(err) };
-    this.outcome = f.outcome;
-    this.ctx.logger.debug({ origin: this.origin, code: f.code, err: errorMessage(err) }, 'upgrade downstream failed');
-    if (this.statusSent === null) this.answer(f.status, f.error, f.code);
-    else this.client.destroy();
+    if (this.failure === null) super.downstreamFailed(err);
   }
 
-  private reject(reason: RejectReason, refusal?: RouteRefusal): void {
-    this.rejected = reason;
-    const r = rejection(reason);
-    const error = refusal?.error ?? r.error;
-    this.failure = { code: r.code, message: error };
-    this.answer(r.status, error, r.code, refusal?.headers);
-  }
-
-  /** A QProxy-made answer on the raw socket, then close. */
-  private answer(status: number, error: string, code: string, extra: readonly string[] = []): void {
+  /** A QProxy-made answer on the raw socket, then close; once the handshake was answered, a broken connection. */
+  protected end(status: number, error: string, code: string, _close: boolean, extra: readonly string[]): void {
+    if (this.statusSent !== null) return void this.client.destroy();
     const body = errorBody(error, code);
     this.statusSent = status;
     const head = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close', ...extra];
@@ -343,28 +287,12 @@ class UpgradeExchange {
   private commit(): void {
     if (this.committed) return;
     this.committed = true;
-    const { ctx } = this;
-    this.releaseEndpoint();
-    ctx.exchangeEnded();
-    const duration = performance.now() - this.t0;
-    if (this.tunnel !== null) ctx.observer.upgrade('close');
-    const event = { outcome: this.outcome, status: this.statusSent ?? 499, durationSec: duration / 1000, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
-    reportExchange(ctx, this.recording, this.rejected, event, () => ({
-      startedAt: this.startedAt,
-      durationMs: duration,
-      conn: this.conn,
-      origin: this.origin,
-      method: this.req.method ?? '',
-      url: (this.route?.recordOrigin ?? '') + this.target,
-      httpVersion: this.req.httpVersion,
-      requestHeaders: this.req.rawHeaders,
-      requestBody: null,
-      requestTrailers: [],
-      response: this.response,
-      statusSent: this.statusSent,
-      timings: { request_end: 0, response_start: this.responseStart, response_end: this.statusSent === null ? null : duration },
-      error: this.failure,
-    }));
+    if (this.tunnel !== null) this.ctx.observer.upgrade('close');
+    this.report(this.statusSent, this.statusSent !== null);
+  }
+
+  protected responseDraft(): DraftResponse | null {
+    return this.response;
   }
 }
 

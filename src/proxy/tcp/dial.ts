@@ -2,7 +2,7 @@ import { connect as netConnect, isIP } from 'node:net';
 import type { NetConnectOpts, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Endpoint } from '../../discovery/index.js';
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
 import type { RecordError } from '../../recording/model.js';
 import type { TcpDownstreamTls, TcpDownstreams } from './options.js';
 

@@ -4,5 +4,5 @@ export { MAX_CONNECT_ATTEMPTS, RELAY_HIGH_WATER_MARK } from './dial.js';
 export type { DialFailure } from './dial.js';
 export { TcpSession } from './session.js';
 export type { SessionHost } from './session.js';
-export type { TcpDownstreamTls, TcpDownstreams, TcpListenerTls, TcpProxyLogger, TcpProxyOptions, TcpTimeouts } from './options.js';
+export type { TcpDownstreamTls, TcpDownstreams, TcpListenerTls, TcpProxyOptions, TcpTimeouts } from './options.js';
 export type { TcpProxyObserver, TcpRejectReason } from './observer.js';

@@ -1,3 +1,4 @@
+import type { Logger } from '../../core/log.js';
 import type { Endpoint } from '../../discovery/index.js';
 import type { TcpSessionRecorder } from '../../recording/tcp-recorder.js';
 import type { TcpProxyObserver } from './observer.js';
@@ -45,14 +46,6 @@ export interface TcpTimeouts {
   handshakeMs: number;
 }
 
-/** The slice of a pino logger the TCP proxy uses. */
-export interface TcpProxyLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
 /** Everything the TCP proxy needs; the composition root builds it from the configuration. */
 export interface TcpProxyOptions {
   host: string;
@@ -68,5 +61,5 @@ export interface TcpProxyOptions {
   maxConnections: number;
   recorder: TcpSessionRecorder;
   observer: TcpProxyObserver;
-  logger: TcpProxyLogger;
+  logger: Logger;
 }

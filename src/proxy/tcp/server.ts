@@ -2,7 +2,8 @@ import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
-import { ListenError, errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
+import { listen } from '../../core/listen.js';
 import type { TlsInfo } from '../../recording/model.js';
 import { RELAY_HIGH_WATER_MARK } from './dial.js';
 import type { TcpProxyOptions } from './options.js';
@@ -60,19 +61,11 @@ export class TcpProxyServer implements SessionHost {
   }
 
   /** Binds the listener. @throws ListenError when the address cannot be bound. */
-  listen(): Promise<AddressInfo> {
+  async listen(): Promise<AddressInfo> {
     const { host, port, logger } = this.opts;
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
-        reject(new ListenError(`TCP proxy cannot listen on ${host}:${port}: ${errorMessage(err)} — pick a free port or another address`, { cause: err }));
-      };
-      this.#listener.once('error', onError);
-      this.#listener.listen(port, host, () => {
-        this.#listener.off('error', onError);
-        this.#listener.on('error', (err) => logger.error({ err: errorMessage(err) }, 'TCP proxy listener error'));
-        resolve(this.#listener.address() as AddressInfo);
-      });
-    });
+    const address = await listen(this.#listener, host, port, (err) => `TCP proxy cannot listen on ${host}:${port}: ${errorMessage(err)} — pick a free port or another address`);
+    this.#listener.on('error', (err) => logger.error({ err: errorMessage(err) }, 'TCP proxy listener error'));
+    return address;
   }
 
   /** Stops accepting connections; sessions in progress carry on. */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
 import type { RecordError, TcpCloseReason, TlsInfo } from '../../recording/model.js';
 import type { TcpSessionTap } from '../../recording/tcp-recorder.js';
 import { Dial, RELAY_HIGH_WATER_MARK, type DialFailure, type DialSuccess } from './dial.js';

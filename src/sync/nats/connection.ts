@@ -6,7 +6,7 @@
  * the connection closes for good or the user of the link asks for one.
  */
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { Backoff } from '../backoff.js';
 import type { SyncLogger } from '../store-port.js';
 import { NatsError, classifyNatsError } from './nats-error.js';

@@ -1,10 +1,11 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { errorMessage } from '../../errors.js';
+import type { ConsumerStatus } from '../../core/documents.js';
+import { errorMessage } from '../../core/errors.js';
 import { Backoff } from '../backoff.js';
 import { lagSeconds, recordTime } from '../lag.js';
-import { notifyObserver, type SyncMetricsObserver, type SyncRejectReason, type UpstreamLink } from '../observer.js';
-import type { NodeLedger } from '../receiver-ledger.js';
+import { notifyObserver } from '../../core/observer-guard.js';
+import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
 import { ReceiverWriter } from '../receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from '../store-port.js';
 import { SyncError } from '../sync-error.js';
@@ -34,32 +35,6 @@ export interface NatsConsumerOptions {
   store: ReceiverStore;
   observer?: SyncMetricsObserver;
   logger: SyncLogger;
-}
-
-/** `/api/status` `sync` section of a Playback node consuming from NATS. */
-export interface ConsumerStatus {
-  role: 'receiver';
-  backend: 'nats';
-  servers: string;
-  server: string | null;
-  stream: string;
-  durable: string;
-  group: string | null;
-  state: 'connected' | 'connecting' | 'backoff' | 'stopped';
-  connected: boolean;
-  /** Messages in the stream this consumer has not been delivered yet (from the last delivery). */
-  pending: { records: number | null };
-  /** Receive time minus record time of the newest record stored last. */
-  lag_ms: number | null;
-  /** The stream's mirror or sources in other zones, as the server last reported them (every 5 s); empty when it has none. */
-  upstream: readonly UpstreamLink[];
-  last_success_at: string | null;
-  last_error: { code: string; message: string; at: string } | null;
-  next_retry_at: string | null;
-  /** Since start. */
-  received: { messages: number; stored: number; duplicates: number; malformed: number; gaps_held: number; gaps_skipped: number; redelivered: number };
-  /** Per origin node_id, persisted (the same ledger the HTTP/2 receiver keeps). */
-  ledger: Record<string, NodeLedger>;
 }
 
 /** A delivered message, decoded. */
@@ -418,7 +393,7 @@ export class NatsConsumer {
   }
 
   private observe(fn: (o: SyncMetricsObserver) => void): void {
-    notifyObserver(this.opts.observer, this.opts.logger, fn);
+    notifyObserver(this.opts.observer, this.opts.logger, 'sync metrics', fn);
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { QProxyError, errorMessage } from '../../errors.js';
+import { QProxyError, errorMessage } from '../../core/errors.js';
 import type { SyncFailureReason } from '../observer.js';
 
 /** Stable codes of the NATS JetStream sync backend (docs/errors.md, "NATS JetStream sync"). */

@@ -11,7 +11,7 @@
  */
 import { JetStreamApiError, PubHeaders } from '@nats-io/jetstream';
 import { Empty, TimeoutError, headers, type NatsConnection } from '@nats-io/transport-node';
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { NatsError, classifyNatsError } from './nats-error.js';
 import { pubAckOf } from './pub-ack.js';
 

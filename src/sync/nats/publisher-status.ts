@@ -1,21 +1,9 @@
+import type { PublisherStatus } from '../../core/documents.js';
 import { PURGED_UNSENT_META } from '../../store/index.js';
 import { recordTime } from '../lag.js';
-import type { SenderStatusCommon, UpstreamFigures } from '../sender-status.js';
+import type { UpstreamFigures } from '../sender-status.js';
 import type { SenderStore } from '../store-port.js';
 import type { PersistedPublisher } from './publisher-state.js';
-
-/** `/api/status` `sync` section of a Record node publishing to NATS (the peer sender's keys, plus the backend's). */
-export interface PublisherStatus extends SenderStatusCommon {
-  backend: 'nats';
-  servers: string;
-  /** "host:port" of the server connected to (or last connected to). */
-  server: string | null;
-  stream: string;
-  subject_prefix: string;
-  in_flight: { messages: number };
-  /** Since start. `duplicates`: re-sends the stream's duplicate window dropped. */
-  sent: { messages: number; records: number; raw_bytes: number; wire_bytes: number; duplicates: number; split: number };
-}
 
 /**
  * A count of what is left to send is a range scan; status and scrapes reuse it for a second while

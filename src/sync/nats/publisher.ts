@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { Backoff } from '../backoff.js';
 import { recordTime } from '../lag.js';
-import { notifyObserver, type SyncMetricsObserver } from '../observer.js';
+import { notifyObserver } from '../../core/observer-guard.js';
+import type { SyncMetricsObserver } from '../observer.js';
 import type { Compression } from '../protocol.js';
 import type { UpstreamFigures } from '../sender-status.js';
 import type { SenderStore, SyncLogger } from '../store-port.js';
@@ -16,7 +17,8 @@ import { NatsError, classifyNatsError } from './nats-error.js';
 import { pubAckOf } from './pub-ack.js';
 import { checkPublishPermission } from './publish-check.js';
 import { PublisherState } from './publisher-state.js';
-import { PendingFigures, publisherStatus, type PublisherLive, type PublisherStatus } from './publisher-status.js';
+import type { PublisherStatus } from '../../core/documents.js';
+import { PendingFigures, publisherStatus, type PublisherLive } from './publisher-status.js';
 import { ReplyTimeoutError, ReplyTracker } from './reply-tracker.js';
 import { ensureStream, type StreamPlan } from './stream-setup.js';
 import type { Subjects } from './subjects.js';
@@ -363,7 +365,7 @@ export class NatsPublisher {
   }
 
   private observe(fn: (o: SyncMetricsObserver) => void): void {
-    notifyObserver(this.opts.observer, this.opts.logger, fn);
+    notifyObserver(this.opts.observer, this.opts.logger, 'sync metrics', fn);
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {

@@ -48,7 +48,7 @@ function toPoint(s: NodeStatus, prev: NodeStatus | null, dt: number): Point {
   const dMatch = p ? s.playback.matched - p.playback.matched : 0;
   const recorded = s.mode === 'Record' ? s.recording.recorded_bytes : s.records.bytes;
   const recordedBefore = p ? (p.mode === 'Record' ? p.recording.recorded_bytes : p.records.bytes) : recorded;
-  const pending = s.sync.pending?.records;
+  const pending = 'pending' in s.sync ? s.sync.pending.records : null;
   return {
     t: Date.now() / 1000,
     rps: p ? rate(s.traffic.http_requests, p.traffic.http_requests, dt) : null,
@@ -57,7 +57,7 @@ function toPoint(s: NodeStatus, prev: NodeStatus | null, dt: number): Point {
     p99: s.traffic.latency_ms?.p99 ?? null,
     errorPct: p && dReq > 0 && dErr >= 0 ? (dErr / dReq) * 100 : null,
     bytesPerS: p ? rate(recorded, recordedBefore, dt) : null,
-    lagMs: s.sync.lag_ms ?? null,
+    lagMs: 'lag_ms' in s.sync ? s.sync.lag_ms : null,
     backlog: typeof pending === 'number' ? pending : null,
     successPct: p && dRep > 0 && dMatch >= 0 ? (dMatch / dRep) * 100 : null,
     cpu: s.resources.cpu_percent,

@@ -78,21 +78,21 @@ const CHARTS: ChartDef[] = [
 ];
 
 function SyncPanel({ sync, mode }: { sync: SyncStatus; mode: NodeStatus['mode'] }) {
-  if (sync.enabled === false || sync.role === undefined) {
+  if ('enabled' in sync) {
     return <p class="empty">{mode === 'Record' ? 'No peer configured: records stay in this node.' : 'Sync is off on this node.'}</p>;
   }
-  const connected = sync.connected ?? (sync.connected_peers ?? 0) > 0;
+  const connected = 'connected' in sync ? sync.connected : sync.connected_peers > 0;
   const rows: Array<[string, ComponentChildren]> = [
-    ['link', <Badge kind={connected ? 'good' : 'bad'}>{connected ? 'connected' : (sync.state ?? 'not connected')}</Badge>],
-    ['role', `${sync.role}${sync.backend ? ` (${sync.backend})` : ''}`],
+    ['link', <Badge kind={connected ? 'good' : 'bad'}>{connected ? 'connected' : 'state' in sync ? sync.state : 'not connected'}</Badge>],
+    ['role', `${sync.role}${'backend' in sync ? ` (${sync.backend})` : ''}`],
   ];
-  if (sync.peer) rows.push(['peer', sync.peer]);
-  if (sync.listening) rows.push(['listening', sync.listening]);
-  if (sync.connected_peers !== undefined) rows.push(['connected peers', count(sync.connected_peers)]);
-  if (sync.cursor !== undefined) rows.push(['cursor', `${count(sync.cursor)} of ${count(sync.last_seq ?? null)}`]);
-  if (sync.pending) rows.push(['pending', `${count(sync.pending.records)} records${sync.pending.bytes !== undefined ? ` · ${bytes(sync.pending.bytes)}` : ''}`]);
-  if (sync.lag_ms !== undefined) rows.push(['lag', ms(sync.lag_ms)]);
-  if (sync.behind_ms !== undefined) rows.push(['behind', ms(sync.behind_ms)]);
+  if ('peer' in sync && sync.peer) rows.push(['peer', sync.peer]);
+  if ('listening' in sync && sync.listening) rows.push(['listening', sync.listening]);
+  if ('connected_peers' in sync) rows.push(['connected peers', count(sync.connected_peers)]);
+  if ('cursor' in sync) rows.push(['cursor', `${count(sync.cursor)} of ${count(sync.last_seq)}`]);
+  if ('pending' in sync) rows.push(['pending', `${count(sync.pending.records)} records${'bytes' in sync.pending ? ` · ${bytes(sync.pending.bytes)}` : ''}`]);
+  if ('lag_ms' in sync) rows.push(['lag', ms(sync.lag_ms)]);
+  if ('behind_ms' in sync) rows.push(['behind', ms(sync.behind_ms)]);
   rows.push(['last success', sync.last_success_at ? ago(sync.last_success_at) : '–']);
   if (sync.last_error) rows.push(['last error', <span class="bad">{`${sync.last_error.code}: ${sync.last_error.message} (${ago(sync.last_error.at)})`}</span>]);
   return (

@@ -53,3 +53,9 @@ export class CaError extends QProxyError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** `err.code` when it is a string (Node, undici and QProxyError all use it), else "". */
+export function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}

@@ -1,9 +1,9 @@
 /**
- * The small JSONPath subset redaction needs (RFC 9535 semantics for these forms): `$`, `.name`,
+ * The small JSONPath subset that redaction, comparison and the serving keys need (RFC 9535 semantics for these forms): `$`, `.name`,
  * `.*`, `..name` / `..*` (descendants), `[n]`, `[*]`, `['name']` / `["name"]`. Paths are compiled
  * once at startup; applying one walks only the branches it can match (or, with `..`, the whole tree).
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from './errors.js';
 
 type Selector = { kind: 'name'; name: string } | { kind: 'index'; index: number } | { kind: 'any' };
 

@@ -1,10 +1,12 @@
 /**
- * Content-Encoding decoding for comparison: two answers that differ only in compression (or in the
- * compression level) carry the same content. Runs in the comparing thread, with a bound on the
- * decoded size against decompression bombs.
+ * Content-Encoding decoding, for comparison (two answers that differ only in compression, or in the
+ * compression level, carry the same content) and for HAR export (HAR holds decoded text). Bounded
+ * on the decoded size against decompression bombs.
  */
 import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
-import type { HeaderLine } from '../../recording/model.js';
+
+/** Header lines as records hold them: `[name, value]`, order and case kept. */
+type HeaderLines = readonly (readonly [name: string, value: string])[];
 
 /** A body after decoding. */
 export interface DecodedBody {
@@ -39,7 +41,7 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
 };
 
 /** The codings of a Content-Encoding value, in the order they were applied. */
-export function codingsOf(headers: readonly HeaderLine[]): string[] {
+export function codingsOf(headers: HeaderLines): string[] {
   const out: string[] = [];
   for (const [name, value] of headers) {
     if (name.toLowerCase() !== 'content-encoding') continue;
@@ -55,7 +57,7 @@ export function codingsOf(headers: readonly HeaderLine[]): string[] {
  * Undoes the codings (last applied first). `truncated`: the input is a prefix of the real body.
  * A coding QProxy cannot decode, or a decoding failure, leaves the body as it was, with a problem.
  */
-export function decodeBody(data: Buffer, headers: readonly HeaderLine[], truncated: boolean, maxOutput: number): DecodedBody {
+export function decodeBody(data: Buffer, headers: HeaderLines, truncated: boolean, maxOutput: number): DecodedBody {
   const codings = codingsOf(headers);
   let out = data;
   let partial = truncated;
