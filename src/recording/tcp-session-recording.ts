@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { sessionStart } from '../core/session-clock.js';
 import {
   RECORD_FORMAT_VERSION,
   type AppProtocol,
@@ -92,8 +93,7 @@ export class SessionRecording implements TcpSessionTap {
   constructor(out: SegmentOutlet, start: TcpSessionStart) {
     this.#out = out;
     this.#start = start;
-    this.#startedAt = Date.now();
-    this.#t0 = performance.now();
+    ({ startedAt: this.#startedAt, t0: this.#t0 } = sessionStart());
     this.id = uuidv7(this.#startedAt);
   }
 

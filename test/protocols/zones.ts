@@ -126,7 +126,7 @@ export async function startZones(t: TestContext, o: ZoneOptions): Promise<Zones>
     async settled(what, n) {
       await waitFor(() => recorded() === n, `${what}: ${n} sessions closed in zone A`, 3000);
       await waitFor(() => storeB.list({ limit: 1000, protocol: 'tcp' }).records.filter((r) => r.state === 'closed').length === n, `${what}: ${n} sessions in zone B`, 3000);
-      await waitFor(() => replayed() === n, `${what}: ${n} sessions replayed in zone B`, 6000);
+      await waitFor(() => replayed() === n, `${what}: ${n} sessions replayed in zone B`, 18_000);
       await playback.engine!.flush();
     },
     results(status) {

@@ -24,6 +24,8 @@ export class ProtocolConnection implements OpeningChannel {
   #opening = true;
   #waiter: (() => void) | null = null;
   rewriter: RequestRewriter | null = null;
+  /** Told the new count whenever answers ended. */
+  onEnds: ((ends: number) => void) | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -63,6 +65,7 @@ export class ProtocolConnection implements OpeningChannel {
   #received(d: Buffer): void {
     const t = this.#now();
     if (!this.truncated) this.#keep('s2c', d, t);
+    const before = this.ends;
     for (const m of this.#splitter.push('s2c', d, t)) {
       if (this.#opening) this.#queue.push(m);
       else {
@@ -70,6 +73,7 @@ export class ProtocolConnection implements OpeningChannel {
         if (m.end && !m.handshake) this.ends++;
       }
     }
+    if (this.ends !== before) this.onEnds?.(this.ends);
     this.#wake();
   }
 
@@ -119,6 +123,7 @@ export class ProtocolConnection implements OpeningChannel {
       rewriter.answer(m);
       if (m.end && !m.handshake) this.ends++;
     }
+    if (this.ends > 0) this.onEnds?.(this.ends);
   }
 
   async write(data: Buffer): Promise<void> {

@@ -4,7 +4,8 @@
  * ```
  * connect ─▶ the replay's own opening (zone B's credentials) ─▶ for each recorded exchange:
  *   wait until zone B ended as many answers as the recording had before it (or reply_timeout),
- *   and until its recorded time ÷ speed ─▶ send its messages (statement ids mapped, AUTH swapped)
+ *   until its recorded time ÷ speed, and until no session replayed beside it has an earlier request
+ *   unsent (SendOrder) ─▶ send its messages (statement ids mapped, AUTH swapped)
  * ─▶ the rest of the client's bytes if the recording stopped being messages ─▶ wait for the last answers
  * ```
  *
@@ -18,6 +19,7 @@ import { protocolModule } from '../../protocols/registry.js';
 import { OpeningError, type Credentials, type WireMessage } from '../../protocols/types.js';
 import type { AppProtocol, TcpChunk, TcpRecord } from '../../recording/model.js';
 import { ProtocolConnection } from './protocol-connection.js';
+import type { Turn } from './send-order.js';
 import type { TcpReplayClient } from './tcp-replay-client.js';
 
 /** One request to send: an exchange's client messages, and the answers due before it. */
@@ -35,18 +37,20 @@ export interface ReplayPlan {
   rawTail: Buffer;
   /** Answers the recording ended in all. */
   totalEnds: number;
+  /** When (µs from the session start) each of those answers ended. */
+  endTimes: number[];
 }
 
 /** The requests of a recorded conversation, in order, with how many answers to wait for before each. */
 export function replayPlan(conv: Conversation, chunks: readonly TcpChunk[]): ReplayPlan {
   const steps: ReplayStep[] = [];
-  let ends = 0;
+  const endTimes: number[] = [];
   for (const e of conv.exchanges) {
-    if (e.request.length > 0) steps.push({ n: e.n, messages: e.request, tUs: e.request[0]!.t_us, endsBefore: ends });
-    for (const m of e.answer) if (m.end) ends++;
+    if (e.request.length > 0) steps.push({ n: e.n, messages: e.request, tUs: e.request[0]!.t_us, endsBefore: endTimes.length });
+    for (const m of e.answer) if (m.end) endTimes.push(m.t_us);
   }
   const brk = conv.breaks.c2s;
-  return { steps, rawTail: brk === null ? Buffer.alloc(0) : bytesFrom(chunks, 'c2s', brk.offset), totalEnds: ends };
+  return { steps, rawTail: brk === null ? Buffer.alloc(0) : bytesFrom(chunks, 'c2s', brk.offset), totalEnds: endTimes.length, endTimes };
 }
 
 export type ProtocolReplayOutcome =
@@ -56,6 +60,8 @@ export type ProtocolReplayOutcome =
 export interface ProtocolReplayOptions {
   client: TcpReplayClient;
   creds: Credentials | null;
+  /** This session's place among the sessions replayed beside it (one per plan step). */
+  turn: Turn;
 }
 
 /** Never throws: every failure is an outcome. */
@@ -64,6 +70,7 @@ export async function replayProtocolSession(
   protocol: AppProtocol,
   record: TcpRecord,
   conv: Conversation,
+  plan: ReplayPlan,
   speed: number,
   signal: AbortSignal,
   keepBytes: number,
@@ -84,7 +91,7 @@ export async function replayProtocolSession(
       throw err;
     }
     conn.opened(mod.rewriter(conv, o.creds));
-    const waitsTimedOut = await converse(conn, record, replayPlan(conv, record.chunks), speed, signal, o.client.replyTimeoutMs);
+    const waitsTimedOut = await converse(conn, o.turn, record, plan, speed, signal, o.client.replyTimeoutMs);
     if (signal.aborted) return fail('QP_ERR_REPLAY_CANCELLED', `replay cancelled while talking to ${target}`);
     return { ok: true, target, replayed: conn.chunks, truncated: conn.truncated, ms: performance.now() - t0, waitsTimedOut };
   } catch (err) {
@@ -94,21 +101,30 @@ export async function replayProtocolSession(
   }
 }
 
-async function converse(conn: ProtocolConnection, record: TcpRecord, plan: ReplayPlan, speed: number, signal: AbortSignal, replyTimeoutMs: number): Promise<number> {
+async function converse(conn: ProtocolConnection, turn: Turn, record: TcpRecord, plan: ReplayPlan, speed: number, signal: AbortSignal, replyTimeoutMs: number): Promise<number> {
   let timedOut = 0;
   const gone = (): boolean => signal.aborted || conn.ended || conn.error !== null;
   // The recorded opening took its own time; requests keep their spacing from the first one on.
   const shift = plan.steps[0]?.tUs ?? 0;
   const start = performance.now();
+  conn.onEnds = (ends) => turn.answered(ends);
+  turn.answered(conn.ends);
   for (const step of plan.steps) {
-    if (!(await conn.waitForEnds(step.endsBefore, replyTimeoutMs, signal))) timedOut++;
+    if (!(await conn.waitForEnds(step.endsBefore, replyTimeoutMs, signal))) {
+      timedOut++;
+      // The sessions beside it stop waiting for those answers too.
+      turn.answered(step.endsBefore);
+    }
     if (gone()) return timedOut;
     if (speed > 0) {
       const wait = start + (step.tUs - shift) / 1000 / speed - performance.now();
       if (wait > 1) await sleep(wait, undefined, { signal }).catch(() => undefined);
     }
+    if (!(await turn.due(replyTimeoutMs, signal))) timedOut++;
+    if (gone()) return timedOut;
     const bytes = step.messages.map((m) => conn.rewriter!.request(m));
     await conn.write(bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes));
+    turn.sent();
   }
   if (plan.rawTail.length > 0 && !gone()) await conn.write(plan.rawTail);
   if (record.close_reason === 'client_close' && !gone()) conn.socket.end();

@@ -4,7 +4,8 @@ import type { AppProtocol, QRecord, TcpRecord } from '../../recording/model.js';
 import type { JobOutcome, Preparation, ProtocolDriver, RecordFacts } from '../driver.js';
 import type { Compared, ResultsThread } from '../results/results-thread.js';
 import type { ResultBase } from '../results/result.js';
-import { replayProtocolSession } from './protocol-replay.js';
+import { replayPlan, replayProtocolSession, type ReplayPlan } from './protocol-replay.js';
+import { SendOrder, type Turn } from './send-order.js';
 import { serverStream, type TcpReplayClient } from './tcp-replay-client.js';
 
 export interface TcpDriverOptions {
@@ -62,6 +63,8 @@ export class TcpDriver implements ProtocolDriver {
   readonly protocol = 'tcp';
   /** Protocol sessions being replayed, with when they ended in the recording. */
   readonly #running = new Set<{ end: number; done: Promise<unknown> }>();
+  /** Protocol sessions replayed side by side send their requests in the recorded order. */
+  readonly #order = new SendOrder();
 
   constructor(private readonly o: TcpDriverOptions) {}
 
@@ -81,7 +84,7 @@ export class TcpDriver implements ProtocolDriver {
     if (protocol !== null) {
       const conv = readConversation(protocol, r.chunks);
       const no = notReplayable(conv);
-      if (no === null) return { kind: 'job', job: { lane: null, serial: false, bytes, run: (signal) => this.#inOrder(r, () => this.runProtocol(protocol, r, conv, signal)) } };
+      if (no === null) return { kind: 'job', job: { lane: null, serial: false, bytes, run: (signal) => this.#ordered(protocol, r, conv, signal) } };
       if (!no.raw) return { kind: 'skipped', reason: no.reason };
     }
     return { kind: 'job', job: { lane: null, serial: false, bytes, run: (signal) => this.run(r, signal) } };
@@ -105,9 +108,24 @@ export class TcpDriver implements ProtocolDriver {
     }
   }
 
-  private async runProtocol(protocol: AppProtocol, r: TcpRecord, conv: Conversation, signal: AbortSignal): Promise<JobOutcome> {
+  /**
+   * A protocol session takes its place in the send order as soon as its job runs — before it waits
+   * for earlier sessions or dials — so that sessions beside it do not run ahead of its requests.
+   */
+  async #ordered(protocol: AppProtocol, r: TcpRecord, conv: Conversation, signal: AbortSignal): Promise<JobOutcome> {
+    const plan = replayPlan(conv, r.chunks);
+    const at = (tUs: number): number => r.started_at + tUs / 1000;
+    const turn = this.#order.join(plan.steps.map((s) => at(s.tUs)), plan.endTimes.map(at));
+    try {
+      return await this.#inOrder(r, () => this.runProtocol(protocol, r, conv, plan, turn, signal));
+    } finally {
+      turn.leave();
+    }
+  }
+
+  private async runProtocol(protocol: AppProtocol, r: TcpRecord, conv: Conversation, plan: ReplayPlan, turn: Turn, signal: AbortSignal): Promise<JobOutcome> {
     const recordedServer = r.chunks.reduce((n, c) => n + (c.dir === 's2c' ? c.data.length : 0), 0);
-    const out = await replayProtocolSession({ client: this.o.client, creds: this.o.creds }, protocol, r, conv, this.o.speed, signal, 2 * recordedServer + EXTRA_KEPT);
+    const out = await replayProtocolSession({ client: this.o.client, creds: this.o.creds, turn }, protocol, r, conv, plan, this.o.speed, signal, 2 * recordedServer + EXTRA_KEPT);
     if (!out.ok) return { ok: false, error: out.error, seconds: out.ms / 1000 };
     return answered(out.ms, (base) =>
       this.o.results.compareMessages(withWaits(base, out.waitsTimedOut, 'answers'), this.o.tcpRulesId, {
