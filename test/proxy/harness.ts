@@ -21,6 +21,7 @@ export class CollectingRecorder implements HttpExchangeRecorder {
   constructor(
     readonly enabled = true,
     readonly maxBody = 64 * 1024,
+    readonly websocket = { frames: true, maxBytes: 0 },
   ) {}
   admit(_head: HttpRequestHead): boolean {
     return this.enabled;
