@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 
@@ -18,7 +18,7 @@ export interface WsServer {
   close(): Promise<void>;
 }
 
-export type WsHandler = (ws: WebSocket) => void;
+export type WsHandler = (ws: WebSocket, req: IncomingMessage) => void;
 
 export async function startWsServer(handler: WsHandler, opts: { perMessageDeflate?: boolean | PerMessageDeflateOptions } = {}): Promise<WsServer> {
   const server: Server = createServer((_req, res) => {
@@ -27,10 +27,10 @@ export async function startWsServer(handler: WsHandler, opts: { perMessageDeflat
   });
   const wss = new WebSocketServer({ server, perMessageDeflate: opts.perMessageDeflate ?? false });
   let connections = 0;
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req) => {
     connections++;
     ws.on('error', () => ws.terminate());
-    handler(ws);
+    handler(ws, req);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -54,7 +54,7 @@ export const echoHandler: WsHandler = (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
 };
 
-/** `variant` changes one field of the answers, for a replay that must report the difference. */
+/** `variant` (read at each answer) changes one field of the answers, for a replay that must report the difference. */
 export function chatHandler(variant: { textSuffix?: string } = {}): WsHandler {
   let connection = 0;
   return (ws) => {
@@ -81,31 +81,54 @@ export function chatHandler(variant: { textSuffix?: string } = {}): WsHandler {
   };
 }
 
+interface Inbox {
+  items: Array<string | Buffer>;
+  wake: (() => void) | null;
+}
+
+const inboxes = new WeakMap<WebSocket, Inbox>();
+
+/** Keeps every message from the start: one may come in the same read as the 101. */
+function inboxOf(ws: WebSocket): Inbox {
+  let inbox = inboxes.get(ws);
+  if (inbox === undefined) {
+    const box: Inbox = { items: [], wake: null };
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      box.items.push(isBinary ? data : data.toString('utf8'));
+      box.wake?.();
+    });
+    ws.on('close', () => box.wake?.());
+    inboxes.set(ws, box);
+    inbox = box;
+  }
+  return inbox;
+}
+
 /** Opens a client and waits for it (rejects on an error or an unexpected response). */
 export async function openClient(url: string, opts: ConstructorParameters<typeof WebSocket>[2] = {}): Promise<WebSocket> {
   const ws = new WebSocket(url, opts);
+  inboxOf(ws);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)));
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => reject(new Error(`unexpected response ${res.statusCode}: ${Buffer.concat(chunks).toString()}`)));
+    });
   });
   return ws;
 }
 
-/** Collects the next `n` messages (text as strings, binary as Buffers). */
-export function nextMessages(ws: WebSocket, n: number): Promise<Array<string | Buffer>> {
-  return new Promise((resolve, reject) => {
-    const got: Array<string | Buffer> = [];
-    const onMessage = (data: Buffer, isBinary: boolean): void => {
-      got.push(isBinary ? data : data.toString('utf8'));
-      if (got.length === n) {
-        ws.off('message', onMessage);
-        resolve(got);
-      }
-    };
-    ws.on('message', onMessage);
-    ws.once('error', reject);
-  });
+/** The next `n` messages (text as strings, binary as Buffers), in order. */
+export async function nextMessages(ws: WebSocket, n: number): Promise<Array<string | Buffer>> {
+  const box = inboxOf(ws);
+  while (box.items.length < n) {
+    if (ws.readyState === WebSocket.CLOSED) throw new Error(`the connection closed with ${box.items.length} of ${n} messages`);
+    await new Promise<void>((resolve) => (box.wake = resolve));
+    box.wake = null;
+  }
+  return box.items.splice(0, n);
 }
 
 /** Closes and waits for the close handshake; resolves with the code the peer answered. */
