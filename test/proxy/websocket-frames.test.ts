@@ -88,6 +88,7 @@ describe('WebSocket frame recording', () => {
       ['s2c', 'pong', Buffer.from('p1').toString('hex')],
     ]);
     assert.deepEqual([c2s.length, s2c.length], [5, 5]);
+    assert.deepEqual(px.observer.websockets.at(-1), { c2s: 5, s2c: 5, dropped: 0, stopped: false });
     const closes = ws.messages.filter((m) => m.opcode === 'close');
     assert.deepEqual(
       closes.map((m) => [m.dir, m.close_code, m.close_reason]),

@@ -332,7 +332,11 @@ class UpgradeExchange extends ExchangeCore {
     // Compressed messages may still be inflating; the record waits for them (the relay is over).
     ws.settled()
       .then(() => {
-        this.websocket = ws.result();
+        const capture = ws.result();
+        this.websocket = capture;
+        let c2s = 0;
+        for (const m of capture.messages) if (m.dir === 'c2s') c2s++;
+        this.ctx.observer.websocket?.({ c2s, s2c: capture.messages.length - c2s, dropped: capture.dropped, stopped: capture.stopped !== null });
         this.report(this.statusSent, this.statusSent !== null);
       })
       .catch((err: unknown) => this.ctx.logger.error({ err: errorMessage(err) }, 'HTTP proxy failed to record a WebSocket connection'));
