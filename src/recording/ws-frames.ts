@@ -25,10 +25,10 @@ export interface FrameSink {
   /** A frame starts; a reason string refuses it (reading stops there). */
   frame(head: FrameHead): string | null;
   /**
-   * Payload bytes. `data` is the relay's own Buffer (never to be changed): call `unmasked()` for
-   * an unmasked copy of it when the bytes are kept; an unmasked direction gets `data` back as is.
+   * Payload bytes. `data` is the relay's own Buffer (never to be changed): `reader.unmasked(data)`
+   * gives an unmasked copy when the bytes are kept (`data` itself when the frame is not masked).
    */
-  payload(data: Buffer, unmasked: () => Buffer): void;
+  payload(data: Buffer): void;
   /** The frame's last payload byte was read; a reason string stops reading. */
   end(): string | null;
 }
@@ -53,6 +53,11 @@ export class FrameReader {
     private readonly expectMask: boolean,
   ) {}
 
+  /** `data` (the payload bytes just handed to the sink) unmasked: a copy, or `data` when the frame is not masked. */
+  unmasked(data: Buffer): Buffer {
+    return this.masked ? unmask(data, this.mask, this.pos) : data;
+  }
+
   /** True between frames: the connection could end here without cutting a frame. */
   get atBoundary(): boolean {
     return this.left === -1 && this.headLen === 0;
@@ -67,9 +72,7 @@ export class FrameReader {
       }
       const n = Math.min(this.left, chunk.length - off);
       if (n > 0) {
-        const data = chunk.subarray(off, off + n);
-        const at = this.pos;
-        this.sink.payload(data, this.masked ? () => unmask(data, this.mask, at) : () => data);
+        this.sink.payload(chunk.subarray(off, off + n));
         this.pos += n;
         this.left -= n;
         off += n;

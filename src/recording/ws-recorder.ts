@@ -94,16 +94,16 @@ export class WebSocketRecorder {
     this.stopped ??= { dir, t_us: this.now(), reason };
   }
 
-  /** A message in arrival order; its data may still be filled in by the inflater. */
-  add(msg: WsMessage, control: boolean): boolean {
-    if (!control || msg.opcode !== 'close') {
-      if (this.o.maxBytes > 0 && this.bytes >= this.o.maxBytes) {
-        this.dropped++;
-        return false;
-      }
-    }
+  /** Whether a message starting now is kept: not once the connection's budget is spent (close frames always are). */
+  admit(opcode: WsOpcode): boolean {
+    if (opcode === 'close' || this.o.maxBytes === 0 || this.bytes < this.o.maxBytes) return true;
+    this.dropped++;
+    return false;
+  }
+
+  /** A complete message, in the order messages complete; its data may still be filled in by the inflater. */
+  push(msg: WsMessage): void {
     this.messages.push(msg);
-    return true;
   }
 
   /** Resolves once every complete message is inflated. */
@@ -167,7 +167,7 @@ class Direction implements FrameSink {
     if (control) {
       if (!h.fin || h.length > 125) return `a ${name} frame that is fragmented or longer than 125 bytes`;
       if (h.rsv1) return `RSV1 set on a ${name} frame`;
-      this.frameTarget = this.start(name!, false, true);
+      this.frameTarget = this.start(name!, false);
       return null;
     }
     if (h.opcode === Opcode.continuation) {
@@ -176,24 +176,23 @@ class Direction implements FrameSink {
     } else {
       if (this.message !== null) return `a new ${name} message inside a fragmented one`;
       if (h.rsv1 && !this.deflate) return 'RSV1 set but permessage-deflate was not negotiated';
-      this.message = this.start(name!, h.rsv1, false);
+      this.message = this.start(name!, h.rsv1);
     }
     this.frameTarget = this.message;
     this.finOnEnd = h.fin;
     return null;
   }
 
-  private start(opcode: WsOpcode, compressed: boolean, control: boolean): Pending {
+  private start(opcode: WsOpcode, compressed: boolean): Pending {
     const msg: WsMessage = { dir: this.dir, t_us: 0, opcode, data: EMPTY, size: 0, truncated: false };
-    const kept = this.rec.add(msg, control);
-    return { msg, kept: [], keptBytes: 0, compressed: compressed ? [] : null, dropped: !kept };
+    return { msg, kept: [], keptBytes: 0, compressed: compressed ? [] : null, dropped: !this.rec.admit(opcode) };
   }
 
-  payload(data: Buffer, unmasked: () => Buffer): void {
+  payload(data: Buffer): void {
     const p = this.frameTarget!;
     if (p.compressed !== null) {
       // Every compressed byte goes to the inflater, kept or not: its window depends on them.
-      p.compressed.push(unmasked());
+      p.compressed.push(this.reader.unmasked(data));
       return;
     }
     p.msg.size += data.length;
@@ -201,7 +200,7 @@ class Direction implements FrameSink {
     // A close frame (at most 125 bytes) is kept whole whatever the caps: its code says how the connection ended.
     const room = p.msg.opcode === 'close' ? Infinity : Math.min(this.rec.o.maxMessage - p.keptBytes, this.budget());
     if (room <= 0) return;
-    const part = data.length <= room ? unmasked() : unmasked().subarray(0, room);
+    const part = this.reader.unmasked(data.length <= room ? data : data.subarray(0, room));
     p.kept.push(part);
     p.keptBytes += part.length;
     this.rec.bytes += part.length;
@@ -220,6 +219,7 @@ class Direction implements FrameSink {
     this.finOnEnd = false;
     if (isData) this.message = null;
     p.msg.t_us = this.rec.now();
+    if (!p.dropped) this.rec.push(p.msg);
     if (p.compressed !== null) {
       this.queue.push(p);
       this.pump();
