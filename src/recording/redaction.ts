@@ -117,7 +117,9 @@ export class Redactor {
     };
     const request = this.redactRequest(draft.request, report);
     const response = draft.response && this.redactPart(draft.response, 'response', report);
-    const websocket = draft.websocket && this.anyBodyRule ? this.redactWebSocket(draft.websocket, report) : draft.websocket;
+    // Form field names do not apply to messages: only JSON paths and patterns are worth a look.
+    const textRules = this.body.jsonPaths.length > 0 || this.body.patterns.length > 0;
+    const websocket = draft.websocket && textRules ? this.redactWebSocket(draft.websocket, report) : draft.websocket;
     if (request === draft.request && response === draft.response && websocket === draft.websocket) return { draft, redacted };
     return { draft: { ...draft, request, response, ...(websocket !== undefined && { websocket }) }, redacted };
   }

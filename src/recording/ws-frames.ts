@@ -83,6 +83,17 @@ export class FrameReader {
 
   private readHead(chunk: Buffer, off: number): number {
     const h = this.head;
+    // The usual case: the whole head is in this chunk, copied at once.
+    if (this.headLen === 0 && chunk.length - off >= 2) {
+      const b1 = chunk[off + 1]!;
+      const len7 = b1 & 0x7f;
+      const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
+      if (chunk.length - off >= need) {
+        chunk.copy(h, 0, off, off + need);
+        this.startFrame();
+        return off + need;
+      }
+    }
     while (off < chunk.length) {
       h[this.headLen++] = chunk[off++]!;
       const need = this.headLen < 2 ? 2 : headBytes(h);

@@ -17,6 +17,8 @@ import { decodePlainRecord, encodePlain } from '../../src/sync/nats/codec.js';
 import { decodeBatch, encodeBatch } from '../../src/sync/wire-format.js';
 import { makeRecord, openStore, segmentFrames } from '../store/helpers.js';
 import { viaJson } from '../har/har-helpers.js';
+import { Redactor } from '../../src/recording/redaction.js';
+import { draft, expected, options } from './draft.js';
 
 function message(over: Partial<WsMessage>): WsMessage {
   return { dir: 'c2s', t_us: 0, opcode: 'text', data: Buffer.alloc(0), size: 0, truncated: false, ...over };
@@ -178,5 +180,23 @@ describe('a record with WebSocket messages', () => {
     assert.deepEqual(short.differences.map((d) => d.line), ['message #4: binary → (not received)', 'message #7: text → (not received)', 'message #8: close → (not received)']);
     const refused = compareWebSocket({ status: 101, messages: recorded }, { status: 404, messages: [] }, rules);
     assert.deepEqual(refused.differences.map((d) => d.line), ['status: 101 → 404']);
+  });
+});
+
+describe('redaction of WebSocket messages', () => {
+  test('JSON paths and patterns run over text messages, binary ones are left alone, and the paths are listed', () => {
+    const r = new Redactor(options({ jsonPaths: ['$.password'], bodyPatterns: ['token=(\\w+)'] }));
+    const input = { ...draft(), websocket: wsRecord().websocket! };
+    input.websocket.messages[1] = text('c2s', 5_000, '{"user":"ada","password":"hunter2"}');
+    input.websocket.messages[2] = text('s2c', 5_400, 'your token=abc123 expires');
+    const { draft: out, redacted } = r.redactHttp(input);
+    const ws = out.websocket!;
+    assert.equal((JSON.parse(ws.messages[1]!.data.toString()) as { password: string }).password, expected('hunter2'));
+    assert.equal(ws.messages[2]!.data.toString(), `your token=${expected('abc123')} expires`);
+    assert.equal(ws.messages[2]!.size, ws.messages[2]!.data.length);
+    assert.ok(ws.messages[3]!.data.equals(Buffer.from([0, 1, 2, 255])), 'binary message untouched');
+    assert.ok(redacted.includes('websocket.c2s$.password'), redacted.join(', '));
+    assert.ok(redacted.includes('websocket.s2c/pattern:0'), redacted.join(', '));
+    assert.equal(input.websocket.messages[1]!.data.toString(), '{"user":"ada","password":"hunter2"}', 'the draft itself is not changed');
   });
 });
