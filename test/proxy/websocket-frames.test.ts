@@ -100,8 +100,8 @@ describe('WebSocket frame recording', () => {
     for (let i = 1; i < ws.messages.length; i++) assert.ok(ws.messages[i]!.t_us >= ws.messages[i - 1]!.t_us, 'offsets grow');
   });
 
-  it('inflates permessage-deflate messages, keeping the window from one message to the next', async () => {
-    const px2 = await startProxy(deflating.origin);
+  async function deflateCase(origin: string, extension: RegExp): Promise<void> {
+    const px2 = await startProxy(origin);
     try {
       const client = await openClient(`ws://127.0.0.1:${px2.port}/z`, { perMessageDeflate: { threshold: 0 } });
       const texts = ['{"a":"repeat repeat repeat"}', '{"a":"repeat repeat repeat"}', 'x'.repeat(5000), 'ünïcødé'];
@@ -113,7 +113,7 @@ describe('WebSocket frame recording', () => {
       await closeClient(client);
       await waitFor(() => px2.recorder.drafts.length === 1, 'the record');
       const d = px2.recorder.drafts[0]!;
-      assert.match(d.response!.headers.find(([n]) => n.toLowerCase() === 'sec-websocket-extensions')![1], /permessage-deflate/);
+      assert.match(d.response!.headers.find(([n]) => n.toLowerCase() === 'sec-websocket-extensions')![1], extension);
       const ws = d.websocket!;
       assert.equal(ws.deflate, true);
       assert.equal(ws.stopped, null);
@@ -131,6 +131,19 @@ describe('WebSocket frame recording', () => {
       }
     } finally {
       await px2.close();
+    }
+  }
+
+  it('inflates permessage-deflate messages, keeping the window from one message to the next', async () => {
+    await deflateCase(deflating.origin, /^permessage-deflate/);
+  });
+
+  it('inflates permessage-deflate messages with the window reset per message (no_context_takeover both ways)', async () => {
+    const resetting = await startWsServer(echoHandler, { perMessageDeflate: { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true } });
+    try {
+      await deflateCase(resetting.origin, /server_no_context_takeover.*client_no_context_takeover|client_no_context_takeover.*server_no_context_takeover/);
+    } finally {
+      await resetting.close();
     }
   });
 

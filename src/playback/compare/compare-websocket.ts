@@ -6,8 +6,8 @@
  * left out before this runs. Pure and synchronous, like the HTTP comparison.
  */
 import type { WsOpcode } from '../../recording/model.js';
-import { MAX_DIFFERENCES } from './compare-http.js';
-import { DiffList, diffJson, maskJsonPaths } from './json-diff.js';
+import { MAX_DIFFERENCES, compareJson } from './compare-http.js';
+import { DiffList } from './json-diff.js';
 import type { CompiledRules } from './rules.js';
 import { diffBodies } from './text-diff.js';
 import type { CompareOutcome } from './types.js';
@@ -77,7 +77,7 @@ export function compareWebSocket(recorded: WsSide, replayed: WsSide, rules: Comp
       if (d) list.add({ kind: 'ws body', line: `${name}: ${d.line}` });
       continue;
     }
-    if (a.opcode === 'text' && compareJson(name, ra, rb, rules, list)) continue;
+    if (a.opcode === 'text' && compareJsonMessage(name, ra, rb, rules, list)) continue;
     const d = diffBodies(ra, rb, rules.patterns, false);
     if (d) list.add({ kind: 'ws body', line: `${name}: ${d.line}` });
   }
@@ -88,17 +88,9 @@ export function compareWebSocket(recorded: WsSide, replayed: WsSide, rules: Comp
 }
 
 /** True when both texts are JSON: their structural differences (named by `name`) are added. */
-function compareJson(name: string, a: Buffer, b: Buffer, rules: CompiledRules, list: DiffList): boolean {
-  let ja: unknown;
-  let jb: unknown;
-  try {
-    ja = JSON.parse(a.toString('utf8'));
-    jb = JSON.parse(b.toString('utf8'));
-  } catch {
-    return false;
-  }
+function compareJsonMessage(name: string, a: Buffer, b: Buffer, rules: CompiledRules, list: DiffList): boolean {
   const inner = new DiffList(MAX_DIFFERENCES);
-  diffJson(maskJsonPaths(ja, rules.jsonPaths), maskJsonPaths(jb, rules.jsonPaths), rules.patterns, inner);
+  if (!compareJson(a, b, rules, inner)) return false;
   for (const d of inner.items) list.add({ kind: `ws ${d.kind}`, line: `${name}: ${d.line}` });
   list.more += inner.more;
   return true;
