@@ -19,6 +19,13 @@ export interface HttpDriverOptions {
   safety: SafetyOptions;
 }
 
+/** Payload bytes of a record's WebSocket messages (held while its job is queued). */
+function wsBytes(r: HttpRecord): number {
+  let n = 0;
+  for (const m of r.websocket?.messages ?? []) n += m.data.length;
+  return n;
+}
+
 /** Rough per-record overhead besides body bytes, for the queue's memory bound. */
 const RECORD_OVERHEAD = 1024;
 
@@ -62,7 +69,7 @@ export class HttpDriver implements ProtocolDriver {
         lane: `${r.node_id}|${r.client.address}|${r.client.port}`,
         // HTTP/2 multiplexes: only the start order of one connection's requests is kept.
         serial: r.request.http_version !== '2.0',
-        bytes: RECORD_OVERHEAD + (req.body?.length ?? 0) + (r.response?.body.data.length ?? 0),
+        bytes: RECORD_OVERHEAD + (req.body?.length ?? 0) + (r.response?.body.data.length ?? 0) + wsBytes(r),
         run: (signal) => (ws !== undefined ? this.runWs(ws, r, req, signal) : this.run(r, req, signal)),
       },
     };
