@@ -97,11 +97,12 @@ export function recordConversation(record: TcpRecord): JsonConversation | null {
   return conversationToJson(record.app_protocol, readConversation(record.app_protocol, record.chunks), 0, DEFAULT_EXCHANGES);
 }
 
-function badParam(message: string): ApiError {
+export function badParam(message: string): ApiError {
   return new ApiError(400, 'QP_ERR_API_BAD_PARAM', message);
 }
 
-function integer(name: string, value: string | undefined, def: number, min: number, max: number): number {
+/** A query parameter as an integer in [min, max], `def` when absent; ApiError 400 otherwise. */
+export function integer(name: string, value: string | undefined, def: number, min: number, max: number): number {
   if (value === undefined) return def;
   const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
   if (!(n >= min && n <= max)) throw badParam(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value.slice(0, 32))}`);

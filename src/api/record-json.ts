@@ -14,6 +14,7 @@ import type {
   TcpDirection,
   TcpRecord,
 } from '../recording/model.js';
+import { DEFAULT_MESSAGES, websocketToJson, type JsonWebSocket } from './websocket-json.js';
 
 /** A body as the API shows it. */
 export interface JsonBody {
@@ -30,9 +31,11 @@ export interface JsonBody {
   text?: string;
 }
 
-export type JsonHttpRecord = Omit<HttpRecord, 'request' | 'response'> & {
+export type JsonHttpRecord = Omit<HttpRecord, 'request' | 'response' | 'websocket'> & {
   request: Omit<HttpRequestPart, 'body'> & { body: JsonBody };
   response: (Omit<HttpResponsePart, 'body'> & { body: JsonBody }) | null;
+  /** The first page of an upgraded WebSocket's messages (the rest: GET /api/records/{id}/websocket). */
+  websocket?: JsonWebSocket;
 };
 
 /** One TCP chunk as the API shows it. */
@@ -59,10 +62,12 @@ export function recordToJson(record: TcpRecord): JsonTcpRecord;
 export function recordToJson(record: QRecord): JsonRecord;
 export function recordToJson(record: QRecord): JsonRecord {
   if (record.protocol === 'tcp') return { ...record, chunks: record.chunks.map(chunkToJson) };
+  const { websocket, ...rest } = record;
   return {
-    ...record,
+    ...rest,
     request: { ...record.request, body: bodyToJson(record.request.body) },
     response: record.response === null ? null : { ...record.response, body: bodyToJson(record.response.body) },
+    ...(websocket !== undefined && { websocket: websocketToJson(websocket, 0, DEFAULT_MESSAGES) }),
   };
 }
 

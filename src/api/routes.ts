@@ -3,6 +3,7 @@ import type { QRecord, RecordSummary } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
 import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, harRecord, type RecordImporter } from './har-routes.js';
 import { conversationPage, recordConversation } from './conversation-json.js';
+import { websocketPage } from './websocket-json.js';
 import { recordToJson } from './record-json.js';
 import { listFiltered, parseRecordFilter } from './records-filter.js';
 import { parseRecordQuery } from './records-query.js';
@@ -129,6 +130,18 @@ export function apiRoutes(d: RouteDeps): Route[] {
           if (record === null) throw recordNotFound(id);
           if (record.protocol !== 'tcp') throw new ApiError(409, 'QP_ERR_API_NOT_PROTOCOL', `record ${id} is an HTTP exchange, not a protocol session`);
           return json(200, conversationPage(record, ctx.query));
+        },
+      },
+    },
+    {
+      path: '/api/records/:id/websocket',
+      methods: {
+        GET: (ctx) => {
+          const id = recordId(ctx);
+          const record = d.records.get(id);
+          if (record === null) throw recordNotFound(id);
+          if (record.protocol !== 'http') throw new ApiError(409, 'QP_ERR_API_NOT_PROTOCOL', `record ${id} is a TCP session, not a WebSocket connection`);
+          return json(200, websocketPage(record, ctx.query));
         },
       },
     },

@@ -172,6 +172,20 @@ const sampleSchema = z
     'Fraction of exchanges and TCP sessions recorded: a number from 0 to 1 (each drawn at random), or {"rate", and one key: "header", "cookie" or "client_address": true} so that all traffic with one key value is recorded or skipped together (deterministic hash of the value). Default 1 (everything).',
   );
 
+const websocketSchema = z
+  .strictObject({
+    frames: bool()
+      .default(true)
+      .describe('Record the messages of WebSocket connections the HTTP proxy relays (in the upgrade\'s record). Default true; false records the handshake only.'),
+    max_bytes: size({ example: '16MiB' })
+      .prefault('16MiB')
+      .describe(
+        'Payload bytes of WebSocket messages kept per connection (each message is also cut at storage.max_body); later messages are counted, not kept. 0 = no limit. Default "16MiB".',
+      ),
+  })
+  .prefault({})
+  .describe('WebSocket frame recording. Defaults apply when absent.');
+
 /** What is recorded. */
 export const recordingSchema = z
   .strictObject({
@@ -182,6 +196,7 @@ export const recordingSchema = z
     exclude: ruleList('Exchanges and sessions that one of these rules matches are not recorded ("excluded"). Default [].'),
     sample: sampleSchema,
     redaction: redactionSchema,
+    websocket: websocketSchema,
   })
   .prefault({})
   .describe('Recording options. Defaults apply when absent.');

@@ -18,6 +18,7 @@ import { harInvalid } from './har-error.js';
 import { MAX_UUIDV7_MS, entryId } from './har-id.js';
 import { qproxyEntrySchema, type HarInputEntry, type HarQProxyFields } from './har-schema.js';
 import { hostOf, recordVersion, splitUrl, type UrlParts } from './har-url.js';
+import { messagesFromHar } from './har-websocket.js';
 
 /** node_id of imported records when neither the caller nor the entry names one. */
 export const DEFAULT_IMPORT_NODE_ID = 'har-import';
@@ -173,6 +174,8 @@ export function entryToRecord(e: HarInputEntry, src: EntrySource): HttpRecord {
   const response = responsePart(e, q, at);
   const duration = durationOf(e);
   const host = hostOf(url.authority);
+  const timings = q?.timings ?? timingsOf(e, duration, response !== null);
+  const ws = e._webSocketMessages;
   return {
     v: RECORD_FORMAT_VERSION,
     id: q?.id ?? entryId(started, JSON.stringify(src.raw), src.index),
@@ -198,8 +201,9 @@ export function entryToRecord(e: HarInputEntry, src: EntrySource): HttpRecord {
     },
     response,
     status: q?.status !== undefined ? q.status : (response?.status ?? null),
-    timings: q?.timings ?? timingsOf(e, duration, response !== null),
+    timings,
     error: q?.error !== undefined ? q.error : failure(e, response),
     redacted: q?.redacted ?? [],
+    ...(ws !== null && ws !== undefined && { websocket: messagesFromHar(ws, { started_at: started, timings }, q?.websocket, at) }),
   };
 }

@@ -9,6 +9,7 @@ import type { CapturedBody, HeaderLine, HttpRecord, HttpResponsePart } from '../
 import { bodyText, decodedForExport } from './har-body.js';
 import type { HarContent, HarDocument, HarEntry, HarNameValue, HarPostData, HarResponse, HarTimings } from './har-types.js';
 import { absoluteUrl, harVersion } from './har-url.js';
+import { messagesToHar } from './har-websocket.js';
 
 export interface HarExportOptions {
   /** QProxy's version, written as `log.creator.version`. */
@@ -67,7 +68,9 @@ export function recordToEntry(r: HttpRecord): HarEntry {
       ...(response.info !== null && { response_body: response.info }),
       ...(r.request.trailers.length > 0 && { request_trailers: r.request.trailers }),
       ...(r.response !== null && r.response.trailers.length > 0 && { response_trailers: r.response.trailers }),
+      ...(r.websocket !== undefined && { websocket: { deflate: r.websocket.deflate, dropped: r.websocket.dropped, stopped: r.websocket.stopped } }),
     },
+    ...(r.websocket !== undefined && { _webSocketMessages: messagesToHar(r, r.websocket) }),
   };
 }
 

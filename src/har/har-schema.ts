@@ -54,6 +54,13 @@ export const qproxyEntrySchema = z.object({
   response_body: bodyInfo.optional(),
   request_trailers: z.array(headerLine).optional(),
   response_trailers: z.array(headerLine).optional(),
+  websocket: z
+    .object({
+      deflate: z.boolean(),
+      dropped: z.number().int().nonnegative(),
+      stopped: z.object({ dir: z.enum(['c2s', 's2c']), t_us: z.number(), reason: z.string() }).nullable(),
+    })
+    .optional(),
 });
 
 export type HarQProxyFields = z.infer<typeof qproxyEntrySchema>;
@@ -88,6 +95,21 @@ const entry = z.object({
     .nullish(),
   serverIPAddress: z.string().nullish(),
   connection: z.string().nullish(),
+  /** Chrome DevTools (and QProxy's export): the messages of a WebSocket entry. */
+  _webSocketMessages: z
+    .array(
+      z.object({
+        type: z.string(),
+        time: z.number(),
+        opcode: z.number().int(),
+        data: z.string(),
+        _t_us: z.number().nonnegative().nullish(),
+        _size: z.number().int().nonnegative().nullish(),
+        _truncated: z.boolean().nullish(),
+        _encoding: z.string().nullish(),
+      }),
+    )
+    .nullish(),
   // Checked on its own (qproxyEntrySchema) so that a foreign `_qproxy` field names its own path.
   _qproxy: z.unknown().optional(),
 });

@@ -4,6 +4,7 @@
  * {@link HarQProxyFields}), `_encoding` on postData and `_next` (the API's paging cursor) on the log.
  */
 import type { HarQProxyFields } from './har-schema.js';
+import type { HarWebSocketMessage } from './har-websocket.js';
 
 export interface HarNameValue {
   name: string;
@@ -77,6 +78,8 @@ export interface HarEntry {
   serverIPAddress?: string;
   connection?: string;
   _qproxy: HarQProxyFields & { id: string; node_id: string };
+  /** A WebSocket's messages, as Chrome DevTools writes them. */
+  _webSocketMessages?: HarWebSocketMessage[];
 }
 
 export interface HarDocument {

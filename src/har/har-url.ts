@@ -14,7 +14,8 @@ export interface UrlParts {
   target: string;
 }
 
-const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)/i;
+// ws:// and wss:// are how Chrome names a WebSocket entry's URL: its handshake is http(s).
+const ABSOLUTE = /^(https?|wss?):\/\/([^/?#]*)([^#]*)/i;
 
 /** Splits an absolute http(s) URL; null when it is not one. */
 export function splitUrl(url: string): UrlParts | null {
@@ -24,7 +25,8 @@ export function splitUrl(url: string): UrlParts | null {
   if (authority === '') return null;
   const rest = m[3]!;
   const target = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
-  return { scheme: m[1]!.toLowerCase() as 'http' | 'https', authority, target };
+  const scheme = m[1]!.toLowerCase();
+  return { scheme: scheme === 'ws' ? 'http' : scheme === 'wss' ? 'https' : (scheme as 'http' | 'https'), authority, target };
 }
 
 /** The host of an authority ("[::1]:8443" → "::1"). */

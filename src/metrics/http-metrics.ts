@@ -28,6 +28,7 @@ export interface HttpMetricsObserver {
   upgrade(event: 'open' | 'close' | 'error'): void;
   /** A request moved to another downstream endpoint after a connect-time failure. */
   retry(): void;
+  websocket(e: { c2s: number; s2c: number; dropped: number; stopped: boolean }): void;
 }
 
 export const OUTCOMES: readonly HttpOutcome[] = ['ok', 'downstream_error', 'timeout', 'client_abort'];
@@ -61,6 +62,9 @@ export class HttpMetrics implements HttpMetricsObserver {
   private readonly upgrades: ScrapedCounter<'event'>;
   private readonly rejects: ReasonCounter;
   private readonly retries: ScrapedCounter<'protocol'>;
+  private readonly wsMessages: ScrapedCounter<'direction'>;
+  private readonly wsDropped: ScrapedCounter<never>;
+  private readonly wsUnreadable: ScrapedCounter<never>;
   /** The last seconds of `qproxy_http_request_duration_seconds`, for `/api/status` traffic.latency_ms. */
   readonly recent = new RecentLatency({ buckets: DURATION_BUCKETS });
 
@@ -111,6 +115,28 @@ export class HttpMetrics implements HttpMetricsObserver {
       },
       [{ protocol: 'http' }],
     );
+    this.wsMessages = new ScrapedCounter(
+      {
+        name: 'qproxy_http_websocket_messages_total',
+        help: 'WebSocket messages recorded from relayed connections, by direction (c2s: client to downstream).',
+        labelNames: ['direction'],
+        registers,
+      },
+      [{ direction: 'c2s' }, { direction: 's2c' }],
+    );
+    this.wsDropped = new ScrapedCounter(
+      { name: 'qproxy_http_websocket_messages_dropped_total', help: 'WebSocket messages counted but not kept: past recording.websocket.max_bytes.', labelNames: [], registers },
+      [{}],
+    );
+    this.wsUnreadable = new ScrapedCounter(
+      {
+        name: 'qproxy_http_websocket_unreadable_total',
+        help: 'Recorded WebSocket connections whose frames stopped being read at a framing or deflate fault (the relay went on).',
+        labelNames: [],
+        registers,
+      },
+      [{}],
+    );
   }
 
   exchange(e: HttpExchangeEvent): void {
@@ -135,6 +161,13 @@ export class HttpMetrics implements HttpMetricsObserver {
 
   retry(): void {
     this.retries.add(0, 1);
+  }
+
+  websocket(e: { c2s: number; s2c: number; dropped: number; stopped: boolean }): void {
+    this.wsMessages.add(0, e.c2s);
+    this.wsMessages.add(1, e.s2c);
+    if (e.dropped > 0) this.wsDropped.add(0, e.dropped);
+    if (e.stopped) this.wsUnreadable.add(0, 1);
   }
 
   /** Retries on another endpoint so far. */

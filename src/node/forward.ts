@@ -95,6 +95,7 @@ export async function createForwardProxy(config: QProxyConfig, deps: ForwardDeps
     enabled: config.recording.enabled,
     nodeId: config.node_id,
     maxBody: config.storage.max_body,
+    websocket: { frames: config.recording.websocket.frames, maxBytes: config.recording.websocket.max_bytes },
     redactor: await createRedactor(config, deps.store),
     // recording.include / exclude / sample apply to the forward proxy's exchanges and tunnels too.
     selector: createRecordingSelector(config, deps.metrics.recorder),

@@ -37,6 +37,7 @@ export async function createHttpProxy(config: QProxyConfig, metrics: Metrics, st
     enabled: rec.enabled,
     nodeId: config.node_id,
     maxBody: config.storage.max_body,
+    websocket: { frames: config.recording.websocket.frames, maxBytes: config.recording.websocket.max_bytes },
     redactor,
     selector: createRecordingSelector(config, metrics.recorder),
     sink: store,

@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.js';
 import type { Credentials } from '../protocols/types.js';
 import type { AppProtocol } from '../recording/model.js';
 import type { MessageIgnore } from './compare/compare-messages.js';
+import { WsReplayClient } from './http/ws-replay.js';
 import { HttpReplayClient } from './http/replay-client.js';
 import { HttpDriver } from './http/http-driver.js';
 import type { RewriteOptions } from './http/rewrite.js';
@@ -85,6 +86,7 @@ export class PlaybackEngine {
       throw err;
     }
     const http = o.http && new HttpReplayClient({ origins: o.http.origins, tls: o.http.tls, timeoutMs: o.timeoutMs, maxBody: o.compareMaxBody });
+    const ws = o.http && new WsReplayClient({ origins: o.http.origins, tls: o.http.tls, timeoutMs: o.timeoutMs, maxBody: o.compareMaxBody });
     const tcp =
       o.tcp &&
       new TcpReplayClient({
@@ -109,9 +111,9 @@ export class PlaybackEngine {
       ...(o.exclusions !== undefined && { exclusions: o.exclusions }),
       drivers: ({ compare, safety, speed, live }) => {
         const drivers: Partial<Record<'http' | 'tcp', ProtocolDriver>> = {};
-        if (http && o.http) {
+        if (http && ws && o.http) {
           const rulesId = results.addRules(compare, maxDecoded);
-          drivers.http = new HttpDriver({ client: http, results, rulesId, rewrite: o.http.rewrite, safety });
+          drivers.http = new HttpDriver({ client: http, ws, results, rulesId, rewrite: o.http.rewrite, safety });
         }
         if (tcp && o.tcp) {
           const tcpRulesId = results.addTcpRules(o.tcp.ignore ?? { defaults: true, messages: [], requests: [], patterns: [] });

@@ -96,6 +96,45 @@ export interface HttpRecord {
   error: RecordError | null;
   /** Dotted paths of what was redacted, e.g. "request.headers.authorization", "request.query.token". */
   redacted: string[];
+  /** The WebSocket messages of an upgraded exchange (status 101, `Upgrade: websocket`); absent otherwise. */
+  websocket?: WebSocketCapture;
+}
+
+/** A WebSocket message kind (RFC 6455 §5.2 opcodes 1, 2, 8, 9, 10). */
+export type WsOpcode = 'text' | 'binary' | 'close' | 'ping' | 'pong';
+
+/** Every value of {@link WsOpcode}, for validation. */
+export const WS_OPCODES: readonly WsOpcode[] = ['text', 'binary', 'close', 'ping', 'pong'];
+
+/**
+ * One WebSocket message: a data message reassembled from its fragments, or a control frame.
+ * `data` is the payload unmasked (and inflated when permessage-deflate was negotiated), at most
+ * `storage.max_body` bytes of it; `size` counts every payload byte.
+ */
+export interface WsMessage {
+  /** c2s: client → downstream; s2c: downstream → client. */
+  dir: TcpDirection;
+  /** Microseconds from the switch (the 101 relayed to the client) to the message's last byte. */
+  t_us: number;
+  opcode: WsOpcode;
+  data: Buffer;
+  size: number;
+  truncated: boolean;
+  /** Close frames: the status code (RFC 6455 §7.4), absent when the frame carried none. */
+  close_code?: number;
+  /** Close frames: the reason text, absent when the frame carried none. */
+  close_reason?: string;
+}
+
+/** The frames of one WebSocket connection, as the HTTP proxy observed them beside the relay. */
+export interface WebSocketCapture {
+  /** permessage-deflate was negotiated: payloads are recorded inflated. */
+  deflate: boolean;
+  messages: WsMessage[];
+  /** Messages seen after `recording.websocket.max_bytes` was reached: counted, not kept. */
+  dropped: number;
+  /** Where reading frames stopped (bytes that are not WebSocket frames, a broken deflate stream); null when it never did. */
+  stopped: { dir: TcpDirection; t_us: number; reason: string } | null;
 }
 
 /** c2s: client → downstream; s2c: downstream → client. */

@@ -27,6 +27,8 @@ export interface HttpRecorderOptions {
   nodeId: string;
   /** Bytes of each body to capture (storage.max_body). */
   maxBody: number;
+  /** recording.websocket; absent: frames recorded, 16 MiB per connection. */
+  websocket?: { frames: boolean; maxBytes: number };
   /** Null: records are stored unredacted. */
   redactor: Redactor | null;
   /** Which exchanges are recorded (recording.include / exclude / sample); null or absent: all. */
@@ -45,6 +47,7 @@ export interface HttpRecorderOptions {
 export class HttpRecorder implements HttpExchangeRecorder {
   readonly enabled: boolean;
   readonly maxBody: number;
+  readonly websocket: { frames: boolean; maxBytes: number };
   private readonly nodeId: string;
   private readonly redactor: Redactor | null;
   private readonly selector: RecordingSelector | null;
@@ -57,6 +60,7 @@ export class HttpRecorder implements HttpExchangeRecorder {
   constructor(opts: HttpRecorderOptions) {
     this.enabled = opts.enabled;
     this.maxBody = opts.maxBody;
+    this.websocket = opts.websocket ?? { frames: true, maxBytes: 16 * 1024 * 1024 };
     this.nodeId = opts.nodeId;
     this.redactor = opts.redactor;
     this.selector = opts.selector ?? null;

@@ -6,7 +6,7 @@ import { ConfigError } from '../core/errors.js';
 import { redactBody, type BodyRules } from './body-redaction.js';
 import { redactHeaderValue } from './header-redaction.js';
 import { compileJsonPath } from '../core/json-path.js';
-import type { HeaderLine, HttpRecord, HttpRequestPart, HttpResponsePart } from './model.js';
+import type { HeaderLine, HttpRecord, HttpRequestPart, HttpResponsePart, WebSocketCapture, WsMessage } from './model.js';
 import { createDigest, type Digest } from './redaction-digest.js';
 import type { HttpRecordDraft } from './sink.js';
 import { URL_FIELDS, redactUrl, type TargetHits, type TargetRules, type UrlShape } from './target-redaction.js';
@@ -117,8 +117,11 @@ export class Redactor {
     };
     const request = this.redactRequest(draft.request, report);
     const response = draft.response && this.redactPart(draft.response, 'response', report);
-    if (request === draft.request && response === draft.response) return { draft, redacted };
-    return { draft: { ...draft, request, response }, redacted };
+    // Form field names do not apply to messages: only JSON paths and patterns are worth a look.
+    const textRules = this.body.jsonPaths.length > 0 || this.body.patterns.length > 0;
+    const websocket = draft.websocket && textRules ? this.redactWebSocket(draft.websocket, report) : draft.websocket;
+    if (request === draft.request && response === draft.response && websocket === draft.websocket) return { draft, redacted };
+    return { draft: { ...draft, request, response, ...(websocket !== undefined && { websocket }) }, redacted };
   }
 
   /**
@@ -130,7 +133,13 @@ export class Redactor {
     const { draft, redacted } = this.redactHttp(record);
     const added = redacted.filter((path) => !record.redacted.includes(path));
     if (draft === record && added.length === 0) return record;
-    return { ...record, request: draft.request, response: draft.response, redacted: [...record.redacted, ...added] };
+    return {
+      ...record,
+      request: draft.request,
+      response: draft.response,
+      ...(draft.websocket !== undefined && { websocket: draft.websocket }),
+      redacted: [...record.redacted, ...added],
+    };
   }
 
   private redactRequest(part: HttpRequestPart, report: Report): HttpRequestPart {
@@ -146,6 +155,25 @@ export class Redactor {
     const body = this.anyBodyRule ? this.redactPartBody(part, name, report) : part.body;
     if (headers === part.headers && trailers === part.trailers && body === part.body) return part;
     return { ...part, headers, trailers, body };
+  }
+
+  /**
+   * Text messages go through the body rules as a body would: JSON paths when the text is a JSON
+   * object or array, patterns always. Reported as "websocket.c2s$.password", "websocket.s2c/pattern:0".
+   */
+  private redactWebSocket(ws: WebSocketCapture, report: Report): WebSocketCapture {
+    let messages: WsMessage[] | null = null;
+    for (let i = 0; i < ws.messages.length; i++) {
+      const m = ws.messages[i]!;
+      if (m.opcode !== 'text' || m.data.length === 0) continue;
+      const prefix = `websocket.${m.dir}`;
+      const ctx = { side: m.dir === 'c2s' ? ('request' as const) : ('response' as const), contentType: looksLikeJson(m.data) ? 'application/json' : 'text/plain', contentEncoding: undefined };
+      const body = redactBody(m, ctx, this.body, this.digest, (path) => report(prefix + path.slice(path.indexOf('.body') + 5)));
+      if (body === m) continue;
+      messages ??= [...ws.messages];
+      messages[i] = { ...m, data: body.data, size: body.size };
+    }
+    return messages === null ? ws : { ...ws, messages };
   }
 
   private redactPartBody(part: HttpRequestPart | HttpResponsePart, side: PartName, report: Report): HttpRequestPart['body'] {
@@ -227,4 +255,13 @@ function headerValue(lines: readonly HeaderLine[], lowerName: string): string | 
     if (name.length === lowerName.length && name.toLowerCase() === lowerName) return value;
   }
   return undefined;
+}
+
+/** A text message whose first non-blank character opens a JSON object or array. */
+function looksLikeJson(data: Buffer): boolean {
+  for (const byte of data) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
+    return byte === 0x7b || byte === 0x5b;
+  }
+  return false;
 }

@@ -32,6 +32,11 @@ export interface HttpExchangeRecorder {
   /** Bytes of each body to keep (storage.max_body). */
   readonly maxBody: number;
   /**
+   * WebSocket frame recording (recording.websocket): `frames` false records an upgrade's
+   * handshake only; `maxBytes` bounds the payload bytes kept per connection (0 = no bound).
+   */
+  readonly websocket: { frames: boolean; maxBytes: number };
+  /**
    * Asked once per exchange, when its request head arrives: false (recording off, or the
    * exchange is filtered or sampled out, which is counted) means the proxy captures nothing and
    * commits nothing for it. Never throws.

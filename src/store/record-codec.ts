@@ -1,4 +1,4 @@
-import type { CapturedBody, Endpoint, HttpRecord, QRecord, RecordSummary, TcpRecord } from '../recording/model.js';
+import type { CapturedBody, Endpoint, HttpRecord, QRecord, RecordSummary, TcpRecord, WsMessage } from '../recording/model.js';
 import { unframeTcpChunks } from './tcp-frames.js';
 
 /**
@@ -78,6 +78,7 @@ export function queuedBytes(record: QRecord): number {
   }
   bytes += record.request.body.data.byteLength;
   if (record.response) bytes += record.response.body.data.byteLength;
+  if (record.websocket) for (const m of record.websocket.messages) bytes += m.data.byteLength;
   return bytes;
 }
 
@@ -99,13 +100,17 @@ function bodyWithoutData(body: CapturedBody): Omit<CapturedBody, 'data'> {
 export function httpDoc(record: HttpRecord): string {
   const req = record.request.body;
   const res = record.response?.body;
+  const ws = record.websocket;
   try {
     record.request.body = bodyWithoutData(req) as CapturedBody;
     if (record.response) record.response.body = bodyWithoutData(res!) as CapturedBody;
+    // WebSocket payloads are a frame of their own (see record-frames.ts); the DOC keeps the rest of each message.
+    if (ws) record.websocket = { ...ws, messages: ws.messages.map(({ data: _data, ...m }) => m as WsMessage) };
     return JSON.stringify(record);
   } finally {
     record.request.body = req;
     if (record.response) record.response.body = res!;
+    if (ws) record.websocket = ws;
   }
 }
 

@@ -2,7 +2,8 @@
  * How a record becomes the frames of one extent in a segment (see segment-format.ts), and back:
  *
  * ```
- * HTTP extent = DOC [REQUEST_BODY] [RESPONSE_BODY]     (an empty body has no frame)
+ * HTTP extent = DOC [REQUEST_BODY] [RESPONSE_BODY] [WEBSOCKET]   (an empty body has no frame; WEBSOCKET
+ *                                                                  only for an upgrade with messages)
  * TCP  extent = DOC [TCP]                              (the chunks of this write, tcp-frames.ts layout)
  * ```
  *
@@ -12,7 +13,7 @@
  * written in several extents has a DOC in each (the latest totals and state); the last one wins.
  */
 import { StoreError } from '../core/errors.js';
-import type { HttpRecord, QRecord, TcpChunk, TcpRecord } from '../recording/model.js';
+import type { HttpRecord, QRecord, TcpChunk, TcpRecord, WsMessage } from '../recording/model.js';
 import { FRAME_HEADER_BYTES, FrameKind, readFrame, writeFrameHeader } from './segment-format.js';
 import type { PendingExtent } from './segment-log.js';
 import { formatEndpoint, httpDoc, tcpDoc, type IndexColumns } from './record-codec.js';
@@ -75,24 +76,64 @@ function frameHttp(record: HttpRecord, arena: FrameArena): FramedRecord {
   const doc = httpDoc(record);
   const req = record.request.body.data;
   const res = record.response?.body.data ?? null;
-  const bodies: Array<[FrameKind, Buffer]> = [];
-  if (req.byteLength > 0) bodies.push([FrameKind.requestBody, req]);
-  if (res && res.byteLength > 0) bodies.push([FrameKind.responseBody, res]);
+  const bodies: Array<[FrameKind, Uint8Array[], number]> = [];
+  if (req.byteLength > 0) bodies.push([FrameKind.requestBody, [req], req.byteLength]);
+  if (res && res.byteLength > 0) bodies.push([FrameKind.responseBody, [res], res.byteLength]);
+  let wsBytes = 0;
+  const ws = record.websocket;
+  if (ws && ws.messages.length > 0) {
+    const framed = wsPayload(ws.messages, arena);
+    wsBytes = framed.bytes;
+    bodies.push([FrameKind.websocket, framed.pieces, framed.length]);
+  }
   const { region, docBytes } = docFrame(arena, doc, bodies.length);
   // The first body header shares the DOC frame's region; later ones have their own slice of it.
   const pieces: Uint8Array[] = [];
   let cut = FRAME_HEADER_BYTES + docBytes;
   let from = 0;
   let length = cut;
-  for (const [kind, data] of bodies) {
-    writeFrameHeader(region, cut, kind, [data], data.byteLength);
-    pieces.push(region.subarray(from, cut + FRAME_HEADER_BYTES), data);
+  for (const [kind, data, bytes] of bodies) {
+    writeFrameHeader(region, cut, kind, data, bytes);
+    pieces.push(region.subarray(from, cut + FRAME_HEADER_BYTES), ...data);
     from = cut += FRAME_HEADER_BYTES;
-    length += FRAME_HEADER_BYTES + data.byteLength;
+    length += FRAME_HEADER_BYTES + bytes;
   }
   if (bodies.length === 0) pieces.push(region);
-  const payload = req.byteLength + (res?.byteLength ?? 0);
+  const payload = req.byteLength + (res?.byteLength ?? 0) + wsBytes;
   return { pieces, length, columns: columnsOf(record, docBytes + payload, marksOf(record), null) };
+}
+
+/** The WEBSOCKET frame's payload: each message's length (from the arena) and its bytes (referenced). */
+function wsPayload(messages: readonly WsMessage[], arena: FrameArena): { pieces: Uint8Array[]; length: number; bytes: number } {
+  const heads = arena.take(messages.length * 4);
+  const pieces: Uint8Array[] = [];
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const data = messages[i]!.data;
+    const at = heads.at + i * 4;
+    heads.buf.writeUInt32LE(data.byteLength, at);
+    pieces.push(heads.buf.subarray(at, at + 4));
+    if (data.byteLength > 0) pieces.push(data);
+    bytes += data.byteLength;
+  }
+  return { pieces, length: messages.length * 4 + bytes, bytes };
+}
+
+/** Puts the WEBSOCKET frame's payloads back into the DOC's messages; false when they do not fit. */
+function wsRestore(messages: WsMessage[], payload: Buffer | null): boolean {
+  let at = 0;
+  for (const m of messages) {
+    if (payload === null) {
+      m.data = EMPTY;
+      continue;
+    }
+    if (at + 4 > payload.byteLength) return false;
+    const len = payload.readUInt32LE(at);
+    if (at + 4 + len > payload.byteLength) return false;
+    m.data = payload.subarray(at + 4, at + 4 + len);
+    at += 4 + len;
+  }
+  return payload === null || at === payload.byteLength;
 }
 
 function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
@@ -182,12 +223,14 @@ export function readRecord(id: string, extents: ReadonlyArray<{ bytes: Buffer; w
   let doc: Buffer | null = null;
   let req: Buffer | null = null;
   let res: Buffer | null = null;
+  let ws: Buffer | null = null;
   const tcp: Buffer[] = [];
   for (const e of extents) {
     for (const f of framesOf(id, e.bytes, e.where)) {
       if (f.kind === FrameKind.doc) doc = f.payload;
       else if (f.kind === FrameKind.requestBody) req = f.payload;
       else if (f.kind === FrameKind.responseBody) res = f.payload;
+      else if (f.kind === FrameKind.websocket) ws = f.payload;
       else tcp.push(f.payload);
     }
   }
@@ -210,5 +253,6 @@ export function readRecord(id: string, extents: ReadonlyArray<{ bytes: Buffer; w
   }
   record.request.body.data = req ?? EMPTY;
   if (record.response) record.response.body.data = res ?? EMPTY;
+  if (record.websocket && !wsRestore(record.websocket.messages, ws)) throw damaged(id, 'its WebSocket frame does not hold its messages');
   return record;
 }

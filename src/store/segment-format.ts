@@ -36,6 +36,8 @@ export const FrameKind = {
   responseBody: 3,
   /** TCP chunks in the tcp-frames.ts layout (direction, time offset, length, bytes per chunk). */
   tcp: 4,
+  /** An HTTP record's WebSocket message payloads: `u32 LE length | bytes` per message, in the DOC's message order. */
+  websocket: 5,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

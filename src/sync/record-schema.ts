@@ -5,7 +5,7 @@
  * wire-format.ts) and appear here as `{"$blob": n}` references.
  */
 import { z } from 'zod';
-import { APP_PROTOCOLS, RECORD_FORMAT_VERSION } from '../recording/model.js';
+import { APP_PROTOCOLS, RECORD_FORMAT_VERSION, WS_OPCODES } from '../recording/model.js';
 
 /** Where a payload sits in the batch's blob area. */
 export interface BlobRef {
@@ -41,6 +41,26 @@ const common = {
   redacted: z.array(text()),
 };
 
+const dir = z.enum(['c2s', 's2c']);
+
+const websocket = z.strictObject({
+  deflate: z.boolean(),
+  messages: z.array(
+    z.strictObject({
+      dir,
+      t_us: finite(),
+      opcode: z.enum(WS_OPCODES),
+      data: blobRef,
+      size: nonNegInt(),
+      truncated: z.boolean(),
+      close_code: z.int().min(0).max(65535).optional(),
+      close_reason: text().optional(),
+    }),
+  ),
+  dropped: nonNegInt(),
+  stopped: z.strictObject({ dir, t_us: finite(), reason: text() }).nullable(),
+});
+
 const httpRecord = z.strictObject({
   ...common,
   protocol: z.literal('http'),
@@ -68,6 +88,7 @@ const httpRecord = z.strictObject({
     response_start: finite().nullable(),
     response_end: finite().nullable(),
   }),
+  websocket: websocket.optional(),
 });
 
 const CLOSE_REASONS = [

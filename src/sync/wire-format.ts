@@ -3,7 +3,7 @@
  *
  *   "QPB1" | u32 BE head length | head (JSON, batch-head schema) | blob area
  *
- * Payload bytes (HTTP bodies, TCP chunks) never go through JSON: each is replaced in the head by
+ * Payload bytes (HTTP bodies, WebSocket messages, TCP chunks) never go through JSON: each is replaced in the head by
  * `{"$blob": i}` and appended to the blob area, whose layout the head's `blobs` (byte lengths, in
  * order) describes. That keeps binary bodies binary (no base64 growth before compression) and makes
  * decoding a slice per payload, no copy.
@@ -38,6 +38,7 @@ function httpToWire(r: HttpRecord, ref: Ref): object {
     ...r,
     request: { ...r.request, body: { ...r.request.body, data: ref(r.request.body.data) } },
     response: r.response && { ...r.response, body: { ...r.response.body, data: ref(r.response.body.data) } },
+    ...(r.websocket && { websocket: { ...r.websocket, messages: r.websocket.messages.map((m) => ({ ...m, data: ref(m.data) })) } }),
   };
 }
 
@@ -148,10 +149,12 @@ function fromWire(e: WireEntry, i: number, take: (ref: BlobRef, where: string) =
   const r = e.record;
   let record: QRecord;
   if (r.protocol === 'http') {
+    const { websocket: ws, ...rest } = r;
     record = {
-      ...r,
+      ...rest,
       request: { ...r.request, body: { ...r.request.body, data: take(r.request.body.data, `${at}.request.body`) } },
       response: r.response && { ...r.response, body: { ...r.response.body, data: take(r.response.body.data, `${at}.response.body`) } },
+      ...(ws && { websocket: { ...ws, messages: ws.messages.map((m, j) => ({ ...m, data: take(m.data, `${at}.websocket.messages[${j}]`) })) } }),
     };
   } else {
     record = { ...r, chunks: r.chunks.map((c, j) => ({ ...c, data: take(c.data, `${at}.chunks[${j}]`) })) };

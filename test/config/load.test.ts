@@ -104,6 +104,7 @@ test('defaults are applied to every optional section', async (t) => {
     exclude: [],
     sample: { rate: 1 },
     redaction: { enabled: true, headers: [], query_params: [], json_paths: [], body_patterns: [], replace_defaults: false },
+    websocket: { frames: true, max_bytes: 16 * 2 ** 20 },
   });
   assert.deepEqual(config.shutdown, { drain_timeout: 30_000 });
   assert.deepEqual(config.log, { level: 'info' });

@@ -7,7 +7,7 @@ import { Discovery, parseHttpTarget } from '../../src/discovery/index.js';
 import type { DiscoveryOptions } from '../../src/discovery/index.js';
 import { HttpProxyServer } from '../../src/proxy/http/index.js';
 import type { HttpDownstreams, HttpProxyOptions } from '../../src/proxy/http/index.js';
-import type { ExchangeEvent, HttpProxyObserver } from '../../src/proxy/http/observer.js';
+import type { ExchangeEvent, HttpProxyObserver, WebSocketEvent } from '../../src/proxy/http/observer.js';
 import type { HttpRequestHead } from '../../src/recording/selector.js';
 import type { HttpExchangeRecorder, HttpRecordDraft } from '../../src/recording/sink.js';
 
@@ -21,6 +21,7 @@ export class CollectingRecorder implements HttpExchangeRecorder {
   constructor(
     readonly enabled = true,
     readonly maxBody = 64 * 1024,
+    readonly websocket = { frames: true, maxBytes: 0 },
   ) {}
   admit(_head: HttpRequestHead): boolean {
     return this.enabled;
@@ -35,6 +36,10 @@ export class CollectingObserver implements HttpProxyObserver {
   readonly rejections: string[] = [];
   readonly upgrades: string[] = [];
   retries = 0;
+  readonly websockets: WebSocketEvent[] = [];
+  websocket(e: WebSocketEvent): void {
+    this.websockets.push(e);
+  }
   exchange(e: ExchangeEvent): void {
     this.exchanges.push(e);
   }

@@ -229,7 +229,7 @@ describe('web UI in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     await page.close();
   });
 
-  test('a replay on the Playback node ranks the endpoint that differs and shows the planted field in the diff', async () => {
+  test('a replay on the Playback node ranks the endpoint that differs and shows the planted field in the diff; a WebSocket shows its messages', async () => {
     const page = await context.newPage();
     await login(page, b, '#/replays');
     await page.waitForSelector('table.replays tbody tr');
@@ -248,6 +248,33 @@ describe('web UI in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     await shot(page, 'ui-diff', true);
     await page.emulateMedia({ colorScheme: 'dark' });
     await shot(page, 'ui-diff-dark', true);
+
+    // A WebSocket connection (imported on the Playback node, which live replay passes over) shows its messages.
+    const wsHar = {
+      log: {
+        version: '1.2',
+        entries: [
+          {
+            startedDateTime: '2026-01-02T03:04:05.000Z',
+            time: 3,
+            request: { method: 'GET', url: 'ws://chat.example/socket', httpVersion: 'HTTP/1.1', headers: [{ name: 'Upgrade', value: 'websocket' }] },
+            response: { status: 101, statusText: 'Switching Protocols', httpVersion: 'HTTP/1.1', headers: [{ name: 'Upgrade', value: 'websocket' }] },
+            _webSocketMessages: [
+              { type: 'send', time: 1767323045.01, opcode: 1, data: '{"say":"hello"}' },
+              { type: 'receive', time: 1767323045.02, opcode: 2, data: 'AQL/' },
+            ],
+          },
+        ],
+      },
+    };
+    const imported = await httpRequest(`${b.api}/api/records?format=har`, { method: 'POST', body: JSON.stringify(wsHar), headers: { ...auth, 'content-type': 'application/json' } });
+    assert.equal(imported.status, 201, imported.body);
+    const wsId = (JSON.parse(imported.body) as { ids: string[] }).ids[0]!;
+    await page.goto(`${b.api}/ui/#/records/${wsId}`);
+    await page.waitForSelector('.conversation.websocket .ws-message.s2c');
+    const wsRows = await page.locator('.conversation.websocket .ws-message').allTextContents();
+    assert.ok(wsRows[0]!.includes('client → server') && wsRows[0]!.includes('text') && wsRows[0]!.includes('{"say":"hello"}'), wsRows.join('|'));
+    assert.ok(wsRows[1]!.includes('server → client') && wsRows[1]!.includes('binary') && /01\s*02\s*ff/i.test(wsRows[1]!), wsRows.join('|'));
     await page.close();
   });
 

@@ -77,7 +77,7 @@ function comparePrefix(a: DecodedBody, b: DecodedBody, rules: CompiledRules, lis
 }
 
 /** True when both parse: then the JSON verdict stands. False: compare them as text/bytes. */
-function compareJson(a: Buffer, b: Buffer, rules: CompiledRules, list: DiffList): boolean {
+export function compareJson(a: Buffer, b: Buffer, rules: CompiledRules, list: DiffList): boolean {
   let ja: unknown;
   let jb: unknown;
   try {

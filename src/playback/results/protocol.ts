@@ -1,5 +1,6 @@
 import type { CompareOptions, ResponseSide } from '../compare/types.js';
 import type { RecordedOutcome } from '../compare/compare-http.js';
+import type { WsSide } from '../compare/compare-websocket.js';
 import type { MessageIgnore, SessionSides } from '../compare/compare-messages.js';
 import type { AppProtocol } from '../../recording/model.js';
 import type { ReplayResult, ResultBase } from './result.js';
@@ -34,6 +35,7 @@ export type ToResults =
   | { type: 'compareTcp'; jobId: number; base: ResultBase; job: TcpCompareJob }
   | { type: 'tcpRules'; rulesId: number; ignore: MessageIgnore }
   | { type: 'compareMessages'; jobId: number; rulesId: number; base: ResultBase; job: MessagesCompareJob }
+  | { type: 'compareWs'; jobId: number; rulesId: number; base: ResultBase; recorded: WsSide; replayed: WsSide }
   | { type: 'result'; result: ReplayResult }
   | { type: 'replay'; row: ReplayRow }
   | { type: 'meta'; key: string; value: string }

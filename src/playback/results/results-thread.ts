@@ -6,6 +6,7 @@ import type { Logger } from '../../core/log.js';
 import type { RecordedOutcome } from '../compare/compare-http.js';
 import type { CompareOptions, ResponseSide } from '../compare/types.js';
 import type { MessageIgnore } from '../compare/compare-messages.js';
+import type { WsSide } from '../compare/compare-websocket.js';
 import type { FromResults, MessagesCompareJob, ResultsInit, TcpCompareJob, ToResults } from './protocol.js';
 import type { ReplayResult, ResultBase } from './result.js';
 import type { ReplayRow } from './writer-db.js';
@@ -99,6 +100,11 @@ export class ResultsThread {
 
   compareHttp(base: ResultBase, rulesId: number, recorded: RecordedOutcome, replayed: ResponseSide): Promise<Compared> {
     return this.job((jobId) => ({ type: 'compareHttp', jobId, rulesId, base, recorded, replayed }));
+  }
+
+  /** A WebSocket connection's server messages, compared with the HTTP rules `rulesId`. */
+  compareWs(base: ResultBase, rulesId: number, recorded: WsSide, replayed: WsSide): Promise<Compared> {
+    return this.job((jobId) => ({ type: 'compareWs', jobId, rulesId, base, recorded, replayed }));
   }
 
   compareTcp(base: ResultBase, job: TcpCompareJob): Promise<Compared> {

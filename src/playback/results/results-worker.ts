@@ -6,6 +6,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { compareHttp, type RecordedOutcome } from '../compare/compare-http.js';
 import { compareTcp } from '../compare/compare-tcp.js';
+import { compareWebSocket } from '../compare/compare-websocket.js';
 import { compareMessages, compileIgnore, type CompiledIgnore, type MessageIgnore } from '../compare/compare-messages.js';
 import type { AppProtocol, TcpChunk } from '../../recording/model.js';
 import { compileRules, type CompiledRules } from '../compare/rules.js';
@@ -126,6 +127,16 @@ function handle(msg: ToResults): void {
         const outcome = compareHttp(withBuffers(msg.recorded), replayed, r.rules, r.maxDecoded);
         if (!outcome.match) keepAnswer(msg.base, replayed);
         finish(msg.base, msg.jobId, outcome);
+      } catch (err) {
+        failedCompare(msg.base, msg.jobId, err);
+      }
+      return;
+    }
+    case 'compareWs': {
+      const r = rules.get(msg.rulesId);
+      try {
+        if (!r) throw new Error(`comparison rules ${msg.rulesId} were never sent`);
+        finish(msg.base, msg.jobId, compareWebSocket(msg.recorded, msg.replayed, r.rules));
       } catch (err) {
         failedCompare(msg.base, msg.jobId, err);
       }

@@ -24,6 +24,7 @@ import { HOP_BY_HOP } from './forwarder.js';
 import type { MatchRules, RequestParts } from './request-key.js';
 import { StoreFollower } from './stub-feed.js';
 import { StubIndex, type Closest } from './stub-index.js';
+import { WsStub } from './ws-stub.js';
 import { originPathOf } from '../../core/path-glob.js';
 
 /** Serving as a forward proxy: who may, and where CONNECTs go (the forward proxy's handler). */
@@ -97,6 +98,7 @@ export class HttpStubServer {
       },
       o.forward !== undefined ? originPathOf : undefined,
     );
+    this.ws = new WsStub(o.limits.maxBodyBytes);
     this.follower = new StoreFollower(o.store, (r) => r.protocol === 'http' && this.index.add(r), o.pollMs, o.logger);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => {
@@ -122,10 +124,12 @@ export class HttpStubServer {
       : createServer(common, handler);
     if (o.limits.maxConnections > 0) this.server.maxConnections = o.limits.maxConnections;
     if (o.forward !== undefined) this.server.on('connect', o.forward.onConnect);
+    else this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.handler = handler;
   }
 
   private readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  private readonly ws: WsStub;
 
   /** An intercepted CONNECT's TLS socket (forward mode): served over HTTP/2 or HTTP/1.1 by ALPN. */
   accept(socket: TLSSocket, info: { connect?: { host: string; port: number } }): void {
@@ -169,6 +173,7 @@ export class HttpStubServer {
     this.closing ??= (async () => {
       this.follower.stop();
       this.o.forward?.close();
+      this.ws.close();
       for (const session of this.sessions) session.close();
       if (!this.server.listening) return;
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -202,6 +207,27 @@ export class HttpStubServer {
       return this.answer(req, res, record);
     }
     return this.miss(req, res, parts, null);
+  }
+
+  /**
+   * A WebSocket handshake: answered with the recorded connection that matches it (a record with
+   * WebSocket messages), else refused with the JSON 404 a request would get.
+   */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const parts: RequestParts = { method: req.method ?? 'GET', url: req.url ?? '/', headers: pairs(req.rawHeaders), body: Buffer.alloc(0) };
+    const found = req.headers.upgrade?.toLowerCase() === 'websocket' ? this.index.lookup(parts) : { miss: null };
+    const record = 'hit' in found ? this.o.store.get(found.hit.id) : null;
+    if (record?.protocol !== 'http' || record.websocket === undefined || record.status !== 101) {
+      this.counts.misses++;
+      this.o.observer.served('http', 'miss');
+      const body = JSON.stringify({ error: `no recorded WebSocket connection matched ${parts.method} ${parts.url}`, code: 'QP_ERR_SERVE_NO_MATCH' });
+      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    this.counts.hits++;
+    this.o.observer.served('http', 'hit');
+    this.ws.accept(req, socket, head, record);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { BodyCapture } from '../../recording/capture.js';
 import { emptyBody } from '../../recording/capture.js';
-import type { HeaderLine, HttpTimings, RecordError } from '../../recording/model.js';
+import type { HeaderLine, HttpTimings, RecordError, WebSocketCapture } from '../../recording/model.js';
 import type { HttpRecordDraft } from '../../recording/sink.js';
 import type { ConnectionInfo } from './connection-info.js';
 
@@ -37,6 +37,8 @@ export interface DraftInput {
   statusSent: number | null;
   timings: HttpTimings;
   error: RecordError | null;
+  /** The messages of an upgraded WebSocket connection, when its frames were recorded. */
+  websocket?: WebSocketCapture;
 }
 
 /** `[a, 1, b, 2]` → `[[a, 1], [b, 2]]`, order and case kept. */
@@ -78,5 +80,6 @@ export function buildHttpDraft(d: DraftInput): HttpRecordDraft {
     status: d.statusSent,
     timings: d.timings,
     error: d.error,
+    ...(d.websocket !== undefined && { websocket: d.websocket }),
   };
 }

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { QProxyError, errorMessage } from '../../core/errors.js';
 import type { Endpoint } from '../../discovery/index.js';
 import type { BodyCapture } from '../../recording/capture.js';
-import type { RecordError } from '../../recording/model.js';
+import type { RecordError, WebSocketCapture } from '../../recording/model.js';
 import type { ExchangeOutcome, RejectReason } from './observer.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
@@ -58,6 +58,8 @@ export abstract class ExchangeCore {
   protected failure: RecordError | null = null;
   protected outcome: ExchangeOutcome = 'ok';
   protected rejected: RejectReason | null = null;
+  /** An upgraded WebSocket's messages, when its frames were recorded. */
+  protected websocket: WebSocketCapture | undefined;
 
   constructor(
     protected readonly ctx: ProxyContext,
@@ -205,6 +207,7 @@ export abstract class ExchangeCore {
       statusSent,
       timings: { request_end: this.requestEnd, response_start: this.responseStart, response_end: responseEnd },
       error: this.failure,
+      ...(this.websocket !== undefined && { websocket: this.websocket }),
     };
   }
 }

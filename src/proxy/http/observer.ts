@@ -52,4 +52,17 @@ export interface HttpProxyObserver {
    * first could not be connected to; once per extra attempt.
    */
   retry(): void;
+  /** A recorded WebSocket connection ended: the messages read from its frames. */
+  websocket?(e: WebSocketEvent): void;
+}
+
+/** What frame recording read from one WebSocket connection. */
+export interface WebSocketEvent {
+  /** Messages kept, client → downstream and back. */
+  c2s: number;
+  s2c: number;
+  /** Messages over recording.websocket.max_bytes: counted, not kept. */
+  dropped: number;
+  /** Reading frames stopped at a fault (the relay went on). */
+  stopped: boolean;
 }

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Endpoint } from '../../discovery/index.js';
 import { QProxyError, errorCode, errorMessage } from '../../core/errors.js';
 import { BodyCapture } from '../../recording/capture.js';
+import { WebSocketRecorder } from '../../recording/ws-recorder.js';
 import type { ExchangeOutcome } from './observer.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { ProxyContext } from './context.js';
@@ -24,7 +25,8 @@ import { targetForLog } from './target.js';
  * requests, so the downstream leg uses node:http(s) on a fresh connection to an endpoint picked like
  * an ordinary request's (and retried elsewhere on a connect-time failure). After a 101 both sockets
  * are piped into each other; any other answer is relayed as an ordinary response and the client
- * connection closed. The handshake is recorded as an HTTP exchange (status 101) when the tunnel ends.
+ * connection closed. The handshake is recorded as an HTTP exchange (status 101) when the tunnel ends;
+ * for a WebSocket, with the messages a WebSocketRecorder read beside the relay.
  *
  * @module
  */
@@ -50,6 +52,8 @@ class UpgradeExchange extends ExchangeCore {
   private response: DraftResponse | null = null;
   private statusSent: number | null = null;
   private committed = false;
+  /** Reads the frames of a recorded WebSocket; null for other upgrades, or when frames are not recorded. */
+  private ws: WebSocketRecorder | null = null;
 
   constructor(
     ctx: ProxyContext,
@@ -175,20 +179,55 @@ class UpgradeExchange extends ExchangeCore {
     if (clientHead.length > 0) socket.write(clientHead);
     this.bytesIn += clientHead.length;
     this.bytesOut += dsHead.length;
+    this.ws = this.frameRecorder(res);
+    if (clientHead.length > 0) this.observe(true, clientHead);
+    if (dsHead.length > 0) this.observe(false, dsHead);
     this.relay(this.client, socket);
+  }
+
+  /** A recorder of the frames when this is a recorded WebSocket (the client asked for one, the server switched to it). */
+  private frameRecorder(res: IncomingMessage): WebSocketRecorder | null {
+    const { recorder } = this.ctx;
+    if (!this.recording || !recorder.websocket.frames) return null;
+    const asked = this.req.headers.upgrade?.toLowerCase() === 'websocket';
+    const given = res.headers.upgrade?.toLowerCase() === 'websocket';
+    if (!asked || !given) return null;
+    return new WebSocketRecorder({ maxMessage: recorder.maxBody, maxBytes: recorder.websocket.maxBytes, extensions: res.headers['sec-websocket-extensions'] });
+  }
+
+  /** Hands relayed bytes to the frame recorder; a fault in it ends frame recording, never the relay. */
+  private observe(fromClient: boolean, chunk: Buffer): void {
+    const ws = this.ws!;
+    try {
+      if (fromClient) ws.client(chunk);
+      else ws.server(chunk);
+    } catch (err) {
+      ws.stop(fromClient ? 'c2s' : 's2c', `frame recording failed: ${errorMessage(err)}`);
+    }
   }
 
   /**
    * The tunnel after the handshake: the client's socket and the downstream's, piped into each
    * other, bytes counted per direction. Whatever is read from `client` goes to `downstream` and
-   * the other way round; a reader of the protocol spoken inside (WebSocket frames) would tap here.
+   * the other way round; the frame recorder, when there is one, sees the same Buffers after them.
    */
   private relay(client: Socket, downstream: Socket): void {
     const idle = this.ctx.timeouts.downstreamIdleMs;
     client.setTimeout(idle, () => this.tunnelIdle());
     downstream.setTimeout(idle, () => this.tunnelIdle());
-    downstream.on('data', (chunk: Buffer) => (this.bytesOut += chunk.length));
-    client.on('data', (chunk: Buffer) => (this.bytesIn += chunk.length));
+    if (this.ws !== null) {
+      downstream.on('data', (chunk: Buffer) => {
+        this.bytesOut += chunk.length;
+        this.observe(false, chunk);
+      });
+      client.on('data', (chunk: Buffer) => {
+        this.bytesIn += chunk.length;
+        this.observe(true, chunk);
+      });
+    } else {
+      downstream.on('data', (chunk: Buffer) => (this.bytesOut += chunk.length));
+      client.on('data', (chunk: Buffer) => (this.bytesIn += chunk.length));
+    }
     downstream.on('error', (err) => this.tunnelFailed(err, 'downstream_error'));
     downstream.on('close', () => this.tunnelClosed());
     // Errors are handled by the listeners above; pipeline destroys both sides on any of them.
@@ -288,7 +327,19 @@ class UpgradeExchange extends ExchangeCore {
     if (this.committed) return;
     this.committed = true;
     if (this.tunnel !== null) this.ctx.observer.upgrade('close');
-    this.report(this.statusSent, this.statusSent !== null);
+    const ws = this.ws;
+    if (ws === null) return this.report(this.statusSent, this.statusSent !== null);
+    // Compressed messages may still be inflating; the record waits for them (the relay is over).
+    ws.settled()
+      .then(() => {
+        const capture = ws.result();
+        this.websocket = capture;
+        let c2s = 0;
+        for (const m of capture.messages) if (m.dir === 'c2s') c2s++;
+        this.ctx.observer.websocket?.({ c2s, s2c: capture.messages.length - c2s, dropped: capture.dropped, stopped: capture.stopped !== null });
+        this.report(this.statusSent, this.statusSent !== null);
+      })
+      .catch((err: unknown) => this.ctx.logger.error({ err: errorMessage(err) }, 'HTTP proxy failed to record a WebSocket connection'));
   }
 
   protected responseDraft(): DraftResponse | null {

@@ -69,6 +69,30 @@ export interface HttpRecord {
   timings: { request_end: number | null; response_start: number | null; response_end: number | null };
   error: { code: string; message: string } | null;
   redacted: string[];
+  /** An upgraded WebSocket's first page of messages. */
+  websocket?: WebSocketView;
+}
+
+export interface WsMessage {
+  n: number;
+  dir: 'c2s' | 's2c';
+  t_us: number;
+  opcode: 'text' | 'binary' | 'close' | 'ping' | 'pong';
+  data: string;
+  size: number;
+  truncated: boolean;
+  text?: string;
+  close_code?: number;
+  close_reason?: string;
+}
+
+export interface WebSocketView {
+  deflate: boolean;
+  dropped: number;
+  stopped: { dir: 'c2s' | 's2c'; t_us: number; reason: string } | null;
+  messages: WsMessage[];
+  messages_total: number;
+  next: number | null;
 }
 
 export interface TcpChunk {

@@ -1,6 +1,6 @@
 /**
- * One record: an HTTP exchange with its headers, bodies and timing, or a TCP session as a
- * conversation of chunks; redaction and truncation marked; download as HAR; delete.
+ * One record: an HTTP exchange with its headers, bodies and timing (and an upgraded WebSocket's
+ * messages), or a TCP session as a conversation of chunks; redaction and truncation marked; download as HAR; delete.
  */
 import { useState } from 'preact/hooks';
 import { call, download, get } from '../api';
@@ -11,7 +11,7 @@ import { Badge, ErrorBox, Facts, Section } from '../components/ui';
 import { bytes, ms, statusClass, time } from '../format';
 import { useLoad } from '../hooks';
 import { go } from '../route';
-import type { FullRecord, HttpRecord, TcpChunk, TcpRecord } from '../types';
+import type { FullRecord, HttpRecord, TcpChunk, TcpRecord, WebSocketView, WsMessage } from '../types';
 
 function Redactions({ paths }: { paths: string[] }) {
   if (paths.length === 0) return null;
@@ -81,7 +81,84 @@ function HttpView({ r }: { r: HttpRecord }) {
           )}
         </Section>
       </div>
+      {r.websocket !== undefined && <WebSocketSection id={r.id} ws={r.websocket} />}
     </>
+  );
+}
+
+function WsRow({ m }: { m: WsMessage }) {
+  const preview =
+    m.opcode === 'close' ? (
+      <pre class="chunk-text">
+        close {m.close_code ?? '(no code)'}
+        {m.close_reason ? ` ${m.close_reason}` : ''}
+      </pre>
+    ) : m.text !== undefined ? (
+      <pre class="chunk-text">{m.text}</pre>
+    ) : (
+      <HexView bytes={base64Bytes(m.data)} />
+    );
+  return (
+    <li class={`chunk ws-message ${m.dir}`}>
+      <div class="chunk-head">
+        <span>
+          #{m.n} {m.dir === 'c2s' ? 'client → server' : 'server → client'} <code class="ws-opcode">{m.opcode}</code>
+        </span>
+        <span class="muted">
+          +{ms(m.t_us / 1000)} · {bytes(m.size)}
+          {m.truncated ? ' · truncated' : ''}
+        </span>
+      </div>
+      {preview}
+    </li>
+  );
+}
+
+/** The messages of an upgraded WebSocket, paged from GET /api/records/{id}/websocket. */
+function WebSocketSection({ id, ws }: { id: string; ws: WebSocketView }) {
+  const [messages, setMessages] = useState<WsMessage[]>(ws.messages);
+  const [next, setNext] = useState<number | null>(ws.next);
+  const [error, setError] = useState<Error | null>(null);
+  const more = async (): Promise<void> => {
+    try {
+      const page = await get<WebSocketView>(`/api/records/${encodeURIComponent(id)}/websocket?offset=${next}&limit=500`);
+      setMessages([...messages, ...page.messages]);
+      setNext(page.next);
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+  return (
+    <Section title={`WebSocket messages (${ws.messages_total})`}>
+      <ErrorBox error={error} />
+      <p>
+        {ws.deflate && <Badge kind="info" title="payloads were compressed on the wire and are shown inflated">permessage-deflate</Badge>}{' '}
+        {ws.dropped > 0 && (
+          <Badge kind="warn" title="recording.websocket.max_bytes was reached: later messages were counted, not kept">
+            {ws.dropped} messages not kept
+          </Badge>
+        )}{' '}
+        {ws.stopped && (
+          <Badge kind="warn" title={ws.stopped.reason}>
+            frames unreadable from +{ms(ws.stopped.t_us / 1000)} ({ws.stopped.dir})
+          </Badge>
+        )}
+      </p>
+      {messages.length === 0 ? (
+        <p class="empty">No messages were exchanged.</p>
+      ) : (
+        <ol class="conversation websocket">
+          {messages.map((m) => (
+            <WsRow key={m.n} m={m} />
+          ))}
+        </ol>
+      )}
+      {next !== null && (
+        <button type="button" onClick={() => void more()}>
+          Show more messages
+        </button>
+      )}
+    </Section>
   );
 }
 
