@@ -143,20 +143,22 @@ function blobSlicer(buf: Buffer, blobStart: number, lengths: readonly number[]):
   };
 }
 
+/** Puts the blob a body refers to in its place (in zod's output, which is this batch's own: no copy of the record). */
+function fillBody(body: { data: BlobRef }, take: (ref: BlobRef, where: string) => Buffer, where: string): void {
+  (body as unknown as { data: Buffer }).data = take(body.data, where);
+}
+
 function fromWire(e: WireEntry, i: number, take: (ref: BlobRef, where: string) => Buffer): SyncEntry {
   const at = `entries[${i}].record`;
   const r = e.record;
-  let record: QRecord;
   if (r.protocol === 'http') {
-    record = {
-      ...r,
-      request: { ...r.request, body: { ...r.request.body, data: take(r.request.body.data, `${at}.request.body`) } },
-      response: r.response && { ...r.response, body: { ...r.response.body, data: take(r.response.body.data, `${at}.response.body`) } },
-    };
+    fillBody(r.request.body, take, `${at}.request.body`);
+    if (r.response) fillBody(r.response.body, take, `${at}.response.body`);
   } else {
-    record = { ...r, chunks: r.chunks.map((c, j) => ({ ...c, data: take(c.data, `${at}.chunks[${j}]`) })) };
+    r.chunks.forEach((c, j) => fillBody(c, take, `${at}.chunks[${j}]`));
     if (r.state === 'closed' && r.close_reason === null) throw malformed(`${at}: a closed TCP session needs a close_reason`);
   }
+  const record = r as unknown as QRecord;
   if (e.chunk_base !== undefined && r.protocol !== 'tcp') throw malformed(`entries[${i}].chunk_base: only TCP entries carry one`);
   return { seq: e.seq, record, ...(e.chunk_base !== undefined && { chunkBase: e.chunk_base }) };
 }
