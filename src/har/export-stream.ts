@@ -19,9 +19,10 @@ export interface LazyHttp {
 /** Bodies of at least this many bytes in all are written piece by piece; smaller ones are read whole. */
 export const STREAM_MIN_BYTES = 1024 * 1024;
 
-/** Every byte of a body, read now. */
+/** Every byte of a body, read now and checked (its pieces check the stored checksum). */
 export function readWhole(body: BodyBytes): Buffer {
-  return body.read(0, body.length);
+  const parts = [...body.pieces()];
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /** The record with its bodies read whole. */

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { recordToJson } from '../../src/api/record-json.js';
@@ -115,4 +118,50 @@ test('a 50 MiB body is exported as JSON and as HAR without the process ever hold
     // Whole, the body alone is 50 MiB, its base64 67 MiB more.
     assert.ok(got.grew < 32 * MiB, `${path}: heap and buffers grew by ${(got.grew / MiB).toFixed(1)} MiB while exporting`);
   }
+});
+
+/** A GET whose answer may break off: its status, and whether its body arrived whole. */
+function fetchEnd(port: number, path: string): Promise<{ status: number; ended: boolean; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let ended = false;
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => (ended = true));
+      res.on('error', () => {}); // "aborted": what is being looked for
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, ended, bytes }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a large body that fails its checksum breaks the streamed answer instead of completing it; a small one is a 500', async (t) => {
+  const { store, path } = await openStore(t);
+  const large = withBodies(Date.now(), Buffer.alloc(0), randomBytes(3 * STREAM_MIN_BYTES));
+  const small = withBodies(Date.now(), Buffer.alloc(0), randomBytes(4000));
+  for (const r of [large, small]) assert.equal(store.offer(structuredClone(r)), true);
+  await store.flush();
+  // One byte of each body, in the middle, flipped on disk.
+  const db = new Database(path, { readonly: true });
+  for (const r of [large, small]) {
+    const row = db.prepare('SELECT seg, off, len FROM records WHERE id = ?').get(r.id) as { seg: number; off: number; len: number };
+    const fd = openSync(join(`${path}.segments`, `${String(row.seg).padStart(8, '0')}.seg`), 'r+');
+    const at = row.off + row.len - Math.floor(r.response!.body.data.length / 2);
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0xff;
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+  }
+  db.close();
+  const { port } = await startApi(t, { records: store, version: VERSION });
+  for (const path of [`/api/records/${large.id}`, `/api/records/${large.id}?format=har`, '/api/records?format=har']) {
+    const got = await fetchEnd(port, path);
+    assert.equal(got.status, 200, path);
+    assert.equal(got.ended, false, `${path}: the answer must break off, not end as if whole (${got.bytes} bytes came)`);
+  }
+  const answer = await call(port, 'GET', `/api/records/${small.id}`);
+  assert.equal(answer.status, 500);
+  assert.equal(answer.json().code, 'QP_ERR_STORE_DAMAGED');
 });
