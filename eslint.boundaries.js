@@ -39,7 +39,7 @@ const components = {
   'proxy-forward': { uses: ['proxy-http', 'proxy-tcp', 'discovery', 'recording', 'tls'], entry: ['index.ts'] },
   playback: { uses: ['recording', 'protocols', 'net'], entry: ['index.ts'] },
   metrics: { uses: ['recording', 'playback', 'sync', 'store', 'net'], entry: ['metrics.ts'] },
-  har: { uses: ['recording'], entry: ['export.ts', 'import.ts'] },
+  har: { uses: ['recording'], entry: ['export.ts', 'export-stream.ts', 'import.ts'] },
   api: { uses: ['recording', 'playback', 'protocols', 'har', 'config', 'net'], entry: ['api-server.ts'] },
   ui: { uses: ['api'], entry: ['index.ts'] },
   commands: { uses: ['recording', 'tls'], entry: ['index.ts', 'ca.ts'] },

@@ -210,7 +210,7 @@ export class ApiServer {
       wire = toWire(this.replyForError(err, req));
     }
     // A POST answered before its body was read (refused, unknown route) leaves bytes on the socket.
-    writeReply(res, wire, this.closing !== null || (req.method === 'POST' && !req.readableEnded));
+    await writeReply(res, wire, this.closing !== null || (req.method === 'POST' && !req.readableEnded));
     this.log.debug(
       { method: req.method, path: pathOf(req.url), status: wire.status, ms: Math.round(performance.now() - started) },
       'API request',

@@ -15,16 +15,19 @@
  * passes over them.
  */
 import type { Logger } from '../core/log.js';
-import { recordsToHar } from '../har/export.js';
+import { recordToEntry, recordsToHar } from '../har/export.js';
+import { harDocumentPieces, lazyEntryPieces, type LazyHttp } from '../har/export-stream.js';
+import type { JsonPiece } from '../core/json-pieces.js';
+import { JSON_TYPE } from './http-reply.js';
 import { QProxyError, errorMessage } from '../core/errors.js';
 import { importHar, parseHarText } from '../har/import.js';
 import type { ReplaysApi } from '../playback/index.js';
-import type { HttpRecord, QRecord } from '../recording/model.js';
+import type { QRecord } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
 import { listFiltered, parseRecordFilter } from './records-filter.js';
 import { parseRecordQuery } from './records-query.js';
 import type { RecordQuery } from './records-query.js';
-import type { Handler } from './router.js';
+import type { Handler, Reply } from './router.js';
 import type { ApiRecords, RecordPage } from './routes.js';
 
 /** Largest HAR document `POST /api/records?format=har` takes. */
@@ -113,6 +116,23 @@ function replayImport(replays: ReplaysApi, ids: string[]): { id: string } {
   }
 }
 
+/**
+ * The page's entries as JSON text, read one record at a time as the response is written: large
+ * bodies piece by piece (export-stream.ts), so a page of 64 MiB is never held whole.
+ */
+function* pageEntries(records: ApiRecords, ids: readonly string[]): Generator<Iterable<JsonPiece>, void, undefined> {
+  for (const id of ids) {
+    const lazy = records.getLazy?.(id) ?? null;
+    if (lazy !== null) {
+      yield lazyEntryPieces(lazy);
+      continue;
+    }
+    const r = records.get(id);
+    // Deleted or purged since listed: left out.
+    if (r?.protocol === 'http') yield [JSON.stringify(recordToEntry(r))];
+  }
+}
+
 /** `GET /api/records?format=har`. */
 export function harListHandler(d: HarRouteDeps): Handler {
   return (ctx) => {
@@ -122,21 +142,33 @@ export function harListHandler(d: HarRouteDeps): Handler {
     const fit = fitting(page);
     // Asking again with the smaller limit gets the store's cursor for exactly that page.
     if (fit < page.records.length) page = listFiltered(d.records, { ...q, limit: fit }, filter);
-    const records = page.records
-      .map((s) => d.records.get(s.id))
-      .filter((r): r is HttpRecord => r?.protocol === 'http'); // deleted or purged since listed: left out
-    return { status: 200, json: recordsToHar(records, { version: d.version, next: page.next }) };
+    // recordsToHar's order: start time, then id (started_at is whole milliseconds, as the summary has it).
+    const ids = page.records
+      .map((s) => ({ id: s.id, t: Date.parse(s.started_at) }))
+      .sort((a, b) => a.t - b.t || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((s) => s.id);
+    return { status: 200, stream: harDocumentPieces(pageEntries(d.records, ids), { version: d.version, next: page.next }), contentType: JSON_TYPE };
   };
 }
 
-/** `GET /api/records/{id}?format=har`: one HTTP record as a HAR document (null when the record is absent). */
-export function harRecord(record: QRecord, params: URLSearchParams, version: string): object {
+/** The query of `GET /api/records/{id}?format=har`: `format=har` and nothing else. */
+export function checkHarRecordParams(params: URLSearchParams): void {
   for (const name of new Set(params.keys())) {
     if (name !== 'format') throw badParam(`unknown query parameter ${shown(name)}; known: format`);
   }
   checkFormat(params, 'format is missing');
+}
+
+/** `GET /api/records/{id}?format=har`: one HTTP record as a HAR document (null when the record is absent). */
+export function harRecord(record: QRecord, params: URLSearchParams, version: string): object {
+  checkHarRecordParams(params);
   if (record.protocol !== 'http') throw badParam(`record ${record.id} is a TCP session; HAR holds HTTP exchanges only`);
   return recordsToHar([record], { version, next: null });
+}
+
+/** `GET /api/records/{id}?format=har` of a record with large bodies, written piece by piece (params checked already). */
+export function harRecordStream(lazy: LazyHttp, version: string): Reply {
+  return { status: 200, stream: harDocumentPieces([lazyEntryPieces(lazy)], { version, next: null }), contentType: JSON_TYPE };
 }
 
 /** `POST /api/records?format=har`. */

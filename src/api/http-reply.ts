@@ -6,6 +6,8 @@ export interface WireReply {
   status: number;
   headers: Record<string, string>;
   body: string | Buffer | undefined;
+  /** Written piece by piece after the head instead of `body` (see Reply). */
+  stream?: Iterable<string | Buffer>;
 }
 
 // No caching anywhere (answers change, and some carry recorded payloads); no MIME sniffing of JSON
@@ -15,7 +17,7 @@ const BASE_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
 };
 
-const JSON_TYPE = 'application/json; charset=utf-8';
+export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Serialises a reply; throws if the JSON body cannot be serialised, so the caller can answer 500. */
 export function toWire(reply: Reply): WireReply {
@@ -30,18 +32,52 @@ export function toWire(reply: Reply): WireReply {
   } else if ('bytes' in reply) {
     body = reply.bytes;
     headers['Content-Type'] = reply.contentType;
+  } else if ('stream' in reply) {
+    headers['Content-Type'] = reply.contentType;
   }
   if ('headers' in reply) Object.assign(headers, reply.headers);
   if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
-  return { status: reply.status, headers, body };
+  return { status: reply.status, headers, body, ...('stream' in reply && { stream: reply.stream }) };
 }
 
-/** Writes a reply unless the client is already gone. `close` asks for the connection to end after it. */
-export function writeReply(res: ServerResponse, reply: WireReply, close: boolean): void {
+/**
+ * Writes a reply unless the client is already gone. `close` asks for the connection to end after it.
+ * A streamed reply resolves once written (or the client left); it rejects, with the connection
+ * broken, when a piece throws.
+ */
+export function writeReply(res: ServerResponse, reply: WireReply, close: boolean): Promise<void> | void {
   if (res.destroyed || res.headersSent) return;
   if (close) reply.headers.Connection = 'close';
   res.writeHead(reply.status, reply.headers);
-  res.end(reply.body);
+  if (reply.stream === undefined) res.end(reply.body);
+  else if (res.req.method === 'HEAD') res.end();
+  else return pump(res, reply.stream);
+}
+
+async function pump(res: ServerResponse, pieces: Iterable<string | Buffer>): Promise<void> {
+  try {
+    for (const piece of pieces) {
+      if (res.destroyed) return; // the client left: read no further
+      if (!res.write(piece)) await writable(res);
+    }
+    res.end();
+  } catch (err) {
+    res.destroy();
+    throw err;
+  }
+}
+
+/** Resolves when the response takes more bytes, or is gone. */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function canned(status: number, reason: string, code: string, error: string): Buffer {

@@ -4,6 +4,7 @@
  * people can read JSON, form bodies and text protocols (Redis, SMTP, …) without decoding.
  */
 import { isUtf8 } from 'node:buffer';
+import { completeUtf8Length } from '../core/json-pieces.js';
 import type {
   CapturedBody,
   HttpRecord,
@@ -99,18 +100,4 @@ export function chunkToJson(chunk: TcpChunk): JsonTcpChunk {
   return json;
 }
 
-/**
- * Length of `data` without a trailing UTF-8 sequence that was cut short (the capture limit can
- * fall inside a character). Only the last character is examined; validity is checked afterwards.
- */
-export function completeUtf8Length(data: Buffer): number {
-  const end = data.length;
-  // A UTF-8 sequence is at most 4 bytes: its lead byte is within the last 4.
-  for (let i = end - 1; i >= 0 && i >= end - 4; i--) {
-    const byte = data[i]!;
-    if ((byte & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    const needed = byte < 0x80 ? 1 : byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
-    return i + needed > end ? i : end;
-  }
-  return end;
-}
+export { completeUtf8Length } from '../core/json-pieces.js';

@@ -5,6 +5,12 @@ export type Reply =
   | { status: number; json: unknown; headers?: Record<string, string> }
   | { status: number; text: string; contentType: string; headers?: Record<string, string> }
   | { status: number; bytes: Buffer; contentType: string; headers?: Record<string, string> }
+  /**
+   * A body written piece by piece as it is taken from `stream` (a large export), with backpressure
+   * and no Content-Length. A piece that throws ends the response by breaking the connection: the
+   * status already went out.
+   */
+  | { status: number; stream: Iterable<string | Buffer>; contentType: string; headers?: Record<string, string> }
   | { status: number; headers: Record<string, string> }
   | { status: 204 };
 

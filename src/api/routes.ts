@@ -1,7 +1,10 @@
 import type { Logger } from '../core/log.js';
 import type { QRecord, RecordSummary } from '../recording/model.js';
 import { ApiError } from './api-errors.js';
-import { HAR_MAX_BODY_BYTES, harImportHandler, harListHandler, harRecord, type RecordImporter } from './har-routes.js';
+import { isLarge, loaded, type LazyHttp } from '../har/export-stream.js';
+import { HAR_MAX_BODY_BYTES, checkHarRecordParams, harImportHandler, harListHandler, harRecord, harRecordStream, type RecordImporter } from './har-routes.js';
+import { JSON_TYPE } from './http-reply.js';
+import { recordJsonPieces } from './record-stream.js';
 import { conversationPage, recordConversation } from './conversation-json.js';
 import { websocketPage } from './websocket-json.js';
 import { recordToJson } from './record-json.js';
@@ -23,6 +26,11 @@ export interface ApiRecords {
   /** Throws a QProxyError with code QP_ERR_BAD_CURSOR for a cursor it did not issue. */
   list(q: RecordQuery): RecordPage;
   get(id: string): QRecord | null;
+  /**
+   * The HTTP record with its bodies left in the store, to be read piece by piece; null when absent
+   * or not kept that way (then `get`). The store's getLazy.
+   */
+  getLazy?(id: string): LazyHttp | null;
   /** True when the record existed and is gone. */
   delete(id: string): Promise<boolean>;
 }
@@ -106,9 +114,17 @@ export function apiRoutes(d: RouteDeps): Route[] {
       methods: {
         GET: (ctx) => {
           const id = recordId(ctx);
-          const record = d.records.get(id);
+          const har = [...ctx.query.keys()].length > 0;
+          const lazy = d.records.getLazy?.(id) ?? null;
+          // Large bodies are written piece by piece, never held whole (export-stream.ts, record-stream.ts).
+          if (lazy !== null && isLarge(lazy)) {
+            if (!har) return { status: 200, stream: recordJsonPieces(lazy), contentType: JSON_TYPE };
+            checkHarRecordParams(ctx.query);
+            return harRecordStream(lazy, d.version);
+          }
+          const record = lazy !== null ? loaded(lazy) : d.records.get(id);
           if (record === null) throw recordNotFound(id);
-          if ([...ctx.query.keys()].length > 0) return json(200, harRecord(record, ctx.query, d.version));
+          if (har) return json(200, harRecord(record, ctx.query, d.version));
           if (record.protocol === 'tcp' && record.app_protocol !== undefined) return json(200, { ...recordToJson(record), conversation: recordConversation(record) });
           return json(200, recordToJson(record));
         },

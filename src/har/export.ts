@@ -25,15 +25,28 @@ export function recordsToHar(records: readonly HttpRecord[], opts: HarExportOpti
     log: {
       version: '1.2',
       creator: { name: 'QProxy', version: opts.version },
-      entries: sorted.map(recordToEntry),
+      entries: sorted.map((r) => recordToEntry(r)),
       ...(opts.next !== undefined && { _next: opts.next }),
     },
   };
 }
 
-/** One record as a HAR entry. */
-export function recordToEntry(r: HttpRecord): HarEntry {
-  const response = r.response === null ? noResponse(r) : responseOf(r.response);
+/**
+ * A body's HAR text given by the caller instead of made from `body.data` (export-stream.ts: the
+ * bytes are streamed in its place). `length` is the captured bytes' length.
+ */
+export interface BodyTextOf {
+  length: number;
+  text: string;
+  base64: boolean;
+}
+
+/**
+ * One record as a HAR entry. `texts`: bodies whose text the caller supplies (their data is not
+ * read); a response given so must not need decoding (see export-stream.ts).
+ */
+export function recordToEntry(r: HttpRecord, texts: { request?: BodyTextOf; response?: BodyTextOf } = {}): HarEntry {
+  const response = r.response === null ? noResponse(r) : responseOf(r.response, texts.response);
   const serverIp = serverAddress(r.downstream);
   return {
     startedDateTime: new Date(r.started_at).toISOString(),
@@ -45,7 +58,7 @@ export function recordToEntry(r: HttpRecord): HarEntry {
       cookies: cookiePairs(r.request.headers, 'cookie'),
       headers: nameValues(r.request.headers),
       queryString: queryOf(r.request.url),
-      ...postDataOf(r.request.body, r.request.headers),
+      ...postDataOf(r.request.body, r.request.headers, texts.request),
       headersSize: -1,
       bodySize: r.request.body.size,
     },
@@ -117,38 +130,40 @@ function queryOf(target: string): HarNameValue[] {
     });
 }
 
-function truncationNote(body: CapturedBody): string {
-  return `truncated by QProxy: ${body.data.length} of ${body.size} bytes kept (storage.max_body)`;
+function truncationNote(body: CapturedBody, kept: number): string {
+  return `truncated by QProxy: ${kept} of ${body.size} bytes kept (storage.max_body)`;
 }
 
-function postDataOf(body: CapturedBody, headers: readonly HeaderLine[]): { postData?: HarPostData } {
-  if (body.size === 0 && body.data.length === 0) return {};
-  const { text, base64 } = bodyText(body.data);
+function postDataOf(body: CapturedBody, headers: readonly HeaderLine[], given?: BodyTextOf): { postData?: HarPostData } {
+  const length = given?.length ?? body.data.length;
+  if (body.size === 0 && length === 0) return {};
+  const { text, base64 } = given ?? bodyText(body.data);
   return {
     postData: {
       mimeType: headerOf(headers, 'content-type') ?? '',
       text,
       ...(base64 && { _encoding: 'base64' as const }),
-      ...(body.truncated && { comment: truncationNote(body) }),
+      ...(body.truncated && { comment: truncationNote(body, length) }),
     },
   };
 }
 
 type BodyInfo = { size: number; truncated: boolean; encoded?: boolean };
 
-function responseOf(res: HttpResponsePart): { har: HarResponse; info: BodyInfo | null } {
-  const { data, decoded } = decodedForExport(res.body, res.headers);
+function responseOf(res: HttpResponsePart, given?: BodyTextOf): { har: HarResponse; info: BodyInfo | null } {
+  const { data, decoded } = given ? { data: null, decoded: false } : decodedForExport(res.body, res.headers);
+  const length = given?.length ?? data!.length;
   // Bytes still carrying their Content-Encoding (truncated, or not decodable) are marked so that an
   // import does not encode them a second time.
-  const encoded = !decoded && data.length > 0 && isEncoded(res.headers);
-  const content: HarContent = { size: decoded ? data.length : res.body.size, mimeType: headerOf(res.headers, 'content-type') ?? '' };
-  if (decoded) content.compression = data.length - res.body.data.length;
-  if (data.length > 0) {
-    const { text, base64 } = bodyText(data);
+  const encoded = !decoded && length > 0 && isEncoded(res.headers);
+  const content: HarContent = { size: decoded ? length : res.body.size, mimeType: headerOf(res.headers, 'content-type') ?? '' };
+  if (decoded) content.compression = length - res.body.data.length;
+  if (length > 0) {
+    const { text, base64 } = given ?? bodyText(data!);
     content.text = text;
     if (base64) content.encoding = 'base64';
   }
-  if (res.body.truncated) content.comment = truncationNote(res.body);
+  if (res.body.truncated) content.comment = truncationNote(res.body, given?.length ?? res.body.data.length);
   const info: BodyInfo | null =
     res.body.truncated || encoded ? { size: res.body.size, truncated: res.body.truncated, ...(encoded && { encoded: true }) } : null;
   return {

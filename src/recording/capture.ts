@@ -1,16 +1,93 @@
-import type { CapturedBody } from './model.js';
+import type { CapturedBody, QRecord } from './model.js';
+
+/** Size of the slabs recorded bodies are copied into (see {@link BodyCapture.forRecording}). */
+const SLAB_BYTES = 1024 * 1024;
+/** A body larger than this gets an allocation of its own rather than a slab region. */
+const SLAB_MAX_BODY = SLAB_BYTES / 4;
+/** Slabs kept for reuse once every body in them was released; beyond this they are left to the GC. */
+const FREE_SLABS_MAX = 16;
+
+interface Slab {
+  buf: Buffer;
+  /** Where the next region starts. */
+  at: number;
+  /** Regions handed out and not yet released. */
+  live: number;
+}
+
+let current: Slab | null = null;
+const free: Buffer[] = [];
+/** The slab of each region not yet released; a region released twice is released once. */
+const owners = new WeakMap<Buffer, Slab>();
+
+function recycle(s: Slab): void {
+  if (free.length < FREE_SLABS_MAX) free.push(s.buf);
+}
 
 /**
- * Keeps a bounded copy of a streamed body for the recorder without slowing the stream: chunks are
- * kept by reference (no copy) until `limit` bytes, the rest are only counted. `result()` joins them
- * once, when the exchange ends.
+ * `n` bytes for a recorded body. Why slabs: a recorded body lives until the store has written it (a
+ * flush interval or more). Kept as the socket read it, it holds those reads' buffers that long, so
+ * they outlive the young generation, and at 64 KiB per exchange the fresh external memory of every
+ * read and join made V8 run a full mark-compact every few hundred exchanges. One copy into a slab
+ * that the store hands back when it has written the body ({@link releaseRecordBodies}) lets the
+ * reads die young and reuses the same memory.
+ */
+function slabRegion(n: number): Buffer {
+  if (n > SLAB_MAX_BODY) return Buffer.allocUnsafeSlow(n);
+  let s = current;
+  if (s === null || s.buf.byteLength - s.at < n) {
+    if (s !== null && s.live === 0) recycle(s);
+    s = { buf: free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), at: 0, live: 0 };
+    current = s;
+  }
+  const region = s.buf.subarray(s.at, s.at + n);
+  // 8-byte aligned, like the pool of Buffer.allocUnsafe.
+  s.at += (n + 7) & ~7;
+  s.live++;
+  owners.set(region, s);
+  return region;
+}
+
+function releaseBody(data: Buffer): void {
+  const s = owners.get(data);
+  if (s === undefined) return;
+  owners.delete(data);
+  if (--s.live === 0 && s !== current) recycle(s);
+}
+
+/**
+ * Hands the slab regions of a record's bodies back for reuse. Only the record's last holder calls
+ * it (the store, once the bodies are written): nothing may read them afterwards. Bodies that are
+ * not slab regions are left alone, so any record may be passed.
+ */
+export function releaseRecordBodies(record: QRecord): void {
+  if (record.protocol !== 'http') return;
+  releaseBody(record.request.body.data);
+  if (record.response) releaseBody(record.response.body.data);
+}
+
+/**
+ * Keeps a bounded copy of a streamed body without slowing the stream: chunks are kept by reference
+ * until `limit` bytes, the rest are only counted. `result()` joins them, when the exchange ends.
  */
 export class BodyCapture {
   private readonly chunks: Buffer[] = [];
   private kept = 0;
   private seen = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly slab = false,
+  ) {}
+
+  /**
+   * A capture for a record the proxy hands to the store: `result()` copies the body into a slab
+   * region, which the store releases once it has written it (see {@link slabRegion}). Only for
+   * bodies whose one holder after the recorder is the store.
+   */
+  static forRecording(limit: number): BodyCapture {
+    return new BodyCapture(limit, true);
+  }
 
   push(chunk: Buffer): void {
     this.seen += chunk.length;
@@ -26,8 +103,18 @@ export class BodyCapture {
   }
 
   result(): CapturedBody {
-    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
-    return { data, size: this.seen, truncated: this.seen > this.kept };
+    return { data: this.join(), size: this.seen, truncated: this.seen > this.kept };
+  }
+
+  private join(): Buffer {
+    if (!this.slab || this.kept === 0) return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
+    const data = slabRegion(this.kept);
+    let at = 0;
+    for (const c of this.chunks) {
+      data.set(c, at);
+      at += c.byteLength;
+    }
+    return data;
   }
 }
 

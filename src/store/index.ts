@@ -5,3 +5,4 @@ export type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreObserver, St
 export type { IngestResult } from './writer-protocol.js';
 export type { FeedItem, TcpFrom } from './reader.js';
 export { LOST_META, PURGED_UNSENT_META } from './writer-db.js';
+export type { LazyHttpRecord, StoredBody } from './stored-body.js';

@@ -6,6 +6,7 @@ import { SegmentMissing, type PayloadReader } from './payload-reader.js';
 import { decodeLegacyRecord, toSummary, type StoredDoc, type SummaryRow } from './record-codec.js';
 import { readRecord } from './record-frames.js';
 import { openForReading } from './schema.js';
+import { lazyHttpRecord, type LazyHttpRecord } from './stored-body.js';
 import type { Extent } from './segment-log.js';
 import type { ListQuery, ListResult } from './types.js';
 
@@ -155,6 +156,23 @@ export class StoreReader {
         throw new StoreError('QP_ERR_STORE_DAMAGED', `record ${id} is damaged: its segment file ${err.seg} is missing`);
       }
       throw err;
+    }
+  }
+
+  /**
+   * An HTTP record with its bodies left in their segment (see stored-body.ts), or null when there
+   * is none with this id or it is not stored as one extent of segment frames (v1 rows, TCP
+   * sessions): `get` reads those. Throws like `get` for a damaged record.
+   */
+  getLazy(id: string): LazyHttpRecord | null {
+    const row = this.byId.get(id);
+    if (!row || row.protocol !== 'http' || row.seg === null || row.exts > 0) return null;
+    try {
+      return lazyHttpRecord(row.id, { seg: row.seg, off: row.off!, len: row.len! }, this.payloads);
+    } catch (err) {
+      if (!(err instanceof SegmentMissing)) throw err;
+      if (this.exists.get(id) === undefined) return null;
+      throw new StoreError('QP_ERR_STORE_DAMAGED', `record ${id} is damaged: its segment file ${err.seg} is missing`);
     }
   }
 

@@ -7,6 +7,7 @@ import { FILE_CHECK_INTERVAL_MS, FileGuard } from './file-guard.js';
 import { PayloadReader } from './payload-reader.js';
 import { StoreReader, type DamagedRecord, type FeedItem, type TcpFrom } from './reader.js';
 import { SegmentLog } from './segment-log.js';
+import type { LazyHttpRecord } from './stored-body.js';
 import type { TailReport } from './segment-tail.js';
 import { RESERVED_META_KEYS, SCHEMA_VERSION } from './schema.js';
 import type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreOptions, StoreStats } from './types.js';
@@ -182,6 +183,16 @@ export class Store implements RecordSink {
    */
   get(id: string): QRecord | null {
     return this.read().get(id);
+  }
+
+  /**
+   * An HTTP record whose bodies are read only when asked for, piece by piece (for exports of large
+   * bodies), or null when there is none with this id or it is not kept that way (a TCP session, a
+   * record of a v1 store): use {@link get} then. The bodies can still be read after the record is
+   * deleted, until its segment is removed. Throws StoreError `QP_ERR_STORE_DAMAGED` like `get`.
+   */
+  getLazy(id: string): LazyHttpRecord | null {
+    return this.read().getLazy(id);
   }
 
   /** Deletes a committed record; false if there was none with this id. */

@@ -1,4 +1,5 @@
 import { StoreError, errorMessage } from '../core/errors.js';
+import { releaseRecordBodies } from '../recording/capture.js';
 import type { QRecord } from '../recording/model.js';
 import { packBatch } from './batch-pack.js';
 import { queuedBytes } from './record-codec.js';
@@ -386,6 +387,8 @@ export class WritePipeline {
     this.afterDurable(
       framed,
       (refs) => {
+        // Written (or not, below): the store was the bodies' last holder.
+        for (const r of records) releaseRecordBodies(r);
         const w = this.writer;
         if (!w) {
           batch.done = true;
@@ -400,6 +403,7 @@ export class WritePipeline {
       },
       (err) => {
         // The segment write failed (a full disk): nothing of the batch is usable, and the log cut it off again.
+        for (const r of records) releaseRecordBodies(r);
         batch.done = true;
         this.drop('storage_error', records.length);
         this.noteFailure(failureOf(err), records.length);

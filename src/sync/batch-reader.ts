@@ -19,6 +19,8 @@ export interface OutBatch {
   entries: OutEntry[];
   /** Estimated encoded bytes (before compression). */
   estBytes: number;
+  /** True when the batch was closed by its budgets with more of the feed behind it: the sender has a backlog. */
+  full?: boolean;
 }
 
 export interface BatchLimits {
@@ -95,7 +97,7 @@ export class BatchReader {
 
   /** The next batch, or null when the feed has nothing after the read position. */
   next(): OutBatch | null {
-    const batch: OutBatch = { entries: [], estBytes: 0 };
+    const batch: OutBatch = { entries: [], estBytes: 0, full: true };
     if (this.carry && !this.takeCarry(batch)) return batch;
     while (batch.entries.length < this.limits.maxRecords && batch.estBytes < this.limits.maxBytes) {
       const room = this.limits.maxRecords - batch.entries.length;
@@ -105,7 +107,10 @@ export class BatchReader {
       for (const { seq, record, chunkBase } of page) {
         if (!this.add(batch, seq, record, chunkBase ?? 0)) return batch;
       }
-      if (page.length < want) break;
+      if (page.length < want) {
+        batch.full = false;
+        break;
+      }
     }
     return batch.entries.length > 0 ? batch : null;
   }

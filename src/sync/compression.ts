@@ -29,15 +29,29 @@ const unbrotliAsync = promisify<Buffer, BrotliOptions, Buffer>(brotliDecompress)
 export const GZIP_LEVEL = 6;
 export const BROTLI_QUALITY = 4;
 
-/** Compresses a batch body for the wire. */
-export function compress(body: Buffer, how: Compression): Promise<Buffer> {
+/**
+ * While a sender catches up (its batches leave full), CPU rather than the link is what bounds the
+ * drain on a small box, so it compresses faster. Same 4 MiB mixed batches (node_modules JS, JSON
+ * and Markdown with 20 % random bytes), one core, 2026-12-06:
+ *
+ *   brotli 4   3.38x   10.9 ms CPU per MiB      brotli 1   3.05x   3.0 ms
+ *   gzip 6     (above)                          gzip 1     2.70x   7.4 ms
+ *
+ * Brotli 1 keeps 90 % of quality 4's ratio at under a third of its CPU. The receiver decodes any
+ * quality alike: the wire format does not change.
+ */
+export const BROTLI_QUALITY_FAST = 1;
+export const GZIP_LEVEL_FAST = 1;
+
+/** Compresses a batch body for the wire; `fast` when the sender has a backlog to drain. */
+export function compress(body: Buffer, how: Compression, fast = false): Promise<Buffer> {
   switch (how) {
     case 'gzip':
-      return gzipAsync(body, { level: GZIP_LEVEL });
+      return gzipAsync(body, { level: fast ? GZIP_LEVEL_FAST : GZIP_LEVEL });
     case 'br':
       return brotliAsync(body, {
         params: {
-          [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+          [constants.BROTLI_PARAM_QUALITY]: fast ? BROTLI_QUALITY_FAST : BROTLI_QUALITY,
           [constants.BROTLI_PARAM_SIZE_HINT]: body.byteLength,
         },
       });

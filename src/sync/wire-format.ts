@@ -144,22 +144,23 @@ function blobSlicer(buf: Buffer, blobStart: number, lengths: readonly number[]):
   };
 }
 
+/** Puts the blob a body refers to in its place (in zod's output, which is this batch's own: no copy of the record). */
+function fillBody(body: { data: BlobRef }, take: (ref: BlobRef, where: string) => Buffer, where: string): void {
+  (body as unknown as { data: Buffer }).data = take(body.data, where);
+}
+
 function fromWire(e: WireEntry, i: number, take: (ref: BlobRef, where: string) => Buffer): SyncEntry {
   const at = `entries[${i}].record`;
   const r = e.record;
-  let record: QRecord;
   if (r.protocol === 'http') {
-    const { websocket: ws, ...rest } = r;
-    record = {
-      ...rest,
-      request: { ...r.request, body: { ...r.request.body, data: take(r.request.body.data, `${at}.request.body`) } },
-      response: r.response && { ...r.response, body: { ...r.response.body, data: take(r.response.body.data, `${at}.response.body`) } },
-      ...(ws && { websocket: { ...ws, messages: ws.messages.map((m, j) => ({ ...m, data: take(m.data, `${at}.websocket.messages[${j}]`) })) } }),
-    };
+    fillBody(r.request.body, take, `${at}.request.body`);
+    if (r.response) fillBody(r.response.body, take, `${at}.response.body`);
+    r.websocket?.messages.forEach((m, j) => fillBody(m, take, `${at}.websocket.messages[${j}]`));
   } else {
-    record = { ...r, chunks: r.chunks.map((c, j) => ({ ...c, data: take(c.data, `${at}.chunks[${j}]`) })) };
+    r.chunks.forEach((c, j) => fillBody(c, take, `${at}.chunks[${j}]`));
     if (r.state === 'closed' && r.close_reason === null) throw malformed(`${at}: a closed TCP session needs a close_reason`);
   }
+  const record = r as unknown as QRecord;
   if (e.chunk_base !== undefined && r.protocol !== 'tcp') throw malformed(`entries[${i}].chunk_base: only TCP entries carry one`);
   return { seq: e.seq, record, ...(e.chunk_base !== undefined && { chunkBase: e.chunk_base }) };
 }

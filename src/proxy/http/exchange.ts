@@ -128,7 +128,7 @@ class Exchange extends ExchangeCore implements Dispatcher.DispatchHandler {
   private openBody(): RequestBodySource {
     const source = new RequestBodySource(this.req);
     this.source = source;
-    if (this.recording) this.requestBody = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.requestBody = BodyCapture.forRecording(this.ctx.recorder.maxBody);
     this.req.on('data', onRequestData);
     this.req.on('end', onRequestEnd);
     return source;
@@ -175,7 +175,7 @@ class Exchange extends ExchangeCore implements Dispatcher.DispatchHandler {
     this.resStatus = statusCode;
     this.resMessage = statusText;
     this.resHeaders = raw;
-    if (this.recording) this.resCapture = new BodyCapture(this.ctx.recorder.maxBody);
+    if (this.recording) this.resCapture = BodyCapture.forRecording(this.ctx.recorder.maxBody);
     const out = sanitizeHopByHop(raw);
     try {
       if (this.h2) {

@@ -239,7 +239,7 @@ class UpgradeExchange extends ExchangeCore {
   private refused(res: IncomingMessage): void {
     this.disarm();
     if (this.endpoint !== null) this.route!.downstreams.reportSuccess(this.endpoint);
-    const capture = this.recording ? new BodyCapture(this.ctx.recorder.maxBody) : null;
+    const capture = this.recording ? BodyCapture.forRecording(this.ctx.recorder.maxBody) : null;
     this.noteResponse(res, capture);
     const lines = sanitizeHopByHop(res.rawHeaders);
     lines.push('Connection', 'close');
