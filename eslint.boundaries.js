@@ -23,10 +23,10 @@ const components = {
     // after the storage rewrite) gives sync one entry.
     entry: [
       'observer.ts',
-      'receiver.ts',
-      'sender.ts',
-      'sender-state.ts',
-      'sender-status.ts',
+      'peer/receiver.ts',
+      'peer/sender.ts',
+      'peer/sender-state.ts',
+      'peer/sender-status.ts',
       'store-port.ts',
       'nats/consumer.ts',
       'nats/options.ts',

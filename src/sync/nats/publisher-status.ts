@@ -1,7 +1,7 @@
 import type { PublisherStatus } from '../../core/documents.js';
 import { PURGED_UNSENT_META } from '../../store/index.js';
 import { recordTime } from '../lag.js';
-import type { UpstreamFigures } from '../sender-status.js';
+import type { UpstreamFigures } from '../peer/sender-status.js';
 import type { SenderStore } from '../store-port.js';
 import type { PersistedPublisher } from './publisher-state.js';
 

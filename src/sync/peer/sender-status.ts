@@ -1,10 +1,10 @@
-import type { SenderStatus } from '../core/documents.js';
-import { PURGED_UNSENT_META } from '../store/index.js';
-import type { Compression } from './protocol.js';
+import type { SenderStatus } from '../../core/documents.js';
+import { PURGED_UNSENT_META } from '../../store/index.js';
+import type { Compression } from '../compression.js';
 import type { SendWindow } from './send-window.js';
 import type { PersistedSender } from './sender-state.js';
-import type { SenderStore } from './store-port.js';
-import { recordTime } from './lag.js';
+import type { SenderStore } from '../store-port.js';
+import { recordTime } from '../lag.js';
 
 /** The recording side of the ledger, since this process started (from metrics). */
 export interface UpstreamFigures {

@@ -1,20 +1,20 @@
 import { performance } from 'node:perf_hooks';
-import { errorMessage } from '../core/errors.js';
-import { Backoff } from './backoff.js';
+import { errorMessage } from '../../core/errors.js';
+import { Backoff } from '../backoff.js';
 import { BatchReader, type BatchLimits } from './batch-reader.js';
-import { compress } from './compression.js';
+import { CONTENT_ENCODING, compress, type Compression } from '../compression.js';
 import { SyncFailure, classifyError, classifyStatus } from './failure.js';
-import { lagSeconds, recordTime } from './lag.js';
-import { notifyObserver } from '../core/observer-guard.js';
-import type { SyncMetricsObserver } from './observer.js';
-import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './peer-connection.js';
-import { BATCH_CONTENT_TYPE, CONTENT_ENCODING, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck, type Compression } from './protocol.js';
+import { lagSeconds, recordTime } from '../lag.js';
+import { notifyObserver } from '../../core/observer-guard.js';
+import type { SyncMetricsObserver } from '../observer.js';
+import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './connection.js';
+import { BATCH_CONTENT_TYPE, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
 import { SendWindow, type Settled, type Slot } from './send-window.js';
 import { SenderState } from './sender-state.js';
-import type { SenderStore, SyncLogger } from './store-port.js';
-import { TcpWatermarks } from './tcp-watermarks.js';
-import { encodeBatch } from './wire-format.js';
-import type { SenderStatus } from '../core/documents.js';
+import type { SenderStore, SyncLogger } from '../store-port.js';
+import { TcpWatermarks } from '../tcp-watermarks.js';
+import { encodeBatch } from '../wire-format.js';
+import type { SenderStatus } from '../../core/documents.js';
 import { senderGaugeFigures, senderStatus, type UpstreamFigures } from './sender-status.js';
 
 export interface SyncSenderOptions {

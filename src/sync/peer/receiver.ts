@@ -10,16 +10,16 @@ import {
 } from 'node:http2';
 import { Socket, isIPv6, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { PeerStatus, ReceiverStatus } from '../core/documents.js';
-import { ListenError, errorMessage } from '../core/errors.js';
-import { ConnectionGate, GATE_REFUSALS, type GateRefusal } from '../net/connection-gate.js';
-import { FdGuard, type FdReading } from '../net/fd-guard.js';
-import { RefusalLog } from '../net/refusal-log.js';
+import type { PeerStatus, ReceiverStatus } from '../../core/documents.js';
+import { ListenError, errorMessage } from '../../core/errors.js';
+import { ConnectionGate, GATE_REFUSALS, type GateRefusal } from '../../net/connection-gate.js';
+import { FdGuard, type FdReading } from '../../net/fd-guard.js';
+import { RefusalLog } from '../../net/refusal-log.js';
 import { certificateNames } from './client-identity.js';
-import type { SyncMetricsObserver } from './observer.js';
+import type { SyncMetricsObserver } from '../observer.js';
 import { handleBatchStream, type PeerConn, type Refusal, type RequestContext } from './receiver-request.js';
-import { ReceiverWriter } from './receiver-writer.js';
-import type { ReceiverStore, SyncLogger } from './store-port.js';
+import { ReceiverWriter } from '../receiver-writer.js';
+import type { ReceiverStore, SyncLogger } from '../store-port.js';
 import { describeTlsFailure } from './tls-failure.js';
 import { SyncToken } from './token.js';
 
@@ -324,7 +324,7 @@ export class SyncReceiver {
 
   private async shutdown(deadlineMs: number): Promise<void> {
     // Sessions are closed and destroyed from a fresh turn of the event loop, never from inside an
-    // HTTP/2 callback's continuation (see peer-connection.ts on Node 20's nghttp2 re-entrancy).
+    // HTTP/2 callback's continuation (see connection.ts on Node 20's nghttp2 re-entrancy).
     await new Promise((resolve) => setImmediate(resolve));
     this.refusalLog.flush();
     const closed = new Promise<void>((resolve) => this.gate.server.close(() => resolve()));

@@ -1,5 +1,5 @@
-import { CursorWriter } from './cursor-writer.js';
-import type { SenderStore, SyncLogger } from './store-port.js';
+import { CursorWriter } from '../cursor-writer.js';
+import type { SenderStore, SyncLogger } from '../store-port.js';
 
 /** Meta key of the sender's durable state. */
 export const SENDER_META_KEY = 'sync.sender';
