@@ -1,6 +1,7 @@
 import { StoreError, errorMessage } from '../core/errors.js';
 import type { QRecord } from '../recording/model.js';
 import { packBatch } from './batch-pack.js';
+import type { IngestTally } from './meta-keys.js';
 import { queuedBytes } from './record-codec.js';
 import { FrameArena, frameRecord, type FramedRecord } from './record-frames.js';
 import { RecordQueue } from './record-queue.js';
@@ -228,7 +229,7 @@ export class WritePipeline {
    * again after a writer crash: whether it committed is unknown, so the caller gets
    * `QP_ERR_STORE_WRITER_DOWN` and decides (the sync receiver answers 503 and the sender retries).
    */
-  ingest(records: QRecord[], tally: string | null, meta: Array<[string, string | null]>): Promise<IngestResult> {
+  ingest(records: QRecord[], tally: IngestTally | null, meta: Array<[string, string | null]>): Promise<IngestResult> {
     if (this.stopping) return Promise.reject(closedError());
     if (!this.writer) return Promise.reject(writerDown());
     const { framed, failed, error } = frameAll(records);

@@ -4,6 +4,9 @@ import type { ConsumerStatus } from '../../core/documents.js';
 import { errorMessage } from '../../core/errors.js';
 import { Backoff } from '../backoff.js';
 import { lagSeconds, recordTime } from '../lag.js';
+import { settleWithin } from '../link/deadline.js';
+import { LinkLog } from '../link/link-log.js';
+import type { SyncLink } from '../link/sync-link.js';
 import { notifyObserver } from '../../core/observer-guard.js';
 import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
 import { ReceiverWriter } from '../receiver-writer.js';
@@ -58,7 +61,7 @@ const FORMAT_RETRY_MS = 60_000;
  * a message that is not a record is logged, counted and terminated. With a group, members share
  * the durable and JetStream splits the messages.
  */
-export class NatsConsumer {
+export class NatsConsumer implements SyncLink<void, ConsumerStatus> {
   private readonly link: NatsLink;
   private readonly writer: ReceiverWriter;
   private readonly gaps: TcpGapGuard;
@@ -75,7 +78,7 @@ export class NatsConsumer {
   private jsm: JetStreamManager | null = null;
   private stopping = false;
   private closing: Promise<void> | null = null;
-  private logged: string | null = null;
+  private readonly log: LinkLog;
   private readonly warned = new Set<string>();
   private pendingCount: number | null = null;
   private lastLagMs: number | null = null;
@@ -87,6 +90,7 @@ export class NatsConsumer {
     this.writer = new ReceiverWriter(opts.store, opts.logger);
     this.gaps = new TcpGapGuard(opts.store);
     this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
+    this.log = new LinkLog(opts.logger, 'NATS sync');
     this.upstream = new UpstreamWatch(opts.stream.name);
     this.link = new NatsLink({
       server: opts.server,
@@ -164,10 +168,7 @@ export class NatsConsumer {
     const messages = await consumer.consume({ max_messages: this.opts.batch * 2, expires: 5_000 });
     this.messages = messages;
     this.running = this.pull(messages);
-    if (this.logged !== 'up') {
-      this.logged = 'up';
-      this.opts.logger.info({ server: nc.getServer(), stream: this.opts.stream.name, durable: this.opts.durable, pending: this.pendingCount }, 'NATS sync consumer connected');
-    }
+    this.log.up({ server: nc.getServer(), stream: this.opts.stream.name, durable: this.opts.durable, pending: this.pendingCount }, 'NATS sync consumer connected');
   }
 
   /**
@@ -379,10 +380,7 @@ export class NatsConsumer {
 
   private noteFailure(f: NatsError): void {
     this.lastError = { code: f.code, message: f.message, at: new Date().toISOString() };
-    if (this.stopping || this.logged === f.code) return;
-    this.logged = f.code;
-    const log = f.operatorFix ? this.opts.logger.error.bind(this.opts.logger) : this.opts.logger.warn.bind(this.opts.logger);
-    log({ servers: this.link.label, stream: this.opts.stream.name, durable: this.opts.durable, code: f.code }, `NATS sync: ${f.message}`);
+    if (!this.stopping) this.log.failed(f.code, f, { servers: this.link.label, stream: this.opts.stream.name, durable: this.opts.durable, code: f.code });
   }
 
   /** One log line per kind of problem: a stream full of garbage must not flood the log. */
@@ -401,11 +399,8 @@ export class NatsConsumer {
     this.upstream.stop();
     await this.link.close(async () => {
       this.messages?.stop();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
-      await Promise.race([Promise.all([this.running, this.draining, this.writer.idle()]), deadline]);
+      await settleWithin(deadlineMs, [this.running, this.draining, this.writer.idle()]);
       for (const m of this.queue.splice(0)) m.nak();
-      clearTimeout(timer);
     });
     await this.writer.idle();
     this.opts.logger.info({ stream: this.opts.stream.name, durable: this.opts.durable }, 'NATS sync consumer stopped');

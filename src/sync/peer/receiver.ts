@@ -20,6 +20,8 @@ import type { SyncMetricsObserver } from '../observer.js';
 import { handleBatchStream, type PeerConn, type Refusal, type RequestContext } from './receiver-request.js';
 import { ReceiverWriter } from '../receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from '../store-port.js';
+import { settleWithin } from '../link/deadline.js';
+import type { SyncLink } from '../link/sync-link.js';
 import { describeTlsFailure } from './tls-failure.js';
 import { SyncToken } from './token.js';
 
@@ -78,7 +80,7 @@ export interface SyncReceiverOptions {
  * The Playback node's sync endpoint: an HTTP/2 server (TLS or h2c) that authenticates senders,
  * validates each batch completely, stores it in one transaction and acknowledges only then.
  */
-export class SyncReceiver {
+export class SyncReceiver implements SyncLink<AddressInfo, ReceiverStatus> {
   /** The HTTP/2 (or h2c) server; it never listens itself, the gate hands it the sockets it admits. */
   private readonly server: Http2Server | Http2SecureServer;
   private readonly gate: ConnectionGate;
@@ -131,6 +133,11 @@ export class SyncReceiver {
     });
     opts.observer?.setReceiverPeers(() => this.authenticatedSessions());
     opts.observer?.setReceiverConnections(() => this.gate.counts);
+  }
+
+  /** The link's start: binds the listener (see {@link listen}). */
+  start(): Promise<AddressInfo> {
+    return this.listen();
   }
 
   /** Binds the listener; rejects with ListenError (port in use, address unavailable). */
@@ -329,8 +336,7 @@ export class SyncReceiver {
     this.refusalLog.flush();
     const closed = new Promise<void>((resolve) => this.gate.server.close(() => resolve()));
     for (const s of this.sessions.keys()) s.close();
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
-    await Promise.race([Promise.allSettled([...this.inFlight]).then(() => this.writer.idle()), deadline]);
+    await settleWithin(deadlineMs, [Promise.allSettled([...this.inFlight]).then(() => this.writer.idle())]);
     await new Promise((resolve) => setImmediate(resolve));
     for (const s of this.sessions.keys()) s.destroy();
     // Connections that never became sessions (mid-handshake, silent) end too, or close() would wait for them.
