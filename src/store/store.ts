@@ -75,6 +75,7 @@ export class Store implements RecordSink {
       queueMaxRecords: opts.queueMaxRecords,
       queueMaxBytes: opts.queueMaxBytes,
       segmentsDir: segmentsDir(opts.path),
+      writerEntry: opts.writerEntry,
       observer: opts.observer,
       logger: this.log,
       onOtherMessage: (msg) => this.onWriterNews(msg),
@@ -82,6 +83,7 @@ export class Store implements RecordSink {
     this.guard = new FileGuard({
       path: opts.path,
       intervalMs: opts.fileCheckIntervalMs ?? FILE_CHECK_INTERVAL_MS,
+      runner: opts.fileCheckRunner,
       logger: this.log,
       observer: opts.observer,
       floor: () => this.opts.purgeFloor?.() ?? Number.POSITIVE_INFINITY,
@@ -270,21 +272,6 @@ export class Store implements RecordSink {
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
-  }
-
-  /** @internal Test hook: the writer thread crashes; records queued now are lost with it ('writer_down'). */
-  __killWriter(): boolean {
-    return this.pipeline.crashWriter();
-  }
-
-  /** @internal Test hook: every write fails with SQLITE_READONLY until switched off again. */
-  __setWriterReadOnly(on: boolean): boolean {
-    return this.pipeline.post({ type: 'test:queryOnly', on });
-  }
-
-  /** @internal Test hook: looks at the store files now instead of at the next interval. */
-  __checkFiles(): Promise<void> {
-    return this.guard.check();
   }
 
   private read(): StoreReader {

@@ -45,7 +45,7 @@ interface PendingIngest {
 }
 
 /** What the pipeline needs from the store's options, plus where to send the writer's other news. */
-export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queueMaxRecords' | 'queueMaxBytes'> & {
+export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queueMaxRecords' | 'queueMaxBytes' | 'writerEntry'> & {
   segmentsDir: string;
   observer: StoreObserver | undefined;
   logger: StoreLogger;
@@ -291,17 +291,10 @@ export class WritePipeline {
     });
   }
 
-  /** Posts a message nobody waits for (purge, test hooks); false when the writer is down. */
+  /** Posts a message nobody waits for (purge); false when the writer is down. */
   post(msg: ToWriter): boolean {
     if (!this.writer) return false;
     this.writer.post(msg);
-    return true;
-  }
-
-  /** Test hook: the writer dies abruptly; records queued now go in flight behind the crash and are lost with it. */
-  crashWriter(): boolean {
-    if (!this.post({ type: 'test:crash' })) return false;
-    this.pump(true);
     return true;
   }
 
@@ -511,6 +504,7 @@ export class WritePipeline {
   private spawn(): WriterThread {
     const w: WriterThread = new WriterThread(
       { path: this.opts.path, synchronous: this.opts.synchronous, segmentsDir: this.opts.segmentsDir },
+      this.opts.writerEntry,
       {
         message: (msg) => this.onMessage(msg),
         exit: (code, error) => {

@@ -246,11 +246,6 @@ export class WriterDb {
     })();
   }
 
-  /** Test hook: makes every later write fail with SQLITE_READONLY, like a read-only file would. */
-  setQueryOnly(on: boolean): void {
-    this.db.pragma(`query_only = ${on ? 'ON' : 'OFF'}`);
-  }
-
   close(): void {
     this.db.close();
   }

@@ -44,11 +44,7 @@ export type ToWriter =
    * `floor`: the sync floor, to count the lost records sync had not sent.
    */
   | { type: 'reopen'; reopenId: number; lostFile: boolean; floor: number }
-  | { type: 'close' }
-  /** Test hook: PRAGMA query_only, so every write fails the way a read-only file does. */
-  | { type: 'test:queryOnly'; on: boolean }
-  /** Test hook: die at once, as a crash would, without handling anything queued behind. */
-  | { type: 'test:crash' };
+  | { type: 'close' };
 
 /** Messages the writer posts back. */
 export type FromWriter =
