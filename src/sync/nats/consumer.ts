@@ -6,7 +6,7 @@ import { Backoff } from '../backoff.js';
 import { lagSeconds, recordTime } from '../lag.js';
 import { settleWithin } from '../link/deadline.js';
 import { LinkLog } from '../link/link-log.js';
-import type { SyncLink } from '../link/sync-link.js';
+import { LinkLifecycle } from '../link/sync-link.js';
 import { notifyObserver } from '../../core/observer-guard.js';
 import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
 import { ReceiverWriter } from '../receiver-writer.js';
@@ -61,7 +61,7 @@ const FORMAT_RETRY_MS = 60_000;
  * a message that is not a record is logged, counted and terminated. With a group, members share
  * the durable and JetStream splits the messages.
  */
-export class NatsConsumer implements SyncLink<void, ConsumerStatus> {
+export class NatsConsumer extends LinkLifecycle<void, ConsumerStatus> {
   private readonly link: NatsLink;
   private readonly writer: ReceiverWriter;
   private readonly gaps: TcpGapGuard;
@@ -76,8 +76,6 @@ export class NatsConsumer implements SyncLink<void, ConsumerStatus> {
   private storing: Promise<void> = Promise.resolve();
   private running: Promise<void> | null = null;
   private jsm: JetStreamManager | null = null;
-  private stopping = false;
-  private closing: Promise<void> | null = null;
   private readonly log: LinkLog;
   private readonly warned = new Set<string>();
   private pendingCount: number | null = null;
@@ -87,6 +85,7 @@ export class NatsConsumer implements SyncLink<void, ConsumerStatus> {
   private readonly counts = { messages: 0, stored: 0, duplicates: 0, malformed: 0, gaps_held: 0, gaps_skipped: 0, redelivered: 0 };
 
   constructor(private readonly opts: NatsConsumerOptions) {
+    super();
     this.writer = new ReceiverWriter(opts.store, opts.logger);
     this.gaps = new TcpGapGuard(opts.store);
     this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
@@ -112,12 +111,6 @@ export class NatsConsumer implements SyncLink<void, ConsumerStatus> {
     );
     this.link.start();
     return Promise.resolve();
-  }
-
-  /** Stops pulling; the batch being stored is finished and acknowledged (up to `deadlineMs`). */
-  close(deadlineMs: number): Promise<void> {
-    this.closing ??= this.shutdown(deadlineMs);
-    return this.closing;
   }
 
   get connected(): boolean {
@@ -394,8 +387,8 @@ export class NatsConsumer implements SyncLink<void, ConsumerStatus> {
     notifyObserver(this.opts.observer, this.opts.logger, 'sync metrics', fn);
   }
 
-  private async shutdown(deadlineMs: number): Promise<void> {
-    this.stopping = true;
+  /** Stops pulling; the batch being stored is finished and acknowledged (up to `deadlineMs`). */
+  protected async shutdown(deadlineMs: number): Promise<void> {
     this.upstream.stop();
     await this.link.close(async () => {
       this.messages?.stop();

@@ -5,7 +5,7 @@ import { errorMessage } from '../../core/errors.js';
 import type { Compression } from '../compression.js';
 import { settleWithin } from '../link/deadline.js';
 import { SenderCore, type SentCounter, type UpstreamFigures } from '../link/sender-core.js';
-import type { SyncLink } from '../link/sync-link.js';
+import { SendingLink } from '../link/sync-link.js';
 import type { SyncMetricsObserver } from '../observer.js';
 import type { SenderStore, SyncLogger } from '../store-port.js';
 import { TcpWatermarks } from '../tcp-watermarks.js';
@@ -70,9 +70,9 @@ interface Acked {
  * back-off with jitter, publishes again from the cursor: the stream's duplicate window drops what
  * it already holds, so nothing is lost and nothing is stored twice.
  */
-export class NatsPublisher implements SyncLink<void, PublisherStatus> {
+export class NatsPublisher extends SendingLink<PublisherStatus> {
   private readonly link: NatsLink;
-  private readonly core: SenderCore<SentCounter, 'stream'>;
+  protected readonly core: SenderCore<SentCounter, 'stream'>;
   private readonly watermarks = new TcpWatermarks();
   private readonly reader: FeedReader;
   /** Messages published and not yet part of the acknowledged prefix: window[head..] (a queue without shifts). */
@@ -87,12 +87,11 @@ export class NatsPublisher implements SyncLink<void, PublisherStatus> {
   private pollTimer: NodeJS.Timeout | null = null;
   /** performance.now() before which the feed is not read again (it was found empty). */
   private dryUntil = 0;
-  private stopping = false;
-  private closing: Promise<void> | null = null;
   /** Since start: messages acknowledged, of which the stream already held (duplicates) or that went in parts (split). */
   private readonly counts = { messages: 0, duplicates: 0, split: 0 };
 
   constructor(private readonly opts: NatsPublisherOptions) {
+    super();
     this.core = new SenderCore({
       nodeId: opts.nodeId,
       store: opts.store,
@@ -125,22 +124,6 @@ export class NatsPublisher implements SyncLink<void, PublisherStatus> {
     this.opts.logger.info({ servers: this.link.label, stream: this.opts.stream.name, cursor: this.core.cursor.cursor }, 'NATS sync publisher starting');
     this.link.start();
     return Promise.resolve();
-  }
-
-  /** Publishes in flight get up to `deadlineMs`; the cursor is saved and the connection drained. */
-  close(deadlineMs: number): Promise<void> {
-    this.closing ??= this.shutdown(deadlineMs);
-    return this.closing;
-  }
-
-  /** Records up to here are acknowledged by the stream (in memory). */
-  get cursor(): number {
-    return this.core.cursor.cursor;
-  }
-
-  /** The cursor as persisted: the store's retention floor. */
-  get durableCursor(): number {
-    return this.core.cursor.durableCursor;
   }
 
   get connected(): boolean {
@@ -333,8 +316,8 @@ export class NatsPublisher implements SyncLink<void, PublisherStatus> {
     if (!this.stopping) this.core.log.failed(f.code, f, { servers: this.link.label, stream: this.opts.stream.name, code: f.code });
   }
 
-  private async shutdown(deadlineMs: number): Promise<void> {
-    this.stopping = true;
+  /** Publishes in flight get up to `deadlineMs`; the cursor is saved and the connection drained. */
+  protected async shutdown(deadlineMs: number): Promise<void> {
     for (const t of [this.retryTimer, this.pollTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.pollTimer = null;
     await this.link.close(async () => {

@@ -21,7 +21,7 @@ import { handleBatchStream, type PeerConn, type Refusal, type RequestContext } f
 import { ReceiverWriter } from '../receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from '../store-port.js';
 import { settleWithin } from '../link/deadline.js';
-import type { SyncLink } from '../link/sync-link.js';
+import { LinkLifecycle } from '../link/sync-link.js';
 import { describeTlsFailure } from './tls-failure.js';
 import { SyncToken } from './token.js';
 
@@ -80,7 +80,7 @@ export interface SyncReceiverOptions {
  * The Playback node's sync endpoint: an HTTP/2 server (TLS or h2c) that authenticates senders,
  * validates each batch completely, stores it in one transaction and acknowledges only then.
  */
-export class SyncReceiver implements SyncLink<AddressInfo, ReceiverStatus> {
+export class SyncReceiver extends LinkLifecycle<AddressInfo, ReceiverStatus> {
   /** The HTTP/2 (or h2c) server; it never listens itself, the gate hands it the sockets it admits. */
   private readonly server: Http2Server | Http2SecureServer;
   private readonly gate: ConnectionGate;
@@ -95,11 +95,11 @@ export class SyncReceiver implements SyncLink<AddressInfo, ReceiverStatus> {
   private readonly lastRefusal = new Map<string, string>();
   private readonly addresses = new WeakMap<Socket, { address: string; ip: string }>();
   private address: AddressInfo | null = null;
-  private closing: Promise<void> | null = null;
   private lastSuccessAt: string | null = null;
   private lastError: ReceiverStatus['last_error'] = null;
 
   constructor(private readonly opts: SyncReceiverOptions) {
+    super();
     this.token = new SyncToken(opts.token);
     this.writer = new ReceiverWriter(opts.store, opts.logger);
     const settings = { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: STREAM_WINDOW, maxHeaderListSize: 16 * 1024 };
@@ -167,15 +167,6 @@ export class SyncReceiver implements SyncLink<AddressInfo, ReceiverStatus> {
     return this.address;
   }
 
-  /**
-   * Stops accepting, lets batches in progress finish and be acknowledged (GOAWAY, then wait up to
-   * `deadlineMs`), then drops what is left; a dropped batch is simply sent again later.
-   */
-  close(deadlineMs: number): Promise<void> {
-    this.closing ??= this.shutdown(deadlineMs);
-    return this.closing;
-  }
-
   status(): ReceiverStatus {
     const connected = new Set<string>();
     for (const p of this.sessions.values()) connected.add(p.node ?? p.ip);
@@ -225,7 +216,7 @@ export class SyncReceiver implements SyncLink<AddressInfo, ReceiverStatus> {
       maxBatchBytes: this.opts.maxBatchBytes,
       writer: this.writer,
       observer: this.opts.observer,
-      closing: () => this.closing !== null,
+      closing: () => this.stopping,
       // From now on the connection is held like any peer's: its remote address and port are those of the socket the gate admitted.
       authenticated: () => this.gate.trust(session.socket.remoteAddress, session.socket.remotePort),
       outcome: (p, result) => {
@@ -329,7 +320,11 @@ export class SyncReceiver implements SyncLink<AddressInfo, ReceiverStatus> {
     }
   }
 
-  private async shutdown(deadlineMs: number): Promise<void> {
+  /**
+   * Stops accepting, lets batches in progress finish and be acknowledged (GOAWAY, then wait up to
+   * `deadlineMs`), then drops what is left; a dropped batch is simply sent again later.
+   */
+  protected async shutdown(deadlineMs: number): Promise<void> {
     // Sessions are closed and destroyed from a fresh turn of the event loop, never from inside an
     // HTTP/2 callback's continuation (see connection.ts on Node 20's nghttp2 re-entrancy).
     await new Promise((resolve) => setImmediate(resolve));

@@ -5,7 +5,7 @@ import { CONTENT_ENCODING, compress, type Compression } from '../compression.js'
 import { SyncFailure, classifyError, classifyStatus } from './failure.js';
 import { settleWithin } from '../link/deadline.js';
 import { SenderCore, type UpstreamFigures } from '../link/sender-core.js';
-import type { SyncLink } from '../link/sync-link.js';
+import { SendingLink } from '../link/sync-link.js';
 import type { SyncMetricsObserver } from '../observer.js';
 import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './connection.js';
 import { BATCH_CONTENT_TYPE, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
@@ -54,9 +54,9 @@ interface Answer {
  * connection and everything unacknowledged; after a back-off with jitter it reconnects and reads
  * again from the cursor, so nothing is skipped and the receiver's idempotence absorbs repeats.
  */
-export class SyncSender implements SyncLink<void, SenderStatus> {
+export class SyncSender extends SendingLink<SenderStatus> {
   private readonly label: string;
-  private readonly core: SenderCore<'refused_records', 'peer'>;
+  protected readonly core: SenderCore<'refused_records', 'peer'>;
   private readonly window = new SendWindow();
   private readonly watermarks = new TcpWatermarks();
   private readonly reader: BatchReader;
@@ -68,14 +68,13 @@ export class SyncSender implements SyncLink<void, SenderStatus> {
   private retryTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private started = false;
-  private stopping = false;
-  private closing: Promise<void> | null = null;
   private lastFailureReason: string | null = null;
   private nextRetryAt: string | null = null;
   /** Batches acknowledged since start. */
   private batches = 0;
 
   constructor(private readonly opts: SyncSenderOptions) {
+    super();
     this.label = peerLabel(opts.peer);
     this.core = new SenderCore({
       nodeId: opts.nodeId,
@@ -115,25 +114,6 @@ export class SyncSender implements SyncLink<void, SenderStatus> {
     );
     this.connect();
     return Promise.resolve();
-  }
-
-  /**
-   * Stops sending: batches in flight get up to `deadlineMs` to be acknowledged, the cursor is saved,
-   * the connection closed. Whatever is unacknowledged is sent after the next start.
-   */
-  close(deadlineMs: number): Promise<void> {
-    this.closing ??= this.shutdown(deadlineMs);
-    return this.closing;
-  }
-
-  /** The in-memory cursor (acknowledged prefix). */
-  get cursor(): number {
-    return this.core.cursor.cursor;
-  }
-
-  /** The durable cursor: records above it are not yet sent for sure (the store's retention floor). */
-  get durableCursor(): number {
-    return this.core.cursor.durableCursor;
   }
 
   get connected(): boolean {
@@ -368,8 +348,11 @@ export class SyncSender implements SyncLink<void, SenderStatus> {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
-  private async shutdown(deadlineMs: number): Promise<void> {
-    this.stopping = true;
+  /**
+   * Stops sending: batches in flight get up to `deadlineMs` to be acknowledged, the cursor is saved,
+   * the connection closed. Whatever is unacknowledged is sent after the next start.
+   */
+  protected async shutdown(deadlineMs: number): Promise<void> {
     for (const t of [this.retryTimer, this.pollTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.pollTimer = null;
     await settleWithin(deadlineMs, this.inFlight);
