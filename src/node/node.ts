@@ -15,6 +15,7 @@ import type { Discovery } from '../discovery/index.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ApiServer } from '../api/api-server.js';
 import { Store } from '../store/index.js';
+import type { SyncLink } from '../sync/index.js';
 import { createWebUi } from '../ui/index.js';
 import { createHttpProxy } from './http.js';
 import { createTcpProxy } from './tcp.js';
@@ -34,12 +35,8 @@ interface ProxyPart {
   readonly inFlight: number;
 }
 
-/** The sync sender or receiver. */
-interface SyncPart {
-  start(): Promise<AddressInfo | void>;
-  close(deadlineMs: number): Promise<void>;
-  status(): SyncStatus;
-}
+/** The sync sender or receiver, whichever transport. */
+type SyncPart = SyncLink<AddressInfo | void, SyncStatus>;
 
 export interface NodeAddresses {
   api: AddressInfo;

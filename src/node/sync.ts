@@ -8,16 +8,23 @@
 import type { AddressInfo } from 'node:net';
 import type { QProxyConfig } from '../config/schema.js';
 import type { ConsumerStatus, PublisherStatus, ReceiverStatus, SenderStatus } from '../core/documents.js';
-import type { SyncMetricsObserver } from '../sync/observer.js';
-import { SyncReceiver } from '../sync/receiver.js';
-import { SyncSender } from '../sync/sender.js';
-import { readDurableCursor } from '../sync/sender-state.js';
-import type { UpstreamFigures } from '../sync/sender-status.js';
-import type { ReceiverStore, SenderStore, SyncLogger } from '../sync/store-port.js';
-import { NatsConsumer } from '../sync/nats/consumer.js';
-import { durableName, serverOptions, streamPlan } from '../sync/nats/options.js';
-import { NatsPublisher } from '../sync/nats/publisher.js';
-import { readNatsCursor } from '../sync/nats/publisher-state.js';
+import {
+  NatsConsumer,
+  NatsPublisher,
+  SyncReceiver,
+  SyncSender,
+  durableName,
+  readDurableCursor,
+  readNatsCursor,
+  serverOptions,
+  streamPlan,
+  type ReceiverStore,
+  type SenderStore,
+  type SyncLink,
+  type SyncLogger,
+  type SyncMetricsObserver,
+  type UpstreamFigures,
+} from '../sync/index.js';
 import { readPem } from './tls-files.js';
 
 /** What the sync components need from the node. */
@@ -29,15 +36,6 @@ export interface SyncDeps {
     tcpTotals?(): { sessions: number; active: number };
   };
   logger: SyncLogger & { child?(bindings: object): SyncLogger };
-}
-
-/** A started-and-stopped sync component. */
-export interface SyncHandle<Started, Status> {
-  start(): Promise<Started>;
-  /** Graceful: batches in flight get up to `deadlineMs`. */
-  close(deadlineMs: number): Promise<void>;
-  /** The `/api/status` `sync` section. */
-  status(): Status;
 }
 
 function childLogger(logger: SyncDeps['logger']): SyncLogger {
@@ -58,11 +56,11 @@ function natsOf(config: QProxyConfig): NonNullable<QProxyConfig['nats']> | null 
 }
 
 /** The HTTP/2 sender of a Record node with a `peer` section (and no `nats`); null otherwise. Throws ConfigError for unreadable PEM files. */
-export function createSyncSender(config: QProxyConfig, deps: SyncDeps): SyncHandle<void, SenderStatus> | null {
+export function createSyncSender(config: QProxyConfig, deps: SyncDeps): SyncLink<void, SenderStatus> | null {
   if (natsOf(config)) return null;
   const peer = config.peer;
   if (config.mode !== 'Record' || !peer) return null;
-  const sender = new SyncSender({
+  return new SyncSender({
     nodeId: config.node_id,
     peer: {
       host: peer.host,
@@ -90,14 +88,13 @@ export function createSyncSender(config: QProxyConfig, deps: SyncDeps): SyncHand
     logger: childLogger(deps.logger),
     upstream: upstreamOf(deps.metrics),
   });
-  return { start: () => sender.start(), close: (ms) => sender.close(ms), status: () => sender.status() };
 }
 
 /** The HTTP/2 receiver of a Playback node without `nats`; null otherwise. Throws ConfigError for unreadable PEM files. */
-export function createSyncReceiver(config: QProxyConfig, deps: SyncDeps): SyncHandle<AddressInfo, ReceiverStatus> | null {
+export function createSyncReceiver(config: QProxyConfig, deps: SyncDeps): SyncLink<AddressInfo, ReceiverStatus> | null {
   if (config.mode !== 'Playback' || natsOf(config)) return null;
   const sync = config.sync;
-  const receiver = new SyncReceiver({
+  return new SyncReceiver({
     host: sync.host,
     port: sync.port,
     ...(sync.tls && {
@@ -115,7 +112,6 @@ export function createSyncReceiver(config: QProxyConfig, deps: SyncDeps): SyncHa
     observer: deps.metrics.sync,
     logger: childLogger(deps.logger),
   });
-  return { start: () => receiver.listen(), close: (ms) => receiver.close(ms), status: () => receiver.status() };
 }
 
 /**
@@ -123,7 +119,7 @@ export function createSyncReceiver(config: QProxyConfig, deps: SyncDeps): SyncHa
  * durable consumer on a Playback node (which then opens no sync listener); null without one.
  * Throws ConfigError for unreadable creds or TLS files.
  */
-export function createNatsSync(config: QProxyConfig, deps: SyncDeps): SyncHandle<void, PublisherStatus | ConsumerStatus> | null {
+export function createNatsSync(config: QProxyConfig, deps: SyncDeps): SyncLink<void, PublisherStatus | ConsumerStatus> | null {
   const nats = natsOf(config);
   if (!nats) return null;
   const plan = streamPlan(nats);
@@ -138,8 +134,7 @@ export function createNatsSync(config: QProxyConfig, deps: SyncDeps): SyncHandle
     observer: deps.metrics.sync,
     logger: childLogger(deps.logger),
   };
-  const part =
-    config.mode === 'Record'
+  return config.mode === 'Record'
       ? new NatsPublisher({
           ...common,
           maxInFlight: nats.max_in_flight,
@@ -157,7 +152,6 @@ export function createNatsSync(config: QProxyConfig, deps: SyncDeps): SyncHandle
           ackWaitMs: nats.ack_wait,
           maxAckPending: nats.max_ack_pending,
         });
-  return { start: () => part.start(), close: (ms) => part.close(ms), status: () => part.status() };
 }
 
 /**

@@ -9,6 +9,8 @@ export const FILE_CHECK_INTERVAL_MS = 2_000;
 export interface FileGuardDeps {
   path: string;
   intervalMs: number;
+  /** Runs the checks instead of the timer (StoreOptions.fileCheckRunner). */
+  runner?: ((check: () => Promise<void>) => void) | undefined;
   logger: StoreLogger;
   observer: StoreObserver | undefined;
   /** The sync floor (see StoreOptions.purgeFloor): lost records above it were never sent. */
@@ -57,7 +59,8 @@ export class FileGuard {
   /** Notes the files as they are now and starts looking at them every interval. */
   async start(): Promise<void> {
     this.files = await storeFiles(this.d.path);
-    this.timer = setInterval(() => void this.check(), this.d.intervalMs).unref();
+    if (this.d.runner) this.d.runner(() => this.check());
+    else this.timer = setInterval(() => void this.check(), this.d.intervalMs).unref();
   }
 
   /** Stops the timer and waits for a check (and recovery) in progress. */

@@ -4,5 +4,5 @@ export { SCHEMA_VERSION } from './schema.js';
 export type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreObserver, StoreOptions, StoreStats } from './types.js';
 export type { IngestResult } from './writer-protocol.js';
 export type { FeedItem, TcpFrom } from './reader.js';
-export { LOST_META, PURGED_UNSENT_META } from './writer-db.js';
 export type { LazyHttpRecord, StoredBody } from './stored-body.js';
+export type { IngestTally } from './meta-keys.js';

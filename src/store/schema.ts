@@ -5,9 +5,6 @@ import { StoreError, errorMessage } from '../core/errors.js';
 /** Version of the table layout below; a file with a higher one was written by a newer QProxy. */
 export const SCHEMA_VERSION = 2;
 
-/** Meta keys the store owns; `setMeta` refuses them. */
-export const RESERVED_META_KEYS: ReadonlySet<string> = new Set(['schema_version', 'created_by']);
-
 // seq is AUTOINCREMENT so a deleted record's seq is never handed out again: sync cursors rely on it.
 // Rowid tables with the implicit rowid at the end of every index, so (started_at) also orders by seq.
 // totals is kept exact inside the writing transaction, so stats() stays O(1): the writer adds its

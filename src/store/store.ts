@@ -9,7 +9,8 @@ import { StoreReader, type DamagedRecord, type FeedItem, type TcpFrom } from './
 import { SegmentLog } from './segment-log.js';
 import type { LazyHttpRecord } from './stored-body.js';
 import type { TailReport } from './segment-tail.js';
-import { RESERVED_META_KEYS, SCHEMA_VERSION } from './schema.js';
+import { PURGED_UNSENT_META, RESERVED_META_KEYS, metaCount, type IngestTally } from './meta-keys.js';
+import { SCHEMA_VERSION } from './schema.js';
 import type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreOptions, StoreStats } from './types.js';
 import { WritePipeline, closedError } from './write-pipeline.js';
 import type { FromWriter, IngestResult } from './writer-protocol.js';
@@ -75,6 +76,7 @@ export class Store implements RecordSink {
       queueMaxRecords: opts.queueMaxRecords,
       queueMaxBytes: opts.queueMaxBytes,
       segmentsDir: segmentsDir(opts.path),
+      writerEntry: opts.writerEntry,
       observer: opts.observer,
       logger: this.log,
       onOtherMessage: (msg) => this.onWriterNews(msg),
@@ -82,6 +84,7 @@ export class Store implements RecordSink {
     this.guard = new FileGuard({
       path: opts.path,
       intervalMs: opts.fileCheckIntervalMs ?? FILE_CHECK_INTERVAL_MS,
+      runner: opts.fileCheckRunner,
       logger: this.log,
       observer: opts.observer,
       floor: () => this.opts.purgeFloor?.() ?? Number.POSITIVE_INFINITY,
@@ -240,12 +243,12 @@ export class Store implements RecordSink {
    * Stores records received from a peer in ONE transaction and resolves only after it committed:
    * all of them or (rejecting) none. An id already present is skipped; a TCP segment whose session
    * is stored and open is appended to it. `opts.tally`: per origin node_id, the stored and skipped
-   * counts are added to meta `${tally}${node_id}:stored` / `:skipped` in the same transaction.
+   * counts are added to the meta keys the caller names (see {@link IngestTally}) in the same transaction.
    * `opts.meta`: key/values written (null deletes) in the same transaction. Rejects with StoreError
    * `QP_ERR_STORE_WRITE`, `QP_ERR_STORE_WRITER_DOWN` (outcome unknown: the writer died) or
    * `QP_ERR_STORE_CLOSED`.
    */
-  ingest(records: QRecord[], opts: { tally?: string; meta?: Record<string, string | null> } = {}): Promise<IngestResult> {
+  ingest(records: QRecord[], opts: { tally?: IngestTally; meta?: Record<string, string | null> } = {}): Promise<IngestResult> {
     const meta = Object.entries(opts.meta ?? {});
     for (const [key] of meta) {
       if (RESERVED_META_KEYS.has(key)) {
@@ -257,6 +260,15 @@ export class Store implements RecordSink {
 
   getMeta(key: string): string | null {
     return this.read().getMeta(key);
+  }
+
+  /**
+   * Records (and their bytes) the size limit purged, or a lost store file held, before sync had
+   * sent them (feed positions above the purge floor), since the store was created.
+   */
+  purgedUnsent(): { records: number; bytes: number } {
+    const reader = this.read();
+    return { records: metaCount(reader.getMeta(PURGED_UNSENT_META.records)), bytes: metaCount(reader.getMeta(PURGED_UNSENT_META.bytes)) };
   }
 
   /** Durably sets a free key/value (sync cursors and the like); `schema_version` and `created_by` are refused. */
@@ -271,21 +283,6 @@ export class Store implements RecordSink {
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
-  }
-
-  /** @internal Test hook: the writer thread crashes; records queued now are lost with it ('writer_down'). */
-  __killWriter(): boolean {
-    return this.pipeline.crashWriter();
-  }
-
-  /** @internal Test hook: every write fails with SQLITE_READONLY until switched off again. */
-  __setWriterReadOnly(on: boolean): boolean {
-    return this.pipeline.post({ type: 'test:queryOnly', on });
-  }
-
-  /** @internal Test hook: looks at the store files now instead of at the next interval. */
-  __checkFiles(): Promise<void> {
-    return this.guard.check();
   }
 
   private read(): StoreReader {

@@ -86,10 +86,23 @@ export interface StoreOptions {
    */
   fileCheckIntervalMs?: number;
   /**
+   * Test seam, never set in production: takes over when the file check runs. The store hands the
+   * check to it at open instead of running it every `fileCheckIntervalMs`, so a test can delete or
+   * replace files and then have them looked at, at a moment it chooses.
+   */
+  fileCheckRunner?: (check: () => Promise<void>) => void;
+  /**
    * Payload segments are rolled once appending would take one past this many bytes (a single
    * larger record still goes into one segment). Default 64 MiB.
    */
   segmentBytes?: number;
+  /**
+   * Test seam, never set in production: the module the writer thread runs instead of the store's
+   * own writer-worker. Tests point it at a fixture that runs the real writer and can also make it
+   * fail from outside (crash the thread, make its connection read-only), the faults a running node
+   * meets; production code has no branch for them.
+   */
+  writerEntry?: URL;
 }
 
 export interface ListQuery {

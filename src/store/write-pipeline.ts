@@ -2,6 +2,7 @@ import { StoreError, errorMessage } from '../core/errors.js';
 import { releaseRecordBodies } from '../recording/capture.js';
 import type { QRecord } from '../recording/model.js';
 import { packBatch } from './batch-pack.js';
+import type { IngestTally } from './meta-keys.js';
 import { queuedBytes } from './record-codec.js';
 import { FrameArena, frameRecord, type FramedRecord } from './record-frames.js';
 import { RecordQueue } from './record-queue.js';
@@ -45,7 +46,7 @@ interface PendingIngest {
 }
 
 /** What the pipeline needs from the store's options, plus where to send the writer's other news. */
-export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queueMaxRecords' | 'queueMaxBytes'> & {
+export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queueMaxRecords' | 'queueMaxBytes' | 'writerEntry'> & {
   segmentsDir: string;
   observer: StoreObserver | undefined;
   logger: StoreLogger;
@@ -229,7 +230,7 @@ export class WritePipeline {
    * again after a writer crash: whether it committed is unknown, so the caller gets
    * `QP_ERR_STORE_WRITER_DOWN` and decides (the sync receiver answers 503 and the sender retries).
    */
-  ingest(records: QRecord[], tally: string | null, meta: Array<[string, string | null]>): Promise<IngestResult> {
+  ingest(records: QRecord[], tally: IngestTally | null, meta: Array<[string, string | null]>): Promise<IngestResult> {
     if (this.stopping) return Promise.reject(closedError());
     if (!this.writer) return Promise.reject(writerDown());
     const { framed, failed, error } = frameAll(records);
@@ -291,17 +292,10 @@ export class WritePipeline {
     });
   }
 
-  /** Posts a message nobody waits for (purge, test hooks); false when the writer is down. */
+  /** Posts a message nobody waits for (purge); false when the writer is down. */
   post(msg: ToWriter): boolean {
     if (!this.writer) return false;
     this.writer.post(msg);
-    return true;
-  }
-
-  /** Test hook: the writer dies abruptly; records queued now go in flight behind the crash and are lost with it. */
-  crashWriter(): boolean {
-    if (!this.post({ type: 'test:crash' })) return false;
-    this.pump(true);
     return true;
   }
 
@@ -514,6 +508,7 @@ export class WritePipeline {
   private spawn(): WriterThread {
     const w: WriterThread = new WriterThread(
       { path: this.opts.path, synchronous: this.opts.synchronous, segmentsDir: this.opts.segmentsDir },
+      this.opts.writerEntry,
       {
         message: (msg) => this.onMessage(msg),
         exit: (code, error) => {

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import { errorMessage } from '../core/errors.js';
 import { unpackBatch, type IndexRow, type PackedBatch } from './batch-pack.js';
-import { RESERVED_META_KEYS, openForWriting, type OpenedStore } from './schema.js';
-import { PURGED_UNSENT_META, Retention } from './writer-retention.js';
+import { LOST_META, PURGED_UNSENT_META, RESERVED_META_KEYS, type IngestTally } from './meta-keys.js';
+import { openForWriting, type OpenedStore } from './schema.js';
+import { Retention } from './writer-retention.js';
 import { ingestBatch } from './writer-ingest.js';
 import type { IngestResult, WriterFailure } from './writer-protocol.js';
 
@@ -19,11 +20,6 @@ export interface BatchOutcome {
   failed: number;
   error: WriterFailure | null;
 }
-
-export { PURGED_UNSENT_META } from './writer-retention.js';
-
-/** Meta key prefix under which a store replaced while running counts what the lost file held (`…records`, `…bytes`). */
-export const LOST_META = 'store.lost.';
 
 /**
  * What a store file that was deleted while open still held, read from the open connection before
@@ -194,7 +190,7 @@ export class WriterDb {
   }
 
   /** A batch received by sync, all or nothing; see {@link ingestBatch}. */
-  ingest(batch: PackedBatch, tally: string | null, meta: Array<[string, string | null]>): IngestResult {
+  ingest(batch: PackedBatch, tally: IngestTally | null, meta: Array<[string, string | null]>): IngestResult {
     return ingestBatch(
       {
         db: this.db,
@@ -243,16 +239,11 @@ export class WriterDb {
       const add = (key: string, amount: number): void => {
         if (amount > 0) this.addMeta.run({ key, amount });
       };
-      add(`${LOST_META}records`, carry.count);
-      add(`${LOST_META}bytes`, carry.bytes);
-      add(`${PURGED_UNSENT_META}records`, carry.unsent.count);
-      add(`${PURGED_UNSENT_META}bytes`, carry.unsent.bytes);
+      add(LOST_META.records, carry.count);
+      add(LOST_META.bytes, carry.bytes);
+      add(PURGED_UNSENT_META.records, carry.unsent.count);
+      add(PURGED_UNSENT_META.bytes, carry.unsent.bytes);
     })();
-  }
-
-  /** Test hook: makes every later write fail with SQLITE_READONLY, like a read-only file would. */
-  setQueryOnly(on: boolean): void {
-    this.db.pragma(`query_only = ${on ? 'ON' : 'OFF'}`);
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { IndexRow } from './batch-pack.js';
+import { tallyKey, type IngestTally } from './meta-keys.js';
 import type { IngestResult } from './writer-protocol.js';
 
 /** What an ingest needs from the writer's connection. */
@@ -26,7 +27,7 @@ export interface IngestDeps {
 export function ingestBatch(
   deps: IngestDeps,
   rows: readonly IndexRow[],
-  tally: string | null,
+  tally: IngestTally | null,
   meta: ReadonlyArray<[string, string | null]>,
 ): IngestResult {
   return deps.db.transaction(() => {
@@ -49,8 +50,8 @@ export function ingestBatch(
     }
     if (tally !== null) {
       for (const [node, n] of Object.entries(result.byNode)) {
-        if (n.stored > 0) deps.addMeta(`${tally}${node}:stored`, n.stored);
-        if (n.skipped > 0) deps.addMeta(`${tally}${node}:skipped`, n.skipped);
+        if (n.stored > 0) deps.addMeta(tallyKey(tally.stored, node), n.stored);
+        if (n.skipped > 0) deps.addMeta(tallyKey(tally.skipped, node), n.skipped);
       }
     }
     for (const [key, value] of meta) {

@@ -1,4 +1,5 @@
 import type { PackedBatch } from './batch-pack.js';
+import type { IngestTally } from './meta-keys.js';
 
 /** What the writer thread is started with (`workerData`). */
 export interface WriterInit {
@@ -29,9 +30,9 @@ export type ToWriter =
   | { type: 'setMeta'; opId: number; key: string; value: string }
   /**
    * A batch received by sync: stored in one transaction with `meta` (null deletes the key); per
-   * origin node_id the stored/skipped counts are added to meta `${tally}${node_id}:stored|skipped`.
+   * origin node_id the stored/skipped counts are added to the meta keys `tally` names.
    */
-  | { type: 'ingest'; ingestId: number; batch: PackedBatch; tally: string | null; meta: Array<[string, string | null]> }
+  | { type: 'ingest'; ingestId: number; batch: PackedBatch; tally: IngestTally | null; meta: Array<[string, string | null]> }
   /**
    * `floor`: records with a higher feed position are kept by retention (sync has not sent them
    * yet). `keepFrom`: segments from this id on are never removed (appends may be in flight).
@@ -43,11 +44,7 @@ export type ToWriter =
    * `floor`: the sync floor, to count the lost records sync had not sent.
    */
   | { type: 'reopen'; reopenId: number; lostFile: boolean; floor: number }
-  | { type: 'close' }
-  /** Test hook: PRAGMA query_only, so every write fails the way a read-only file does. */
-  | { type: 'test:queryOnly'; on: boolean }
-  /** Test hook: die at once, as a crash would, without handling anything queued behind. */
-  | { type: 'test:crash' };
+  | { type: 'close' };
 
 /** Messages the writer posts back. */
 export type FromWriter =

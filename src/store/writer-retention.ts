@@ -16,6 +16,7 @@
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import { PURGED_UNSENT_META } from './meta-keys.js';
 import { segmentFileName } from './segment-format.js';
 import { listSegments } from './segment-log.js';
 
@@ -23,9 +24,6 @@ import { listSegments } from './segment-log.js';
 export const PURGE_BATCH = 500;
 /** ... and stored bytes: deleting a few huge v1 records also means freeing many chunk pages. */
 export const PURGE_BYTES = 64 * 1024 * 1024;
-
-/** Meta key prefix under which size purges count records lost before sync sent them (`…records`, `…bytes`). */
-export const PURGED_UNSENT_META = 'sync.purged_unsent.';
 
 export interface PurgeRequest {
   /** Records started before this are expired; null: no age limit. */
@@ -175,8 +173,8 @@ export class Retention {
       this.deleteSegmentRow.run(id);
       const unsent = { count: a.unsent + b.unsent, bytes: a.unsent_bytes + b.unsent_bytes };
       if (reason === 'max_size' && unsent.count > 0) {
-        this.addMeta(`${PURGED_UNSENT_META}records`, unsent.count);
-        this.addMeta(`${PURGED_UNSENT_META}bytes`, unsent.bytes);
+        this.addMeta(PURGED_UNSENT_META.records, unsent.count);
+        this.addMeta(PURGED_UNSENT_META.bytes, unsent.bytes);
       }
       return { count: a.count + b.count, bytes: a.bytes + b.bytes, unsent: reason === 'max_size' ? unsent : { count: 0, bytes: 0 } };
     })();
@@ -214,8 +212,8 @@ export class Retention {
         }
       }
       if (unsent.count > 0) {
-        this.addMeta(`${PURGED_UNSENT_META}records`, unsent.count);
-        this.addMeta(`${PURGED_UNSENT_META}bytes`, unsent.bytes);
+        this.addMeta(PURGED_UNSENT_META.records, unsent.count);
+        this.addMeta(PURGED_UNSENT_META.bytes, unsent.bytes);
       }
       return { ...none(), reason: 'max_size' as const, ...done, unsent, more: done.count > 0 };
     })();

@@ -18,14 +18,14 @@ export interface WriterEvents {
 }
 
 /**
- * Starts the writer entry with the same extension as this module: `.js` under dist, `.ts` when
- * running from source. Node 20 does not apply the parent's `--import` loader hooks to worker
- * threads (privatenumber/tsx#354), so from source the worker registers tsx itself before loading
- * the entry; dist never touches tsx.
+ * Starts the writer entry (writer-worker with the same extension as this module: `.js` under dist,
+ * `.ts` when running from source; or the one `StoreOptions.writerEntry` names). Node 20 does not
+ * apply the parent's `--import` loader hooks to worker threads (privatenumber/tsx#354), so from
+ * source the worker registers tsx itself before loading the entry; dist never touches tsx.
  */
-function spawn(init: WriterInit): Worker {
+function spawn(init: WriterInit, entryOverride: URL | undefined): Worker {
   const ext = extname(fileURLToPath(import.meta.url));
-  const entry = new URL(`./writer-worker${ext}`, import.meta.url);
+  const entry = entryOverride ?? new URL(`./writer-worker${ext}`, import.meta.url);
   try {
     if (ext === '.js') return new Worker(entry, { workerData: init });
     const tsxApi = import.meta.resolve('tsx/esm/api');
@@ -48,8 +48,8 @@ export class WriterThread {
   private isReady = false;
   private lastError: Error | null = null;
 
-  constructor(init: WriterInit, events: WriterEvents) {
-    this.worker = spawn(init);
+  constructor(init: WriterInit, entry: URL | undefined, events: WriterEvents) {
+    this.worker = spawn(init, entry);
     let settleReady!: (err: StoreError | null, opened?: Opened) => void;
     this.ready = new Promise<Opened>((resolve, reject) => {
       settleReady = (err, opened) => (err ? reject(err) : resolve(opened!));

@@ -181,11 +181,6 @@ function serve(port: MessagePort, init: WriterInit, first: WriterDb): void {
         db.close();
         port.close();
         break;
-      case 'test:queryOnly':
-        db.setQueryOnly(msg.on);
-        break;
-      case 'test:crash':
-        throw new Error('store writer crashed on request (test hook)');
     }
   });
   post({ type: 'ready', ...first.opened });

@@ -30,6 +30,11 @@ export class Backoff {
     return Math.round(this.maxMs / 2 + (this.random() * this.maxMs) / 2);
   }
 
+  /** The wait after `f`: at the ceiling when only an operator can fix it, else the next step. */
+  after(f: { operatorFix: boolean }): number {
+    return f.operatorFix ? this.long() : this.next();
+  }
+
   reset(): void {
     this.failures = 0;
   }

@@ -17,8 +17,13 @@
 import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompress, constants, gunzip, gzip } from 'node:zlib';
 import type { BrotliOptions, ZlibOptions } from 'node:zlib';
-import { CONTENT_ENCODING, type Compression } from './protocol.js';
 import { SyncError } from './sync-error.js';
+
+/** Compression of a batch body (peer) or a record message (NATS) on the wire. */
+export type Compression = 'gzip' | 'br' | 'none';
+
+/** Content-Encoding token for each compression. */
+export const CONTENT_ENCODING: Readonly<Record<Compression, string>> = { gzip: 'gzip', br: 'br', none: 'identity' };
 
 const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
 const gunzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gunzip);

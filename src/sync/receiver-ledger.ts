@@ -16,7 +16,10 @@ export type { NodeLedger };
  *
  * `received` is not kept: it is stored + duplicates + rejected.
  */
-export const TALLY_PREFIX = 'sync.rx.tally:';
+/** The keys the store adds each batch's per-node counts to (`{node}`: the origin node_id). */
+export const TALLY_KEYS = { stored: 'sync.rx.tally:{node}:stored', skipped: 'sync.rx.tally:{node}:skipped' } as const;
+/** Kept by the ledger itself (the store never sees these segments). */
+const TCP_DUP_KEY = 'sync.rx.tally:{node}:tcp_dup';
 const NODES_KEY = 'sync.rx.nodes';
 const NODE_PREFIX = 'sync.rx.node:';
 
@@ -37,6 +40,10 @@ function parseJson<T>(text: string | null, fallback: T): T {
 
 type Tallied = NodeInfo & { stored: number; skipped: number; tcpDup: number };
 
+function keyOf(template: string, node: string): string {
+  return template.replace('{node}', () => node);
+}
+
 function count(text: string | null): number {
   const n = Number(text);
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
@@ -54,9 +61,9 @@ export class ReceiverLedger {
         rejected: typeof info.rejected === 'object' && info.rejected !== null ? { ...info.rejected } : {},
         last_seq: typeof info.last_seq === 'number' ? info.last_seq : 0,
         last_received_at: typeof info.last_received_at === 'string' ? info.last_received_at : null,
-        stored: count(store.getMeta(`${TALLY_PREFIX}${node}:stored`)),
-        skipped: count(store.getMeta(`${TALLY_PREFIX}${node}:skipped`)),
-        tcpDup: count(store.getMeta(`${TALLY_PREFIX}${node}:tcp_dup`)),
+        stored: count(store.getMeta(keyOf(TALLY_KEYS.stored, node))),
+        skipped: count(store.getMeta(keyOf(TALLY_KEYS.skipped, node))),
+        tcpDup: count(store.getMeta(keyOf(TCP_DUP_KEY, node))),
       });
     }
   }
@@ -72,7 +79,7 @@ export class ReceiverLedger {
       const cur = this.nodes.get(node);
       if (!cur) newNode = true;
       const dup = tcpDupByNode.get(node) ?? 0;
-      if (dup > 0) meta[`${TALLY_PREFIX}${node}:tcp_dup`] = String((cur?.tcpDup ?? 0) + dup);
+      if (dup > 0) meta[keyOf(TCP_DUP_KEY, node)] = String((cur?.tcpDup ?? 0) + dup);
       meta[NODE_PREFIX + node] = JSON.stringify({
         rejected: cur?.rejected ?? {},
         last_seq: Math.max(cur?.last_seq ?? 0, seq),

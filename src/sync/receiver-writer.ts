@@ -1,6 +1,6 @@
 import { errorMessage } from '../core/errors.js';
 import type { SyncRejectReason } from './observer.js';
-import { ReceiverLedger, TALLY_PREFIX, type NodeLedger } from './receiver-ledger.js';
+import { ReceiverLedger, TALLY_KEYS, type NodeLedger } from './receiver-ledger.js';
 import type { ReceiverStore, SyncLogger } from './store-port.js';
 import { TcpReceiveState } from './tcp-receive-state.js';
 import type { DecodedBatch } from './wire-format.js';
@@ -40,7 +40,7 @@ export class ReceiverWriter {
       const meta = { ...prepared.meta, ...this.ledger.metaForBatch(maxSeq, prepared.skippedByNode, at) };
       let outcome;
       try {
-        outcome = await this.store.ingest(prepared.records, { tally: TALLY_PREFIX, meta });
+        outcome = await this.store.ingest(prepared.records, { tally: TALLY_KEYS, meta });
       } catch (err) {
         prepared.abandon();
         throw err;

@@ -25,13 +25,19 @@ export interface SenderStore {
   /** Records and bytes with a feed position above `seq`. */
   countAfter(seq: number): { count: number; bytes: number };
   stats(): { lastSeq: number };
+  /** Records (and bytes) the store purged or lost before sync sent them, since it was created. */
+  purgedUnsent(): { records: number; bytes: number };
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): Promise<void>;
 }
 
 /** What the receiver writes and reads. */
 export interface ReceiverStore {
-  ingest(records: QRecord[], opts: { tally?: string; meta?: Record<string, string | null> }): Promise<IngestOutcome>;
+  /**
+   * Stores a batch in one transaction with `meta`; per origin node_id, the stored and skipped
+   * counts are added to the meta keys `tally` names (`{node}` stands for the node_id).
+   */
+  ingest(records: QRecord[], opts: { tally?: { stored: string; skipped: string }; meta?: Record<string, string | null> }): Promise<IngestOutcome>;
   get(id: string): QRecord | null;
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): Promise<void>;

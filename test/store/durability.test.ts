@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Store } from '../../src/store/index.js';
-import { CountingObserver, MemoryLogger, binary, makeRecord, openStore, storeOptions, tempDir, waitFor } from './helpers.js';
+import { CountingObserver, MemoryLogger, WriterFaults, binary, makeRecord, openStore, storeOptions, tempDir, waitFor } from './helpers.js';
 
 // A flush tick far beyond the test's life: only flush(), close() or a full batch send records.
 const NO_TICK = 3_600_000;
@@ -93,11 +93,12 @@ test('a full queue drops with queue_full and offer() still returns at once', asy
 test('failing writes drop records as storage_error, log once per burst, and the store recovers', async (t) => {
   const observer = new CountingObserver();
   const logger = new MemoryLogger();
-  const { store } = await openStore(t, { flushIntervalMs: NO_TICK, observer, logger });
+  const faults = new WriterFaults(t);
+  const { store } = await openStore(t, { flushIntervalMs: NO_TICK, observer, logger, writerEntry: faults.entry });
   store.offer(makeRecord());
   await store.flush();
 
-  assert.equal(store.__setWriterReadOnly(true), true);
+  await faults.readOnly(true);
   for (let i = 0; i < 3; i++) assert.equal(store.offer(makeRecord()), true);
   await store.flush();
   for (let i = 0; i < 2; i++) assert.equal(store.offer(makeRecord()), true);
@@ -107,7 +108,7 @@ test('failing writes drop records as storage_error, log once per burst, and the 
   assert.match(logger.lines.find((l) => l.msg.includes('store write failed'))?.msg ?? '', /readonly/);
   await assert.rejects(store.setMeta('k', 'v'), { code: 'QP_ERR_STORE_WRITE' });
 
-  store.__setWriterReadOnly(false);
+  await faults.readOnly(false);
   const ok = makeRecord();
   assert.equal(store.offer(ok), true);
   await store.flush();
@@ -120,12 +121,15 @@ test('failing writes drop records as storage_error, log once per burst, and the 
 test('a dead writer loses only its in-flight records (writer_down) and is restarted', async (t) => {
   const observer = new CountingObserver();
   const logger = new MemoryLogger();
-  const { store, path } = await openStore(t, { flushIntervalMs: NO_TICK, observer, logger });
+  const faults = new WriterFaults(t);
+  const { store, path } = await openStore(t, { flushIntervalMs: NO_TICK, observer, logger, writerEntry: faults.entry });
   for (let i = 0; i < 2; i++) store.offer(makeRecord());
   await store.flush();
 
+  await faults.crashOnNextBatch();
   for (let i = 0; i < 3; i++) store.offer(makeRecord());
-  assert.equal(store.__killWriter(), true);
+  // The three go to the writer as one batch, which it dies with.
+  const flushed = store.flush();
   await waitFor(() => observer.drops.writer_down === 3, 'the 3 in-flight records to count as writer_down');
   assert.equal(logger.count('error', 'writer thread died'), 1);
 
@@ -133,6 +137,7 @@ test('a dead writer loses only its in-flight records (writer_down) and is restar
   const later = [makeRecord(), makeRecord()];
   for (const r of later) assert.equal(store.offer(r), true);
   const meta = store.setMeta('after.restart', 'yes');
+  await flushed;
   await store.flush();
   await meta;
   assert.equal(logger.count('info', 'restarted'), 1);
@@ -148,10 +153,11 @@ test('close() while the writer is down brings it back to write out the queue', a
   const path = join(dir, 'qproxy.db');
   const logger = new MemoryLogger();
   const observer = new CountingObserver();
-  const store = await Store.open(storeOptions(path, { flushIntervalMs: NO_TICK, logger, observer }));
+  const faults = new WriterFaults(t);
+  const store = await Store.open(storeOptions(path, { flushIntervalMs: NO_TICK, logger, observer, writerEntry: faults.entry }));
   store.offer(makeRecord());
   await store.flush();
-  store.__killWriter();
+  faults.crash();
   await waitFor(() => logger.count('error', 'writer thread died') === 1, 'the writer to die');
   for (let i = 0; i < 3; i++) assert.equal(store.offer(makeRecord()), true);
   await store.close();

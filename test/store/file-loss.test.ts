@@ -9,8 +9,17 @@ import { test } from 'node:test';
 import { Store } from '../../src/store/index.js';
 import { CountingObserver, MemoryLogger, makeRecord, openStore, storeOptions } from './helpers.js';
 
-/** The test drives the checks itself (`__checkFiles`), so the timer never fires during a test. */
-const NO_TIMER = 3_600_000;
+/** The test runs the store's file checks itself (StoreOptions.fileCheckRunner): no timer fires during it. */
+function manualChecks(): { runner: (check: () => Promise<void>) => void; run(): Promise<void> } {
+  let check: (() => Promise<void>) | null = null;
+  return {
+    runner: (c) => (check = c),
+    run: () => {
+      if (!check) throw new Error('the store did not hand over its file check');
+      return check();
+    },
+  };
+}
 
 function removeStoreFiles(path: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
@@ -36,7 +45,8 @@ test('deleted while recording: the loss is reported and counted, a fresh file ta
       lost = { count: lost.count + count, bytes: lost.bytes + bytes };
     },
   });
-  const { store, path } = await openStore(t, { fileCheckIntervalMs: NO_TIMER, logger, observer: obs, purgeFloor: () => 25 });
+  const checks = manualChecks();
+  const { store, path } = await openStore(t, { fileCheckRunner: checks.runner, logger, observer: obs, purgeFloor: () => 25 });
   await record(store, 30);
   await store.setMeta('sync.sender', '{"cursor":25}');
   assert.equal(store.health().healthy, true);
@@ -46,7 +56,7 @@ test('deleted while recording: the loss is reported and counted, a fresh file ta
   await record(store, 10);
   assert.equal(store.stats().count, 40);
 
-  await store.__checkFiles();
+  await checks.run();
   assert.equal(logger.count('error', 'deleted or moved away while open'), 1);
   const health = store.health();
   assert.equal(health.healthy, true, 'recovered at once: the path was free for a fresh file');
@@ -79,24 +89,25 @@ test('deleted while recording: the loss is reported and counted, a fresh file ta
 
 test('another file at the path keeps the store unhealthy until it is moved away, then a fresh file takes over', async (t) => {
   const logger = new MemoryLogger();
-  const { store, path } = await openStore(t, { fileCheckIntervalMs: NO_TIMER, logger });
+  const checks = manualChecks();
+  const { store, path } = await openStore(t, { fileCheckRunner: checks.runner, logger });
   await record(store, 5);
   removeStoreFiles(path);
   mkdirSync(path); // not a store QProxy may overwrite
 
-  await store.__checkFiles();
+  await checks.run();
   let health = store.health();
   assert.equal(health.healthy, false);
   assert.match(health.problem ?? '', /another file was put at the store path/);
   assert.equal(logger.count('error', 'move the other file away'), 1);
   // Fail-open: recording goes on meanwhile (into the file still open).
   await record(store, 3);
-  await store.__checkFiles();
+  await checks.run();
   assert.equal(logger.count('error', 'move the other file away'), 1, 'logged once per incident, not per check');
   assert.equal(store.health().healthy, false);
 
   rmdirSync(path);
-  await store.__checkFiles();
+  await checks.run();
   health = store.health();
   assert.equal(health.healthy, true);
   assert.equal(health.lost_records, 8);
@@ -109,12 +120,13 @@ test('another file at the path keeps the store unhealthy until it is moved away,
 
 test('a deleted WAL is reopened without losing a record', async (t) => {
   const logger = new MemoryLogger();
-  const { store, path } = await openStore(t, { fileCheckIntervalMs: NO_TIMER, logger });
+  const checks = manualChecks();
+  const { store, path } = await openStore(t, { fileCheckRunner: checks.runner, logger });
   await record(store, 20);
   rmSync(`${path}-wal`);
   await record(store, 5);
 
-  await store.__checkFiles();
+  await checks.run();
   const health = store.health();
   assert.equal(health.healthy, true);
   assert.equal(health.reopened, 1);

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { HttpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store } from '../../src/store/index.js';
@@ -153,4 +154,54 @@ export async function waitFor(check: () => boolean, what: string, tries = 1000):
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`gave up waiting for ${what}`);
+}
+
+/**
+ * Faults a test causes in a store's writer thread from outside (fixtures/faulty-writer.ts runs the
+ * real writer and takes these over a BroadcastChannel). Pass `entry` as `StoreOptions.writerEntry`.
+ */
+export class WriterFaults {
+  readonly entry: URL;
+  private readonly channel: BroadcastChannel;
+  private nextId = 1;
+
+  constructor(t: TestContext) {
+    const name = `qproxy-writer-faults-${randomUUID()}`;
+    this.entry = new URL(`./fixtures/faulty-writer.ts?faults=${name}`, import.meta.url);
+    this.channel = new BroadcastChannel(name);
+    t.after(() => this.channel.close());
+  }
+
+  /** The writer thread dies at once. */
+  crash(): void {
+    this.channel.postMessage({ op: 'crash' });
+  }
+
+  /** The writer thread dies when the next record batch reaches it, so that batch is lost with it. */
+  crashOnNextBatch(): Promise<void> {
+    return this.request({ op: 'crash-on-batch' });
+  }
+
+  /** Every write of the writer's connection fails with SQLITE_READONLY (on), or succeeds again (off). */
+  readOnly(on: boolean): Promise<void> {
+    return this.request({ op: 'read-only', on });
+  }
+
+  private request(msg: object): Promise<void> {
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.channel.removeEventListener('message', onMessage);
+        reject(new Error(`the store writer did not take the fault ${JSON.stringify(msg)} within 20 s`));
+      }, 20_000);
+      const onMessage = (event: Event): void => {
+        if (((event as MessageEvent).data as { done?: number }).done !== id) return;
+        clearTimeout(timer);
+        this.channel.removeEventListener('message', onMessage);
+        resolve();
+      };
+      this.channel.addEventListener('message', onMessage);
+      this.channel.postMessage({ ...msg, id });
+    });
+  }
 }

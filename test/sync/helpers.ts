@@ -8,8 +8,8 @@ import { SyncMetrics } from '../../src/metrics/sync-metrics.js';
 import type { HttpRecord, QRecord, TcpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store, type StoreOptions } from '../../src/store/index.js';
-import { SyncReceiver, type SyncReceiverOptions } from '../../src/sync/receiver.js';
-import { SyncSender, type SyncSenderOptions } from '../../src/sync/sender.js';
+import { SyncReceiver, type SyncReceiverOptions } from '../../src/sync/peer/receiver.js';
+import { SyncSender, type SyncSenderOptions } from '../../src/sync/peer/sender.js';
 
 /** Collects log lines; `has(text)` looks for a message containing `text`. */
 export class MemoryLog {

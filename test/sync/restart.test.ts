@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { FaultRelay } from '../helpers/fault-relay.js';
-import { SyncSender } from '../../src/sync/sender.js';
+import { SyncSender } from '../../src/sync/peer/sender.js';
 import { allRecords, fill, httpRecord, openStore, senderOptions, startReceiver, startSender, tempDir, waitFor } from './helpers.js';
 
 test('a restarted sender (new Store on the same file) resumes at its cursor: nothing missing, nothing re-sent', async (t) => {

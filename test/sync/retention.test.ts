@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readDurableCursor, SENDER_META_KEY } from '../../src/sync/sender-state.js';
+import { readDurableCursor, SENDER_META_KEY } from '../../src/sync/peer/sender-state.js';
 import type { Store } from '../../src/store/index.js';
 import Database from 'better-sqlite3';
 import { MemoryLog, allRecords, fill, httpRecord, openStore, senderOptions, startReceiver, startSender, tempDir, waitFor } from './helpers.js';

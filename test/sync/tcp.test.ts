@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { TcpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
-import { SyncSender } from '../../src/sync/sender.js';
+import { SyncSender } from '../../src/sync/peer/sender.js';
 import { fill, httpRecord, openStore, senderOptions, startReceiver, startSender, tcpSegment, tempDir, waitFor } from './helpers.js';
 
 function chunksOf(r: unknown): number {

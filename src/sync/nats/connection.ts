@@ -162,7 +162,7 @@ export class NatsLink {
         const f = classifyNatsError(err, this.label);
         this.opts.failed(f);
         if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
-        await this.pause(f.operatorFix ? this.backoff.long() : this.backoff.next());
+        await this.pause(this.backoff.after(f));
         continue;
       }
       await this.pause(this.backoff.next());

@@ -4,6 +4,9 @@ import type { ConsumerStatus } from '../../core/documents.js';
 import { errorMessage } from '../../core/errors.js';
 import { Backoff } from '../backoff.js';
 import { lagSeconds, recordTime } from '../lag.js';
+import { settleWithin } from '../link/deadline.js';
+import { LinkLog } from '../link/link-log.js';
+import { LinkLifecycle } from '../link/sync-link.js';
 import { notifyObserver } from '../../core/observer-guard.js';
 import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
 import { ReceiverWriter } from '../receiver-writer.js';
@@ -58,7 +61,7 @@ const FORMAT_RETRY_MS = 60_000;
  * a message that is not a record is logged, counted and terminated. With a group, members share
  * the durable and JetStream splits the messages.
  */
-export class NatsConsumer {
+export class NatsConsumer extends LinkLifecycle<void, ConsumerStatus> {
   private readonly link: NatsLink;
   private readonly writer: ReceiverWriter;
   private readonly gaps: TcpGapGuard;
@@ -73,9 +76,7 @@ export class NatsConsumer {
   private storing: Promise<void> = Promise.resolve();
   private running: Promise<void> | null = null;
   private jsm: JetStreamManager | null = null;
-  private stopping = false;
-  private closing: Promise<void> | null = null;
-  private logged: string | null = null;
+  private readonly log: LinkLog;
   private readonly warned = new Set<string>();
   private pendingCount: number | null = null;
   private lastLagMs: number | null = null;
@@ -84,9 +85,11 @@ export class NatsConsumer {
   private readonly counts = { messages: 0, stored: 0, duplicates: 0, malformed: 0, gaps_held: 0, gaps_skipped: 0, redelivered: 0 };
 
   constructor(private readonly opts: NatsConsumerOptions) {
+    super();
     this.writer = new ReceiverWriter(opts.store, opts.logger);
     this.gaps = new TcpGapGuard(opts.store);
     this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
+    this.log = new LinkLog(opts.logger, 'NATS sync');
     this.upstream = new UpstreamWatch(opts.stream.name);
     this.link = new NatsLink({
       server: opts.server,
@@ -108,12 +111,6 @@ export class NatsConsumer {
     );
     this.link.start();
     return Promise.resolve();
-  }
-
-  /** Stops pulling; the batch being stored is finished and acknowledged (up to `deadlineMs`). */
-  close(deadlineMs: number): Promise<void> {
-    this.closing ??= this.shutdown(deadlineMs);
-    return this.closing;
   }
 
   get connected(): boolean {
@@ -164,10 +161,7 @@ export class NatsConsumer {
     const messages = await consumer.consume({ max_messages: this.opts.batch * 2, expires: 5_000 });
     this.messages = messages;
     this.running = this.pull(messages);
-    if (this.logged !== 'up') {
-      this.logged = 'up';
-      this.opts.logger.info({ server: nc.getServer(), stream: this.opts.stream.name, durable: this.opts.durable, pending: this.pendingCount }, 'NATS sync consumer connected');
-    }
+    this.log.up({ server: nc.getServer(), stream: this.opts.stream.name, durable: this.opts.durable, pending: this.pendingCount }, 'NATS sync consumer connected');
   }
 
   /**
@@ -379,10 +373,7 @@ export class NatsConsumer {
 
   private noteFailure(f: NatsError): void {
     this.lastError = { code: f.code, message: f.message, at: new Date().toISOString() };
-    if (this.stopping || this.logged === f.code) return;
-    this.logged = f.code;
-    const log = f.operatorFix ? this.opts.logger.error.bind(this.opts.logger) : this.opts.logger.warn.bind(this.opts.logger);
-    log({ servers: this.link.label, stream: this.opts.stream.name, durable: this.opts.durable, code: f.code }, `NATS sync: ${f.message}`);
+    if (!this.stopping) this.log.failed(f.code, f, { servers: this.link.label, stream: this.opts.stream.name, durable: this.opts.durable, code: f.code });
   }
 
   /** One log line per kind of problem: a stream full of garbage must not flood the log. */
@@ -396,16 +387,13 @@ export class NatsConsumer {
     notifyObserver(this.opts.observer, this.opts.logger, 'sync metrics', fn);
   }
 
-  private async shutdown(deadlineMs: number): Promise<void> {
-    this.stopping = true;
+  /** Stops pulling; the batch being stored is finished and acknowledged (up to `deadlineMs`). */
+  protected async shutdown(deadlineMs: number): Promise<void> {
     this.upstream.stop();
     await this.link.close(async () => {
       this.messages?.stop();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
-      await Promise.race([Promise.all([this.running, this.draining, this.writer.idle()]), deadline]);
+      await settleWithin(deadlineMs, [this.running, this.draining, this.writer.idle()]);
       for (const m of this.queue.splice(0)) m.nak();
-      clearTimeout(timer);
     });
     await this.writer.idle();
     this.opts.logger.info({ stream: this.opts.stream.name, durable: this.opts.durable }, 'NATS sync consumer stopped');

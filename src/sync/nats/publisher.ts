@@ -2,12 +2,11 @@ import { performance } from 'node:perf_hooks';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../core/errors.js';
-import { Backoff } from '../backoff.js';
-import { recordTime } from '../lag.js';
-import { notifyObserver } from '../../core/observer-guard.js';
+import type { Compression } from '../compression.js';
+import { settleWithin } from '../link/deadline.js';
+import { SenderCore, type SentCounter, type UpstreamFigures } from '../link/sender-core.js';
+import { SendingLink } from '../link/sync-link.js';
 import type { SyncMetricsObserver } from '../observer.js';
-import type { Compression } from '../protocol.js';
-import type { UpstreamFigures } from '../sender-status.js';
 import type { SenderStore, SyncLogger } from '../store-port.js';
 import { TcpWatermarks } from '../tcp-watermarks.js';
 import { compressRecord, encodeManifest, encodePlain, recordHeaders, splitParts, worthCompressing, type EncodedRecord } from './codec.js';
@@ -16,9 +15,9 @@ import { FeedReader, type OutMessage } from './feed-reader.js';
 import { NatsError, classifyNatsError } from './nats-error.js';
 import { pubAckOf } from './pub-ack.js';
 import { checkPublishPermission } from './publish-check.js';
-import { PublisherState } from './publisher-state.js';
+import { PERSIST_EVERY_MS, PUBLISHER_CURSOR } from './publisher-state.js';
 import type { PublisherStatus } from '../../core/documents.js';
-import { PendingFigures, publisherStatus, type PublisherLive } from './publisher-status.js';
+import { publisherStatus } from './publisher-status.js';
 import { ReplyTimeoutError, ReplyTracker } from './reply-tracker.js';
 import { ensureStream, type StreamPlan } from './stream-setup.js';
 import type { Subjects } from './subjects.js';
@@ -71,13 +70,11 @@ interface Acked {
  * back-off with jitter, publishes again from the cursor: the stream's duplicate window drops what
  * it already holds, so nothing is lost and nothing is stored twice.
  */
-export class NatsPublisher {
+export class NatsPublisher extends SendingLink<PublisherStatus> {
   private readonly link: NatsLink;
-  private readonly state: PublisherState;
+  protected readonly core: SenderCore<SentCounter, 'stream'>;
   private readonly watermarks = new TcpWatermarks();
   private readonly reader: FeedReader;
-  private readonly backoff: Backoff;
-  private readonly pending: PendingFigures;
   /** Messages published and not yet part of the acknowledged prefix: window[head..] (a queue without shifts). */
   private window: Slot[] = [];
   private head = 0;
@@ -90,27 +87,26 @@ export class NatsPublisher {
   private pollTimer: NodeJS.Timeout | null = null;
   /** performance.now() before which the feed is not read again (it was found empty). */
   private dryUntil = 0;
-  private stopping = false;
-  private closing: Promise<void> | null = null;
-  private logged: string | null = null;
-  private readonly live: PublisherLive = {
-    lastSuccessAt: null,
-    lastError: null,
-    lastLagMs: null,
-    messages: 0,
-    records: 0,
-    rawBytes: 0,
-    wireBytes: 0,
-    duplicates: 0,
-    split: 0,
-  };
+  /** Since start: messages acknowledged, of which the stream already held (duplicates) or that went in parts (split). */
+  private readonly counts = { messages: 0, duplicates: 0, split: 0 };
 
   constructor(private readonly opts: NatsPublisherOptions) {
-    this.state = new PublisherState(opts.store, opts.stream.name, opts.logger);
+    super();
+    this.core = new SenderCore({
+      nodeId: opts.nodeId,
+      store: opts.store,
+      cursor: PUBLISHER_CURSOR,
+      target: opts.stream.name,
+      backoffInitialMs: opts.backoffInitialMs,
+      backoffMaxMs: opts.backoffMaxMs,
+      ...(opts.observer && { observer: opts.observer }),
+      logger: opts.logger,
+      logPrefix: 'NATS sync',
+      ...(opts.upstream && { upstream: opts.upstream }),
+      connected: () => this.link.connected,
+    });
     this.reader = new FeedReader(opts.store, this.watermarks);
-    this.reader.reset(this.state.value.cursor);
-    this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
-    this.pending = new PendingFigures(opts.store);
+    this.reader.reset(this.core.cursor.cursor);
     this.link = new NatsLink({
       server: opts.server,
       name: `qproxy-record-${opts.nodeId}`,
@@ -121,33 +117,13 @@ export class NatsPublisher {
       failed: (f) => this.noteFailure(f),
       resumed: () => this.pump(),
     });
-    opts.observer?.setSenderGauges(() => {
-      const p = this.pending.read(this.state.value.cursor);
-      return { connected: this.link.connected, cursor: this.state.durableCursor, pendingRecords: p.count, pendingBytes: p.bytes, purgedUnsent: this.pending.purged().records };
-    });
   }
 
   /** Starts connecting and publishing; returns at once (the link comes up in the background). */
   start(): Promise<void> {
-    this.opts.logger.info({ servers: this.link.label, stream: this.opts.stream.name, cursor: this.state.value.cursor }, 'NATS sync publisher starting');
+    this.opts.logger.info({ servers: this.link.label, stream: this.opts.stream.name, cursor: this.core.cursor.cursor }, 'NATS sync publisher starting');
     this.link.start();
     return Promise.resolve();
-  }
-
-  /** Publishes in flight get up to `deadlineMs`; the cursor is saved and the connection drained. */
-  close(deadlineMs: number): Promise<void> {
-    this.closing ??= this.shutdown(deadlineMs);
-    return this.closing;
-  }
-
-  /** Records up to here are acknowledged by the stream (in memory). */
-  get cursor(): number {
-    return this.state.value.cursor;
-  }
-
-  /** The cursor as persisted: the store's retention floor. */
-  get durableCursor(): number {
-    return this.state.durableCursor;
   }
 
   get connected(): boolean {
@@ -156,20 +132,15 @@ export class NatsPublisher {
 
   status(): PublisherStatus {
     const connected = this.link.connected;
-    return publisherStatus({
-      nodeId: this.opts.nodeId,
+    const retrying = Boolean(this.link.nextRetryAt) || this.retryTimer !== null;
+    return publisherStatus(this.core.status({ stopping: this.stopping, connected, retrying, nextRetryAt: this.link.nextRetryAt }), {
       servers: this.link.label,
       server: this.link.server,
       stream: this.opts.stream.name,
       prefix: this.opts.subjects.prefix,
-      state: this.stopping ? 'stopped' : connected ? 'connected' : this.link.nextRetryAt || this.retryTimer ? 'backoff' : 'connecting',
-      connected,
-      nextRetryAt: this.link.nextRetryAt,
-      persisted: this.state.value,
       inFlight: this.window.length - this.head,
-      live: this.live,
-      pending: this.pending,
-      upstream: this.opts.upstream,
+      sent: this.core.sent,
+      counts: this.counts,
     });
   }
 
@@ -184,10 +155,7 @@ export class NatsPublisher {
     this.restartFromCursor();
     this.tracker?.close();
     this.tracker = new ReplyTracker(nc, this.opts.publishTimeoutMs);
-    if (this.logged !== 'up') {
-      this.logged = 'up';
-      this.opts.logger.info({ server: nc.getServer(), stream: this.opts.stream.name, max_message: limit, cursor: this.state.value.cursor }, 'NATS sync publisher connected');
-    }
+    this.core.log.up({ server: nc.getServer(), stream: this.opts.stream.name, max_message: limit, cursor: this.core.cursor.cursor }, 'NATS sync publisher connected');
     // The link marks itself up only after setup returns: pump on the next turn.
     setImmediate(() => this.pump());
   }
@@ -292,26 +260,16 @@ export class NatsPublisher {
     slot.acked = true;
     const m = slot.msg;
     if (m.tcp) this.watermarks.ack(m.tcp.id, m.tcp.end, m.tcp.closed);
-    const now = Date.now();
-    const lag = Math.max(0, now - recordTime(m.entry.record));
-    this.live.lastLagMs = lag;
-    this.live.lastSuccessAt = new Date(now).toISOString();
-    this.live.messages++;
-    this.live.records++;
-    this.live.rawBytes += a.raw;
-    this.live.wireBytes += a.wire;
-    if (a.duplicate) this.live.duplicates++;
-    if (a.split) this.live.split++;
-    this.observe((o) => o.batchAcked({ records: 1, rawBytes: a.raw, wireBytes: a.wire, seconds: a.seconds, lagSeconds: [lag / 1000] }));
-    this.backoff.reset();
-    if (this.logged !== 'up') {
-      this.opts.logger.info({ stream: this.opts.stream.name, after: this.logged }, 'NATS sync publishes are acknowledged again');
-      this.logged = 'up';
-    }
+    this.counts.messages++;
+    if (a.duplicate) this.counts.duplicates++;
+    if (a.split) this.counts.split++;
+    this.core.acked([m.entry.record], a);
+    this.core.log.up({ stream: this.opts.stream.name, after: this.core.log.said }, 'NATS sync publishes are acknowledged again');
     let cursor: number | null = null;
+    let prefix = 0;
     while (this.window[this.head]?.acked) {
       cursor = this.window[this.head]!.msg.seq;
-      this.state.value.sent_records++;
+      prefix++;
       this.head++;
     }
     // Compact once the acknowledged prefix is most of the array (amortised O(1) per message).
@@ -319,11 +277,9 @@ export class NatsPublisher {
       this.window = this.window.slice(this.head);
       this.head = 0;
     }
-    this.state.value.sent_bytes += a.raw;
-    if (cursor !== null && cursor > this.state.value.cursor) {
-      this.state.value.cursor = cursor;
-      this.state.persistSoon();
-    }
+    this.core.cursor.add('sent_records', prefix);
+    this.core.cursor.add('sent_bytes', a.raw);
+    if (cursor !== null && this.core.cursor.advance(cursor)) this.core.cursor.persistSoon(PERSIST_EVERY_MS);
     this.pump();
   }
 
@@ -338,7 +294,7 @@ export class NatsPublisher {
       this.link.restart(f);
       return;
     }
-    const delay = f.operatorFix ? this.backoff.long() : this.backoff.next();
+    const delay = this.core.backoff.after(f);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -351,42 +307,29 @@ export class NatsPublisher {
     this.window = [];
     this.head = 0;
     this.dryUntil = 0;
-    this.reader.reset(this.state.value.cursor);
+    this.reader.reset(this.core.cursor.cursor);
   }
 
   /** Status and metrics get every failure; the log gets one line per change of reason. */
   private noteFailure(f: NatsError): void {
-    this.live.lastError = { code: f.code, reason: f.reason, message: f.message, at: new Date().toISOString(), attempts: this.backoff.attempts + 1 };
-    this.observe((o) => o.sendFailed(f.reason));
-    if (this.stopping || this.logged === f.code) return;
-    this.logged = f.code;
-    const log = f.operatorFix ? this.opts.logger.error.bind(this.opts.logger) : this.opts.logger.warn.bind(this.opts.logger);
-    log({ servers: this.link.label, stream: this.opts.stream.name, code: f.code }, `NATS sync: ${f.message}`);
+    this.core.failed(f);
+    if (!this.stopping) this.core.log.failed(f.code, f, { servers: this.link.label, stream: this.opts.stream.name, code: f.code });
   }
 
-  private observe(fn: (o: SyncMetricsObserver) => void): void {
-    notifyObserver(this.opts.observer, this.opts.logger, 'sync metrics', fn);
-  }
-
-  private async shutdown(deadlineMs: number): Promise<void> {
-    this.stopping = true;
+  /** Publishes in flight get up to `deadlineMs`; the cursor is saved and the connection drained. */
+  protected async shutdown(deadlineMs: number): Promise<void> {
     for (const t of [this.retryTimer, this.pollTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.pollTimer = null;
     await this.link.close(async () => {
       const started = Date.now();
       await this.tracker?.idle(deadlineMs);
-      if (this.slow.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs - (Date.now() - started)))));
-        await Promise.race([Promise.allSettled([...this.slow]), deadline]);
-        clearTimeout(timer);
-      }
+      await settleWithin(deadlineMs - (Date.now() - started), this.slow);
       this.epoch++;
       this.tracker?.close();
-      this.state.persist();
-      await this.state.flush();
+      this.core.cursor.persist();
+      await this.core.cursor.flush();
     });
-    this.opts.logger.info({ stream: this.opts.stream.name, cursor: this.state.value.cursor }, 'NATS sync publisher stopped');
+    this.opts.logger.info({ stream: this.opts.stream.name, cursor: this.core.cursor.cursor }, 'NATS sync publisher stopped');
   }
 }
 

@@ -1,14 +1,14 @@
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { QProxyError, errorMessage } from '../core/errors.js';
+import { QProxyError, errorMessage } from '../../core/errors.js';
 import { identityAllowed } from './client-identity.js';
-import { compressionOf, decompress } from './compression.js';
-import { lagSeconds } from './lag.js';
-import type { SyncMetricsObserver, SyncRejectReason } from './observer.js';
-import { BATCH_CONTENT_TYPE, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck, type Compression } from './protocol.js';
-import type { ReceiverWriter } from './receiver-writer.js';
-import { SyncError } from './sync-error.js';
+import { compressionOf, decompress, type Compression } from '../compression.js';
+import { lagSeconds } from '../lag.js';
+import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
+import { BATCH_CONTENT_TYPE, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
+import type { ReceiverWriter } from '../receiver-writer.js';
+import { SyncError } from '../sync-error.js';
 import type { SyncToken } from './token.js';
-import { decodeBatch } from './wire-format.js';
+import { decodeBatch } from '../wire-format.js';
 
 /** One connected peer, as the receiver knows it. */
 export interface PeerConn {
@@ -112,7 +112,7 @@ function drain(stream: ServerHttp2Stream, max: number): void {
   let n = 0;
   stream.on('data', (c: Buffer) => {
     n += c.byteLength;
-    // Deferred: closing a stream from inside its own data event re-enters nghttp2 (see peer-connection.ts).
+    // Deferred: closing a stream from inside its own data event re-enters nghttp2 (see connection.ts).
     if (n > max && !stream.closed) setImmediate(() => stream.close(constants.NGHTTP2_CANCEL));
   });
   stream.resume();

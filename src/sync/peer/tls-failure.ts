@@ -4,7 +4,7 @@
  * client that does not speak TLS, a missing or untrusted client certificate, or no common protocol;
  * each gets its own fix, and mutual TLS is only mentioned when sync.tls.ca is set.
  */
-import { errorMessage } from '../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 
 /** The cause, phrased for the log and `/api/status`; `error` when the configuration must change, `warn` when it may be a stray client. */
 export interface TlsFailure {

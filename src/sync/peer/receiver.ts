@@ -10,16 +10,18 @@ import {
 } from 'node:http2';
 import { Socket, isIPv6, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { PeerStatus, ReceiverStatus } from '../core/documents.js';
-import { ListenError, errorMessage } from '../core/errors.js';
-import { ConnectionGate, GATE_REFUSALS, type GateRefusal } from '../net/connection-gate.js';
-import { FdGuard, type FdReading } from '../net/fd-guard.js';
-import { RefusalLog } from '../net/refusal-log.js';
+import type { PeerStatus, ReceiverStatus } from '../../core/documents.js';
+import { ListenError, errorMessage } from '../../core/errors.js';
+import { ConnectionGate, GATE_REFUSALS, type GateRefusal } from '../../net/connection-gate.js';
+import { FdGuard, type FdReading } from '../../net/fd-guard.js';
+import { RefusalLog } from '../../net/refusal-log.js';
 import { certificateNames } from './client-identity.js';
-import type { SyncMetricsObserver } from './observer.js';
+import type { SyncMetricsObserver } from '../observer.js';
 import { handleBatchStream, type PeerConn, type Refusal, type RequestContext } from './receiver-request.js';
-import { ReceiverWriter } from './receiver-writer.js';
-import type { ReceiverStore, SyncLogger } from './store-port.js';
+import { ReceiverWriter } from '../receiver-writer.js';
+import type { ReceiverStore, SyncLogger } from '../store-port.js';
+import { settleWithin } from '../link/deadline.js';
+import { LinkLifecycle } from '../link/sync-link.js';
 import { describeTlsFailure } from './tls-failure.js';
 import { SyncToken } from './token.js';
 
@@ -78,7 +80,7 @@ export interface SyncReceiverOptions {
  * The Playback node's sync endpoint: an HTTP/2 server (TLS or h2c) that authenticates senders,
  * validates each batch completely, stores it in one transaction and acknowledges only then.
  */
-export class SyncReceiver {
+export class SyncReceiver extends LinkLifecycle<AddressInfo, ReceiverStatus> {
   /** The HTTP/2 (or h2c) server; it never listens itself, the gate hands it the sockets it admits. */
   private readonly server: Http2Server | Http2SecureServer;
   private readonly gate: ConnectionGate;
@@ -93,11 +95,11 @@ export class SyncReceiver {
   private readonly lastRefusal = new Map<string, string>();
   private readonly addresses = new WeakMap<Socket, { address: string; ip: string }>();
   private address: AddressInfo | null = null;
-  private closing: Promise<void> | null = null;
   private lastSuccessAt: string | null = null;
   private lastError: ReceiverStatus['last_error'] = null;
 
   constructor(private readonly opts: SyncReceiverOptions) {
+    super();
     this.token = new SyncToken(opts.token);
     this.writer = new ReceiverWriter(opts.store, opts.logger);
     const settings = { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: STREAM_WINDOW, maxHeaderListSize: 16 * 1024 };
@@ -133,6 +135,11 @@ export class SyncReceiver {
     opts.observer?.setReceiverConnections(() => this.gate.counts);
   }
 
+  /** The link's start: binds the listener (see {@link listen}). */
+  start(): Promise<AddressInfo> {
+    return this.listen();
+  }
+
   /** Binds the listener; rejects with ListenError (port in use, address unavailable). */
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.opts;
@@ -158,15 +165,6 @@ export class SyncReceiver {
       'sync receiver listening',
     );
     return this.address;
-  }
-
-  /**
-   * Stops accepting, lets batches in progress finish and be acknowledged (GOAWAY, then wait up to
-   * `deadlineMs`), then drops what is left; a dropped batch is simply sent again later.
-   */
-  close(deadlineMs: number): Promise<void> {
-    this.closing ??= this.shutdown(deadlineMs);
-    return this.closing;
   }
 
   status(): ReceiverStatus {
@@ -218,7 +216,7 @@ export class SyncReceiver {
       maxBatchBytes: this.opts.maxBatchBytes,
       writer: this.writer,
       observer: this.opts.observer,
-      closing: () => this.closing !== null,
+      closing: () => this.stopping,
       // From now on the connection is held like any peer's: its remote address and port are those of the socket the gate admitted.
       authenticated: () => this.gate.trust(session.socket.remoteAddress, session.socket.remotePort),
       outcome: (p, result) => {
@@ -322,15 +320,18 @@ export class SyncReceiver {
     }
   }
 
-  private async shutdown(deadlineMs: number): Promise<void> {
+  /**
+   * Stops accepting, lets batches in progress finish and be acknowledged (GOAWAY, then wait up to
+   * `deadlineMs`), then drops what is left; a dropped batch is simply sent again later.
+   */
+  protected async shutdown(deadlineMs: number): Promise<void> {
     // Sessions are closed and destroyed from a fresh turn of the event loop, never from inside an
-    // HTTP/2 callback's continuation (see peer-connection.ts on Node 20's nghttp2 re-entrancy).
+    // HTTP/2 callback's continuation (see connection.ts on Node 20's nghttp2 re-entrancy).
     await new Promise((resolve) => setImmediate(resolve));
     this.refusalLog.flush();
     const closed = new Promise<void>((resolve) => this.gate.server.close(() => resolve()));
     for (const s of this.sessions.keys()) s.close();
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
-    await Promise.race([Promise.allSettled([...this.inFlight]).then(() => this.writer.idle()), deadline]);
+    await settleWithin(deadlineMs, [Promise.allSettled([...this.inFlight]).then(() => this.writer.idle())]);
     await new Promise((resolve) => setImmediate(resolve));
     for (const s of this.sessions.keys()) s.destroy();
     // Connections that never became sessions (mid-handshake, silent) end too, or close() would wait for them.

@@ -1,6 +1,6 @@
-import { errorMessage } from '../core/errors.js';
-import type { SyncFailureReason } from './observer.js';
-import { SyncError, type SyncErrorCode } from './sync-error.js';
+import { errorMessage } from '../../core/errors.js';
+import type { SyncFailureReason } from '../observer.js';
+import { SyncError, type SyncErrorCode } from '../sync-error.js';
 
 /**
  * A failed send attempt: its reason (metric label, status), a stable code and a message that says

@@ -1,21 +1,21 @@
 import { performance } from 'node:perf_hooks';
-import { errorMessage } from '../core/errors.js';
-import { Backoff } from './backoff.js';
+import { errorMessage } from '../../core/errors.js';
 import { BatchReader, type BatchLimits } from './batch-reader.js';
-import { compress } from './compression.js';
+import { CONTENT_ENCODING, compress, type Compression } from '../compression.js';
 import { SyncFailure, classifyError, classifyStatus } from './failure.js';
-import { lagSeconds, recordTime } from './lag.js';
-import { notifyObserver } from '../core/observer-guard.js';
-import type { SyncMetricsObserver } from './observer.js';
-import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './peer-connection.js';
-import { BATCH_CONTENT_TYPE, CONTENT_ENCODING, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck, type Compression } from './protocol.js';
+import { settleWithin } from '../link/deadline.js';
+import { SenderCore, type UpstreamFigures } from '../link/sender-core.js';
+import { SendingLink } from '../link/sync-link.js';
+import type { SyncMetricsObserver } from '../observer.js';
+import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './connection.js';
+import { BATCH_CONTENT_TYPE, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
 import { SendWindow, type Settled, type Slot } from './send-window.js';
-import { SenderState } from './sender-state.js';
-import type { SenderStore, SyncLogger } from './store-port.js';
-import { TcpWatermarks } from './tcp-watermarks.js';
-import { encodeBatch } from './wire-format.js';
-import type { SenderStatus } from '../core/documents.js';
-import { senderGaugeFigures, senderStatus, type UpstreamFigures } from './sender-status.js';
+import { SENDER_CURSOR } from './sender-state.js';
+import type { SenderStore, SyncLogger } from '../store-port.js';
+import { TcpWatermarks } from '../tcp-watermarks.js';
+import { encodeBatch } from '../wire-format.js';
+import type { SenderStatus } from '../../core/documents.js';
+import { senderStatus } from './sender-status.js';
 
 export interface SyncSenderOptions {
   /** This node's id, sent with every batch. */
@@ -54,13 +54,12 @@ interface Answer {
  * connection and everything unacknowledged; after a back-off with jitter it reconnects and reads
  * again from the cursor, so nothing is skipped and the receiver's idempotence absorbs repeats.
  */
-export class SyncSender {
+export class SyncSender extends SendingLink<SenderStatus> {
   private readonly label: string;
-  private readonly state: SenderState;
+  protected readonly core: SenderCore<'refused_records', 'peer'>;
   private readonly window = new SendWindow();
   private readonly watermarks = new TcpWatermarks();
   private readonly reader: BatchReader;
-  private readonly backoff: Backoff;
   private readonly inFlight = new Set<Promise<void>>();
   private conn: PeerConnection | null = null;
   private connecting = false;
@@ -69,33 +68,30 @@ export class SyncSender {
   private retryTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private started = false;
-  private stopping = false;
-  private closing: Promise<void> | null = null;
-  /** What the log last said about the link: 'up', or the failure it last reported. */
-  private logged: string | null = null;
   private lastFailureReason: string | null = null;
-  private readonly live = {
-    lastSuccessAt: null as string | null,
-    lastError: null as SenderStatus['last_error'],
-    nextRetryAt: null as string | null,
-    lastLagMs: null as number | null,
-    batches: 0,
-    records: 0,
-    rawBytes: 0,
-    wireBytes: 0,
-  };
+  private nextRetryAt: string | null = null;
+  /** Batches acknowledged since start. */
+  private batches = 0;
 
   constructor(private readonly opts: SyncSenderOptions) {
+    super();
     this.label = peerLabel(opts.peer);
-    this.state = new SenderState(opts.store, this.label, opts.logger);
+    this.core = new SenderCore({
+      nodeId: opts.nodeId,
+      store: opts.store,
+      cursor: SENDER_CURSOR,
+      target: this.label,
+      backoffInitialMs: opts.backoffInitialMs,
+      backoffMaxMs: opts.backoffMaxMs,
+      ...(opts.observer && { observer: opts.observer }),
+      logger: opts.logger,
+      logPrefix: 'sync',
+      ...(opts.upstream && { upstream: opts.upstream }),
+      connected: () => this.connected,
+      oldestInFlight: () => this.window.oldest()?.record,
+    });
     this.reader = new BatchReader(opts.store, this.watermarks, opts.batch);
-    this.reader.reset(this.state.value.cursor);
-    this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
-    opts.observer?.setSenderGauges(() => ({
-      connected: this.connected,
-      cursor: this.state.durableCursor,
-      ...senderGaugeFigures(opts.store, this.state.value.cursor, this.window),
-    }));
+    this.reader.reset(this.core.cursor.cursor);
   }
 
   /** Starts connecting and sending; returns at once (the link comes up in the background). */
@@ -113,30 +109,11 @@ export class SyncSender {
       );
     }
     this.opts.logger.info(
-      { peer: this.label, tls: this.opts.peer.tls, cursor: this.state.value.cursor, compression: this.opts.compression },
+      { peer: this.label, tls: this.opts.peer.tls, cursor: this.core.cursor.cursor, compression: this.opts.compression },
       'sync sender starting',
     );
     this.connect();
     return Promise.resolve();
-  }
-
-  /**
-   * Stops sending: batches in flight get up to `deadlineMs` to be acknowledged, the cursor is saved,
-   * the connection closed. Whatever is unacknowledged is sent after the next start.
-   */
-  close(deadlineMs: number): Promise<void> {
-    this.closing ??= this.shutdown(deadlineMs);
-    return this.closing;
-  }
-
-  /** The in-memory cursor (acknowledged prefix). */
-  get cursor(): number {
-    return this.state.value.cursor;
-  }
-
-  /** The durable cursor: records above it are not yet sent for sure (the store's retention floor). */
-  get durableCursor(): number {
-    return this.state.durableCursor;
   }
 
   get connected(): boolean {
@@ -144,23 +121,26 @@ export class SyncSender {
   }
 
   status(): SenderStatus {
-    return senderStatus({
-      label: this.label,
-      opts: this.opts,
-      connected: this.connected,
-      stopping: this.stopping,
-      retrying: this.retryTimer !== null,
-      state: this.state.value,
-      live: this.live,
-      window: this.window,
-      upstream: this.opts.upstream,
-    });
+    const connected = this.connected;
+    return senderStatus(
+      this.core.status({ stopping: this.stopping, connected, retrying: this.retryTimer !== null, nextRetryAt: this.nextRetryAt }),
+      {
+        peer: this.label,
+        tls: this.opts.peer.tls,
+        mutualTls: Boolean(this.opts.peer.cert),
+        compression: this.opts.compression,
+        window: this.window,
+        batches: this.batches,
+        sent: this.core.sent,
+        refused: this.core.cursor.figures.refused_records,
+      },
+    );
   }
 
   private connect(): void {
     if (this.stopping || this.conn || this.connecting) return;
     this.retryTimer = null;
-    this.live.nextRetryAt = null;
+    this.nextRetryAt = null;
     this.connecting = true;
     PeerConnection.open(this.opts.peer, this.opts.timers).then(
       (conn) => {
@@ -170,13 +150,11 @@ export class SyncSender {
           return;
         }
         this.conn = conn;
-        if (this.lastFailureReason !== null && LINK_FAILURES.has(this.lastFailureReason)) this.backoff.reset();
+        const linkFailed = this.lastFailureReason !== null && LINK_FAILURES.has(this.lastFailureReason);
+        if (linkFailed) this.core.backoff.reset();
         // Announced when the link itself was down (or never up): after a refusal such as a wrong
         // token the link was fine, and the refusal stays the news until a batch gets through.
-        if (this.logged === null || (this.lastFailureReason !== null && LINK_FAILURES.has(this.lastFailureReason) && this.logged !== 'up')) {
-          this.logged = 'up';
-          this.opts.logger.info({ peer: this.label, cursor: this.state.value.cursor }, 'sync connected to the peer');
-        }
+        if (this.core.log.said === null || linkFailed) this.core.log.up({ peer: this.label, cursor: this.core.cursor.cursor }, 'sync connected to the peer');
         void conn.dead.then((f) => {
           if (this.conn === conn) this.fail(f);
         });
@@ -298,32 +276,20 @@ export class SyncSender {
   }
 
   private onAck(slot: Slot, a: Answer): void {
-    const now = Date.now();
     const entries = slot.batch.entries;
     for (const e of entries) {
       if (e.record.protocol === 'tcp') {
         this.watermarks.ack(e.record.id, (e.chunkBase ?? 0) + e.record.chunks.length, e.complete && e.record.state === 'closed');
       }
     }
-    const lags = lagSeconds(
+    this.batches++;
+    this.core.cursor.add('sent_records', entries.length);
+    this.core.cursor.add('sent_bytes', a.raw);
+    this.core.acked(
       entries.map((e) => e.record),
-      now,
+      a,
     );
-    const newest = entries.reduce((t, e) => Math.max(t, recordTime(e.record)), 0);
-    this.live.lastLagMs = Math.max(0, now - newest);
-    this.live.batches++;
-    this.live.records += entries.length;
-    this.live.rawBytes += a.raw;
-    this.live.wireBytes += a.wire;
-    this.live.lastSuccessAt = new Date(now).toISOString();
-    this.state.value.sent_records += entries.length;
-    this.state.value.sent_bytes += a.raw;
-    this.observe((o) => o.batchAcked({ records: entries.length, rawBytes: a.raw, wireBytes: a.wire, seconds: a.seconds, lagSeconds: lags }));
-    this.backoff.reset();
-    if (this.logged !== 'up') {
-      this.opts.logger.info({ peer: this.label, after: this.logged }, 'sync batches are acknowledged again');
-      this.logged = 'up';
-    }
+    this.core.log.up({ peer: this.label, after: this.core.log.said }, 'sync batches are acknowledged again');
     this.lastFailureReason = null;
     this.settled(this.window.ack(slot));
   }
@@ -333,7 +299,7 @@ export class SyncSender {
       this.fail(f);
       return;
     }
-    this.observe((o) => o.sendFailed('rejected'));
+    this.core.observe((o) => o.sendFailed('rejected'));
     if (slot.batch.entries.length > 1) {
       // Find the offending entry by halving: every other entry still gets through.
       this.window.split(slot);
@@ -345,14 +311,14 @@ export class SyncSender {
       { peer: this.label, id: e.record.id, seq: e.seq, protocol: e.record.protocol },
       `the peer refused a record for good; it is skipped and counted (refused_by_peer): ${f.message}`,
     );
-    this.state.value.refused_records++;
-    this.observe((o) => o.recordsRefused(1));
+    this.core.cursor.add('refused_records', 1);
+    this.core.observe((o) => o.recordsRefused(1));
     this.settled(this.window.refuse(slot));
   }
 
   private settled(s: Settled): void {
-    if (s.cursor !== null && s.cursor > this.state.value.cursor) this.state.value.cursor = s.cursor;
-    this.state.persist();
+    if (s.cursor !== null) this.core.cursor.advance(s.cursor);
+    this.core.cursor.persist();
     this.pump();
   }
 
@@ -360,7 +326,7 @@ export class SyncSender {
   private fail(f: SyncFailure): void {
     this.epoch++;
     this.window.reset();
-    this.reader.reset(this.state.value.cursor);
+    this.reader.reset(this.core.cursor.cursor);
     const conn = this.conn;
     this.conn = null;
     conn?.kill(f);
@@ -372,44 +338,33 @@ export class SyncSender {
   /** Status and metrics get every failure; the log gets one line per change of reason, not one per retry. */
   private noteFailure(f: SyncFailure): void {
     this.lastFailureReason = f.reason;
-    this.live.lastError = { code: f.code, reason: f.reason, message: f.message, at: new Date().toISOString(), attempts: this.backoff.attempts + 1 };
-    this.observe((o) => o.sendFailed(f.reason));
-    const key = `${f.reason}:${f.code}`;
-    if (this.logged === key) return;
-    this.logged = key;
-    const log = f.operatorFix ? this.opts.logger.error.bind(this.opts.logger) : this.opts.logger.warn.bind(this.opts.logger);
-    log({ peer: this.label, reason: f.reason, code: f.code }, `sync: ${f.message}`);
+    this.core.failed(f);
+    this.core.log.failed(`${f.reason}:${f.code}`, f, { peer: this.label, reason: f.reason, code: f.code });
   }
 
   private scheduleRetry(f: SyncFailure): void {
     if (this.stopping || this.retryTimer) return;
-    const delay = f.operatorFix ? this.backoff.long() : this.backoff.next();
-    this.live.nextRetryAt = new Date(Date.now() + delay).toISOString();
+    const delay = this.core.backoff.after(f);
+    this.nextRetryAt = new Date(Date.now() + delay).toISOString();
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
-  private observe(fn: (o: SyncMetricsObserver) => void): void {
-    notifyObserver(this.opts.observer, this.opts.logger, 'sync metrics', fn);
-  }
-
-  private async shutdown(deadlineMs: number): Promise<void> {
-    this.stopping = true;
+  /**
+   * Stops sending: batches in flight get up to `deadlineMs` to be acknowledged, the cursor is saved,
+   * the connection closed. Whatever is unacknowledged is sent after the next start.
+   */
+  protected async shutdown(deadlineMs: number): Promise<void> {
     for (const t of [this.retryTimer, this.pollTimer]) if (t) clearTimeout(t);
     this.retryTimer = this.pollTimer = null;
-    if (this.inFlight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
-      await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-      clearTimeout(timer);
-    }
+    await settleWithin(deadlineMs, this.inFlight);
     this.epoch++;
-    this.state.persist();
-    await this.state.flush();
+    this.core.cursor.persist();
+    await this.core.cursor.flush();
     const conn = this.conn;
     this.conn = null;
     // GOAWAY when nothing is pending; a batch still unanswered after the deadline is cut off.
     if (this.inFlight.size === 0) conn?.close();
     else conn?.kill(new SyncFailure('reset', 'QP_ERR_SYNC_RESET', 'the sender is shutting down'));
-    this.opts.logger.info({ peer: this.label, cursor: this.state.value.cursor }, 'sync sender stopped');
+    this.opts.logger.info({ peer: this.label, cursor: this.core.cursor.cursor }, 'sync sender stopped');
   }
 }

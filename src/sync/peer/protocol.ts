@@ -23,12 +23,6 @@ export const BATCH_CONTENT_TYPE = 'application/x-qproxy-batch';
 export const HEADER_NODE = 'x-qproxy-node';
 export const HEADER_RECORDS = 'x-qproxy-records';
 
-/** Compression of a batch body on the wire. */
-export type Compression = 'gzip' | 'br' | 'none';
-
-/** Content-Encoding token for each compression. */
-export const CONTENT_ENCODING: Readonly<Record<Compression, string>> = { gzip: 'gzip', br: 'br', none: 'identity' };
-
 /** What a receiver answers a stored batch with. */
 export interface BatchAck {
   /** Entries that changed the store (new records, or new TCP segments of a known session). */

@@ -1,7 +1,7 @@
-import type { HttpRecord, QRecord, TcpRecord } from '../recording/model.js';
-import type { SenderStore } from './store-port.js';
-import type { TcpWatermarks } from './tcp-watermarks.js';
-import type { SyncEntry } from './wire-format.js';
+import type { HttpRecord, QRecord, TcpRecord } from '../../recording/model.js';
+import type { SenderStore } from '../store-port.js';
+import type { TcpWatermarks } from '../tcp-watermarks.js';
+import type { SyncEntry } from '../wire-format.js';
 
 /** An entry as the sender tracks it. */
 export interface OutEntry extends SyncEntry {
