@@ -182,26 +182,29 @@ export class StoreReader {
    */
   readAfter(seq: number, limit: number, onDamaged: (d: DamagedRecord) => void = () => {}, tcpFrom?: TcpFrom): FeedItem[] {
     if (!Number.isInteger(limit) || limit < 1) throw badQuery(`limit must be a positive integer, got ${limit}`);
-    return this.db.transaction(() => {
-      const out: FeedItem[] = [];
+    const missing: Array<{ id: string; seq: number; seg: number }> = [];
+    const out = this.db.transaction(() => {
+      const items: FeedItem[] = [];
       for (const r of this.after.all(seq, limit)) {
         try {
           const from = tcpFrom && r.protocol === 'tcp' ? tcpFrom(r.id, r.state === 'open') : 0;
           const { record, chunkBase } = this.decodeFrom(r, from);
-          out.push(chunkBase > 0 ? { seq: r.feed, record, chunkBase } : { seq: r.feed, record });
+          items.push(chunkBase > 0 ? { seq: r.feed, record, chunkBase } : { seq: r.feed, record });
         } catch (err) {
-          const error =
-            err instanceof StoreError
-              ? err
-              : err instanceof SegmentMissing
-                ? new StoreError('QP_ERR_STORE_DAMAGED', `record ${r.id} is damaged: its segment file ${err.seg} is missing`)
-                : null;
-          if (!error) throw err;
-          onDamaged({ id: r.id, seq: r.feed, error });
+          if (err instanceof SegmentMissing) missing.push({ id: r.id, seq: r.feed, seg: err.seg });
+          else if (err instanceof StoreError) onDamaged({ id: r.id, seq: r.feed, error: err });
+          else throw err;
         }
       }
-      return out;
+      return items;
     })();
+    // This read's snapshot still had rows that retention deleted (with their segment) meanwhile:
+    // asked again outside it, those are gone, not damaged.
+    for (const m of missing) {
+      if (this.exists.get(m.id) === undefined) continue;
+      onDamaged({ id: m.id, seq: m.seq, error: new StoreError('QP_ERR_STORE_DAMAGED', `record ${m.id} is damaged: its segment file ${m.seg} is missing`) });
+    }
+    return out;
   }
 
   /** A row's record: v1 columns and chunk rows, then (or only) its extents in segments. */
