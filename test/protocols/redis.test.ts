@@ -27,7 +27,10 @@ test('redis-benchmark -n 2000 recorded through the proxy and replayed into an em
   const source = await startRedis(t, dir);
   const proxy = await startTcpProxy(t, source.target, store, { appProtocol: 'redis', maxSessionBytes: 64 * 1024 * 1024 });
   await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(proxy.port), '-n', '2000', '-c', '1', '-q', '-t', BENCH_TESTS], { timeout: 120_000 });
+  // Closed, the proxy has handed every session's last record to the store; flushed, they are all
+  // stored (counting before that can catch the store between two sessions).
   await proxy.close();
+  await store.flush();
   const sessions = (): number => store.list({ limit: 1000, protocol: 'tcp' }).records.filter((r) => r.state === 'closed').length;
   await waitFor(() => sessions() > 0 && store.stats().count === sessions(), 'every benchmark session stored and closed');
   const recorded = sessions();
@@ -38,7 +41,9 @@ test('redis-benchmark -n 2000 recorded through the proxy and replayed into an em
   await waitFor(() => (engine.manager.get(id) as Doc).state !== 'running', 'the replay to finish', 12_000);
   const doc = await finished(engine, id);
   const bad = engine.manager.results(doc.id, { limit: 3, status: 'mismatch' })!.results;
-  assert.equal(doc.summary.counts.match, recorded, `every session matched; first diffs:\n${bad.map((r) => r.diff).join('\n')}`);
+  const failed = engine.manager.results(doc.id, { limit: 3, status: 'failed' })!.results;
+  const why = [...bad.map((r) => r.diff), ...failed.map((r) => JSON.stringify(r.error))].join('\n');
+  assert.equal(doc.summary.counts.match, recorded, `every session matched (${JSON.stringify(doc.summary.counts)}); first differences and failures:\n${why}`);
   assert.equal(doc.summary.success_rate, 1);
 
   const a = await RespClient.open(source.port);
