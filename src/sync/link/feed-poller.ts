@@ -31,7 +31,7 @@ export interface FeedPollerOptions {
 
 /**
  * How a sending link follows the store's feed once it has sent everything: reads that never throw
- * (a store that is closing or broken is warned about once and read again on the next poll, the
+ * (a store that is closing or broken is warned about once and asked again on the next read, the
  * link itself stays up), and one poll timer that wakes the transport to look again, stopped
  * with the link.
  */
