@@ -1,17 +1,19 @@
 /**
  * The sync link skeleton's parts that need no socket: the durable cursor (its one owner, its
- * format on disk, the retention floor's reading), the failure log's one line per change, and the
- * shutdown deadline.
+ * format on disk, the retention floor's reading), the failure log's one line per change, the
+ * shutdown deadline, and the poller of the store's feed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { settleWithin } from '../../src/sync/link/deadline.js';
 import { DurableCursor } from '../../src/sync/link/durable-cursor.js';
+import { FeedPoller, type FeedPollerOptions, type FeedSource } from '../../src/sync/link/feed-poller.js';
 import { LinkLog } from '../../src/sync/link/link-log.js';
 import { PUBLISHER_CURSOR, readNatsCursor } from '../../src/sync/nats/publisher-state.js';
 import { SENDER_CURSOR, SENDER_META_KEY, readDurableCursor } from '../../src/sync/peer/sender-state.js';
-import { MemoryLog, openStore, tempDir } from './helpers.js';
+import type { Store } from '../../src/store/index.js';
+import { MemoryLog, fill, httpRecord, openStore, tempDir } from './helpers.js';
 
 test('the durable cursor moves only forward, saves the same JSON as before, and feeds the retention floor', async (t) => {
   const store = await openStore(t, join(await tempDir(t), 'a.db'));
@@ -81,4 +83,116 @@ test('settleWithin returns when the work settles, or at the deadline when it doe
   await settleWithin(10, [new Promise<void>(() => {}), new Promise<void>((r) => setTimeout(r, 60_000).unref()).then(() => (never = false))]);
   assert.equal(never, true, 'returned at the deadline, not when the work ended');
   await settleWithin(60_000, []);
+});
+
+/** The real store's feed one record at a time (its feed position), counting the store queries. */
+class OneByOne implements FeedSource<number> {
+  queries = 0;
+  private pos = 0;
+  constructor(public store: Store) {}
+  reset(cursor: number): void {
+    this.pos = cursor;
+  }
+  next(): number | null {
+    this.queries++;
+    const [item] = this.store.readAfter(this.pos, 1);
+    if (!item) return null;
+    this.pos = item.seq;
+    return item.seq;
+  }
+}
+
+function poller(source: FeedSource<number>, over: Partial<FeedPollerOptions> = {}): FeedPoller<number> {
+  return new FeedPoller(source, { wake: () => {}, intervalMs: 1, dryRereadMs: 0, logger: new MemoryLog(), logPrefix: 'sync', ...over });
+}
+
+function drain(p: FeedPoller<number>): number[] {
+  const out: number[] = [];
+  for (let seq = p.next(); seq !== null; seq = p.next()) out.push(seq);
+  return out;
+}
+
+test('the feed poller reads after the cursor, holds a dry feed until the poll timer, and reads again after a reset', async (t) => {
+  const store = await openStore(t, join(await tempDir(t), 'a.db'));
+  await fill(store, [httpRecord(1), httpRecord(2), httpRecord(3)]);
+  const [first, second, third] = store.readAfter(0, 3).map((i) => i.seq);
+  const source = new OneByOne(store);
+  let woke: () => void = () => {};
+  // An hour: no read in this test may see the hold-off end by itself.
+  const p = poller(source, { dryRereadMs: 3_600_000, wake: () => woke() });
+  t.after(() => p.stop());
+  p.reset(first!);
+  assert.deepEqual(drain(p), [second, third]);
+  assert.equal(p.dry, true);
+
+  await fill(store, [httpRecord(4)]);
+  const asked = source.queries;
+  assert.equal(p.next(), null, 'a dry feed waits for the poll timer');
+  assert.equal(source.queries, asked, 'without a store query');
+  await new Promise<void>((resolve) => {
+    woke = resolve;
+    p.schedule();
+  });
+  assert.equal(p.dry, false, 'the poll timer ends the hold-off');
+  const fourth = p.next();
+  assert.ok(fourth !== null && fourth > third!);
+  assert.equal(p.next(), null);
+
+  p.reset(second!);
+  assert.deepEqual(drain(p), [third, fourth], 'a reset reads after the cursor again, at once');
+
+  // dryRereadMs 0: a feed found empty is asked again on every read.
+  const eager = poller(new OneByOne(store));
+  eager.reset(fourth);
+  assert.equal(eager.next(), null);
+  await fill(store, [httpRecord(5)]);
+  assert.ok((eager.next() ?? 0) > fourth);
+});
+
+test('the feed poller warns once while the store fails, reads again on the next ask, and says when it works again', async (t) => {
+  const path = join(await tempDir(t), 'a.db');
+  const store = await openStore(t, path);
+  await fill(store, [httpRecord(1), httpRecord(2)]);
+  const log = new MemoryLog();
+  const source = new OneByOne(store);
+  const p = poller(source, { logger: log });
+  p.reset(0);
+  const first = p.next();
+  assert.ok(first !== null);
+
+  await store.close();
+  for (let i = 0; i < 3; i++) assert.equal(p.next(), null, 'a store error is no record, not a throw');
+  assert.equal(log.count('warn', 'sync could not read records from the store; retrying'), 1);
+
+  source.store = await openStore(t, path);
+  const second = p.next();
+  assert.ok(second !== null && second > first, 'the read goes on from where it was');
+  assert.equal(log.count('info', 'sync reads records from the store again'), 1);
+
+  await source.store.close();
+  assert.equal(p.next(), null);
+  assert.equal(log.count('warn', 'sync could not read records from the store; retrying'), 2, 'a new outage is news again');
+});
+
+test('the feed poller keeps one poll timer however often asked, and none once stopped', async () => {
+  let wakes = 0;
+  const dummy: FeedSource<number> = { reset: () => {}, next: () => null };
+  const a = poller(dummy, { wake: () => wakes++ });
+  // b's timer has a's interval and is set after it: when b wakes, a's timer has fired, if set.
+  const afterA = (): Promise<void> =>
+    new Promise((resolve) => {
+      const b = poller(dummy, { wake: resolve });
+      b.schedule();
+    });
+  a.schedule();
+  a.schedule();
+  a.schedule();
+  await afterA();
+  assert.equal(wakes, 1);
+
+  a.schedule();
+  a.stop();
+  a.schedule();
+  await afterA();
+  assert.equal(wakes, 1, 'stop cancels the timer set and refuses new ones');
 });

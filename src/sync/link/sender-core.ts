@@ -6,6 +6,7 @@ import { lagSeconds, recordTime } from '../lag.js';
 import type { SyncFailureReason, SyncMetricsObserver } from '../observer.js';
 import type { SenderStore, SyncLogger } from '../store-port.js';
 import { DurableCursor, type CursorLayout } from './durable-cursor.js';
+import { FeedPoller, type FeedSource } from './feed-poller.js';
 import { LinkLog } from './link-log.js';
 import { PendingFigures } from './pending.js';
 
@@ -22,19 +23,27 @@ export interface UpstreamFigures {
 /** The counters every sending link keeps beside its cursor. */
 export type SentCounter = 'sent_records' | 'sent_bytes';
 
-export interface SenderCoreOptions<C extends string, T extends string> {
+/** What every sending transport is configured with (the node wires it from `peer` or `nats`). */
+export interface SendingLinkOptions {
+  /** This node's id: the origin the other side records. */
   nodeId: string;
   store: SenderStore;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** How often the store is checked for new records once everything is sent. */
+  pollIntervalMs: number;
+  observer?: SyncMetricsObserver;
+  logger: SyncLogger;
+  /** The recording side of the ledger (proxied, recorded, dropped since start). */
+  upstream?: () => UpstreamFigures;
+}
+
+export interface SenderCoreOptions<C extends string, T extends string> extends SendingLinkOptions {
   cursor: CursorLayout<C | SentCounter, T>;
   /** The other side (peer "host:port", or the NATS stream), kept with the cursor. */
   target: string;
-  backoffInitialMs: number;
-  backoffMaxMs: number;
-  observer?: SyncMetricsObserver;
-  logger: SyncLogger;
   /** Starts the log lines of failures ("sync", "NATS sync"). */
   logPrefix: string;
-  upstream?: () => UpstreamFigures;
   /** Whether the link is up now (gauges). */
   connected: () => boolean;
   /** The oldest record sent and not yet acknowledged, when known without a store read. */
@@ -61,8 +70,9 @@ export interface LinkPhase {
  * What the two sending transports (the peer sender and the NATS publisher) share: the durable
  * cursor and its ledger counters, the back-off, the log of failures, the figures every sender
  * reports since start (last success, last error, lag, records and bytes sent) with the metrics
- * that go with them, and the common keys of the status document. A transport reads its feed,
- * sends, and tells the core what was acknowledged and what failed.
+ * that go with them, the common keys of the status document, and the poller of the store's feed.
+ * A transport cuts the feed into what it sends, sends, and tells the core what was acknowledged
+ * and what failed.
  */
 export class SenderCore<C extends string, T extends string> {
   readonly cursor: DurableCursor<C | SentCounter, T>;
@@ -84,6 +94,17 @@ export class SenderCore<C extends string, T extends string> {
       const p = this.pending.read(this.cursor.cursor);
       return { connected: opts.connected(), cursor: this.cursor.durableCursor, pendingRecords: p.count, pendingBytes: p.bytes, purgedUnsent: this.pending.purged().records };
     });
+  }
+
+  /**
+   * The poller of `source`, reading from the cursor on; it calls `wake` when the poll timer fires.
+   * `dryRereadMs`: how long a feed found empty is not read again (0: read on every ask).
+   */
+  feed<U>(source: FeedSource<U>, wake: () => void, dryRereadMs: number): FeedPoller<U> {
+    const { pollIntervalMs: intervalMs, logger, logPrefix } = this.opts;
+    const poller = new FeedPoller(source, { wake, intervalMs, dryRereadMs, logger, logPrefix });
+    poller.reset(this.cursor.cursor);
+    return poller;
   }
 
   /** The other side acknowledged `records` (`raw` bytes encoded, `wire` sent, in `seconds`): figures, metrics, back-off. */

@@ -4,10 +4,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../../core/errors.js';
 import type { Compression } from '../compression.js';
 import { settleWithin } from '../link/deadline.js';
-import { SenderCore, type SentCounter, type UpstreamFigures } from '../link/sender-core.js';
+import type { FeedPoller } from '../link/feed-poller.js';
+import { SenderCore, type SendingLinkOptions, type SentCounter } from '../link/sender-core.js';
 import { SendingLink } from '../link/sync-link.js';
-import type { SyncMetricsObserver } from '../observer.js';
-import type { SenderStore, SyncLogger } from '../store-port.js';
 import { TcpWatermarks } from '../tcp-watermarks.js';
 import { compressRecord, encodeManifest, encodePlain, recordHeaders, splitParts, worthCompressing, type EncodedRecord } from './codec.js';
 import { NatsLink, type NatsServerOptions } from './connection.js';
@@ -22,8 +21,7 @@ import { ReplyTimeoutError, ReplyTracker } from './reply-tracker.js';
 import { ensureStream, type StreamPlan } from './stream-setup.js';
 import type { Subjects } from './subjects.js';
 
-export interface NatsPublisherOptions {
-  nodeId: string;
+export interface NatsPublisherOptions extends SendingLinkOptions {
   server: NatsServerOptions;
   stream: StreamPlan;
   subjects: Subjects;
@@ -32,13 +30,6 @@ export interface NatsPublisherOptions {
   publishTimeoutMs: number;
   compression: Compression;
   compressMinBytes: number;
-  pollIntervalMs: number;
-  backoffInitialMs: number;
-  backoffMaxMs: number;
-  store: SenderStore;
-  observer?: SyncMetricsObserver;
-  logger: SyncLogger;
-  upstream?: () => UpstreamFigures;
 }
 
 /** Room left in a message for headers and protocol framing. */
@@ -74,7 +65,7 @@ export class NatsPublisher extends SendingLink<PublisherStatus> {
   private readonly link: NatsLink;
   protected readonly core: SenderCore<SentCounter, 'stream'>;
   private readonly watermarks = new TcpWatermarks();
-  private readonly reader: FeedReader;
+  private readonly feed: FeedPoller<OutMessage>;
   /** Messages published and not yet part of the acknowledged prefix: window[head..] (a queue without shifts). */
   private window: Slot[] = [];
   private head = 0;
@@ -84,29 +75,19 @@ export class NatsPublisher extends SendingLink<PublisherStatus> {
   private maxMessage = 0;
   private epoch = 0;
   private retryTimer: NodeJS.Timeout | null = null;
-  private pollTimer: NodeJS.Timeout | null = null;
-  /** performance.now() before which the feed is not read again (it was found empty). */
-  private dryUntil = 0;
   /** Since start: messages acknowledged, of which the stream already held (duplicates) or that went in parts (split). */
   private readonly counts = { messages: 0, duplicates: 0, split: 0 };
 
   constructor(private readonly opts: NatsPublisherOptions) {
     super();
     this.core = new SenderCore({
-      nodeId: opts.nodeId,
-      store: opts.store,
+      ...opts,
       cursor: PUBLISHER_CURSOR,
       target: opts.stream.name,
-      backoffInitialMs: opts.backoffInitialMs,
-      backoffMaxMs: opts.backoffMaxMs,
-      ...(opts.observer && { observer: opts.observer }),
-      logger: opts.logger,
       logPrefix: 'NATS sync',
-      ...(opts.upstream && { upstream: opts.upstream }),
       connected: () => this.link.connected,
     });
-    this.reader = new FeedReader(opts.store, this.watermarks);
-    this.reader.reset(this.core.cursor.cursor);
+    this.feed = this.core.feed(new FeedReader(opts.store, this.watermarks), () => this.pump(), DRY_REREAD_MS);
     this.link = new NatsLink({
       server: opts.server,
       name: `qproxy-record-${opts.nodeId}`,
@@ -164,39 +145,15 @@ export class NatsPublisher extends SendingLink<PublisherStatus> {
   private pump(): void {
     const tracker = this.tracker;
     if (this.stopping || !tracker || !this.link.connected || this.retryTimer) return;
-    if (this.dryUntil === 0 || performance.now() >= this.dryUntil) {
-      this.dryUntil = 0;
-      while (this.window.length - this.head < this.opts.maxInFlight) {
-        const msg = this.readNext();
-        if (!msg) {
-          this.dryUntil = performance.now() + DRY_REREAD_MS;
-          break;
-        }
-        const slot: Slot = { msg, acked: false };
-        this.window.push(slot);
-        this.dispatch(tracker, slot);
-      }
+    while (this.window.length - this.head < this.opts.maxInFlight) {
+      const msg = this.feed.next();
+      if (!msg) break;
+      const slot: Slot = { msg, acked: false };
+      this.window.push(slot);
+      this.dispatch(tracker, slot);
     }
     // A dry feed is looked at again by the poll timer, whatever PubAcks still arrive.
-    if (this.dryUntil > 0 || this.window.length === this.head) this.schedulePoll();
-  }
-
-  private readNext(): OutMessage | null {
-    try {
-      return this.reader.next();
-    } catch (err) {
-      this.opts.logger.warn({ err: errorMessage(err) }, 'NATS sync could not read records from the store; retrying');
-      return null;
-    }
-  }
-
-  private schedulePoll(): void {
-    if (this.pollTimer || this.stopping) return;
-    this.pollTimer = setTimeout(() => {
-      this.pollTimer = null;
-      this.dryUntil = 0;
-      this.pump();
-    }, this.opts.pollIntervalMs);
+    if (this.feed.dry || this.window.length === this.head) this.feed.schedule();
   }
 
   /**
@@ -306,8 +263,7 @@ export class NatsPublisher extends SendingLink<PublisherStatus> {
     this.epoch++;
     this.window = [];
     this.head = 0;
-    this.dryUntil = 0;
-    this.reader.reset(this.core.cursor.cursor);
+    this.feed.reset(this.core.cursor.cursor);
   }
 
   /** Status and metrics get every failure; the log gets one line per change of reason. */
@@ -318,8 +274,9 @@ export class NatsPublisher extends SendingLink<PublisherStatus> {
 
   /** Publishes in flight get up to `deadlineMs`; the cursor is saved and the connection drained. */
   protected async shutdown(deadlineMs: number): Promise<void> {
-    for (const t of [this.retryTimer, this.pollTimer]) if (t) clearTimeout(t);
-    this.retryTimer = this.pollTimer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.feed.stop();
     await this.link.close(async () => {
       const started = Date.now();
       await this.tracker?.idle(deadlineMs);

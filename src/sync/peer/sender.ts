@@ -1,40 +1,28 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../../core/errors.js';
-import { BatchReader, type BatchLimits } from './batch-reader.js';
+import { BatchReader, type BatchLimits, type OutBatch } from './batch-reader.js';
 import { CONTENT_ENCODING, compress, type Compression } from '../compression.js';
 import { SyncFailure, classifyError, classifyStatus } from './failure.js';
 import { settleWithin } from '../link/deadline.js';
-import { SenderCore, type UpstreamFigures } from '../link/sender-core.js';
+import type { FeedPoller } from '../link/feed-poller.js';
+import { SenderCore, type SendingLinkOptions } from '../link/sender-core.js';
 import { SendingLink } from '../link/sync-link.js';
-import type { SyncMetricsObserver } from '../observer.js';
 import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './connection.js';
 import { BATCH_CONTENT_TYPE, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
 import { SendWindow, type Settled, type Slot } from './send-window.js';
 import { SENDER_CURSOR } from './sender-state.js';
-import type { SenderStore, SyncLogger } from '../store-port.js';
 import { TcpWatermarks } from '../tcp-watermarks.js';
 import { encodeBatch } from '../wire-format.js';
 import type { SenderStatus } from '../../core/documents.js';
 import { senderStatus } from './sender-status.js';
 
-export interface SyncSenderOptions {
-  /** This node's id, sent with every batch. */
-  nodeId: string;
+export interface SyncSenderOptions extends SendingLinkOptions {
   peer: PeerEndpoint & { token?: string };
   timers: PeerTimers;
   batch: BatchLimits;
   compression: Compression;
   /** Batches in flight at once (one HTTP/2 stream each). */
   streams: number;
-  backoffInitialMs: number;
-  backoffMaxMs: number;
-  /** How often the store is checked for new records once everything is sent. */
-  pollIntervalMs: number;
-  store: SenderStore;
-  observer?: SyncMetricsObserver;
-  logger: SyncLogger;
-  /** The recording side of the ledger (proxied, recorded, dropped since start). */
-  upstream?: () => UpstreamFigures;
 }
 
 /** Failures that only mean the link went away: a reconnect that works resets the back-off. */
@@ -59,14 +47,13 @@ export class SyncSender extends SendingLink<SenderStatus> {
   protected readonly core: SenderCore<'refused_records', 'peer'>;
   private readonly window = new SendWindow();
   private readonly watermarks = new TcpWatermarks();
-  private readonly reader: BatchReader;
+  private readonly feed: FeedPoller<OutBatch>;
   private readonly inFlight = new Set<Promise<void>>();
   private conn: PeerConnection | null = null;
   private connecting = false;
   /** Bumped on every failure: answers to batches of an older epoch are ignored. */
   private epoch = 0;
   private retryTimer: NodeJS.Timeout | null = null;
-  private pollTimer: NodeJS.Timeout | null = null;
   private started = false;
   private lastFailureReason: string | null = null;
   private nextRetryAt: string | null = null;
@@ -77,21 +64,15 @@ export class SyncSender extends SendingLink<SenderStatus> {
     super();
     this.label = peerLabel(opts.peer);
     this.core = new SenderCore({
-      nodeId: opts.nodeId,
-      store: opts.store,
+      ...opts,
       cursor: SENDER_CURSOR,
       target: this.label,
-      backoffInitialMs: opts.backoffInitialMs,
-      backoffMaxMs: opts.backoffMaxMs,
-      ...(opts.observer && { observer: opts.observer }),
-      logger: opts.logger,
       logPrefix: 'sync',
-      ...(opts.upstream && { upstream: opts.upstream }),
       connected: () => this.connected,
       oldestInFlight: () => this.window.oldest()?.record,
     });
-    this.reader = new BatchReader(opts.store, this.watermarks, opts.batch);
-    this.reader.reset(this.core.cursor.cursor);
+    // The feed is read once per batch acknowledged, not per record: no need to hold off a dry feed.
+    this.feed = this.core.feed(new BatchReader(opts.store, this.watermarks, opts.batch), () => this.pump(), 0);
   }
 
   /** Starts connecting and sending; returns at once (the link comes up in the background). */
@@ -204,32 +185,14 @@ export class SyncSender extends SendingLink<SenderStatus> {
       let slot = this.window.nextToSend();
       if (!slot) {
         if (this.window.size >= this.opts.streams) break;
-        const batch = this.readBatch();
+        const batch = this.feed.next();
         if (!batch) break;
         slot = this.window.add(batch);
         if (this.window.nextToSend() !== slot) break;
       }
       this.dispatch(conn, slot);
     }
-    if (this.window.size === 0) this.schedulePoll();
-  }
-
-  private readBatch(): ReturnType<BatchReader['next']> {
-    try {
-      return this.reader.next();
-    } catch (err) {
-      // The store is closing or broken: try again on the next poll rather than fail the link.
-      this.opts.logger.warn({ err: errorMessage(err) }, 'sync could not read records from the store; retrying');
-      return null;
-    }
-  }
-
-  private schedulePoll(): void {
-    if (this.pollTimer || this.stopping) return;
-    this.pollTimer = setTimeout(() => {
-      this.pollTimer = null;
-      this.pump();
-    }, this.opts.pollIntervalMs);
+    if (this.window.size === 0) this.feed.schedule();
   }
 
   private dispatch(conn: PeerConnection, slot: Slot): void {
@@ -326,7 +289,7 @@ export class SyncSender extends SendingLink<SenderStatus> {
   private fail(f: SyncFailure): void {
     this.epoch++;
     this.window.reset();
-    this.reader.reset(this.core.cursor.cursor);
+    this.feed.reset(this.core.cursor.cursor);
     const conn = this.conn;
     this.conn = null;
     conn?.kill(f);
@@ -354,8 +317,9 @@ export class SyncSender extends SendingLink<SenderStatus> {
    * the connection closed. Whatever is unacknowledged is sent after the next start.
    */
   protected async shutdown(deadlineMs: number): Promise<void> {
-    for (const t of [this.retryTimer, this.pollTimer]) if (t) clearTimeout(t);
-    this.retryTimer = this.pollTimer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.feed.stop();
     await settleWithin(deadlineMs, this.inFlight);
     this.epoch++;
     this.core.cursor.persist();
