@@ -275,6 +275,7 @@ describe('web UI in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIU
     const wsRows = await page.locator('.conversation.websocket .ws-message').allTextContents();
     assert.ok(wsRows[0]!.includes('client → server') && wsRows[0]!.includes('text') && wsRows[0]!.includes('{"say":"hello"}'), wsRows.join('|'));
     assert.ok(wsRows[1]!.includes('server → client') && wsRows[1]!.includes('binary') && /01\s*02\s*ff/i.test(wsRows[1]!), wsRows.join('|'));
+    await shot(page, 'ui-websocket', true);
     await page.close();
   });
 
