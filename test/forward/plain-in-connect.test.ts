@@ -3,12 +3,14 @@
  * bytes are an HTTP/1.x request line, so the connection is served as HTTP exchanges to
  * `http://host:port`, recorded like the intercepted HTTPS ones. What is neither TLS nor HTTP keeps
  * the byte tunnel, recorded as TCP: a server-speaks-first protocol (the client sends nothing until
- * the greeting) and binary garbage.
+ * the greeting) and binary garbage. A Playback node serves the plain request from its recording.
  */
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { WebSocket } from 'ws';
+import { startWsEchoBackend } from '../helpers/backend.js';
 import { classifyFirstBytes } from '../../src/proxy/forward/first-bytes.js';
 import { bodyText, defer, forwardPki, getRecord, parseJson, recordsMatching, run, startNode, waitMetric } from './helpers.js';
 
@@ -148,4 +150,38 @@ test('plain HTTP inside CONNECT is recorded as http://host:port and answered; se
   }
   assert.equal(await waitMetric(qp.api, 'qproxy_forward_connects_total{mode="tunnel"}', 2), 2);
   assert.equal(await waitMetric(qp.api, 'qproxy_forward_tls_handshakes_total{result="failed"}', 0), 0, 'nothing was taken for a TLS handshake');
+
+  // Zone B: a Playback node as the forward proxy answers the same plain request from the recording.
+  await qp.node.stop();
+  const zoneB = await startNode(t, pki.dir, { mode: 'Playback', forward: { port: 0, ca: { cert: 'ca.pem', key: 'ca-key.pem' }, allow_ports: [webPort] }, storage: { path: 'data-config.json.db' } }, 'b.json');
+  const served = await run('curl', ['-sS', '-p', '-x', zoneB.proxy, '--data-binary', 'plain-body', `${origin}/inside?token=abc`]);
+  assert.equal(served.code, 0, served.stderr);
+  assert.equal(parseJson(served.stdout).body, 'plain-body');
+  assert.equal(seen.length, 1, 'the answer came from the recording, not the origin');
+});
+
+test('a WebSocket client that CONNECTs first to a ws:// URL is relayed and recorded with the http origin', async (t) => {
+  const pki = await forwardPki(t);
+  const backend = await startWsEchoBackend();
+  defer(t, () => backend.close());
+  const qp = await startNode(t, pki.dir, { mode: 'Record', forward: { port: 0, ca: { cert: 'ca.pem', key: 'ca-key.pem' }, allow_ports: [backend.port] } });
+  const socket = await connectThrough(Number(new URL(qp.proxy).port), `127.0.0.1:${backend.port}`);
+  // connectThrough leaves the socket paused; the client's HTTP parser is attached by then.
+  const ws = new WebSocket(`ws://127.0.0.1:${backend.port}/chat`, {
+    createConnection: () => {
+      setImmediate(() => socket.resume());
+      return socket;
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const reply = new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
+  ws.send('over plain CONNECT');
+  assert.equal(await reply, 'over plain CONNECT');
+  ws.close();
+  const [rec] = await recordsMatching(qp.api, (r) => r.protocol === 'http', 1);
+  assert.equal(rec!.url, `http://127.0.0.1:${backend.port}/chat`);
+  assert.equal(rec!.status, 101);
 });

@@ -129,6 +129,10 @@ export class ConnectHandler {
       this.o.observer.connect('intercept');
       const info = describeSocket(client, null);
       info.connect = { host: name, port };
+      // The HTTP server takes this socket a second time (it read the CONNECT on it), so the socket
+      // carries a second set of the server's listeners; a WebSocket relay on top then passes
+      // Node's default of 10 'close' listeners without leaking any.
+      client.setMaxListeners(client.getMaxListeners() + 10);
       return this.o.sink.accept(client, info);
     }
     if (this.tunnelOptions === null || address === undefined) {
