@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errorMessage } from '../../core/errors.js';
@@ -131,10 +131,10 @@ export class HttpStubServer {
   private readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   private readonly ws: WsStub;
 
-  /** An intercepted CONNECT's TLS socket (forward mode): served over HTTP/2 or HTTP/1.1 by ALPN. */
-  accept(socket: TLSSocket, info: { connect?: { host: string; port: number } }): void {
-    if (info.connect !== undefined) (socket as TLSSocket & OriginCarrier)[kOrigin] = `https://${info.connect.host.includes(':') ? `[${info.connect.host}]` : info.connect.host}:${info.connect.port}`;
-    if (socket.alpnProtocol === 'h2') (this.h2 ??= this.createH2()).emit('connection', socket);
+  /** An intercepted CONNECT's socket (forward mode): TLS served over HTTP/2 or HTTP/1.1 by ALPN, or plain HTTP/1.x. */
+  accept(socket: Socket | TLSSocket, info: { proto: 'http' | 'https'; connect?: { host: string; port: number } }): void {
+    if (info.connect !== undefined) (socket as Socket & OriginCarrier)[kOrigin] = `${info.proto}://${info.connect.host.includes(':') ? `[${info.connect.host}]` : info.connect.host}:${info.connect.port}`;
+    if ((socket as Partial<TLSSocket>).alpnProtocol === 'h2') (this.h2 ??= this.createH2()).emit('connection', socket);
     else this.server.emit('connection', socket);
   }
 

@@ -3,11 +3,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { errorCode, errorMessage } from '../../core/errors.js';
-import { isMintableHost, normalizeHost } from '../../tls/index.js';
+import { isMintableHost, normalizeHost, type LeafContexts } from '../../tls/index.js';
 import { describeSocket, normalizeAddress } from '../http/index.js';
 import type { TcpSession } from '../tcp/index.js';
 import { PROXY_AUTHENTICATE, type Denial } from './access.js';
 import { rawAnswer } from './answer.js';
+import { FIRST_BYTES_WAIT_MS, readFirstBytes } from './first-bytes.js';
 import type { ConnectOptions } from './options.js';
 import { splitAuthority } from './origin.js';
 import { startTunnel, type TunnelOptions } from './tunnel.js';
@@ -17,9 +18,14 @@ import { startTunnel, type TunnelOptions } from './tunnel.js';
  * allowed (address, credentials), the port must be allowed, and the target must not resolve to this
  * node. Then either
  *
- *   intercept: 200, TLS with a leaf certificate for the host (SNI, else the CONNECT host), ALPN h2
- *              and http/1.1; the decrypted connection goes to the HTTP engine (`sink`), which
- *              records its exchanges like the reverse proxy's, or
+ *   intercept: 200, then the client's first bytes decide (first-bytes.ts):
+ *              - a TLS ClientHello: TLS with a leaf certificate for the host (SNI, else the CONNECT
+ *                host), ALPN h2 and http/1.1; the decrypted connection goes to the HTTP engine
+ *                (`sink`), which records its exchanges like the reverse proxy's;
+ *              - an HTTP/1.x request line: the plain connection goes to the same engine, its
+ *                exchanges recorded and forwarded as `http://host:port`;
+ *              - anything else, or silence past the wait (server-speaks-first protocols): the byte
+ *                tunnel below, the 200 already sent;
  *   tunnel:    dial first, then 200 and a byte relay recorded as a TCP session (tunnel_hosts, or
  *              no CA configured).
  *
@@ -87,20 +93,21 @@ export class ConnectHandler {
     const loop = this.o.access.checkDestination(addresses, hp.port, target);
     if (loop !== null) return this.deny(client, address, target, loop);
     if (client.destroyed) return;
-    if (tunnel) return this.tunnel(client, head, hp.host, addresses[0]!, hp.port);
-    return this.intercept(client, head, hp.host, hp.port);
+    if (tunnel) return this.tunnel(client, head, hp.host, addresses[0]!, hp.port, false);
+    return this.intercept(client, head, hp.host, addresses[0], hp.port);
   }
 
-  private tunnel(client: Socket, head: Buffer, host: string, address: string, port: number): void {
+  /** `answered`: the client already has its 200 (an intercepted CONNECT whose first bytes are neither TLS nor HTTP). */
+  private tunnel(client: Socket, head: Buffer, host: string, address: string, port: number, answered: boolean): void {
     this.o.observer.connect('tunnel');
     let session: TcpSession | null = null;
-    session = startTunnel(client, head, host, address, port, this.tunnelOptions!, () => {
+    session = startTunnel(client, head, host, address, port, answered, this.tunnelOptions!, () => {
       if (session !== null) this.tunnels.delete(session);
     });
     this.tunnels.add(session);
   }
 
-  private async intercept(client: Socket, head: Buffer, host: string, port: number): Promise<void> {
+  private async intercept(client: Socket, head: Buffer, host: string, address: string | undefined, port: number): Promise<void> {
     const certs = this.o.certificates!;
     const name = normalizeHost(host);
     let context: SecureContext;
@@ -110,10 +117,33 @@ export class ConnectHandler {
       return this.fail(client, 502, `no certificate can be made for ${host}: ${errorMessage(err)}`, 'QP_ERR_CA_HOST');
     }
     if (client.destroyed) return;
-    this.o.observer.connect('intercept');
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    // The TLSSocket feeds bytes already buffered on the socket to the handshake.
-    if (head.length > 0) client.unshift(head);
+    this.pending.add(client);
+    const first = await readFirstBytes(client, head, this.o.firstBytesMs ?? FIRST_BYTES_WAIT_MS);
+    this.pending.delete(client);
+    if (first.kind === 'closed' || client.destroyed) return void client.destroy();
+    // Whoever serves the connection reads these bytes again (the TLSSocket feeds them to its handshake).
+    if (first.data.length > 0) client.unshift(first.data);
+    if (first.kind === 'tls') return this.handshake(client, context, certs, host, name, port);
+    if (first.kind === 'http') {
+      this.o.observer.connect('intercept');
+      const info = describeSocket(client, null);
+      info.connect = { host: name, port };
+      // The HTTP server takes this socket a second time (it read the CONNECT on it), so the socket
+      // carries a second set of the server's listeners; a WebSocket relay on top then passes
+      // Node's default of 10 'close' listeners without leaking any.
+      client.setMaxListeners(client.getMaxListeners() + 10);
+      return this.o.sink.accept(client, info);
+    }
+    if (this.tunnelOptions === null || address === undefined) {
+      this.o.logger.debug({ host, port, first: first.kind }, 'forward proxy: an intercepted CONNECT sent neither TLS nor HTTP and cannot be tunnelled here; closing it');
+      return void client.destroy();
+    }
+    this.tunnel(client, Buffer.alloc(0), host, address, port, true);
+  }
+
+  private handshake(client: Socket, context: SecureContext, certs: LeafContexts, host: string, name: string, port: number): void {
+    this.o.observer.connect('intercept');
     const tls = new TLSSocket(client, {
       isServer: true,
       secureContext: context,

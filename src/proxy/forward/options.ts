@@ -1,4 +1,4 @@
-import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import type { LeafContexts } from '../../tls/index.js';
 import type { ConnectionInfo } from '../http/index.js';
@@ -15,11 +15,12 @@ export interface ForwardObserver {
 }
 
 /**
- * Where intercepted connections go once their TLS handshake is done: the HTTP engine behind the
+ * Where intercepted connections go: TLS sockets once their handshake is done, plain sockets whose
+ * first bytes are an HTTP/1.x request (`info.proto` tells which) — to the HTTP engine behind the
  * forward listener (the recording proxy in Record mode, the stub server in Playback mode).
  */
 export interface InterceptSink {
-  accept(socket: TLSSocket, info: ConnectionInfo): void;
+  accept(socket: Socket, info: ConnectionInfo): void;
 }
 
 /** CONNECT handling: who may, which hosts are tunnelled, how interception and tunnels are done. */
@@ -32,6 +33,8 @@ export interface ConnectOptions {
   sink: InterceptSink;
   /** A client's TLS handshake on an intercepted CONNECT must finish within this. */
   handshakeMs: number;
+  /** How long an intercepted CONNECT's client may send nothing before it is tunnelled; default FIRST_BYTES_WAIT_MS. */
+  firstBytesMs?: number;
   observer: ForwardObserver;
   /** Name resolution that refuses QProxy's own listeners (see self-guard.ts). */
   resolve: (host: string) => Promise<string[]>;

@@ -11,8 +11,8 @@ import { guardedLookup } from './self-guard.js';
 
 /**
  * The forward proxy's router: one route per origin a client asks for — the `CONNECT host:port` of
- * an intercepted connection (always https; the Host inside the tunnel does not redirect it, as in
- * mitmproxy), or the origin of an absolute-form request on the listener itself. Each route has its
+ * an intercepted connection (https, or http when the client spoke plain HTTP inside it; the Host
+ * inside the tunnel does not redirect it, as in mitmproxy), or the origin of an absolute-form request on the listener itself. Each route has its
  * own keep-alive pool; the least recently used pools beyond `maxOrigins` are closed (gracefully:
  * requests under way finish).
  *
@@ -104,7 +104,7 @@ export class ForwardRouter implements HttpRouter {
 
   route(req: RouteRequest): HttpRoute | RouteRefusal {
     const { conn, target } = req;
-    if (conn.connect !== undefined) return this.routeFor('https', conn.connect.host, conn.connect.port);
+    if (conn.connect !== undefined) return this.routeFor(conn.proto, conn.connect.host, conn.connect.port);
     const denial = this.o.access.checkClient(conn.client.address, req.rawHeaders);
     if (denial !== null) return this.refuse(denial, conn.client.address, target.authority ?? target.path);
     if (target.authority === null || target.scheme === null) {

@@ -36,17 +36,22 @@ class TunnelTarget implements TcpDownstreams {
 /** Options every tunnel shares: the TCP session settings without the downstreams. */
 export type TunnelOptions = Omit<TcpProxyOptions, 'downstreams'>;
 
-/** Runs one tunnel; `done` is called once the session is recorded and closed. */
-export function startTunnel(client: Socket, head: Buffer, host: string, address: string, port: number, base: TunnelOptions, done: () => void): TcpSession {
+/**
+ * Runs one tunnel; `done` is called once the session is recorded and closed. `answered`: the client
+ * already has its 200 (an intercepted CONNECT that turned out to be neither TLS nor HTTP), so a
+ * dial that fails can only close the connection.
+ */
+export function startTunnel(client: Socket, head: Buffer, host: string, address: string, port: number, answered: boolean, base: TunnelOptions, done: () => void): TcpSession {
   const host_: SessionHost = {
     opts: { ...base, downstreams: new TunnelTarget(host, address, port) },
     sessionEnded: () => done(),
     connected(socket: Socket) {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (!answered) socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       // Bytes the client sent right after its CONNECT belong to the tunnel.
       if (head.length > 0) socket.unshift(head);
     },
     dialFailed(socket: Socket, failure: DialFailure) {
+      if (answered) return;
       const timeout = failure.reason === 'connect_timeout';
       socket.write(rawAnswer(timeout ? 504 : 502, failure.error.message, timeout ? 'QP_ERR_DOWNSTREAM_TIMEOUT' : 'QP_ERR_DOWNSTREAM_CONNECT'));
     },

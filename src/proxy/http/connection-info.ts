@@ -19,7 +19,7 @@ export interface ConnectionInfo {
   proto: 'http' | 'https';
   /** Peer is a trusted proxy: its X-Forwarded-For is appended to rather than replaced. */
   trusted: boolean;
-  /** The `CONNECT host:port` a forward proxy intercepted this connection from; absent otherwise. */
+  /** The `CONNECT host:port` a forward proxy intercepted this connection from (TLS or plain HTTP); absent otherwise. */
   connect?: { host: string; port: number };
 }
 

@@ -216,11 +216,12 @@ export class HttpProxyServer<D extends HttpDownstreams = HttpDownstreams> {
 
   /**
    * Serves a TLS socket whose handshake is done (this listener's own, or one a forward proxy
-   * intercepted after CONNECT): HTTP/2 when ALPN chose h2, HTTP/1.1 otherwise.
+   * intercepted after CONNECT): HTTP/2 when ALPN chose h2, HTTP/1.1 otherwise; or a plain socket a
+   * forward proxy found speaking HTTP/1.x inside a CONNECT.
    */
-  accept(socket: TLSSocket, info: ConnectionInfo): void {
-    (socket as TLSSocket & CarriesInfo)[kConnectionInfo] = info;
-    if (socket.alpnProtocol === 'h2') (this.h2 ??= this.createHttp2()).emit('connection', socket);
+  accept(socket: Socket | TLSSocket, info: ConnectionInfo): void {
+    (socket as Socket & CarriesInfo)[kConnectionInfo] = info;
+    if ((socket as Partial<TLSSocket>).alpnProtocol === 'h2') (this.h2 ??= this.createHttp2()).emit('connection', socket);
     else this.http.emit('connection', socket);
   }
 
