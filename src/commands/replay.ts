@@ -123,44 +123,50 @@ async function expectedTotal(client: ApiClient, body: Record<string, unknown>): 
   return more && limit > MAX_PRECOUNT ? null : count;
 }
 
-/** Resolves after `ms`, or earlier when `wake` is called. */
-function pause(ms: number, wake: { fn: () => void }): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    wake.fn = () => {
-      clearTimeout(t);
-      resolve();
-    };
-  });
+/** Ctrl-C while a replay is followed: cancels the replay instead of killing the process. */
+class Interrupt {
+  fired = false;
+  private wake = (): void => {};
+
+  constructor(onInterrupt: CommandIo['onInterrupt']) {
+    this.dispose = onInterrupt(() => {
+      this.fired = true;
+      this.wake();
+    });
+  }
+
+  readonly dispose: () => void;
+
+  /** Resolves after `ms`, or at once when Ctrl-C comes. */
+  pause(ms: number): Promise<void> {
+    if (this.fired) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
 }
 
-async function follow(client: ApiClient, doc: ReplayDoc, total: number | null, io: CommandIo): Promise<ReplayDoc | 'interrupted'> {
+async function follow(client: ApiClient, doc: ReplayDoc, total: number | null, io: CommandIo, interrupt: Interrupt): Promise<ReplayDoc | 'interrupted'> {
   const style = styleFor(io.stderr, io.env);
   const progress = new Progress({ stream: io.stderr, style, now: io.now });
   const started = io.now();
-  const wake = { fn: () => {} };
-  let interrupted = false;
-  const dispose = io.onInterrupt(() => {
-    interrupted = true;
-    wake.fn();
-  });
-  try {
-    let current = doc;
-    while (current.state === 'running' && !interrupted) {
-      progress.update({ done: handled(current), total, detail: progressDetail(current, io.now() - started) });
-      await pause(POLL_MS, wake);
-      if (interrupted) break;
-      current = await client.json<ReplayDoc>({ path: `/api/replays/${encodeURIComponent(doc.id)}` });
-    }
-    progress.finish();
-    if (!interrupted) return current;
-    io.stderr.write(`interrupted: cancelling replay ${doc.id}\n`);
-    await client.call({ method: 'DELETE', path: `/api/replays/${encodeURIComponent(doc.id)}` });
-    io.stderr.write(`replay ${doc.id} cancelled\n`);
-    return 'interrupted';
-  } finally {
-    dispose();
+  let current = doc;
+  while (current.state === 'running' && !interrupt.fired) {
+    progress.update({ done: handled(current), total, detail: progressDetail(current, io.now() - started) });
+    await interrupt.pause(POLL_MS);
+    if (interrupt.fired) break;
+    current = await client.json<ReplayDoc>({ path: `/api/replays/${encodeURIComponent(doc.id)}` });
   }
+  progress.finish();
+  if (!interrupt.fired) return current;
+  io.stderr.write(`interrupted: cancelling replay ${doc.id}\n`);
+  await client.call({ method: 'DELETE', path: `/api/replays/${encodeURIComponent(doc.id)}` });
+  io.stderr.write(`replay ${doc.id} cancelled\n`);
+  return 'interrupted';
 }
 
 async function report(client: ApiClient, doc: ReplayDoc, v: Values, threshold: number | null, io: CommandIo): Promise<number> {
@@ -216,8 +222,15 @@ export function replayCommand(args: string[], io: CommandIo): Promise<number> {
         io.stdout.write(values.json ? `${JSON.stringify(created, null, 2)}\n` : `${created.id}\n`);
         return EXIT.ok;
       }
+      // Watched before "started" is printed: a Ctrl-C right after it must cancel, not kill.
+      const interrupt = new Interrupt(io.onInterrupt);
       io.stderr.write(`replay ${created.id} started on ${client.baseUrl}${total === null ? '' : ` (${total} records)`}\n`);
-      const doc = await follow(client, created, total, io);
+      let doc: ReplayDoc | 'interrupted';
+      try {
+        doc = await follow(client, created, total, io, interrupt);
+      } finally {
+        interrupt.dispose();
+      }
       if (doc === 'interrupted') return EXIT.interrupted;
       return await report(client, doc, values, threshold, io);
     } finally {
