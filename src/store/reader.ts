@@ -4,7 +4,7 @@ import type { QRecord } from '../recording/model.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SegmentMissing, type PayloadReader } from './payload-reader.js';
 import { decodeLegacyRecord, toSummary, type StoredDoc, type SummaryRow } from './record-codec.js';
-import { readRecord } from './record-frames.js';
+import { readRecordAndDoc } from './record-frames.js';
 import { openForReading } from './schema.js';
 import { lazyHttpRecord, type LazyHttpRecord } from './stored-body.js';
 import type { Extent } from './segment-log.js';
@@ -39,6 +39,8 @@ export interface FeedItem {
   seq: number;
   record: QRecord;
   chunkBase?: number;
+  /** An HTTP record's document as it lies in its segment (record-frames.ts DOC); absent for TCP and v1 rows. */
+  doc?: Buffer;
 }
 
 /** A record that could not be read back: its frames fail their checksum, or its segment is gone. */
@@ -188,8 +190,10 @@ export class StoreReader {
       for (const r of this.after.all(seq, limit)) {
         try {
           const from = tcpFrom && r.protocol === 'tcp' ? tcpFrom(r.id, r.state === 'open') : 0;
-          const { record, chunkBase } = this.decodeFrom(r, from);
-          items.push(chunkBase > 0 ? { seq: r.feed, record, chunkBase } : { seq: r.feed, record });
+          const { record, chunkBase, doc } = this.decodeFrom(r, from);
+          const item: FeedItem = chunkBase > 0 ? { seq: r.feed, record, chunkBase } : { seq: r.feed, record };
+          if (doc !== null) item.doc = doc;
+          items.push(item);
         } catch (err) {
           if (err instanceof SegmentMissing) missing.push({ id: r.id, seq: r.feed, seg: err.seg });
           else if (err instanceof StoreError) onDamaged({ id: r.id, seq: r.feed, error: err });
@@ -216,11 +220,11 @@ export class StoreReader {
    * Like {@link decode}, but a TCP session's extents that end before chunk `from` are left unread
    * (the last one always is read: it holds the latest document). v1 sessions are read whole.
    */
-  private decodeFrom(row: BodyRow, from: number): { record: QRecord; chunkBase: number } {
+  private decodeFrom(row: BodyRow, from: number): { record: QRecord; chunkBase: number; doc: Buffer | null } {
     // Chunks are looked up per record: a session moved along the feed keeps its old row seq, so
     // the rows of one page are not a contiguous seq range.
     const base = row.seg === null ? decodeLegacyRecord(row, () => this.chunksOf.all(row.seq, row.seq)) : null;
-    if (row.seg === null && row.exts === 0) return { record: base!, chunkBase: 0 };
+    if (row.seg === null && row.exts === 0) return { record: base!, chunkBase: 0, doc: null };
     const extents: ExtentRow[] = row.seg === null ? [] : [{ seg: row.seg, off: row.off!, len: row.len!, first_chunk: 0 }];
     if (row.exts > 0) extents.push(...this.extentsOf.all(row.seq));
     let skip = 0;
@@ -228,12 +232,12 @@ export class StoreReader {
       // Extent i holds the chunks from its first_chunk up to the next extent's.
       while (skip < extents.length - 1 && (extents[skip + 1]!.first_chunk ?? Number.POSITIVE_INFINITY) <= from) skip++;
     }
-    const record = readRecord(
+    const { record, doc } = readRecordAndDoc(
       row.id,
       extents.slice(skip).map((e) => ({ bytes: this.payloads.read(e), where: `segment ${e.seg} offset ${e.off}` })),
       base,
     );
-    return { record, chunkBase: skip === 0 ? 0 : extents[skip]!.first_chunk! };
+    return { record, chunkBase: skip === 0 ? 0 : extents[skip]!.first_chunk!, doc };
   }
 
   /** Records (and their stored bytes) whose feed position is above `seq`: what sync has not yet sent. */

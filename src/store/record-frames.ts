@@ -64,16 +64,17 @@ function marksOf(record: QRecord): number {
 }
 
 /** The DOC frame (header and text in one arena region) plus room for `extraHeaders` more frame headers right after it. */
-function docFrame(arena: FrameArena, doc: string, extraHeaders: number): { region: Buffer; docBytes: number } {
-  const docBytes = Buffer.byteLength(doc);
+function docFrame(arena: FrameArena, doc: string | Buffer, extraHeaders: number): { region: Buffer; docBytes: number } {
+  const docBytes = typeof doc === 'string' ? Buffer.byteLength(doc) : doc.byteLength;
   const { buf, at } = arena.take(FRAME_HEADER_BYTES + docBytes + extraHeaders * FRAME_HEADER_BYTES);
-  buf.write(doc, at + FRAME_HEADER_BYTES, docBytes, 'utf8');
+  if (typeof doc === 'string') buf.write(doc, at + FRAME_HEADER_BYTES, docBytes, 'utf8');
+  else doc.copy(buf, at + FRAME_HEADER_BYTES);
   writeFrameHeader(buf, at, FrameKind.doc, [buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + docBytes)], docBytes);
   return { region: buf.subarray(at, at + FRAME_HEADER_BYTES + docBytes + extraHeaders * FRAME_HEADER_BYTES), docBytes };
 }
 
-function frameHttp(record: HttpRecord, arena: FrameArena): FramedRecord {
-  const doc = httpDoc(record);
+function frameHttp(record: HttpRecord, arena: FrameArena, storedDoc: Buffer | undefined): FramedRecord {
+  const doc = storedDoc ?? httpDoc(record);
   const req = record.request.body.data;
   const res = record.response?.body.data ?? null;
   const bodies: Array<[FrameKind, Uint8Array[], number]> = [];
@@ -188,9 +189,14 @@ function columnsOf(record: QRecord, sizeBytes: number, marks: number, nchunks: n
   };
 }
 
-/** Turns a record into the frames of one extent and its index columns. Payload Buffers are referenced, not copied. */
-export function frameRecord(record: QRecord, arena: FrameArena): FramedRecord {
-  return record.protocol === 'tcp' ? frameTcp(record, arena) : frameHttp(record, arena);
+/**
+ * Turns a record into the frames of one extent and its index columns. Payload Buffers are
+ * referenced, not copied. `doc`: an HTTP record's DOC as another store wrote it (sync), already
+ * validated to be exactly this record without its payloads; it is stored as is instead of
+ * serialising the record again. Ignored for TCP (the receiver may have trimmed the session).
+ */
+export function frameRecord(record: QRecord, arena: FrameArena, doc?: Buffer): FramedRecord {
+  return record.protocol === 'tcp' ? frameTcp(record, arena) : frameHttp(record, arena, doc);
 }
 
 function damaged(id: string, what: string): StoreError {
@@ -220,6 +226,18 @@ const EMPTY = Buffer.alloc(0);
  * `QP_ERR_STORE_DAMAGED` when a frame fails its checksum or the extents hold no document.
  */
 export function readRecord(id: string, extents: ReadonlyArray<{ bytes: Buffer; where: string }>, base: QRecord | null = null): QRecord {
+  return readRecordAndDoc(id, extents, base).record;
+}
+
+/**
+ * {@link readRecord}, plus the DOC frame's bytes for an HTTP record read from its extent (null
+ * for TCP and for a record whose document came from `base`): what sync sends as it lies on disk.
+ */
+export function readRecordAndDoc(
+  id: string,
+  extents: ReadonlyArray<{ bytes: Buffer; where: string }>,
+  base: QRecord | null = null,
+): { record: QRecord; doc: Buffer | null } {
   let doc: Buffer | null = null;
   let req: Buffer | null = null;
   let res: Buffer | null = null;
@@ -249,10 +267,10 @@ export function readRecord(id: string, extents: ReadonlyArray<{ bytes: Buffer; w
       throw damaged(id, (err as Error).message);
     }
     record.chunks = base?.protocol === 'tcp' ? [...base.chunks, ...chunks] : chunks;
-    return record;
+    return { record, doc: null };
   }
   record.request.body.data = req ?? EMPTY;
   if (record.response) record.response.body.data = res ?? EMPTY;
   if (record.websocket && !wsRestore(record.websocket.messages, ws)) throw damaged(id, 'its WebSocket frame does not hold its messages');
-  return record;
+  return { record, doc };
 }

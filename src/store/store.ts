@@ -244,18 +244,23 @@ export class Store implements RecordSink {
    * all of them or (rejecting) none. An id already present is skipped; a TCP segment whose session
    * is stored and open is appended to it. `opts.tally`: per origin node_id, the stored and skipped
    * counts are added to the meta keys the caller names (see {@link IngestTally}) in the same transaction.
-   * `opts.meta`: key/values written (null deletes) in the same transaction. Rejects with StoreError
+   * `opts.meta`: key/values written (null deletes) in the same transaction. `opts.docs[i]`: the
+   * document of HTTP record i exactly as the sending store wrote it, already validated against the
+   * record by the caller; it is stored as is (see record-frames.ts). Rejects with StoreError
    * `QP_ERR_STORE_WRITE`, `QP_ERR_STORE_WRITER_DOWN` (outcome unknown: the writer died) or
    * `QP_ERR_STORE_CLOSED`.
    */
-  ingest(records: QRecord[], opts: { tally?: IngestTally; meta?: Record<string, string | null> } = {}): Promise<IngestResult> {
+  ingest(
+    records: QRecord[],
+    opts: { tally?: IngestTally; meta?: Record<string, string | null>; docs?: ReadonlyArray<Buffer | undefined> } = {},
+  ): Promise<IngestResult> {
     const meta = Object.entries(opts.meta ?? {});
     for (const [key] of meta) {
       if (RESERVED_META_KEYS.has(key)) {
         return Promise.reject(new StoreError('QP_ERR_STORE_META_KEY', `meta key "${key}" belongs to the store itself; choose another key`));
       }
     }
-    return this.pipeline.ingest(records, opts.tally ?? null, meta);
+    return this.pipeline.ingest(records, opts.tally ?? null, meta, opts.docs);
   }
 
   getMeta(key: string): string | null {

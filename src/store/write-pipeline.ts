@@ -71,7 +71,7 @@ interface Framed {
   error: WriterFailure | null;
 }
 
-function frameAll(records: readonly QRecord[]): Framed {
+function frameAll(records: readonly QRecord[], docs?: ReadonlyArray<Buffer | undefined>): Framed {
   const arena = new FrameArena();
   const framed: FramedRecord[] = [];
   let failed = 0;
@@ -79,7 +79,7 @@ function frameAll(records: readonly QRecord[]): Framed {
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     try {
-      framed.push(frameRecord(record, arena));
+      framed.push(frameRecord(record, arena, docs?.[i]));
     } catch (err) {
       failed++;
       error = { code: 'QP_ERR_STORE_RECORD', message: `record ${i} (${String(record.id)}) could not be encoded: ${errorMessage(err)}` };
@@ -230,10 +230,10 @@ export class WritePipeline {
    * again after a writer crash: whether it committed is unknown, so the caller gets
    * `QP_ERR_STORE_WRITER_DOWN` and decides (the sync receiver answers 503 and the sender retries).
    */
-  ingest(records: QRecord[], tally: IngestTally | null, meta: Array<[string, string | null]>): Promise<IngestResult> {
+  ingest(records: QRecord[], tally: IngestTally | null, meta: Array<[string, string | null]>, docs?: ReadonlyArray<Buffer | undefined>): Promise<IngestResult> {
     if (this.stopping) return Promise.reject(closedError());
     if (!this.writer) return Promise.reject(writerDown());
-    const { framed, failed, error } = frameAll(records);
+    const { framed, failed, error } = frameAll(records, docs);
     if (failed > 0) {
       return Promise.reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${error?.message ?? 'a record could not be encoded'}`));
     }

@@ -40,7 +40,7 @@ export class ReceiverWriter {
       const meta = { ...prepared.meta, ...this.ledger.metaForBatch(maxSeq, prepared.skippedByNode, at) };
       let outcome;
       try {
-        outcome = await this.store.ingest(prepared.records, { tally: TALLY_KEYS, meta });
+        outcome = await this.store.ingest(prepared.records, { tally: TALLY_KEYS, meta, docs: prepared.docs });
       } catch (err) {
         prepared.abandon();
         throw err;

@@ -21,7 +21,11 @@ export interface SenderStore {
    * (id, still open), the first chunk needed; the store may leave earlier chunks unread, and then
    * says in `chunkBase` which session chunk `record.chunks[0]` is.
    */
-  readAfter(seq: number, limit: number, tcpFrom?: (id: string, open: boolean) => number): Array<{ seq: number; record: QRecord; chunkBase?: number }>;
+  readAfter(
+    seq: number,
+    limit: number,
+    tcpFrom?: (id: string, open: boolean) => number,
+  ): Array<{ seq: number; record: QRecord; chunkBase?: number; doc?: Buffer }>;
   /** Records and bytes with a feed position above `seq`. */
   countAfter(seq: number): { count: number; bytes: number };
   stats(): { lastSeq: number };
@@ -35,9 +39,13 @@ export interface SenderStore {
 export interface ReceiverStore {
   /**
    * Stores a batch in one transaction with `meta`; per origin node_id, the stored and skipped
-   * counts are added to the meta keys `tally` names (`{node}` stands for the node_id).
+   * counts are added to the meta keys `tally` names (`{node}` stands for the node_id). `docs[i]`:
+   * HTTP record i's document as the sender's store wrote it (validated), stored verbatim.
    */
-  ingest(records: QRecord[], opts: { tally?: { stored: string; skipped: string }; meta?: Record<string, string | null> }): Promise<IngestOutcome>;
+  ingest(
+    records: QRecord[],
+    opts: { tally?: { stored: string; skipped: string }; meta?: Record<string, string | null>; docs?: ReadonlyArray<Buffer | undefined> },
+  ): Promise<IngestOutcome>;
   get(id: string): QRecord | null;
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): Promise<void>;

@@ -31,6 +31,8 @@ interface SessionState {
 /** A batch made ready for the store: records to ingest and meta to write with them. */
 export interface PreparedBatch {
   records: QRecord[];
+  /** `docs[i]`: the checked document of `records[i]` as the sender stored it (HTTP of a format 2 batch), stored as is. */
+  docs: Array<Buffer | undefined>;
   meta: Record<string, string | null>;
   /** Entries left out as already stored, per origin node. */
   skippedByNode: Map<string, number>;
@@ -60,24 +62,29 @@ export class TcpReceiveState {
   /** Decides, entry by entry, what of a batch reaches the store. Not reentrant: callers serialise batches. */
   prepare(entries: readonly SyncEntry[]): PreparedBatch {
     const records: QRecord[] = [];
+    const docs: Array<Buffer | undefined> = [];
     const local = new Map<string, SessionState | null>();
     const skippedByNode = new Map<string, number>();
     for (const e of entries) {
       if (e.record.protocol !== 'tcp') {
         records.push(e.record);
+        docs.push(e.doc);
         continue;
       }
       const r = e.record;
       const known = local.has(r.id) ? local.get(r.id)! : this.load(r.id);
       const next = this.admit(r, e.chunkBase ?? 0, known);
-      if (next.record) records.push(next.record);
-      else skippedByNode.set(r.node_id, (skippedByNode.get(r.node_id) ?? 0) + 1);
+      if (next.record) {
+        records.push(next.record);
+        docs.push(undefined);
+      } else skippedByNode.set(r.node_id, (skippedByNode.get(r.node_id) ?? 0) + 1);
       local.set(r.id, next.state);
     }
     const meta: Record<string, string | null> = {};
     for (const [id, s] of local) meta[KEY_PREFIX + id] = s && !s.closed ? JSON.stringify(s) : null;
     return {
       records,
+      docs,
       meta,
       skippedByNode,
       commit: () => {

@@ -87,8 +87,10 @@ describe('a record with WebSocket messages', () => {
 
   test('travels in a peer sync batch and in a NATS message unchanged', () => {
     const record = wsRecord();
-    const batch = decodeBatch(encodeBatch('zone-a', [{ seq: 7, record }]));
-    assert.deepEqual(batch.entries[0]!.record, record);
+    for (const format of [1, 2] as const) {
+      const batch = decodeBatch(encodeBatch('zone-a', [{ seq: 7, record }], format));
+      assert.deepEqual(batch.entries[0]!.record, record, `format ${format}`);
+    }
     const nats = decodePlainRecord(encodePlain('zone-a', { seq: 7, record }).data);
     assert.deepEqual(nats.entry.record, record);
   });

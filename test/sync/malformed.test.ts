@@ -13,7 +13,7 @@ import { allRecords, fill, httpRecord, openStore, senderOptions, startReceiver, 
 
 interface Reply {
   status: number;
-  body: { error?: string; code?: string; stored?: number };
+  body: { error?: string; code?: string; stored?: number; skipped?: number };
 }
 
 /** One POST over a fresh h2c connection. */
@@ -43,10 +43,52 @@ async function post(port: number, headers: OutgoingHttpHeaders, body: Buffer): P
   }
 }
 
-function validBatch(n = 3): Buffer {
+function validBatch(n = 3, format: 1 | 2 = 1): Buffer {
   return encodeBatch(
     'az-x',
     Array.from({ length: n }, (_, i) => ({ seq: i + 1, record: httpRecord(i, { node_id: 'az-x' }) })),
+    format,
+  );
+}
+
+type Head2 = { blobs: number[]; entries: Array<Record<string, unknown> & { doc: number }> } & Record<string, unknown>;
+
+/**
+ * Re-encodes a format 2 batch after editing its head and the documents of its entries (`doc`
+ * gets each entry's document as text and returns the text to send).
+ */
+function v2With(edit: (head: Head2) => void, doc: (text: string, entry: number) => string = (t) => t): Buffer {
+  const buf = validBatch(3, 2);
+  const len = buf.readUInt32BE(4);
+  const head = JSON.parse(buf.toString('utf8', 8, 8 + len)) as Head2;
+  const blobs: Buffer[] = [];
+  let at = 8 + len;
+  for (const n of head.blobs) {
+    blobs.push(buf.subarray(at, at + n));
+    at += n;
+  }
+  head.entries.forEach((e, i) => {
+    blobs[e.doc] = Buffer.from(doc(blobs[e.doc]!.toString('utf8'), i));
+  });
+  head.blobs = blobs.map((b) => b.byteLength);
+  edit(head);
+  const json = Buffer.from(JSON.stringify(head));
+  const prefix = Buffer.alloc(8);
+  buf.copy(prefix, 0, 0, 4);
+  prefix.writeUInt32BE(json.byteLength, 4);
+  return Buffer.concat([prefix, json, ...blobs]);
+}
+
+/** Edits the JSON document of entry `which` of a format 2 batch. */
+function v2Doc(which: number, edit: (doc: Record<string, unknown> & { request: { body: Record<string, unknown> } }) => void): Buffer {
+  return v2With(
+    () => {},
+    (text, i) => {
+      if (i !== which) return text;
+      const d = JSON.parse(text) as Parameters<typeof edit>[0];
+      edit(d);
+      return JSON.stringify(d);
+    },
   );
 }
 
@@ -108,11 +150,80 @@ test('malformed, truncated, mis-typed, oversized and foreign batches get a clear
       says: /blob area/,
     },
     {
-      name: 'newer format',
-      body: withHead((h) => (h.format = 2)),
+      name: 'newer format in a QPB1 head',
+      body: withHead((h) => (h.format = 3)),
       status: 400,
       code: 'QP_ERR_SYNC_FORMAT_VERSION',
       says: /upgrade QProxy/,
+    },
+    {
+      name: 'newer batch magic',
+      body: Buffer.concat([Buffer.from('QPB3'), validBatch().subarray(4)]),
+      status: 400,
+      code: 'QP_ERR_SYNC_FORMAT_VERSION',
+      says: /format 3 is newer.*upgrade QProxy/,
+    },
+    {
+      name: 'format 2: a newer record format in a document',
+      body: v2Doc(1, (d) => (d.v = 2)),
+      status: 400,
+      code: 'QP_ERR_SYNC_FORMAT_VERSION',
+      says: /record format 2 is newer/,
+    },
+    {
+      name: 'format 2: a document that is not JSON',
+      body: v2With(
+        () => {},
+        (t, i) => (i === 2 ? t.slice(0, -3) : t),
+      ),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /entries\[2\]\.doc: the record's document is not valid JSON/,
+    },
+    {
+      name: 'format 2: a document of the wrong shape',
+      body: v2Doc(1, (d) => (d.status = 'two hundred')),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /entries\[1\]\.record\.status/,
+    },
+    {
+      name: 'format 2: payload bytes inside a document',
+      body: v2Doc(0, (d) => (d.request.body.data = 'aGVsbG8=')),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /entries\[0\]\.record\.request\.body: unknown field "data"/,
+    },
+    {
+      name: 'format 2: a document that is not an object',
+      body: v2With(
+        () => {},
+        (t, i) => (i === 0 ? '[1,2,3]' : t),
+      ),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /entries\[0\]\.record: expected an object/,
+    },
+    {
+      name: 'format 2: an entry field it does not have',
+      body: v2With((h) => (h.entries[2]!.chunks = [])),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /entries\[2\]: unknown field "chunks"/,
+    },
+    {
+      name: 'format 2: one blob used twice',
+      body: v2With((h) => (h.entries[1]!.req = h.entries[0]!.req)),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /referenced twice/,
+    },
+    {
+      name: 'format 2: WebSocket blobs for a record without messages',
+      body: v2With((h) => (h.entries[0]!.ws = [h.entries[0]!.req])),
+      status: 400,
+      code: 'QP_ERR_SYNC_BATCH_MALFORMED',
+      says: /entries\[0\]\.ws/,
     },
     { name: 'too big on the wire', body: Buffer.alloc(2 * 1024 * 1024, 1), status: 413, code: 'QP_ERR_SYNC_BATCH_TOO_LARGE', says: /max_batch_bytes/ },
     {
@@ -137,16 +248,20 @@ test('malformed, truncated, mis-typed, oversized and foreign batches get a clear
 
   const ledger = receiver.status().ledger['az-x'];
   assert.ok(ledger, 'refusals of authenticated batches are in the ledger, by the sending node');
-  assert.equal(ledger.rejected.malformed, 3 * 6);
-  assert.equal(ledger.rejected.too_large, 3 * 2);
-  assert.equal(ledger.rejected.format_version, 3);
+  const refusedFor = (code: string): number => 3 * cases.filter((c) => c.code === code).length;
+  assert.equal(ledger.rejected.malformed, refusedFor('QP_ERR_SYNC_BATCH_MALFORMED'));
+  assert.equal(ledger.rejected.too_large, refusedFor('QP_ERR_SYNC_BATCH_TOO_LARGE'));
+  assert.equal(ledger.rejected.format_version, refusedFor('QP_ERR_SYNC_FORMAT_VERSION'));
   assert.equal(ledger.stored, 0);
 
-  // The same receiver still takes a good batch afterwards.
+  // The same receiver still takes a good batch afterwards, in either format.
   const ok = await post(port, {}, validBatch());
   assert.equal(ok.status, 200);
   assert.equal(ok.body.stored, 3);
   assert.equal(b.stats().count, 3);
+  const again = await post(port, {}, validBatch(3, 2));
+  assert.equal(again.status, 200);
+  assert.equal(again.body.skipped, 3, 'the same records in format 2 are recognised as already stored');
   assert.ok((rx.metrics.failuresByReason().malformed ?? 0) >= 6);
 });
 

@@ -42,9 +42,13 @@ export interface EncodedRecord {
   raw: number;
 }
 
-/** Encodes one entry, uncompressed: synchronous, so the common small record never waits on a promise. */
+/**
+ * Encodes one entry, uncompressed: synchronous, so the common small record never waits on a promise.
+ * Always in batch format 1: a stream's messages are read by consumers of whatever version, and
+ * those before format 2 refuse it (consumers read both).
+ */
 export function encodePlain(node: string, entry: SyncEntry): EncodedRecord {
-  const raw = encodeBatch(node, [entry]);
+  const raw = encodeBatch(node, [entry], 1);
   return { data: raw, encoding: 'none', raw: raw.byteLength };
 }
 

@@ -104,8 +104,8 @@ export class BatchReader {
       const want = Math.max(1, Math.min(room, Math.ceil((this.limits.maxBytes - batch.estBytes) / this.avgBytes)));
       // Chunks the peer holds are not even read: a long session grows by one extent at a time.
       const page = this.store.readAfter(this.pos, want, (id) => this.watermarks.get(id));
-      for (const { seq, record, chunkBase } of page) {
-        if (!this.add(batch, seq, record, chunkBase ?? 0)) return batch;
+      for (const { seq, record, chunkBase, doc } of page) {
+        if (!this.add(batch, seq, record, chunkBase ?? 0, doc)) return batch;
       }
       if (page.length < want) {
         batch.full = false;
@@ -116,8 +116,8 @@ export class BatchReader {
   }
 
   /** Adds one feed record to the batch; false when the batch is full (the record was left for the next one, or split). */
-  private add(batch: OutBatch, seq: number, record: QRecord, offset: number): boolean {
-    const entry = this.entryFor(seq, record, offset);
+  private add(batch: OutBatch, seq: number, record: QRecord, offset: number, doc: Buffer | undefined): boolean {
+    const entry = this.entryFor(seq, record, offset, doc);
     const size = estimateBytes(entry.record);
     this.avgBytes = Math.max(256, Math.round(this.avgBytes * 0.8 + size * 0.2));
     const left = this.limits.maxBytes - batch.estBytes;
@@ -139,9 +139,12 @@ export class BatchReader {
     return false;
   }
 
-  /** The entry for a feed record: HTTP as is; TCP from the peer's watermark on (`offset`: chunk number of `record.chunks[0]`). */
-  private entryFor(seq: number, record: QRecord, offset: number): OutEntry {
-    if (record.protocol === 'http') return { seq, record, complete: true, continuation: false };
+  /**
+   * The entry for a feed record: HTTP as is, with its stored document (sent as it lies on disk);
+   * TCP from the peer's watermark on (`offset`: chunk number of `record.chunks[0]`).
+   */
+  private entryFor(seq: number, record: QRecord, offset: number, doc: Buffer | undefined): OutEntry {
+    if (record.protocol === 'http') return doc ? { seq, record, doc, complete: true, continuation: false } : { seq, record, complete: true, continuation: false };
     const total = offset + record.chunks.length;
     const base = Math.max(offset, Math.min(this.watermarks.get(record.id), total));
     const r = base === 0 ? record : { ...record, chunks: record.chunks.slice(base - offset) };

@@ -1,4 +1,4 @@
-import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { isIP } from 'node:net';
 import { SyncFailure, classifyError } from './failure.js';
 import { MAX_RESPONSE_BYTES } from './protocol.js';
@@ -30,6 +30,8 @@ export interface PeerTimers {
 export interface PeerAnswer {
   status: number;
   body: Buffer;
+  /** The response's headers (pseudo-headers included). */
+  headers: IncomingHttpHeaders;
 }
 
 /**
@@ -160,14 +162,18 @@ export class PeerConnection {
         setImmediate(() => req.close(constants.NGHTTP2_CANCEL));
       }, this.timers.ackTimeoutMs);
       let status = 0;
+      let answerHeaders: IncomingHttpHeaders = {};
       const parts: Buffer[] = [];
       let size = 0;
-      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('response', (h) => {
+        status = Number(h[':status']);
+        answerHeaders = h;
+      });
       req.on('data', (c: Buffer) => {
         size += c.byteLength;
         if (size <= MAX_RESPONSE_BYTES) parts.push(c);
       });
-      req.on('end', () => done(() => resolve({ status, body: Buffer.concat(parts) })));
+      req.on('end', () => done(() => resolve({ status, body: Buffer.concat(parts), headers: answerHeaders })));
       req.on('error', (err) => done(() => reject(this.failure ?? classifyError(err, this.label))));
       req.on('close', () =>
         done(() =>

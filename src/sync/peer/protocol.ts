@@ -12,16 +12,22 @@
  *
  *   GET /sync/v1/batches                       (same authorization and x-qproxy-node; no body)
  *   → 204 when a POST would pass the access checks (token, client certificate), else their refusal
+ *     x-qproxy-batch-format: 2                 (the newest batch format the receiver reads, wire-format.ts)
  *
  * A sender sends the GET as soon as its link is up: a receiver closes connections that have not
  * passed the access checks within sync.auth_timeout, and an idle sender has no batch to show.
  * Receivers older than the GET answer 405; the sender then goes on as before.
+ *
+ * The batch format is chosen per connection from that answer: format 2 only to a receiver that
+ * announced it; format 1 to one that did not (older versions, which refuse "QPB2" as malformed)
+ * and to everything sent before the answer came. A receiver reads both.
  */
 
 export const SYNC_PATH = '/sync/v1/batches';
 export const BATCH_CONTENT_TYPE = 'application/x-qproxy-batch';
 export const HEADER_NODE = 'x-qproxy-node';
 export const HEADER_RECORDS = 'x-qproxy-records';
+export const HEADER_BATCH_FORMAT = 'x-qproxy-batch-format';
 
 /** What a receiver answers a stored batch with. */
 export interface BatchAck {

@@ -4,11 +4,11 @@ import { identityAllowed } from './client-identity.js';
 import { compressionOf, decompress, type Compression } from '../compression.js';
 import { lagSeconds } from '../lag.js';
 import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
-import { BATCH_CONTENT_TYPE, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
+import { BATCH_CONTENT_TYPE, HEADER_BATCH_FORMAT, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
 import type { ReceiverWriter } from '../receiver-writer.js';
 import { SyncError } from '../sync-error.js';
 import type { SyncToken } from './token.js';
-import { decodeBatch } from '../wire-format.js';
+import { WIRE_FORMAT, decodeBatch } from '../wire-format.js';
 
 /** One connected peer, as the receiver knows it. */
 export interface PeerConn {
@@ -177,7 +177,7 @@ export async function handleBatchStream(stream: ServerHttp2Stream, headers: Inco
       ctx.authenticated(peer);
     }
     // A sender's access check when its link comes up: a POST would pass the same checks.
-    if (headers[':method'] === 'GET') return void reply(stream, 204);
+    if (headers[':method'] === 'GET') return void reply(stream, 204, undefined, { [HEADER_BATCH_FORMAT]: String(WIRE_FORMAT) });
     const how = checkMedia(headers, ctx.maxBatchBytes);
     const body = await readBody(stream, ctx.maxBatchBytes);
     wireBytes = body.byteLength;

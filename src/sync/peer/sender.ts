@@ -8,11 +8,11 @@ import type { FeedPoller } from '../link/feed-poller.js';
 import { SenderCore, type SendingLinkOptions } from '../link/sender-core.js';
 import { SendingLink } from '../link/sync-link.js';
 import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './connection.js';
-import { BATCH_CONTENT_TYPE, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
+import { BATCH_CONTENT_TYPE, HEADER_BATCH_FORMAT, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
 import { SendWindow, type Settled, type Slot } from './send-window.js';
 import { SENDER_CURSOR } from './sender-state.js';
 import { TcpWatermarks } from '../tcp-watermarks.js';
-import { encodeBatch } from '../wire-format.js';
+import { WIRE_FORMAT, encodeBatch, type WireFormat } from '../wire-format.js';
 import type { SenderStatus } from '../../core/documents.js';
 import { senderStatus } from './sender-status.js';
 
@@ -59,6 +59,10 @@ export class SyncSender extends SendingLink<SenderStatus> {
   private nextRetryAt: string | null = null;
   /** Batches acknowledged since start. */
   private batches = 0;
+  /** The batch format of the current connection: 1 until the receiver announces a newer one (protocol.ts). */
+  private format: WireFormat = 1;
+  /** The format last logged, so a mixed-version pair is said once, not per reconnect. */
+  private loggedFormat: WireFormat | null = null;
 
   constructor(private readonly opts: SyncSenderOptions) {
     super();
@@ -131,6 +135,7 @@ export class SyncSender extends SendingLink<SenderStatus> {
           return;
         }
         this.conn = conn;
+        this.format = 1;
         const linkFailed = this.lastFailureReason !== null && LINK_FAILURES.has(this.lastFailureReason);
         if (linkFailed) this.core.backoff.reset();
         // Announced when the link itself was down (or never up): after a refusal such as a wrong
@@ -169,12 +174,28 @@ export class SyncSender extends SendingLink<SenderStatus> {
         if (epoch !== this.epoch || this.conn !== conn) return;
         // 405: a receiver older than this check, which takes the connection without it.
         if (answer.status !== 204 && answer.status !== 405) this.fail(classifyStatus(answer.status, answer.body, this.label));
-        else this.pump();
+        else {
+          this.useFormat(answer.status === 204 ? Number(answer.headers[HEADER_BATCH_FORMAT]) : 1);
+          this.pump();
+        }
       },
       (err: unknown) => {
         if (epoch === this.epoch && this.conn === conn) this.fail(classifyError(err, this.label));
       },
     );
+  }
+
+  /** Sends the newest batch format both sides read; an older receiver gets format 1, and the log says so once. */
+  private useFormat(announced: number): void {
+    this.format = Number.isInteger(announced) && announced >= WIRE_FORMAT ? WIRE_FORMAT : 1;
+    if (this.format === this.loggedFormat) return;
+    this.loggedFormat = this.format;
+    if (this.format < WIRE_FORMAT) {
+      this.opts.logger.info(
+        { peer: this.label, format: this.format },
+        `the peer does not read sync batch format ${WIRE_FORMAT} (an older QProxy); sending format 1, which costs more CPU per record on both nodes — upgrade the Playback node`,
+      );
+    }
   }
 
   /** Fills the window: queued slots first, then new batches from the feed, up to `streams` in flight. */
@@ -211,7 +232,7 @@ export class SyncSender extends SendingLink<SenderStatus> {
   }
 
   private async send(conn: PeerConnection, slot: Slot): Promise<Answer> {
-    const raw = encodeBatch(this.opts.nodeId, slot.batch.entries);
+    const raw = encodeBatch(this.opts.nodeId, slot.batch.entries, this.format);
     // A full batch means a backlog: compress for CPU, not for ratio (compression.ts).
     const body = await compress(raw, this.opts.compression, slot.batch.full === true);
     const t0 = performance.now();
