@@ -259,9 +259,13 @@ test('malformed, truncated, mis-typed, oversized and foreign batches get a clear
   assert.equal(ok.status, 200);
   assert.equal(ok.body.stored, 3);
   assert.equal(b.stats().count, 3);
-  const again = await post(port, {}, validBatch(3, 2));
-  assert.equal(again.status, 200);
-  assert.equal(again.body.skipped, 3, 'the same records in format 2 are recognised as already stored');
+  const fresh = Array.from({ length: 3 }, (_, i) => ({ seq: 10 + i, record: httpRecord(i, { node_id: 'az-x' }) }));
+  const v2 = await post(port, {}, encodeBatch('az-x', fresh, 2));
+  assert.equal(v2.status, 200);
+  assert.equal(v2.body.stored, 3);
+  for (const e of fresh) assert.deepEqual(b.get(e.record.id), e.record, 'stored from its document as sent, read back whole');
+  const v1 = await post(port, {}, encodeBatch('az-x', fresh, 1));
+  assert.equal(v1.body.skipped, 3, 'the same records in format 1 are recognised as already stored');
   assert.ok((rx.metrics.failuresByReason().malformed ?? 0) >= 6);
 });
 
