@@ -292,12 +292,14 @@ function v2Tcp(e: Record<string, unknown>, record: TcpRecord, at: string, slicer
   const list = array(e.chunks, `${at}.chunks`);
   const chunks: TcpChunk[] = new Array<TcpChunk>(list.length);
   for (let j = 0; j < list.length; j++) {
-    const c = list[j];
+    const c: unknown = list[j];
     const where = `${at}.chunks[${j}]`;
-    if (!Array.isArray(c) || c.length !== 3 || (c[0] !== 'c2s' && c[0] !== 's2c') || typeof c[1] !== 'number' || !Number.isFinite(c[1])) {
+    if (!Array.isArray(c) || c.length !== 3) throw new RecordFault(where, 'expected ["c2s" | "s2c", t_us, blob]');
+    const [dir, tUs, blob] = c as [unknown, unknown, unknown];
+    if ((dir !== 'c2s' && dir !== 's2c') || typeof tUs !== 'number' || !Number.isFinite(tUs)) {
       throw new RecordFault(where, 'expected ["c2s" | "s2c", t_us, blob]');
     }
-    chunks[j] = { dir: c[0], t_us: c[1], data: slicer.take(count(c[2], `${where}[2]`), where) };
+    chunks[j] = { dir, t_us: tUs, data: slicer.take(count(blob, `${where}[2]`), where) };
   }
   record.chunks = chunks;
   const seq = count(e.seq, `${at}.seq`);

@@ -45,7 +45,7 @@ test('a batch round-trips through the codec and every compression, binary payloa
 });
 
 test('format 2 sends an HTTP record\'s stored document byte for byte, and the receiver gets those bytes', () => {
-  const record = httpRecord(3) as QRecord & { protocol: 'http' };
+  const record = httpRecord(3);
   // A document as some store wrote it: key order and spacing of its own, no payload bytes.
   const { request, response, ...rest } = record;
   const stored = Buffer.from(
