@@ -62,6 +62,98 @@ test('format 2 sends an HTTP record\'s stored document byte for byte, and the re
   assert.deepEqual(back.record, record);
 });
 
+test('a format 2 TCP entry is checked like the rest: chunk tuples, no chunks inside its document', () => {
+  const tcp = tcpSegment(uuidv7(), 0, 3, 'closed');
+  const good = encodeBatch('az-a-1', [{ seq: 1, record: tcp }], 2);
+  assert.deepEqual(decodeBatch(good).entries[0]!.record, tcp);
+  const edit = (fn: (head: { entries: Array<{ chunks: unknown[]; doc: number }>; blobs: number[] }, blobs: Buffer[]) => void): Buffer => {
+    const len = good.readUInt32BE(4);
+    const head = JSON.parse(good.toString('utf8', 8, 8 + len)) as Parameters<typeof fn>[0];
+    const blobs: Buffer[] = [];
+    let at = 8 + len;
+    for (const n of head.blobs) {
+      blobs.push(good.subarray(at, at + n));
+      at += n;
+    }
+    fn(head, blobs);
+    head.blobs = blobs.map((b) => b.byteLength);
+    const json = Buffer.from(JSON.stringify(head));
+    const prefix = Buffer.from(good.subarray(0, 8));
+    prefix.writeUInt32BE(json.byteLength, 4);
+    return Buffer.concat([prefix, json, ...blobs]);
+  };
+  const refused = (body: Buffer, says: RegExp): void => {
+    assert.throws(
+      () => decodeBatch(body),
+      (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_MALFORMED' && says.test(e.message),
+    );
+  };
+  refused(edit((h) => (h.entries[0]!.chunks[1] = ['sideways', 5, 2])), /entries\[0\]\.chunks\[1\]: expected \["c2s"/);
+  refused(edit((h) => (h.entries[0]!.chunks[2] = ['c2s', 5])), /entries\[0\]\.chunks\[2\]/);
+  refused(
+    edit((h, blobs) => {
+      const d = JSON.parse(blobs[h.entries[0]!.doc]!.toString()) as Record<string, unknown>;
+      d.chunks = [];
+      blobs[h.entries[0]!.doc] = Buffer.from(JSON.stringify(d));
+    }),
+    /entries\[0\]\.record: unknown field "chunks"/,
+  );
+  refused(
+    edit((h, blobs) => {
+      const d = JSON.parse(blobs[h.entries[0]!.doc]!.toString()) as Record<string, unknown>;
+      d.close_reason = null;
+      blobs[h.entries[0]!.doc] = Buffer.from(JSON.stringify(d));
+    }),
+    /a closed TCP session needs a close_reason/,
+  );
+});
+
+test('the record check refuses what the model does not allow, in either format, naming the field', () => {
+  const record = httpRecord(1);
+  const good = encodeBatch('az-a-1', [{ seq: 1, record }], 1);
+  const len = good.readUInt32BE(4);
+  /** The format 1 batch with its one record edited (as JSON text, so 1e999 and -0 can be written). */
+  type Editable = {
+    id: string;
+    protocol: string;
+    started_at: number;
+    redacted: unknown[];
+    client: { port: number };
+    request: { headers: unknown[][]; body: { size: number; data: Record<string, unknown> } };
+    response: { headers: unknown[][]; body: { size: number } };
+  };
+  const edited = (edit: (r: Editable) => void, raw?: (json: string) => string): Buffer => {
+    const head = JSON.parse(good.toString('utf8', 8, 8 + len)) as { entries: Array<{ record: Editable }> };
+    edit(head.entries[0]!.record);
+    let text = JSON.stringify(head);
+    if (raw) text = raw(text);
+    const json = Buffer.from(text);
+    const prefix = Buffer.from(good.subarray(0, 8));
+    prefix.writeUInt32BE(json.byteLength, 4);
+    return Buffer.concat([prefix, json, good.subarray(8 + len)]);
+  };
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['an upper-case id', edited((r) => (r.id = r.id.toUpperCase())), /record\.id: expected a lower-case UUID/],
+    ['a port out of range', edited((r) => (r.client.port = 70000)), /record\.client\.port/],
+    ['a fractional size', edited((r) => (r.response.body.size = 1.5)), /record\.response\.body\.size: expected an integer/],
+    ['a negative size', edited((r) => (r.request.body.size = -1)), /record\.request\.body\.size/],
+    ['an infinite time', edited((r) => (r.started_at = 12345), (t) => t.replace('"started_at":12345', '"started_at":1e999')), /record\.started_at: expected a finite number/],
+    ['a header line of three', edited((r) => (r.request.headers[0] = ['a', 'b', 'c'])), /record\.request\.headers\[0\]/],
+    ['a header value that is a number', edited((r) => (r.response.headers[1]![1] = 5)), /record\.response\.headers\[1\]/],
+    ['an unknown protocol', edited((r) => (r.protocol = 'udp')), /record\.protocol/],
+    ['a __proto__ key', edited(() => {}, (t) => t.replace('"v":1,', '"__proto__":{"x":1},"v":1,')), /unknown field "__proto__"/],
+    ['a redacted list of numbers', edited((r) => (r.redacted = [1])), /record\.redacted\[0\]/],
+    ['a blob reference with extras', edited((r) => (r.request.body.data.extra = 1)), /record\.request\.body\.data: unknown field "extra"/],
+  ];
+  for (const [name, body, says] of cases) {
+    assert.throws(
+      () => decodeBatch(body),
+      (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_MALFORMED' && says.test(e.message),
+      name,
+    );
+  }
+});
+
 test('decompression stops at the cap, and a corrupt stream is malformed, not a crash', async () => {
   const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024));
   await assert.rejects(decompress(bomb, 'gzip', 1024 * 1024), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_TOO_LARGE');
