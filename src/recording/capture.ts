@@ -66,6 +66,11 @@ export function releaseRecordBodies(record: QRecord): void {
   if (record.response) releaseBody(record.response.body.data);
 }
 
+/** {@link releaseRecordBodies} for bodies already taken out of their record (the store keeps only them). */
+export function releaseBodies(bodies: readonly Buffer[]): void {
+  for (const b of bodies) releaseBody(b);
+}
+
 /**
  * Keeps a bounded copy of a streamed body without slowing the stream: chunks are kept by reference
  * until `limit` bytes, the rest are only counted. `result()` joins them, when the exchange ends.

@@ -22,6 +22,8 @@ import { FRAME_HEADER_BYTES as CHUNK_HEADER_BYTES, unframeTcpChunks, writeChunkH
 /** Arena buffers are allocated this large (or larger, for one large document). */
 const ARENA_BYTES = 256 * 1024;
 
+const NO_BODIES: Buffer[] = [];
+
 /** Bits of `records.marks`: what the index says about a record without reading its frames. */
 export const Marks = {
   requestTruncated: 1,
@@ -50,9 +52,11 @@ export class FrameArena {
   }
 }
 
-/** A record ready for the log: its frames and its index columns. */
+/** A record ready for the log: its frames, its index columns, and the captured bodies to hand back once written. */
 export interface FramedRecord extends PendingExtent {
   columns: IndexColumns;
+  /** HTTP: the request and response body Buffers (see capture.ts `releaseBodies`); TCP: none. */
+  bodies: Buffer[];
 }
 
 function marksOf(record: QRecord): number {
@@ -100,7 +104,7 @@ function frameHttp(record: HttpRecord, arena: FrameArena): FramedRecord {
   }
   if (bodies.length === 0) pieces.push(region);
   const payload = req.byteLength + (res?.byteLength ?? 0) + wsBytes;
-  return { pieces, length, columns: columnsOf(record, docBytes + payload, marksOf(record), null) };
+  return { pieces, length, columns: columnsOf(record, docBytes + payload, marksOf(record), null), bodies: res ? [req, res] : [req] };
 }
 
 /** The WEBSOCKET frame's payload: each message's length (from the arena) and its bytes (referenced). */
@@ -141,7 +145,7 @@ function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
   const chunks = record.chunks;
   const { region, docBytes } = docFrame(arena, doc, chunks.length > 0 ? 1 : 0);
   if (chunks.length === 0) {
-    return { pieces: [region], length: region.byteLength, columns: columnsOf(record, docBytes, marksOf(record), 0) };
+    return { pieces: [region], length: region.byteLength, columns: columnsOf(record, docBytes, marksOf(record), 0), bodies: NO_BODIES };
   }
   const heads = arena.take(chunks.length * CHUNK_HEADER_BYTES);
   const payload: Uint8Array[] = [];
@@ -161,6 +165,7 @@ function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
     pieces: [region, ...payload],
     length: region.byteLength + payloadBytes,
     columns: columnsOf(record, docBytes + dataBytes, marksOf(record), chunks.length),
+    bodies: NO_BODIES,
   };
 }
 
