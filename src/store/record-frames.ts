@@ -25,7 +25,7 @@ import { FRAME_HEADER_BYTES as CHUNK_HEADER_BYTES, unframeTcpChunks, writeChunkH
 /** Arena buffers are allocated this large (or larger, for one large document). */
 const ARENA_BYTES = 256 * 1024;
 
-const NO_BODIES: Buffer[] = [];
+const NO_BODIES: readonly Buffer[] = [];
 
 /** Bits of `records.marks`: what the index says about a record without reading its frames. */
 export const Marks = {
@@ -59,7 +59,7 @@ export class FrameArena {
 export interface FramedRecord extends PendingExtent {
   columns: IndexColumns;
   /** The captured body Buffers the pieces still reference (see capture.ts `releaseBodies`); small bodies are copied, so not among them. */
-  bodies: Buffer[];
+  bodies: readonly Buffer[];
 }
 
 function marksOf(record: QRecord): number {
@@ -106,7 +106,7 @@ function frameHttp(record: HttpRecord, arena: FrameArena): FramedRecord {
   const { region, docBytes } = docFrame(arena, doc, extra);
   // Arena bytes go out as slices of the region, cut where a referenced payload comes in between.
   const pieces: Uint8Array[] = [];
-  const held: Buffer[] = [];
+  let held = NO_BODIES;
   let cut = FRAME_HEADER_BYTES + docBytes;
   let from = 0;
   let length = cut;
@@ -120,7 +120,7 @@ function frameHttp(record: HttpRecord, arena: FrameArena): FramedRecord {
       continue;
     }
     pieces.push(region.subarray(from, cut), ...data);
-    if (kind !== FrameKind.websocket) held.push(data[0] as Buffer);
+    if (kind !== FrameKind.websocket) held = held === NO_BODIES ? [data[0] as Buffer] : [...held, data[0] as Buffer];
     from = cut;
   }
   if (cut > from) pieces.push(from === 0 ? region : region.subarray(from, cut));

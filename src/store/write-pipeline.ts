@@ -97,7 +97,7 @@ function failureOf(err: unknown): WriterFailure {
  * Everything between `offer()` and the writer thread: the bounded queue, batches in flight, writes
  * other than records (ops), flush waiters, and the writer's supervision (restart with back-off).
  *
- *   offer ─► queue ─(tick / 500 records / flush)─► batch ─► frames appended to the segment log
+ *   offer (framed) ─► queue ─(tick / 500 records / flush)─► batch ─► frames appended to the segment log
  *         (pwritev + fdatasync) ─► index rows posted to the writer ─► batchDone ─► settled
  *
  * Index rows are posted in the order their frames were appended (see schema.ts: a segment's rows
@@ -204,7 +204,7 @@ export class WritePipeline {
     this.queue.push(framed, bytes);
     this.accepted++;
     if (!this.pumpScheduled && (this.queue.length >= BATCH_MAX_RECORDS || this.queue.bytes >= BATCH_MAX_BYTES)) {
-      // Posting a batch clones it; keep that off the caller's stack so offer() stays O(1).
+      // Writing and posting a batch is per batch; keep that off the caller's stack.
       this.pumpScheduled = true;
       setImmediate(() => {
         this.pumpScheduled = false;
