@@ -4,6 +4,12 @@ import type { CapturedBody, QRecord } from './model.js';
 const SLAB_BYTES = 1024 * 1024;
 /** A body larger than this gets an allocation of its own rather than a slab region. */
 const SLAB_MAX_BODY = SLAB_BYTES / 4;
+/**
+ * A body of at most this many bytes is copied into a buffer of its own, not a slab region: the
+ * store copies it into its frame arena when the record is offered (record-frames.ts), so it dies
+ * young and a slab region (with its owner entry, released a flush interval later) would be waste.
+ */
+export const SMALL_BODY_BYTES = 8 * 1024;
 /** Slabs kept for reuse once every body in them was released; beyond this they are left to the GC. */
 const FREE_SLABS_MAX = 16;
 
@@ -66,6 +72,11 @@ export function releaseRecordBodies(record: QRecord): void {
   if (record.response) releaseBody(record.response.body.data);
 }
 
+/** {@link releaseRecordBodies} for bodies already taken out of their record (the store keeps only them). */
+export function releaseBodies(bodies: readonly Buffer[]): void {
+  for (const b of bodies) releaseBody(b);
+}
+
 /**
  * Keeps a bounded copy of a streamed body without slowing the stream: chunks are kept by reference
  * until `limit` bytes, the rest are only counted. `result()` joins them, when the exchange ends.
@@ -108,7 +119,8 @@ export class BodyCapture {
 
   private join(): Buffer {
     if (!this.slab || this.kept === 0) return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
-    const data = slabRegion(this.kept);
+    // Small: a copy of its own (never a view of a read, which would keep the read's buffer alive).
+    const data = this.kept <= SMALL_BODY_BYTES ? Buffer.allocUnsafe(this.kept) : slabRegion(this.kept);
     let at = 0;
     for (const c of this.chunks) {
       data.set(c, at);

@@ -8,11 +8,14 @@
  * ```
  *
  * DOC is the record's JSON without payload bytes, exactly what the v1 store kept in `records.doc`.
- * Body and chunk bytes are never copied on the way in: the frame list references the captured
- * Buffers, and only headers and the JSON text are written into a per-batch arena. A TCP session
- * written in several extents has a DOC in each (the latest totals and state); the last one wins.
+ * Large body and all chunk bytes are not copied on the way in: the frame list references the
+ * captured Buffers, and only headers and the JSON text are written into an arena. A body of at most
+ * SMALL_BODY_BYTES is copied next to its document instead (capture.ts never puts such a body in a
+ * slab, so nothing needs handing back for it). A TCP session written in several extents has a DOC
+ * in each (the latest totals and state); the last one wins.
  */
 import { StoreError } from '../core/errors.js';
+import { SMALL_BODY_BYTES } from '../recording/capture.js';
 import type { HttpRecord, QRecord, TcpChunk, TcpRecord, WsMessage } from '../recording/model.js';
 import { FRAME_HEADER_BYTES, FrameKind, readFrame, writeFrameHeader } from './segment-format.js';
 import type { PendingExtent } from './segment-log.js';
@@ -21,6 +24,8 @@ import { FRAME_HEADER_BYTES as CHUNK_HEADER_BYTES, unframeTcpChunks, writeChunkH
 
 /** Arena buffers are allocated this large (or larger, for one large document). */
 const ARENA_BYTES = 256 * 1024;
+
+const NO_BODIES: readonly Buffer[] = [];
 
 /** Bits of `records.marks`: what the index says about a record without reading its frames. */
 export const Marks = {
@@ -50,9 +55,11 @@ export class FrameArena {
   }
 }
 
-/** A record ready for the log: its frames and its index columns. */
+/** A record ready for the log: its frames, its index columns, and the captured bodies to hand back once written. */
 export interface FramedRecord extends PendingExtent {
   columns: IndexColumns;
+  /** The captured body Buffers the pieces still reference (see capture.ts `releaseBodies`); small bodies are copied, so not among them. */
+  bodies: readonly Buffer[];
 }
 
 function marksOf(record: QRecord): number {
@@ -63,45 +70,64 @@ function marksOf(record: QRecord): number {
   return m;
 }
 
-/** The DOC frame (header and text in one arena region) plus room for `extraHeaders` more frame headers right after it. */
-function docFrame(arena: FrameArena, doc: string | Buffer, extraHeaders: number): { region: Buffer; docBytes: number } {
+/**
+ * The DOC frame (header and text in one arena region) plus `extra` bytes right after it, for the
+ * headers (and inlined payloads) of the frames that follow. A document received by sync arrives as
+ * the bytes the sender stored and is copied as it is.
+ */
+function docFrame(arena: FrameArena, doc: string | Buffer, extra: number): { region: Buffer; docBytes: number } {
   const docBytes = typeof doc === 'string' ? Buffer.byteLength(doc) : doc.byteLength;
-  const { buf, at } = arena.take(FRAME_HEADER_BYTES + docBytes + extraHeaders * FRAME_HEADER_BYTES);
+  const { buf, at } = arena.take(FRAME_HEADER_BYTES + docBytes + extra);
   if (typeof doc === 'string') buf.write(doc, at + FRAME_HEADER_BYTES, docBytes, 'utf8');
   else doc.copy(buf, at + FRAME_HEADER_BYTES);
   writeFrameHeader(buf, at, FrameKind.doc, [buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + docBytes)], docBytes);
-  return { region: buf.subarray(at, at + FRAME_HEADER_BYTES + docBytes + extraHeaders * FRAME_HEADER_BYTES), docBytes };
+  return { region: buf.subarray(at, at + FRAME_HEADER_BYTES + docBytes + extra), docBytes };
 }
+
+/** A frame after the DOC: its kind, payload pieces and length, and whether its payload is copied into the arena. */
+type BodyFrame = [kind: FrameKind, data: Uint8Array[], bytes: number, inline: boolean];
 
 function frameHttp(record: HttpRecord, arena: FrameArena, storedDoc: Buffer | undefined): FramedRecord {
   const doc = storedDoc ?? httpDoc(record);
   const req = record.request.body.data;
   const res = record.response?.body.data ?? null;
-  const bodies: Array<[FrameKind, Uint8Array[], number]> = [];
-  if (req.byteLength > 0) bodies.push([FrameKind.requestBody, [req], req.byteLength]);
-  if (res && res.byteLength > 0) bodies.push([FrameKind.responseBody, [res], res.byteLength]);
+  const frames: BodyFrame[] = [];
+  // A small body is copied next to the document (one region, one write piece, and the captured
+  // Buffer is free at once); a large one is written from the Buffer it was captured in.
+  if (req.byteLength > 0) frames.push([FrameKind.requestBody, [req], req.byteLength, req.byteLength <= SMALL_BODY_BYTES]);
+  if (res && res.byteLength > 0) frames.push([FrameKind.responseBody, [res], res.byteLength, res.byteLength <= SMALL_BODY_BYTES]);
   let wsBytes = 0;
   const ws = record.websocket;
   if (ws && ws.messages.length > 0) {
     const framed = wsPayload(ws.messages, arena);
     wsBytes = framed.bytes;
-    bodies.push([FrameKind.websocket, framed.pieces, framed.length]);
+    frames.push([FrameKind.websocket, framed.pieces, framed.length, false]);
   }
-  const { region, docBytes } = docFrame(arena, doc, bodies.length);
-  // The first body header shares the DOC frame's region; later ones have their own slice of it.
+  let extra = 0;
+  for (const [, , bytes, inline] of frames) extra += FRAME_HEADER_BYTES + (inline ? bytes : 0);
+  const { region, docBytes } = docFrame(arena, doc, extra);
+  // Arena bytes go out as slices of the region, cut where a referenced payload comes in between.
   const pieces: Uint8Array[] = [];
+  let held = NO_BODIES;
   let cut = FRAME_HEADER_BYTES + docBytes;
   let from = 0;
   let length = cut;
-  for (const [kind, data, bytes] of bodies) {
+  for (const [kind, data, bytes, inline] of frames) {
     writeFrameHeader(region, cut, kind, data, bytes);
-    pieces.push(region.subarray(from, cut + FRAME_HEADER_BYTES), ...data);
-    from = cut += FRAME_HEADER_BYTES;
+    cut += FRAME_HEADER_BYTES;
     length += FRAME_HEADER_BYTES + bytes;
+    if (inline) {
+      region.set(data[0]!, cut);
+      cut += bytes;
+      continue;
+    }
+    pieces.push(region.subarray(from, cut), ...data);
+    if (kind !== FrameKind.websocket) held = held === NO_BODIES ? [data[0] as Buffer] : [...held, data[0] as Buffer];
+    from = cut;
   }
-  if (bodies.length === 0) pieces.push(region);
+  if (cut > from) pieces.push(from === 0 ? region : region.subarray(from, cut));
   const payload = req.byteLength + (res?.byteLength ?? 0) + wsBytes;
-  return { pieces, length, columns: columnsOf(record, docBytes + payload, marksOf(record), null) };
+  return { pieces, length, columns: columnsOf(record, docBytes + payload, marksOf(record), null), bodies: held };
 }
 
 /** The WEBSOCKET frame's payload: each message's length (from the arena) and its bytes (referenced). */
@@ -140,9 +166,9 @@ function wsRestore(messages: WsMessage[], payload: Buffer | null): boolean {
 function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
   const doc = tcpDoc(record);
   const chunks = record.chunks;
-  const { region, docBytes } = docFrame(arena, doc, chunks.length > 0 ? 1 : 0);
+  const { region, docBytes } = docFrame(arena, doc, chunks.length > 0 ? FRAME_HEADER_BYTES : 0);
   if (chunks.length === 0) {
-    return { pieces: [region], length: region.byteLength, columns: columnsOf(record, docBytes, marksOf(record), 0) };
+    return { pieces: [region], length: region.byteLength, columns: columnsOf(record, docBytes, marksOf(record), 0), bodies: NO_BODIES };
   }
   const heads = arena.take(chunks.length * CHUNK_HEADER_BYTES);
   const payload: Uint8Array[] = [];
@@ -162,6 +188,7 @@ function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
     pieces: [region, ...payload],
     length: region.byteLength + payloadBytes,
     columns: columnsOf(record, docBytes + dataBytes, marksOf(record), chunks.length),
+    bodies: NO_BODIES,
   };
 }
 

@@ -1,11 +1,12 @@
-import type { QRecord } from '../recording/model.js';
+import type { FramedRecord } from './record-frames.js';
 
 /**
- * FIFO of records waiting for the writer, bounded by the caller in records and bytes. `push` is
- * O(1); `take` removes a batch from the front.
+ * FIFO of records waiting for the segment log and the writer, already framed (see
+ * WritePipeline.offer), bounded by the caller in records and bytes. `push` is O(1); `take` removes
+ * a batch from the front.
  */
 export class RecordQueue {
-  private records: QRecord[] = [];
+  private records: FramedRecord[] = [];
   private sizes: number[] = [];
   private queuedBytes = 0;
 
@@ -18,14 +19,14 @@ export class RecordQueue {
     return this.queuedBytes;
   }
 
-  push(record: QRecord, bytes: number): void {
+  push(record: FramedRecord, bytes: number): void {
     this.records.push(record);
     this.sizes.push(bytes);
     this.queuedBytes += bytes;
   }
 
   /** Removes up to `maxRecords` records from the front, stopping at `maxBytes` (but always at least one). */
-  take(maxRecords: number, maxBytes: number): QRecord[] {
+  take(maxRecords: number, maxBytes: number): FramedRecord[] {
     let n = 0;
     let bytes = 0;
     while (n < this.records.length && n < maxRecords && (n === 0 || bytes + this.sizes[n]! <= maxBytes)) {

@@ -48,7 +48,8 @@ function checkOptions(opts: StoreOptions): void {
  * written by one worker thread in group commits, read on the main thread through a read-only
  * connection and the PayloadReader.
  *
- * `offer()` only appends to a bounded queue; every `flushIntervalMs` (or at 500 records) the queue
+ * `offer()` frames the record (its JSON document and frame headers, see record-frames.ts) and
+ * appends it to a bounded queue; every `flushIntervalMs` (or at 500 records) the queue
  * is appended to the segment log, synced, and its index rows go to the writer as one transaction,
  * so a crash loses at most one flush interval and no index row points at bytes not on disk.
  * Failures never reach the caller of `offer()`: they become counted drops (see {@link StoreObserver}).

@@ -1,5 +1,5 @@
 import { StoreError, errorMessage } from '../core/errors.js';
-import { releaseRecordBodies } from '../recording/capture.js';
+import { releaseBodies } from '../recording/capture.js';
 import type { QRecord } from '../recording/model.js';
 import { packBatch } from './batch-pack.js';
 import type { IngestTally } from './meta-keys.js';
@@ -97,7 +97,7 @@ function failureOf(err: unknown): WriterFailure {
  * Everything between `offer()` and the writer thread: the bounded queue, batches in flight, writes
  * other than records (ops), flush waiters, and the writer's supervision (restart with back-off).
  *
- *   offer ─► queue ─(tick / 500 records / flush)─► batch ─► frames appended to the segment log
+ *   offer (framed) ─► queue ─(tick / 500 records / flush)─► batch ─► frames appended to the segment log
  *         (pwritev + fdatasync) ─► index rows posted to the writer ─► batchDone ─► settled
  *
  * Index rows are posted in the order their frames were appended (see schema.ts: a segment's rows
@@ -107,6 +107,8 @@ function failureOf(err: unknown): WriterFailure {
  */
 export class WritePipeline {
   private readonly queue = new RecordQueue();
+  /** Where offered records' headers and documents are written; its buffers live until their batch is written. */
+  private readonly arena = new FrameArena();
   private writer: WriterThread | null = null;
   private accepted = 0;
   private sent = 0;
@@ -188,10 +190,21 @@ export class WritePipeline {
     if (this.queue.length >= this.opts.queueMaxRecords * factor || this.queue.bytes + bytes > this.opts.queueMaxBytes * factor) {
       return this.drop(this.writer ? 'queue_full' : 'writer_down', 1);
     }
-    this.queue.push(record, bytes);
+    // Framed now, not when its batch is sent: the queue then holds the record's frames (its JSON
+    // document already in an arena, its bodies by reference) and one index-columns object, and the
+    // record's own objects (headers, parts, the redacted copies) die young instead of living a
+    // flush interval, getting promoted, and costing a mark-compact.
+    let framed: FramedRecord;
+    try {
+      framed = frameRecord(record, this.arena);
+    } catch (err) {
+      this.noteFailure({ code: 'QP_ERR_STORE_RECORD', message: `record ${String(record.id)} could not be encoded: ${errorMessage(err)}` }, 1);
+      return this.drop('storage_error', 1);
+    }
+    this.queue.push(framed, bytes);
     this.accepted++;
     if (!this.pumpScheduled && (this.queue.length >= BATCH_MAX_RECORDS || this.queue.bytes >= BATCH_MAX_BYTES)) {
-      // Posting a batch clones it; keep that off the caller's stack so offer() stays O(1).
+      // Writing and posting a batch is per batch; keep that off the caller's stack.
       this.pumpScheduled = true;
       setImmediate(() => {
         this.pumpScheduled = false;
@@ -377,27 +390,25 @@ export class WritePipeline {
     this.sent += records.length;
     const batch: Batch = { batchId: this.nextBatchId++, count: records.length, posted: false, end: this.sent, done: false };
     this.batches.push(batch);
-    const { framed, failed, error } = frameAll(records);
     this.afterDurable(
-      framed,
+      records,
       (refs) => {
         // Written (or not, below): the store was the bodies' last holder.
-        for (const r of records) releaseRecordBodies(r);
+        for (const r of records) releaseBodies(r.bodies);
         const w = this.writer;
         if (!w) {
           batch.done = true;
-          if (failed > 0) this.drop('storage_error', failed);
-          this.drop('writer_down', records.length - failed);
+          this.drop('writer_down', records.length);
           this.advance();
           return;
         }
         batch.posted = true;
-        const packed = packBatch(framed.map((f) => f.columns), refs, failed, error);
+        const packed = packBatch(records.map((f) => f.columns), refs);
         w.post({ type: 'batch', batchId: batch.batchId, batch: packed }, [packed.nums.buffer as ArrayBuffer]);
       },
       (err) => {
         // The segment write failed (a full disk): nothing of the batch is usable, and the log cut it off again.
-        for (const r of records) releaseRecordBodies(r);
+        for (const r of records) releaseBodies(r.bodies);
         batch.done = true;
         this.drop('storage_error', records.length);
         this.noteFailure(failureOf(err), records.length);

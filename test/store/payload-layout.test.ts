@@ -145,6 +145,28 @@ test('a record that cannot be encoded is dropped on its own; the rest of its bat
   assert.equal(logger.count('error', 'store write failed'), 1);
 });
 
+test('a record is stored as it was offered: the store takes its document then, so later changes to the object are not written', async (t) => {
+  const { store } = await openStore(t);
+  const r = makeRecord();
+  const offered = structuredClone(r);
+  assert.equal(store.offer(r), true);
+  // The producer gave the record away; anything it does to the object now must not reach the disk.
+  r.request.url = '/changed';
+  r.request.headers.push(['X-Late', '1']);
+  r.status = 599;
+  await store.flush();
+  const got = store.get(r.id)!;
+  assert.equal(got.protocol, 'http');
+  assert.deepEqual({ ...got, request: { ...got.request, body: null }, response: { ...got.response!, body: null } }, {
+    ...offered,
+    request: { ...offered.request, body: null },
+    response: { ...offered.response!, body: null },
+  });
+  // structuredClone turned the body Buffers into plain Uint8Arrays: compare bytes.
+  assert.ok(got.request.body.data.equals(offered.request.body.data));
+  assert.ok(got.response!.body.data.equals(offered.response!.body.data));
+});
+
 test('ingest is all or nothing: one record that cannot be encoded refuses the whole batch, naming it', async (t) => {
   const { store } = await openStore(t);
   const good = [makeRecord(), makeRecord()];
