@@ -12,7 +12,7 @@ function recorder(sink: { offer(r: QRecord): boolean }, over: Partial<TcpRecorde
   return new TcpRecorder({ enabled: true, nodeId: 'az-a-1', maxSessionBytes: 1 << 20, segmentIntervalMs: 60_000, segmentBytes: 100, sink, ...over });
 }
 
-test('a short session is one record: chunks by reference, totals, downstream, close reason', () => {
+test('a short session is one record: chunks copied, totals, downstream, close reason', () => {
   const sink = new ListSink();
   const rec = recorder(sink);
   const tap = rec.open(start)!;
@@ -25,7 +25,9 @@ test('a short session is one record: chunks by reference, totals, downstream, cl
   tap.chunk('c2s', Buffer.from('late'));
   assert.equal(sink.segments.length, 1);
   const r = sink.segments[0]!;
-  assert.equal(r.chunks[0]!.data, hello, 'kept by reference, not copied');
+  assert.notEqual(r.chunks[0]!.data, hello, 'copied: the proxy may reuse its read buffer');
+  hello.fill(0);
+  assert.equal(r.chunks[0]!.data.toString(), 'hello', 'the recorded copy does not change with the read buffer');
   assert.deepEqual(
     { ...r, id: '', started_at: 0, duration_ms: 0, chunks: [] },
     {
