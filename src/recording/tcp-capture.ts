@@ -24,8 +24,12 @@ export function writeChunkHeader(out: Buffer, at: number, dir: TcpDirection, tUs
 
 /** Size of the slabs recorded chunks are copied into. */
 const SLAB_BYTES = 1024 * 1024;
-/** A chunk larger than this gets an allocation of its own rather than a slab region. */
-const SLAB_MAX_CHUNK = SLAB_BYTES / 4;
+/**
+ * Chunks smaller than this are copied into the slab behind their header; larger ones are kept by
+ * reference. Measured (docs/benchmarks.md, "TCP recording rate"): for reads of 1–16 KiB the copy
+ * saves more in garbage collection and per-piece work than it costs; for 64 KiB reads it does not.
+ */
+export const COPY_MAX_CHUNK = 32 * 1024;
 /** Slabs kept for reuse once every chunk in them was released; beyond this they are left to the GC. */
 const FREE_SLABS_MAX = 16;
 
@@ -61,14 +65,13 @@ interface Held extends FramedChunks {
 const held = new WeakMap<TcpRecord, Held>();
 
 /**
- * Where one session's recorded chunks wait for the store. Why copy them: a segment lives until the
- * store has written it (a flush interval or more), and kept as the socket read it each chunk held its
- * read's own buffer that long, so those reads outlived V8's young generation and their external
- * memory drove full mark-compacts (the GC helper threads cost more than the copy, measured in
- * docs/benchmarks.md, "TCP recording rate"). Here each chunk is copied once, with its 11-byte header,
- * into a shared slab: consecutive chunks of a busy session lie back to back, so a 256 KiB segment is
- * written (and checksummed) as one or two pieces instead of a header and a buffer per read, and the
- * slab is reused once the store hands the segment back ({@link releaseTcpChunks}).
+ * Where one session's recorded chunks wait for the store, laid out as the store writes them. Each
+ * chunk's 11-byte header goes into a shared slab, and a small chunk's bytes are copied right behind
+ * it: consecutive small reads of a session then lie back to back and a segment of them is written
+ * and checksummed as a few runs instead of two pieces per read, and the reads themselves die young
+ * instead of living until the store has written them (a flush interval or more), which is what
+ * made V8's GC threads busy. Large reads are referenced: copying 64 KiB costs more than it saves.
+ * The slab is reused once the store hands the segment back ({@link releaseTcpChunks}).
  */
 export class TcpChunkBuffer {
   #pieces: Buffer[] = [];
@@ -79,37 +82,37 @@ export class TcpChunkBuffer {
   #runStart = 0;
   #runEnd = 0;
 
-  /** Copies `data` behind its header; returns the copy of the bytes, valid until the store releases the segment. */
+  /**
+   * Keeps one chunk: its header always goes into the slab; its bytes are copied behind it when the
+   * chunk is smaller than {@link COPY_MAX_CHUNK}, else referenced. Returns the bytes as kept.
+   */
   add(dir: TcpDirection, tUs: number, data: Buffer): Buffer {
-    const n = CHUNK_HEADER_BYTES + data.byteLength;
-    let buf: Buffer;
-    let at: number;
-    if (n > SLAB_MAX_CHUNK) {
-      buf = Buffer.allocUnsafeSlow(n);
-      at = 0;
-    } else {
-      let s = current;
-      if (s === null || s.buf.byteLength - s.at < n) {
-        if (s !== null && s.live === 0) recycle(s);
-        s = { buf: free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), at: 0, live: 0 };
-        current = s;
-      }
-      buf = s.buf;
-      at = s.at;
-      s.at += n;
-      s.live++;
-      this.#slabs.push(s);
+    const copy = data.byteLength < COPY_MAX_CHUNK;
+    const n = CHUNK_HEADER_BYTES + (copy ? data.byteLength : 0);
+    let s = current;
+    if (s === null || s.buf.byteLength - s.at < n) {
+      if (s !== null && s.live === 0) recycle(s);
+      s = { buf: free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), at: 0, live: 0 };
+      current = s;
     }
+    const { buf, at } = s;
+    s.at += n;
+    s.live++;
+    this.#slabs.push(s);
     writeChunkHeader(buf, at, dir, tUs, data.byteLength);
-    buf.set(data, at + CHUNK_HEADER_BYTES);
+    if (copy) buf.set(data, at + CHUNK_HEADER_BYTES);
     if (this.#runBuf !== buf || this.#runEnd !== at) {
       this.#closeRun();
       this.#runBuf = buf;
       this.#runStart = at;
     }
     this.#runEnd = at + n;
-    this.#bytes += n;
-    return buf.subarray(at + CHUNK_HEADER_BYTES, at + n);
+    this.#bytes += CHUNK_HEADER_BYTES + data.byteLength;
+    if (copy) return buf.subarray(at + CHUNK_HEADER_BYTES, at + n);
+    // A referenced chunk ends the run: the next header continues in the slab, after these bytes in the frame.
+    this.#closeRun();
+    this.#pieces.push(data);
+    return data;
   }
 
   /** Gives the chunks added since the last call to `segment`, which is then offered to the store. */

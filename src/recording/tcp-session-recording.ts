@@ -24,8 +24,9 @@ export interface TcpSessionStart {
 }
 
 /**
- * One session's recording as the proxy drives it. Calls are cheap and never throw: `chunk` copies
- * the bytes it keeps (see {@link TcpChunkBuffer}), so the caller may reuse the Buffer it passed.
+ * One session's recording as the proxy drives it. Calls are cheap and never throw: `chunk` may keep
+ * a reference to the Buffer it is given (large reads, see {@link TcpChunkBuffer}), so the caller
+ * must not reuse that Buffer's memory.
  */
 export interface TcpSessionTap {
   /** The downstream accepted: its "host:port". */
@@ -59,7 +60,7 @@ export interface SegmentOutlet {
 }
 
 /**
- * The recording of one TCP connection. Chunks are kept (copied) until `maxSessionBytes` bytes
+ * The recording of one TCP connection. Chunks are kept until `maxSessionBytes` bytes
  * (both directions together) are kept; later bytes are only counted and the record is marked
  * truncated. Kept chunks wait in `pending` until a segment takes them to the sink, so memory per
  * session stays below about `segmentBytes`:
