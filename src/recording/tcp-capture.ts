@@ -77,7 +77,7 @@ export class TcpChunkBuffer {
   #pieces: Buffer[] = [];
   #slabs: Slab[] = [];
   #bytes = 0;
-  /** The run being extended: a region of `#runSlab`'s buffer from `#runStart` to `#runEnd`. */
+  /** The run being extended: `#runBuf` from `#runStart` to `#runEnd`. */
   #runBuf: Buffer | null = null;
   #runStart = 0;
   #runEnd = 0;
