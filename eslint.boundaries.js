@@ -13,7 +13,7 @@ import boundaries from 'eslint-plugin-boundaries';
  */
 const components = {
   core: { uses: [], entry: ['**'] },
-  recording: { uses: [], entry: ['model.ts', 'capture.ts', 'sink.ts', 'recorder.ts', 'tcp-recorder.ts', 'ws-recorder.ts', 'selector.ts', 'redaction.ts', 'redaction-digest.ts'] },
+  recording: { uses: [], entry: ['model.ts', 'capture.ts', 'sink.ts', 'recorder.ts', 'tcp-recorder.ts', 'tcp-capture.ts', 'ws-recorder.ts', 'selector.ts', 'redaction.ts', 'redaction-digest.ts'] },
   config: { uses: [], entry: ['schema.ts', 'schema-playback.ts', 'load.ts', 'env.ts', 'files.ts', 'fields.ts', 'units.ts', 'addresses.ts'] },
   net: { uses: [], entry: ['connection-gate.ts', 'fd-guard.ts', 'refusal-log.ts', 'http-server-timeouts.ts'] },
   tls: { uses: [], entry: ['index.ts'] },

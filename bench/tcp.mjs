@@ -2,9 +2,10 @@
 // TCP benchmark (issue 3): bulk throughput both ways and 64-byte round trips, on 127.0.0.1 only, for
 // (a) direct, (b) a plain net pipe relay, (c) QProxy TCP without recording, (d) QProxy recording with
 // the default 16 MiB session cap, (e) QProxy recording every byte, beside (f) the disk's own
-// sequential write rate. `node bench/tcp.mjs --help`; docs/benchmarks.md "## TCP".
+// sequential write rate (dd with O_DIRECT, and a node loop appending as the store does).
+// `node bench/tcp.mjs --help`; docs/benchmarks.md "## TCP".
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +24,7 @@ On 127.0.0.1 only: bulk upload and download MiB/s and 64-byte round trips (p50/p
 (a) direct, (b) plain net pipe relay, (c) QProxy TCP recording off, (d) QProxy recording with the
 default 16 MiB session cap, (e) QProxy recording every byte, (g) the same with
 tcp.recording.on_overload "backpressure", and with --baseline-cli (h) (e) with another build; plus
-(f) dd's sequential write rate.
+(f) dd's sequential write rate and a node loop appending as the store does.
 
   --bytes N        bytes per bulk transfer, each way (suffix KiB/MiB/GiB)   [1GiB]
   --max-transfer S a bulk transfer stops after this many seconds           [12]
@@ -31,7 +32,7 @@ tcp.recording.on_overload "backpressure", and with --baseline-cli (h) (e) with a
   --cases LIST     letters a-e, g, h, comma separated                     [a,b,c,d,e,g; +h]
   --baseline-cli P another build's entry point (e.g. the previous commit built in a second
                    folder): adds case (h), recording every byte with that build
-  --no-disk        skip (f), the dd write test
+  --no-disk        skip (f), the dd and append-loop write tests
   --no-pin         do not pin the proxy (CPU 0) and client/backend (last CPU)
   --out DIR        results folder                           [.bench-results/tcp-<date>]
   -h, --help       this text
@@ -381,6 +382,41 @@ function diskRate(ctx) {
   }
 }
 
+/**
+ * (f) as the store writes: a plain node loop appending 256 KiB writes through the page cache with an
+ * fdatasync every 8 MiB (the store's pwritev calls and group commits), so "disk rate" is also known
+ * for the way QProxy writes, not only for O_DIRECT.
+ */
+function appendRate(ctx) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qproxy-bench-tcp-append-'));
+  ctx.tempDirs.add(dir);
+  try {
+    const fd = openSync(path.join(dir, 'append.bin'), 'w');
+    const block = Buffer.alloc(256 * 1024, 0x61);
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    let pos = 0;
+    let synced = 0;
+    while (pos < ctx.opts.bytes) {
+      pos += writeSync(fd, block, 0, block.length, pos);
+      if (pos - synced >= 8 * MiB) {
+        fdatasyncSync(fd);
+        synced = pos;
+      }
+    }
+    fdatasyncSync(fd);
+    closeSync(fd);
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    return { ok: true, bytes: pos, secs, mibs: pos / MiB / secs, cpuSPerGiB: ((cpu.user + cpu.system) / 1e6) / (pos / (1024 * MiB)) };
+  } catch (err) {
+    return { ok: false, why: `append loop failed: ${err.message}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    ctx.tempDirs.delete(dir);
+  }
+}
+
 // ---- report ---------------------------------------------------------------------------------------
 
 const fmt = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
@@ -421,7 +457,7 @@ function diskRatio(r) {
   return r.ioWriteBytes && recordedBytes > 0 ? fmt(r.ioWriteBytes / recordedBytes, 2) : '-';
 }
 
-function renderMarkdown(meta, recs, disk, targets) {
+function renderMarkdown(meta, recs, disk, append, targets) {
   const byLetter = Object.fromEntries(recs.map((r) => [r.letter, r]));
   const pipe = byLetter.b?.ok ? byLetter.b : null;
   const lines = [
@@ -446,6 +482,11 @@ function renderMarkdown(meta, recs, disk, targets) {
     );
   }
   if (disk) lines.push(`| (f) disk, dd oflag=direct bs=1M | ${disk.ok ? `${fmt(disk.mibs)} (write)` : disk.why} | | | | | | | | | | | |`);
+  if (append) {
+    lines.push(
+      `| (f) disk, node append loop (256 KiB writes, fdatasync every 8 MiB) | ${append.ok ? `${fmt(append.mibs)} (write)` : append.why} | | | | | | | | ${append.ok ? `${fmt(append.cpuSPerGiB, 2)} (the loop)` : ''} | | | |`,
+    );
+  }
   lines.push('', '| target | measured | floor | result |', '|---|---:|---:|---|');
   for (const t of targets) lines.push(`| ${t.name} | ${fmt(t.value)} | ${fmt(t.floor)} | ${t.result} |`);
   return `${lines.join('\n')}\n`;
@@ -512,14 +553,17 @@ async function main() {
   }
   await stopGroup(backend, 5000);
   let disk = null;
+  let append = null;
   if (opts.disk) {
     disk = diskRate(ctx);
     log(disk.ok ? `(f) disk: ${disk.mibs.toFixed(0)} MiB/s sequential write (dd oflag=direct)` : `(f) disk: ${disk.why}`);
+    append = appendRate(ctx);
+    log(append.ok ? `(f) disk: ${append.mibs.toFixed(0)} MiB/s from a node append loop, ${append.cpuSPerGiB.toFixed(2)} CPU s per GiB` : `(f) disk: ${append.why}`);
   }
   const targets = evaluate(Object.fromEntries(recs.map((r) => [r.letter, r])), disk);
-  const md = renderMarkdown(meta, recs, disk, targets);
+  const md = renderMarkdown(meta, recs, disk, append, targets);
   writeFileSync(path.join(outDir, 'report.md'), md);
-  writeFileSync(path.join(outDir, 'results.json'), `${JSON.stringify({ meta, cases: recs, disk, targets }, null, 2)}\n`);
+  writeFileSync(path.join(outDir, 'results.json'), `${JSON.stringify({ meta, cases: recs, disk, append, targets }, null, 2)}\n`);
   process.stdout.write(md);
   log(`wrote ${path.relative(ROOT, outDir)}/report.md and results.json`);
   return 0;

@@ -1,4 +1,5 @@
 import type { CapturedBody, QRecord } from './model.js';
+import { releaseTcpChunks } from './tcp-capture.js';
 
 /** Size of the slabs recorded bodies are copied into (see {@link BodyCapture.forRecording}). */
 const SLAB_BYTES = 1024 * 1024;
@@ -62,12 +63,12 @@ function releaseBody(data: Buffer): void {
 }
 
 /**
- * Hands the slab regions of a record's bodies back for reuse. Only the record's last holder calls
- * it (the store, once the bodies are written): nothing may read them afterwards. Bodies that are
- * not slab regions are left alone, so any record may be passed.
+ * Hands the slab regions of a record's bodies (a TCP segment's chunks) back for reuse. Only the
+ * record's last holder calls it (the store, once the bodies are written): nothing may read them
+ * afterwards. Bodies that are not slab regions are left alone, so any record may be passed.
  */
 export function releaseRecordBodies(record: QRecord): void {
-  if (record.protocol !== 'http') return;
+  if (record.protocol !== 'http') return releaseTcpChunks(record);
   releaseBody(record.request.body.data);
   if (record.response) releaseBody(record.response.body.data);
 }

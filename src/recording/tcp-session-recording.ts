@@ -12,6 +12,7 @@ import {
   type TlsInfo,
 } from './model.js';
 import { uuidv7 } from '../core/uuidv7.js';
+import { TcpChunkBuffer } from './tcp-capture.js';
 
 /** What the proxy knows when a client connection is accepted (after the TLS handshake, if any). */
 export interface TcpSessionStart {
@@ -23,8 +24,9 @@ export interface TcpSessionStart {
 }
 
 /**
- * One session's recording as the proxy drives it. Calls are cheap and never throw: `chunk` keeps a
- * reference to the Buffer it is given, so the caller must not reuse that Buffer's memory.
+ * One session's recording as the proxy drives it. Calls are cheap and never throw: `chunk` may keep
+ * a reference to the Buffer it is given (large reads, see {@link TcpChunkBuffer}), so the caller
+ * must not reuse that Buffer's memory.
  */
 export interface TcpSessionTap {
   /** The downstream accepted: its "host:port". */
@@ -58,7 +60,7 @@ export interface SegmentOutlet {
 }
 
 /**
- * The recording of one TCP connection. Chunks are kept by reference until `maxSessionBytes` bytes
+ * The recording of one TCP connection. Chunks are kept until `maxSessionBytes` bytes
  * (both directions together) are kept; later bytes are only counted and the record is marked
  * truncated. Kept chunks wait in `pending` until a segment takes them to the sink, so memory per
  * session stays below about `segmentBytes`:
@@ -83,6 +85,8 @@ export class SessionRecording implements TcpSessionTap {
   /** A segment was dropped by the sink: the stored record misses bytes, so it is marked truncated. */
   #lost = false;
   #pending: TcpChunk[] = [];
+  /** The pending chunks' bytes, copied and laid out as the store writes them. */
+  readonly #buffer = new TcpChunkBuffer();
   #pendingBytes = 0;
   /** performance.now() of the last segment, or null before the first. */
   #lastSegment: number | null = null;
@@ -113,7 +117,8 @@ export class SessionRecording implements TcpSessionTap {
     }
     const part = n <= room ? data : data.subarray(0, room);
     if (part !== data) this.#truncated = true;
-    this.#pending.push({ dir, t_us: Math.round((performance.now() - this.#t0) * 1000), data: part });
+    const tUs = Math.round((performance.now() - this.#t0) * 1000);
+    this.#pending.push({ dir, t_us: tUs, data: this.#buffer.add(dir, tUs, part) });
     this.#kept += part.length;
     this.#pendingBytes += part.length;
     if (this.#pendingBytes >= this.#out.segmentBytes) this.#emit('open', null, null);
@@ -169,6 +174,7 @@ export class SessionRecording implements TcpSessionTap {
       error,
       redacted: [],
     };
+    this.#buffer.attach(segment);
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#lastSegment = now;

@@ -17,6 +17,7 @@
 import { StoreError } from '../core/errors.js';
 import { SMALL_BODY_BYTES } from '../recording/capture.js';
 import type { HttpRecord, QRecord, TcpChunk, TcpRecord, WsMessage } from '../recording/model.js';
+import { framedTcpChunks } from '../recording/tcp-capture.js';
 import { FRAME_HEADER_BYTES, FrameKind, readFrame, writeFrameHeader } from './segment-format.js';
 import type { PendingExtent } from './segment-log.js';
 import { formatEndpoint, httpDoc, tcpDoc, type IndexColumns } from './record-codec.js';
@@ -170,17 +171,26 @@ function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
   if (chunks.length === 0) {
     return { pieces: [region], length: region.byteLength, columns: columnsOf(record, docBytes, marksOf(record), 0), bodies: NO_BODIES };
   }
-  const heads = arena.take(chunks.length * CHUNK_HEADER_BYTES);
-  const payload: Uint8Array[] = [];
+  // Chunks the recorder already laid out (tcp-capture.ts) go as the few runs they lie in.
+  const laid = framedTcpChunks(record);
+  let payload: Uint8Array[];
   let payloadBytes = 0;
   let dataBytes = 0;
-  for (let i = 0; i < chunks.length; i++) {
-    const c = chunks[i]!;
-    const at = heads.at + i * CHUNK_HEADER_BYTES;
-    writeChunkHeader(heads.buf, at, c.dir, c.t_us, c.data.byteLength);
-    payload.push(heads.buf.subarray(at, at + CHUNK_HEADER_BYTES), c.data);
-    payloadBytes += CHUNK_HEADER_BYTES + c.data.byteLength;
-    dataBytes += c.data.byteLength;
+  if (laid) {
+    payload = laid.pieces;
+    payloadBytes = laid.bytes;
+    dataBytes = payloadBytes - chunks.length * CHUNK_HEADER_BYTES;
+  } else {
+    const heads = arena.take(chunks.length * CHUNK_HEADER_BYTES);
+    payload = [];
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!;
+      const at = heads.at + i * CHUNK_HEADER_BYTES;
+      writeChunkHeader(heads.buf, at, c.dir, c.t_us, c.data.byteLength);
+      payload.push(heads.buf.subarray(at, at + CHUNK_HEADER_BYTES), c.data);
+      payloadBytes += CHUNK_HEADER_BYTES + c.data.byteLength;
+      dataBytes += c.data.byteLength;
+    }
   }
   const cut = FRAME_HEADER_BYTES + docBytes;
   writeFrameHeader(region, cut, FrameKind.tcp, payload, payloadBytes);

@@ -44,6 +44,52 @@ interface Active {
   pos: number;
 }
 
+/**
+ * The most one pwritev call writes. Measured on the project's box (kernel 6.18, ext4, a VM; `docs/
+ * benchmarks.md`, "TCP recording rate"): appending to fresh file space in 8 MiB calls cost the
+ * kernel 1.8–2.7 CPU s per GiB, in 256 KiB calls 0.5 — the page cache takes larger folios for a
+ * larger call, and filling fresh ones is what costs. Smaller calls add syscalls: 128 KiB was no cheaper.
+ */
+export const WRITE_CALL_BYTES = 256 * 1024;
+
+/**
+ * Writes `pieces` at `at` in calls of at most {@link WRITE_CALL_BYTES} (a piece larger than that is
+ * written by itself), all issued at once: positional writes to disjoint ranges may land in any order.
+ */
+async function writeRun(fd: number, pieces: readonly Uint8Array[], at: number): Promise<void> {
+  const calls: Array<Promise<unknown>> = [];
+  let from = 0;
+  let bytes = 0;
+  let pos = at;
+  for (let i = 0; i < pieces.length; i++) {
+    const n = pieces[i]!.byteLength;
+    if (bytes > 0 && bytes + n > WRITE_CALL_BYTES) {
+      calls.push(writeAll(fd, pieces.slice(from, i), pos, bytes));
+      pos += bytes;
+      from = i;
+      bytes = 0;
+    }
+    bytes += n;
+  }
+  if (bytes > 0) calls.push(writeAll(fd, pieces.slice(from), pos, bytes));
+  // All settled before a failure is passed on: the caller then cuts the file back, and no write may land after that.
+  const failed = (await Promise.allSettled(calls)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** One pwritev, continued where the kernel stopped short. */
+async function writeAll(fd: number, pieces: Uint8Array[], at: number, bytes: number): Promise<void> {
+  const done = (await writevAsync(fd, pieces, at)).bytesWritten;
+  if (done === bytes) return;
+  // A short write (a signal, or the disk filling between calls): the rest from one joined copy.
+  const all = Buffer.concat(pieces, bytes);
+  for (let off = done; off < bytes; ) {
+    const n = (await writevAsync(fd, [all.subarray(off)], at + off)).bytesWritten;
+    if (n === 0) throw new Error(`a segment write made no progress at offset ${at + off}`);
+    off += n;
+  }
+}
+
 /** The segment ids in `dir`, ascending. */
 export function listSegments(dir: string): number[] {
   let names: string[];
@@ -170,7 +216,7 @@ export class SegmentLog {
       seg.pos += e.length;
     }
     try {
-      for (const run of runs) await writevAsync(run.seg.fd, run.pieces, run.at);
+      for (const run of runs) await writeRun(run.seg.fd, run.pieces, run.at);
     } catch (err) {
       await this.undo(runs, before);
       throw err;

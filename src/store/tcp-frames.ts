@@ -1,5 +1,8 @@
 import { StoreError } from '../core/errors.js';
 import type { TcpChunk, TcpDirection } from '../recording/model.js';
+import { CHUNK_HEADER_BYTES, writeChunkHeader } from '../recording/tcp-capture.js';
+
+export { writeChunkHeader };
 
 /**
  * How a TCP session's chunks are laid out in `chunks` rows (part `"tcp"`). Socket reads are often
@@ -15,12 +18,10 @@ import type { TcpChunk, TcpDirection } from '../recording/model.js';
  * A chunk that does not fit the rest of a row is split across rows with continuation frames, so
  * reading the rows back gives exactly the chunks that were written.
  */
-export const FRAME_HEADER_BYTES = 11;
+export const FRAME_HEADER_BYTES = CHUNK_HEADER_BYTES;
 
 const DIR_S2C = 1;
 const CONTINUATION = 2;
-/** 2^48 − 1 µs is about 8.9 years: longer offsets are clamped. */
-const MAX_T_US = 2 ** 48 - 1;
 /** A chunk is split over two rows rather than start a row when less than this is left of the current one. */
 const MIN_SPLIT_BYTES = 4096;
 
@@ -29,13 +30,6 @@ export interface FrameInput {
   dir: TcpDirection;
   t_us: number;
   data: Uint8Array;
-}
-
-/** Writes one chunk frame header into `out` at `at` (the segment log's TCP frames use the same layout). */
-export function writeChunkHeader(out: Buffer, at: number, dir: TcpDirection, tUs: number, len: number, continuation = false): void {
-  out[at] = (dir === 's2c' ? DIR_S2C : 0) | (continuation ? CONTINUATION : 0);
-  out.writeUIntBE(Math.min(Math.max(0, Math.round(tUs)), MAX_T_US), at + 1, 6);
-  out.writeUInt32BE(len, at + 7);
 }
 
 function header(dir: TcpDirection, tUs: number, len: number, continuation: boolean): Buffer {

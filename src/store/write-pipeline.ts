@@ -188,6 +188,8 @@ export class WritePipeline {
     // A producer that holds its traffic back (keep) may go past the bounds, up to twice them.
     const factor = opts?.keep ? 2 : 1;
     if (this.queue.length >= this.opts.queueMaxRecords * factor || this.queue.bytes + bytes > this.opts.queueMaxBytes * factor) {
+      // The store was a TCP segment's last holder (the recorder lets go of what it offers): its slab regions go back now.
+      if (record.protocol === 'tcp') releaseRecordBodies(record);
       return this.drop(this.writer ? 'queue_full' : 'writer_down', 1);
     }
     // Framed now, not when its batch is sent: the queue then holds the record's frames (its JSON

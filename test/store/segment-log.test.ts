@@ -122,3 +122,24 @@ test('a header torn when the segment was created is written again', async (t) =>
   assert.deepEqual(ref, { seg: 1, off: SEGMENT_HEADER_BYTES, len: 14 });
   assert.equal(readFileSync(join(dir, segmentFileName(1))).subarray(0, 8).toString('latin1'), 'QPSEG001');
 });
+
+test('a batch larger than one write call is split into calls and lands byte for byte, large pieces included', async (t) => {
+  const dir = await tempDir(t);
+  const log = open(dir, { rollBytes: 64 * 1024 * 1024 });
+  // Pieces of many sizes around WRITE_CALL_BYTES: small ones share a call, a 700 KiB one is a call of its own.
+  const sizes = [1, 100 * 1024, 200 * 1024, 700 * 1024, 3, 256 * 1024, 256 * 1024 - 12, 5000, 300 * 1024];
+  const bodies = sizes.map((n) => binary(n));
+  const refs = await log.write(bodies.map((b) => extent(FrameKind.responseBody, b.subarray(0, Math.floor(b.length / 2)), b.subarray(Math.floor(b.length / 2)))));
+  await log.close();
+  const reader = new PayloadReader(dir);
+  t.after(() => reader.close());
+  let end = SEGMENT_HEADER_BYTES;
+  refs.forEach((r, i) => {
+    assert.equal(r.off, end, `extent ${i} follows the one before`);
+    end += r.len;
+    const f = readFrame(reader.read(r), 0);
+    assert.ok(typeof f !== 'string', `extent ${i} reads back as a frame`);
+    assert.ok(f.payload.equals(bodies[i]!), `extent ${i} bytes`);
+  });
+  assert.equal(statSync(join(dir, segmentFileName(1))).size, end, 'nothing written past the last extent');
+});

@@ -5,9 +5,11 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { TcpChunk, TcpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
+import { TcpRecorder } from '../../src/recording/tcp-recorder.js';
+import { COPY_MAX_CHUNK } from '../../src/recording/tcp-capture.js';
 import { Store } from '../../src/store/index.js';
 import { FRAME_HEADER_BYTES, frameTcpChunks, unframeTcpChunks } from '../../src/store/tcp-frames.js';
-import { makeRecord, openStore, storeOptions, tempDir, waitFor } from './helpers.js';
+import { CountingObserver, makeRecord, openStore, storeOptions, tempDir, waitFor } from './helpers.js';
 
 /** A TCP segment; `over` replaces top-level fields. */
 function segment(over: Partial<TcpRecord> = {}): TcpRecord {
@@ -234,4 +236,53 @@ test('a sync reader asking from chunk N gets the session from the extent holding
   const tail = store.readAfter(0, 10, () => 100)[0]!;
   assert.equal(tail.chunkBase, 8);
   assert.equal((tail.record as TcpRecord).chunks.length, 2);
+});
+
+test('sessions recorded through TcpRecorder read back byte for byte while the chunk slabs are reused, and after drops', async (t) => {
+  const observer = new CountingObserver();
+  // A small queue, so that some segments of the burst below are dropped (their slab regions go back at once).
+  const { store } = await openStore(t, { queueMaxBytes: 3 * 1024 * 1024, observer });
+  const rec = new TcpRecorder({ enabled: true, nodeId: 'az-a-1', maxSessionBytes: 1 << 30, segmentIntervalMs: 60_000, segmentBytes: 64 * 1024, sink: store });
+  const start = { client: { address: '10.0.0.9', port: 40000 }, tls: null, downstreamTls: false };
+  const sent = new Map<string, TcpChunk[]>();
+  const taps = Array.from({ length: 3 }, () => {
+    const tap = rec.open(start)!;
+    tap.connected('127.0.0.1:6379');
+    sent.set((tap as unknown as { id: string }).id, []);
+    return { tap, id: (tap as unknown as { id: string }).id };
+  });
+  // Rounds of interleaved reads, each round flushed: more than 16 slabs of 1 MiB pass through, so
+  // released slabs are written into again while earlier segments are read back.
+  for (let round = 0; round < 12; round++) {
+    for (let i = 0; i < 40; i++) {
+      const { tap, id } = taps[i % 3]!;
+      const size = i === 7 && round === 3 ? 300 * 1024 : 1 + ((i * 7919 + round * 104729) % (48 * 1024));
+      const data = randomBytes(size);
+      const dir = i % 2 ? 's2c' : 'c2s';
+      tap.chunk(dir, data);
+      sent.get(id)!.push(chunk(dir, 0, Buffer.from(data)));
+      // A small read's buffer may be reused by its owner: the recording kept a copy.
+      if (size < COPY_MAX_CHUNK) data.fill(0);
+    }
+    await store.flush();
+  }
+  for (const { tap } of taps) tap.close('client_close', null);
+  await store.flush();
+  // A burst without flushes: the queue fills and segments are dropped; what was stored stays whole.
+  const burst = rec.open(start)!;
+  for (let i = 0; i < 200; i++) burst.chunk('c2s', randomBytes(60 * 1024));
+  burst.close('client_close', null);
+  await store.flush();
+  assert.ok((observer.drops.queue_full ?? 0) > 0, 'the burst overflowed the queue');
+  for (const [id, chunks] of sent) {
+    const got = store.get(id) as TcpRecord;
+    assert.equal(got.state, 'closed');
+    assert.equal(got.truncated, false);
+    assert.equal(got.chunks.length, chunks.length, `session ${id}: chunk count`);
+    got.chunks.forEach((c, i) => {
+      assert.equal(c.dir, chunks[i]!.dir, `session ${id} chunk ${i}: direction`);
+      assert.ok(c.data.equals(chunks[i]!.data), `session ${id} chunk ${i}: bytes`);
+      if (i > 0) assert.ok(c.t_us >= got.chunks[i - 1]!.t_us, 'offsets do not go back');
+    });
+  }
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { QRecord, TcpRecord } from '../../src/recording/model.js';
 import { TcpRecorder } from '../../src/recording/tcp-recorder.js';
+import { COPY_MAX_CHUNK } from '../../src/recording/tcp-capture.js';
 import type { TcpRecorderOptions } from '../../src/recording/tcp-recorder.js';
 import { ListSink, joined, waitFor } from './helpers.js';
 import { timerRounds } from '../helpers/timers.js';
@@ -12,20 +13,25 @@ function recorder(sink: { offer(r: QRecord): boolean }, over: Partial<TcpRecorde
   return new TcpRecorder({ enabled: true, nodeId: 'az-a-1', maxSessionBytes: 1 << 20, segmentIntervalMs: 60_000, segmentBytes: 100, sink, ...over });
 }
 
-test('a short session is one record: chunks by reference, totals, downstream, close reason', () => {
+test('a short session is one record: small chunks copied, large ones referenced, totals, downstream, close reason', () => {
   const sink = new ListSink();
-  const rec = recorder(sink);
+  const rec = recorder(sink, { segmentBytes: 1 << 20 });
   const tap = rec.open(start)!;
   const hello = Buffer.from('hello');
   tap.connected('127.0.0.1:6379');
   tap.chunk('c2s', hello);
   tap.chunk('s2c', Buffer.from('world!'));
+  const large = Buffer.alloc(COPY_MAX_CHUNK, 7);
+  tap.chunk('s2c', large);
   tap.close('server_close', null);
   tap.close('client_reset', null);
   tap.chunk('c2s', Buffer.from('late'));
   assert.equal(sink.segments.length, 1);
   const r = sink.segments[0]!;
-  assert.equal(r.chunks[0]!.data, hello, 'kept by reference, not copied');
+  assert.notEqual(r.chunks[0]!.data, hello, 'a small read is copied');
+  hello.fill(0);
+  assert.equal(r.chunks[0]!.data.toString(), 'hello', 'the recorded copy does not change with the read buffer');
+  assert.equal(r.chunks[2]!.data, large, 'a large read is kept by reference');
   assert.deepEqual(
     { ...r, id: '', started_at: 0, duration_ms: 0, chunks: [] },
     {
@@ -40,7 +46,7 @@ test('a short session is one record: chunks by reference, totals, downstream, cl
       downstream: '127.0.0.1:6379',
       downstream_tls: false,
       bytes_in: 5,
-      bytes_out: 6,
+      bytes_out: 6 + COPY_MAX_CHUNK,
       chunks: [],
       truncated: false,
       state: 'closed',
