@@ -43,6 +43,17 @@ interface Slab {
 
 let current: Slab | null = null;
 const free: Buffer[] = [];
+let slabsMade = 0;
+
+/** How many slabs were allocated since the process started (the rest of the slabs used were reused). */
+export function tcpSlabsAllocated(): number {
+  return slabsMade;
+}
+
+function newSlab(): Buffer {
+  slabsMade++;
+  return Buffer.allocUnsafeSlow(SLAB_BYTES);
+}
 
 function recycle(s: Slab): void {
   if (free.length < FREE_SLABS_MAX) free.push(s.buf);
@@ -92,7 +103,7 @@ export class TcpChunkBuffer {
     let s = current;
     if (s === null || s.buf.byteLength - s.at < n) {
       if (s !== null && s.live === 0) recycle(s);
-      s = { buf: free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), at: 0, live: 0 };
+      s = { buf: free.pop() ?? newSlab(), at: 0, live: 0 };
       current = s;
     }
     const { buf, at } = s;

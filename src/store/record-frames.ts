@@ -15,9 +15,9 @@
  * in each (the latest totals and state); the last one wins.
  */
 import { StoreError } from '../core/errors.js';
-import { SMALL_BODY_BYTES } from '../recording/capture.js';
+import { SMALL_BODY_BYTES, releaseBodies } from '../recording/capture.js';
 import type { HttpRecord, QRecord, TcpChunk, TcpRecord, WsMessage } from '../recording/model.js';
-import { framedTcpChunks } from '../recording/tcp-capture.js';
+import { framedTcpChunks, releaseTcpChunks } from '../recording/tcp-capture.js';
 import { FRAME_HEADER_BYTES, FrameKind, readFrame, writeFrameHeader } from './segment-format.js';
 import type { PendingExtent } from './segment-log.js';
 import { formatEndpoint, httpDoc, tcpDoc, type IndexColumns } from './record-codec.js';
@@ -61,6 +61,14 @@ export interface FramedRecord extends PendingExtent {
   columns: IndexColumns;
   /** The captured body Buffers the pieces still reference (see capture.ts `releaseBodies`); small bodies are copied, so not among them. */
   bodies: readonly Buffer[];
+  /** TCP chunks laid out in the recorder's slabs: hands those slabs back (tcp-capture.ts `releaseTcpChunks`). */
+  releaseChunks?: () => void;
+}
+
+/** Called by the store once a framed record's bytes are written or dropped: the slabs they lie in go back for reuse. */
+export function releaseFramed(framed: FramedRecord): void {
+  releaseBodies(framed.bodies);
+  framed.releaseChunks?.();
 }
 
 function marksOf(record: QRecord): number {
@@ -199,6 +207,7 @@ function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
     length: region.byteLength + payloadBytes,
     columns: columnsOf(record, docBytes + dataBytes, marksOf(record), chunks.length),
     bodies: NO_BODIES,
+    ...(laid && { releaseChunks: () => releaseTcpChunks(record) }),
   };
 }
 

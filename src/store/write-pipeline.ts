@@ -1,10 +1,10 @@
 import { StoreError, errorMessage } from '../core/errors.js';
-import { releaseBodies } from '../recording/capture.js';
+import { releaseRecordBodies } from '../recording/capture.js';
 import type { QRecord } from '../recording/model.js';
 import { packBatch } from './batch-pack.js';
 import type { IngestTally } from './meta-keys.js';
 import { queuedBytes } from './record-codec.js';
-import { FrameArena, frameRecord, type FramedRecord } from './record-frames.js';
+import { FrameArena, frameRecord, releaseFramed, type FramedRecord } from './record-frames.js';
 import { RecordQueue } from './record-queue.js';
 import type { Extent, SegmentLog } from './segment-log.js';
 import type { StoreLogger, StoreObserver, StoreOptions } from './types.js';
@@ -200,6 +200,7 @@ export class WritePipeline {
     try {
       framed = frameRecord(record, this.arena);
     } catch (err) {
+      releaseRecordBodies(record);
       this.noteFailure({ code: 'QP_ERR_STORE_RECORD', message: `record ${String(record.id)} could not be encoded: ${errorMessage(err)}` }, 1);
       return this.drop('storage_error', 1);
     }
@@ -396,7 +397,7 @@ export class WritePipeline {
       records,
       (refs) => {
         // Written (or not, below): the store was the bodies' last holder.
-        for (const r of records) releaseBodies(r.bodies);
+        for (const r of records) releaseFramed(r);
         const w = this.writer;
         if (!w) {
           batch.done = true;
@@ -410,7 +411,7 @@ export class WritePipeline {
       },
       (err) => {
         // The segment write failed (a full disk): nothing of the batch is usable, and the log cut it off again.
-        for (const r of records) releaseBodies(r.bodies);
+        for (const r of records) releaseFramed(r);
         batch.done = true;
         this.drop('storage_error', records.length);
         this.noteFailure(failureOf(err), records.length);

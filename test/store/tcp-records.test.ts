@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import type { TcpChunk, TcpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
 import { TcpRecorder } from '../../src/recording/tcp-recorder.js';
-import { COPY_MAX_CHUNK } from '../../src/recording/tcp-capture.js';
+import { COPY_MAX_CHUNK, tcpSlabsAllocated } from '../../src/recording/tcp-capture.js';
 import { Store } from '../../src/store/index.js';
 import { FRAME_HEADER_BYTES, frameTcpChunks, unframeTcpChunks } from '../../src/store/tcp-frames.js';
 import { CountingObserver, makeRecord, openStore, storeOptions, tempDir, waitFor } from './helpers.js';
@@ -253,6 +253,8 @@ test('sessions recorded through TcpRecorder read back byte for byte while the ch
   });
   // Rounds of interleaved reads, each round flushed: more than 16 slabs of 1 MiB pass through, so
   // released slabs are written into again while earlier segments are read back.
+  const slabsBefore = tcpSlabsAllocated();
+  let copiedBytes = 0;
   for (let round = 0; round < 12; round++) {
     for (let i = 0; i < 40; i++) {
       const { tap, id } = taps[i % 3]!;
@@ -262,10 +264,17 @@ test('sessions recorded through TcpRecorder read back byte for byte while the ch
       tap.chunk(dir, data);
       sent.get(id)!.push(chunk(dir, 0, Buffer.from(data)));
       // A small read's buffer may be reused by its owner: the recording kept a copy.
-      if (size < COPY_MAX_CHUNK) data.fill(0);
+      if (size < COPY_MAX_CHUNK) {
+        data.fill(0);
+        copiedBytes += size;
+      }
     }
     await store.flush();
   }
+  // Written segments hand their slabs back: far fewer are allocated than the copies filled.
+  const slabsMade = tcpSlabsAllocated() - slabsBefore;
+  assert.ok(copiedBytes > 4 * 1024 * 1024, `${copiedBytes} bytes copied into slabs`);
+  assert.ok(slabsMade <= 3, `${slabsMade} slabs allocated for ${copiedBytes} bytes: written segments' slabs were not reused`);
   for (const { tap } of taps) tap.close('client_close', null);
   await store.flush();
   // A burst without flushes: the queue fills and segments are dropped; what was stored stays whole.
