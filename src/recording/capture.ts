@@ -1,4 +1,5 @@
 import type { CapturedBody, QRecord } from './model.js';
+import { SlabPool, type Slab } from './slab-pool.js';
 import { releaseTcpChunks } from './tcp-capture.js';
 
 /** Size of the slabs recorded bodies are copied into (see {@link BodyCapture.forRecording}). */
@@ -14,22 +15,9 @@ export const SMALL_BODY_BYTES = 8 * 1024;
 /** Slabs kept for reuse once every body in them was released; beyond this they are left to the GC. */
 const FREE_SLABS_MAX = 16;
 
-interface Slab {
-  buf: Buffer;
-  /** Where the next region starts. */
-  at: number;
-  /** Regions handed out and not yet released. */
-  live: number;
-}
-
-let current: Slab | null = null;
-const free: Buffer[] = [];
+const pool = new SlabPool(SLAB_BYTES, FREE_SLABS_MAX);
 /** The slab of each region not yet released; a region released twice is released once. */
 const owners = new WeakMap<Buffer, Slab>();
-
-function recycle(s: Slab): void {
-  if (free.length < FREE_SLABS_MAX) free.push(s.buf);
-}
 
 /**
  * `n` bytes for a recorded body. Why slabs: a recorded body lives until the store has written it (a
@@ -41,12 +29,7 @@ function recycle(s: Slab): void {
  */
 function slabRegion(n: number): Buffer {
   if (n > SLAB_MAX_BODY) return Buffer.allocUnsafeSlow(n);
-  let s = current;
-  if (s === null || s.buf.byteLength - s.at < n) {
-    if (s !== null && s.live === 0) recycle(s);
-    s = { buf: free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), at: 0, live: 0 };
-    current = s;
-  }
+  const s = pool.slabFor(n);
   const region = s.buf.subarray(s.at, s.at + n);
   // 8-byte aligned, like the pool of Buffer.allocUnsafe.
   s.at += (n + 7) & ~7;
@@ -59,7 +42,7 @@ function releaseBody(data: Buffer): void {
   const s = owners.get(data);
   if (s === undefined) return;
   owners.delete(data);
-  if (--s.live === 0 && s !== current) recycle(s);
+  pool.release(s);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { TcpDirection, TcpRecord } from './model.js';
+import { SlabPool, type Slab } from './slab-pool.js';
 
 /**
  * How a recorded TCP chunk is laid out where it is stored (the store's `tcp-frames.ts` reads it):
@@ -32,31 +33,11 @@ const SLAB_BYTES = 1024 * 1024;
 export const COPY_MAX_CHUNK = 32 * 1024;
 /** Slabs kept for reuse once every chunk in them was released; beyond this they are left to the GC. */
 const FREE_SLABS_MAX = 16;
-
-interface Slab {
-  buf: Buffer;
-  /** Where the next region starts. */
-  at: number;
-  /** Regions handed out and not yet released. */
-  live: number;
-}
-
-let current: Slab | null = null;
-const free: Buffer[] = [];
-let slabsMade = 0;
+const pool = new SlabPool(SLAB_BYTES, FREE_SLABS_MAX);
 
 /** How many slabs were allocated since the process started (the rest of the slabs used were reused). */
 export function tcpSlabsAllocated(): number {
-  return slabsMade;
-}
-
-function newSlab(): Buffer {
-  slabsMade++;
-  return Buffer.allocUnsafeSlow(SLAB_BYTES);
-}
-
-function recycle(s: Slab): void {
-  if (free.length < FREE_SLABS_MAX) free.push(s.buf);
+  return pool.allocated;
 }
 
 /** The chunks of one segment as they will be written: header and bytes of each, back to back. */
@@ -100,12 +81,7 @@ export class TcpChunkBuffer {
   add(dir: TcpDirection, tUs: number, data: Buffer): Buffer {
     const copy = data.byteLength < COPY_MAX_CHUNK;
     const n = CHUNK_HEADER_BYTES + (copy ? data.byteLength : 0);
-    let s = current;
-    if (s === null || s.buf.byteLength - s.at < n) {
-      if (s !== null && s.live === 0) recycle(s);
-      s = { buf: free.pop() ?? newSlab(), at: 0, live: 0 };
-      current = s;
-    }
+    const s = pool.slabFor(n);
     const { buf, at } = s;
     s.at += n;
     s.live++;
@@ -163,5 +139,5 @@ export function releaseTcpChunks(segment: TcpRecord): void {
   const h = held.get(segment);
   if (h === undefined) return;
   held.delete(segment);
-  for (const s of h.slabs) if (--s.live === 0 && s !== current) recycle(s);
+  for (const s of h.slabs) pool.release(s);
 }
