@@ -158,18 +158,22 @@ export type AppProtocol = 'postgres' | 'redis' | 'mysql';
 /** Every value of {@link AppProtocol}, for validation. */
 export const APP_PROTOCOLS: readonly AppProtocol[] = ['postgres', 'redis', 'mysql'];
 
+/** Every way a TCP session ends, for validation. */
+export const TCP_CLOSE_REASONS = [
+  'client_close',
+  'server_close',
+  'client_reset',
+  'server_reset',
+  'idle_timeout',
+  'connect_failed',
+  'connect_timeout',
+  'tls_error',
+  'error',
+  'shutdown',
+] as const;
+
 /** How a TCP session ended. */
-export type TcpCloseReason =
-  | 'client_close'
-  | 'server_close'
-  | 'client_reset'
-  | 'server_reset'
-  | 'idle_timeout'
-  | 'connect_failed'
-  | 'connect_timeout'
-  | 'tls_error'
-  | 'error'
-  | 'shutdown';
+export type TcpCloseReason = (typeof TCP_CLOSE_REASONS)[number];
 
 /**
  * One TCP connection. A long session is recorded in segments while it is open: every segment

@@ -9,7 +9,7 @@
  * reference (`payloads: 'refs'`); in a format 2 batch the record is its stored document, which has
  * no `data` at all (`payloads: 'none'`) — the batch entry says where its payloads are.
  */
-import { APP_PROTOCOLS, RECORD_FORMAT_VERSION, WS_OPCODES } from '../recording/model.js';
+import { APP_PROTOCOLS, RECORD_FORMAT_VERSION, TCP_CLOSE_REASONS, WS_OPCODES } from '../recording/model.js';
 
 /** Where a payload sits in the batch's blob area (format 1). */
 export interface BlobRef {
@@ -33,18 +33,7 @@ type Obj = Record<string, unknown>;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const NODE_ID = /^[\x21-\x7e]{1,128}$/;
 
-const CLOSE_REASONS: ReadonlySet<unknown> = new Set([
-  'client_close',
-  'server_close',
-  'client_reset',
-  'server_reset',
-  'idle_timeout',
-  'connect_failed',
-  'connect_timeout',
-  'tls_error',
-  'error',
-  'shutdown',
-]);
+const CLOSE_REASONS: ReadonlySet<unknown> = new Set(TCP_CLOSE_REASONS);
 const OPCODES: ReadonlySet<unknown> = new Set(WS_OPCODES);
 const APPS: ReadonlySet<unknown> = new Set(APP_PROTOCOLS);
 
