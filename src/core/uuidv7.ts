@@ -10,18 +10,24 @@ let poolOffset = pool.length;
 let lastMs = -1;
 let counter = 0;
 
-function randomBytes16(): Buffer {
+/** Two lowercase hex digits for every byte value. */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Offset in `pool` of 16 fresh random bytes (used once each). */
+function random16(): number {
   if (poolOffset >= pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const b = pool.subarray(poolOffset, poolOffset + 16);
+  const at = poolOffset;
   poolOffset += 16;
-  return b;
+  return at;
 }
 
+// The id is written as text straight from the timestamp, counter and pool bytes: one id per
+// recorded exchange, and a Buffer copy, writeUIntBE, a hex string and five slices cost ~4× more.
 export function uuidv7(now: number = Date.now()): string {
-  const b = Buffer.from(randomBytes16());
+  const r = random16();
   if (now <= lastMs) {
     counter++;
     if (counter > 0xfff) {
@@ -32,14 +38,33 @@ export function uuidv7(now: number = Date.now()): string {
     now = lastMs;
   } else {
     lastMs = now;
-    counter = b.readUInt16BE(6) & 0x7ff; // random start, leaving headroom to count up
+    counter = ((pool[r + 6]! << 8) | pool[r + 7]!) & 0x7ff; // random start, leaving headroom to count up
   }
-  b.writeUIntBE(now, 0, 6);
-  b[6] = 0x70 | (counter >> 8);
-  b[7] = counter & 0xff;
-  b[8] = 0x80 | (b[8]! & 0x3f);
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  // 48 bits of milliseconds: the top 16 and the low 32 (exact in doubles).
+  const hi = Math.floor(now / 0x100000000);
+  const lo = now >>> 0;
+  return (
+    HEX[(hi >>> 8) & 0xff]! +
+    HEX[hi & 0xff]! +
+    HEX[lo >>> 24]! +
+    HEX[(lo >>> 16) & 0xff]! +
+    '-' +
+    HEX[(lo >>> 8) & 0xff]! +
+    HEX[lo & 0xff]! +
+    '-' +
+    HEX[0x70 | (counter >> 8)]! +
+    HEX[counter & 0xff]! +
+    '-' +
+    HEX[0x80 | (pool[r + 8]! & 0x3f)]! +
+    HEX[pool[r + 9]!]! +
+    '-' +
+    HEX[pool[r + 10]!]! +
+    HEX[pool[r + 11]!]! +
+    HEX[pool[r + 12]!]! +
+    HEX[pool[r + 13]!]! +
+    HEX[pool[r + 14]!]! +
+    HEX[pool[r + 15]!]!
+  );
 }
 
 /** Milliseconds since the epoch encoded in a UUIDv7. */

@@ -7,9 +7,10 @@ const SLAB_BYTES = 1024 * 1024;
 /** A body larger than this gets an allocation of its own rather than a slab region. */
 const SLAB_MAX_BODY = SLAB_BYTES / 4;
 /**
- * A body of at most this many bytes is copied into a buffer of its own, not a slab region: the
- * store copies it into its frame arena when the record is offered (record-frames.ts), so it dies
- * young and a slab region (with its owner entry, released a flush interval later) would be waste.
+ * A body of at most this many bytes never takes a slab region: it is the read itself when it came
+ * in one, else a buffer of its own. The store copies it into its frame arena when the record is
+ * offered (record-frames.ts), so it dies young and a slab region (with its owner entry, released a
+ * flush interval later) would be waste.
  */
 export const SMALL_BODY_BYTES = 8 * 1024;
 /** Slabs kept for reuse once every body in them was released; beyond this they are left to the GC. */
@@ -102,8 +103,14 @@ export class BodyCapture {
   }
 
   private join(): Buffer {
-    if (!this.slab || this.kept === 0) return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
-    // Small: a copy of its own (never a view of a read, which would keep the read's buffer alive).
+    if (this.kept === 0) return EMPTY;
+    // Small and in one read: the read itself. The store copies a body this small next to its
+    // document inside offer(), in the same tick as this call (record-frames.ts), so the record's
+    // view never keeps the read's buffer alive; copying it here first would be a second copy.
+    if (!this.slab || (this.chunks.length === 1 && this.kept <= SMALL_BODY_BYTES)) {
+      return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept);
+    }
+    // Small in several reads: one copy of its own (never views of the reads); larger: a slab region.
     const data = this.kept <= SMALL_BODY_BYTES ? Buffer.allocUnsafe(this.kept) : slabRegion(this.kept);
     let at = 0;
     for (const c of this.chunks) {
@@ -114,6 +121,9 @@ export class BodyCapture {
   }
 }
 
+/** Shared by every empty body: a Buffer of no bytes cannot be written to. */
+const EMPTY = Buffer.alloc(0);
+
 export function emptyBody(): CapturedBody {
-  return { data: Buffer.alloc(0), size: 0, truncated: false };
+  return { data: EMPTY, size: 0, truncated: false };
 }

@@ -93,8 +93,23 @@ export class HttpRecorder implements HttpExchangeRecorder {
   }
 
   private build(draft: HttpRecordDraft): HttpRecord {
-    const { draft: clean, redacted } = this.redactor ? this.redactor.redactHttp(draft) : { draft, redacted: [] };
-    return { v: RECORD_FORMAT_VERSION, id: uuidv7(), node_id: this.nodeId, ...clean, redacted };
+    const { draft: d, redacted } = this.redactor ? this.redactor.redactHttp(draft) : { draft, redacted: [] };
+    // Fields named rather than spread after `v, id, node_id` (a spread there copies property by
+    // property at runtime, ~2× the literal), in the order buildHttpDraft gives them, so the stored
+    // document is the same text as with the spread.
+    const id = uuidv7();
+    if (d.websocket === undefined) {
+      return {
+        v: RECORD_FORMAT_VERSION, id, node_id: this.nodeId, protocol: d.protocol, started_at: d.started_at, duration_ms: d.duration_ms,
+        client: d.client, tls: d.tls, downstream: d.downstream, request: d.request, response: d.response, status: d.status,
+        timings: d.timings, error: d.error, redacted,
+      };
+    }
+    return {
+      v: RECORD_FORMAT_VERSION, id, node_id: this.nodeId, protocol: d.protocol, started_at: d.started_at, duration_ms: d.duration_ms,
+      client: d.client, tls: d.tls, downstream: d.downstream, request: d.request, response: d.response, status: d.status,
+      timings: d.timings, error: d.error, websocket: d.websocket, redacted,
+    };
   }
 
   private drop(reason: RecorderDropReason, err: unknown): void {

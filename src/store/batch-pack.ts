@@ -29,8 +29,6 @@ type StrKey = 'id' | 'protocol' | 'node_id' | 'method' | 'url' | 'client' | 'dow
 
 const NUMS: readonly NumKey[] = ['started_at', 'duration_ms', 'size_bytes', 'status', 'bytes_in', 'bytes_out', 'marks', 'nchunks', 'seg', 'off', 'len'];
 const STRS: readonly StrKey[] = ['id', 'protocol', 'node_id', 'method', 'url', 'client', 'downstream', 'error', 'state'];
-/** The numbers that come from the columns; seg, off and len (last in NUMS) come from the extent. */
-const COLUMN_NUMS = NUMS.slice(0, -3) as ReadonlyArray<Exclude<NumKey, 'seg' | 'off' | 'len'>>;
 const NUM_FIELDS = NUMS.length;
 const STR_FIELDS = STRS.length;
 /** Stands for null among the numbers (no column holds NaN). */
@@ -40,26 +38,44 @@ const NULL_NUM = Number.NaN;
 export function packBatch(columns: readonly IndexColumns[], extents: readonly Extent[], failed = 0, error: WriterFailure | null = null): PackedBatch {
   const count = columns.length;
   const nums = new Float64Array(count * (NUM_FIELDS + STR_FIELDS));
-  const strs: string[] = [];
+  let strs = '';
   let n = 0;
   let l = count * NUM_FIELDS;
+  // Fields read by name, in the order of NUMS and STRS (a test checks it): a loop over the key
+  // lists reads them by computed key, ~3× the cost per record. Strings are appended to one string
+  // (V8 joins them as a rope, flattened once when the message is serialised).
+  const str = (v: string | null): void => {
+    if (v === null) nums[l++] = -1;
+    else {
+      nums[l++] = v.length;
+      strs += v;
+    }
+  };
   for (let i = 0; i < count; i++) {
     const c = columns[i]!;
     const e = extents[i]!;
-    for (const k of COLUMN_NUMS) nums[n++] = c[k] ?? NULL_NUM;
+    nums[n++] = c.started_at;
+    nums[n++] = c.duration_ms;
+    nums[n++] = c.size_bytes;
+    nums[n++] = c.status ?? NULL_NUM;
+    nums[n++] = c.bytes_in ?? NULL_NUM;
+    nums[n++] = c.bytes_out ?? NULL_NUM;
+    nums[n++] = c.marks;
+    nums[n++] = c.nchunks ?? NULL_NUM;
     nums[n++] = e.seg;
     nums[n++] = e.off;
     nums[n++] = e.len;
-    for (const k of STRS) {
-      const v = c[k];
-      if (v === null) nums[l++] = -1;
-      else {
-        nums[l++] = v.length;
-        strs.push(v);
-      }
-    }
+    str(c.id);
+    str(c.protocol);
+    str(c.node_id);
+    str(c.method);
+    str(c.url);
+    str(c.client);
+    str(c.downstream);
+    str(c.error);
+    str(c.state);
   }
-  return { count, nums, strs: strs.join(''), failed, error };
+  return { count, nums, strs, failed, error };
 }
 
 /** The writer's side of {@link packBatch}. Rows are built as literals: one object shape for all. */

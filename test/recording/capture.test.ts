@@ -23,7 +23,7 @@ function overlaps(a: Buffer, b: Buffer): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
-test('a recording capture joins its chunks byte for byte, up to its limit, and does not keep the chunks it was given', () => {
+test('a recording capture joins its chunks byte for byte, up to its limit, and does not keep the chunks it was given when there are several', () => {
   const parts = [randomBytes(700), randomBytes(1), randomBytes(5000)];
   const data = capture(parts);
   assert.deepEqual(data, Buffer.concat(parts));
@@ -81,6 +81,31 @@ test('the store hands bodies back only after writing them: what it reads back is
     const flushed = store.flush();
     for (let k = 0; k < 40; k++) releaseRecordBodies(recordWith(capture([randomBytes(60 * 1024)]), Buffer.alloc(0)));
     await flushed;
+  }
+  await store.flush();
+  for (const [id, want] of expected) {
+    const got = store.get(id) as HttpRecord;
+    assert.deepEqual(got.request.body.data, want.req, `request body of ${id}`);
+    assert.deepEqual(got.response!.body.data, want.res, `response body of ${id}`);
+  }
+});
+
+test('a small body in one read is that read, and the store copies it when offered: changing the read later changes nothing stored', async (t) => {
+  const { store } = await openStore(t);
+  const expected = new Map<string, { req: Buffer; res: Buffer }>();
+  for (let i = 0; i < 30; i++) {
+    // Up to 8 KiB (SMALL_BODY_BYTES) in one read each; the proxy's reads are fresh Buffers.
+    const reqRead = randomBytes(1 + i * 97);
+    const resRead = randomBytes(8 * 1024 - i);
+    const req = capture([reqRead]);
+    const res = capture([resRead]);
+    assert.ok(overlaps(req, reqRead) && overlaps(res, resRead), 'one small read is recorded without a copy');
+    const r = recordWith(req, res);
+    expected.set(r.id, { req: Buffer.from(reqRead), res: Buffer.from(resRead) });
+    assert.equal(store.offer(r), true);
+    // The reads' memory is overwritten once the record was offered (as if reused).
+    reqRead.fill(0);
+    resRead.fill(0xff);
   }
   await store.flush();
   for (const [id, want] of expected) {

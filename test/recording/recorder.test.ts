@@ -69,6 +69,23 @@ void describe('HttpRecorder', () => {
     assert.equal(rec.maxBody, 1024);
   });
 
+  void it('builds the record with the fields in the stored order: v, id, node_id, the draft\'s, websocket when there is one, redacted', () => {
+    const sink = new ListSink();
+    const rec = new HttpRecorder({ enabled: true, nodeId: 'n', maxBody: 1024, redactor: new Redactor(options()), sink });
+    const plain = draft({ reqHeaders: [['Authorization', 'Bearer abc']] });
+    const websocket = { deflate: false, messages: [], dropped: 0, stopped: null };
+    rec.commit(plain);
+    rec.commit({ ...plain, websocket });
+    const fields = ['protocol', 'started_at', 'duration_ms', 'client', 'tls', 'downstream', 'request', 'response', 'status', 'timings', 'error'];
+    assert.deepEqual(Object.keys(sink.records[0]!), ['v', 'id', 'node_id', ...fields, 'redacted']);
+    assert.deepEqual(Object.keys(sink.records[1]!), ['v', 'id', 'node_id', ...fields, 'websocket', 'redacted']);
+    // Every field of the draft is carried over, redacted where a rule applies.
+    const { v: _v, id: _id, node_id: _n, redacted, ...rest } = sink.records[0]!;
+    assert.deepEqual(rest, { ...plain, request: { ...plain.request, headers: [['Authorization', `Bearer ${expected('abc')}`]] } });
+    assert.deepEqual(redacted, ['request.headers.authorization']);
+    assert.equal(sink.records[1]!.websocket, websocket);
+  });
+
   void it('stamps ids that sort in commit order and are unique', () => {
     const sink = new ListSink();
     const rec = new HttpRecorder({ enabled: true, nodeId: 'n', maxBody: 0, redactor: null, sink });
