@@ -9,7 +9,7 @@ import type { Extent } from './segment-log.js';
  */
 
 /** A run is at most this long (a page of a few MiB of small records is a handful of reads). */
-export const RUN_BYTES = 1024 * 1024;
+const RUN_BYTES = 1024 * 1024;
 /** An extent larger than this is read alone: a run must not hold a large body's buffer alive for its neighbours. */
 const RUN_EXTENT_MAX = 256 * 1024;
 /**
