@@ -3,6 +3,7 @@ export { Store } from './store.js';
 export { SCHEMA_VERSION } from './schema.js';
 export type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreObserver, StoreOptions, StoreStats } from './types.js';
 export type { IngestResult } from './writer-protocol.js';
-export type { FeedItem, TcpFrom } from './reader.js';
+export type { TcpFrom } from './reader.js';
+export type { FeedItem, StoredFeedItem, StoredHttp } from './feed-item.js';
 export type { LazyHttpRecord, StoredBody } from './stored-body.js';
 export type { IngestTally } from './meta-keys.js';

@@ -250,7 +250,7 @@ function damaged(id: string, what: string): StoreError {
 }
 
 /** The frames of one extent, checked: any fault makes the record damaged. */
-function framesOf(id: string, extent: Buffer, where: string): Array<{ kind: FrameKind; payload: Buffer }> {
+export function framesOf(id: string, extent: Buffer, where: string): Array<{ kind: FrameKind; payload: Buffer }> {
   const frames: Array<{ kind: FrameKind; payload: Buffer }> = [];
   for (let at = 0; at < extent.byteLength; ) {
     const f = readFrame(extent, at);

@@ -5,7 +5,8 @@ import type { QRecord } from '../recording/model.js';
 import type { RecordSink } from '../recording/sink.js';
 import { FILE_CHECK_INTERVAL_MS, FileGuard } from './file-guard.js';
 import { PayloadReader } from './payload-reader.js';
-import { StoreReader, type DamagedRecord, type FeedItem, type TcpFrom } from './reader.js';
+import type { FeedItem, StoredFeedItem } from './feed-item.js';
+import { StoreReader, type DamagedRecord, type TcpFrom } from './reader.js';
 import { SegmentLog } from './segment-log.js';
 import type { LazyHttpRecord } from './stored-body.js';
 import type { TailReport } from './segment-tail.js';
@@ -230,6 +231,16 @@ export class Store implements RecordSink {
    */
   readAfter(seq: number, limit: number, tcpFrom?: TcpFrom): FeedItem[] {
     return this.read().readAfter(seq, limit, (d) => this.onDamaged(d), tcpFrom);
+  }
+
+  /**
+   * The feed as {@link readAfter} reads it, but an HTTP record kept as one extent comes as it lies
+   * in its segment (feed-item.ts `StoredHttp`: frames checked against their checksums, the document
+   * not parsed): what the sync sender needs for batch format 2. Damaged records are reported and
+   * left out as in readAfter.
+   */
+  readStoredAfter(seq: number, limit: number, tcpFrom?: TcpFrom): StoredFeedItem[] {
+    return this.read().readStoredAfter(seq, limit, (d) => this.onDamaged(d), tcpFrom);
   }
 
   /**

@@ -5,6 +5,7 @@
  * @module
  */
 import type { QRecord } from '../recording/model.js';
+import type { StoredEntry } from './wire-format.js';
 
 /** Per origin node: entries that changed the store, and entries already there. */
 export interface IngestOutcome {
@@ -26,6 +27,15 @@ export interface SenderStore {
     limit: number,
     tcpFrom?: (id: string, open: boolean) => number,
   ): Array<{ seq: number; record: QRecord; chunkBase?: number; doc?: Buffer }>;
+  /**
+   * {@link readAfter}, but an HTTP record the store keeps as one extent comes as stored (document
+   * and body bytes, checked, not parsed: what batch format 2 sends); the others as records.
+   */
+  readStoredAfter(
+    seq: number,
+    limit: number,
+    tcpFrom?: (id: string, open: boolean) => number,
+  ): Array<{ seq: number; record: QRecord; chunkBase?: number; doc?: Buffer } | StoredEntry>;
   /** Records and bytes with a feed position above `seq`. */
   countAfter(seq: number): { count: number; bytes: number };
   stats(): { lastSeq: number };

@@ -51,6 +51,32 @@ export interface SyncEntry {
   doc?: Buffer;
 }
 
+/**
+ * An HTTP record as the sender's store keeps it (store feed-item.ts `StoredHttp`): its document and
+ * body bytes, frames checked, never parsed. Format 2 sends these as they are; only a format 1 batch
+ * (an older receiver) parses the document to rebuild the record.
+ */
+export interface StoredHttp {
+  id: string;
+  protocol: 'http';
+  started_at: number;
+  duration_ms: number;
+  doc: Buffer;
+  request: Buffer;
+  response: Buffer;
+  /** The stored extent's length (document, bodies, frame headers): the entry's size within a few bytes. */
+  bytes: number;
+}
+
+/** An entry the sender read as stored (see {@link StoredHttp}). */
+export interface StoredEntry {
+  seq: number;
+  stored: StoredHttp;
+}
+
+/** What a sender puts in a batch. */
+export type OutgoingEntry = SyncEntry | StoredEntry;
+
 /** A decoded, validated batch. */
 export interface DecodedBatch {
   node: string;
@@ -58,7 +84,7 @@ export interface DecodedBatch {
 }
 
 /** Serialises a batch in `format` (the receiver's: see protocol.ts). Payload Buffers are referenced until the final concatenation. */
-export function encodeBatch(node: string, entries: readonly SyncEntry[], format: WireFormat): Buffer {
+export function encodeBatch(node: string, entries: readonly OutgoingEntry[], format: WireFormat): Buffer {
   const blobs: Buffer[] = [];
   const lengths: number[] = [];
   const add = (data: Buffer): number => {
@@ -66,7 +92,7 @@ export function encodeBatch(node: string, entries: readonly SyncEntry[], format:
     lengths.push(data.byteLength);
     return blobs.length - 1;
   };
-  const wire = format === 1 ? entries.map((e) => v1Entry(e, add)) : entries.map((e) => v2Entry(e, add));
+  const wire = format === 1 ? entries.map((e) => v1Entry('stored' in e ? parsedEntry(e) : e, add)) : entries.map((e) => v2Entry(e, add));
   const head = Buffer.from(JSON.stringify({ format, node, blobs: lengths, entries: wire }), 'utf8');
   const prefix = Buffer.allocUnsafe(PREFIX_BYTES);
   (format === 1 ? MAGIC_V1 : MAGIC_V2).copy(prefix, 0);
@@ -75,6 +101,18 @@ export function encodeBatch(node: string, entries: readonly SyncEntry[], format:
 }
 
 type Add = (data: Buffer) => number;
+
+/**
+ * A stored entry as a record, for format 1. Its document passed its checksum: it is what a store
+ * wrote (JSON.stringify's output, or a document a receiver checked before storing it).
+ */
+function parsedEntry(e: StoredEntry): SyncEntry {
+  const s = e.stored;
+  const record = JSON.parse(s.doc.toString('utf8')) as HttpRecord;
+  record.request.body.data = s.request;
+  if (record.response) record.response.body.data = s.response;
+  return { seq: e.seq, record };
+}
 
 function v1Entry(e: SyncEntry, add: Add): object {
   const ref = (data: Buffer): BlobRef => ({ $blob: add(data) });
@@ -112,7 +150,14 @@ function tcpDoc(r: TcpRecord): Buffer {
   return Buffer.from(JSON.stringify(rest), 'utf8');
 }
 
-function v2Entry(e: SyncEntry, add: Add): object {
+function v2Entry(e: OutgoingEntry, add: Add): object {
+  if ('stored' in e) {
+    const s = e.stored;
+    const out: { seq: number; doc: number; req?: number; res?: number } = { seq: e.seq, doc: add(s.doc) };
+    if (s.request.byteLength > 0) out.req = add(s.request);
+    if (s.response.byteLength > 0) out.res = add(s.response);
+    return out;
+  }
   const r = e.record;
   if (r.protocol === 'tcp') {
     const chunks = r.chunks.map((c) => [c.dir, c.t_us, add(c.data)]);

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import type { QRecord, TcpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Backoff } from '../../src/sync/backoff.js';
-import { BatchReader, type OutBatch } from '../../src/sync/peer/batch-reader.js';
+import { BatchReader, type OutBatch, type OutEntry } from '../../src/sync/peer/batch-reader.js';
 import { compress, decompress } from '../../src/sync/compression.js';
 import { SendWindow } from '../../src/sync/peer/send-window.js';
 import { SyncError } from '../../src/sync/sync-error.js';
@@ -162,10 +162,15 @@ test('decompression stops at the cap, and a corrupt stream is malformed, not a c
   await assert.rejects(decompress(Buffer.from('not gzip'), 'gzip', 1024), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_MALFORMED');
 });
 
-/** A feed in memory, as the store's readAfter returns it. */
-function feedOf(records: QRecord[]): { readAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> } {
+/** A feed in memory, as the store's readStoredAfter returns it for records it does not keep as stored extents. */
+function feedOf(records: QRecord[]): { readStoredAfter(seq: number, limit: number): Array<{ seq: number; record: QRecord }> } {
   const rows = records.map((record, i) => ({ seq: i + 1, record }));
-  return { readAfter: (seq, limit) => rows.filter((r) => r.seq > seq).slice(0, limit) };
+  return { readStoredAfter: (seq, limit) => rows.filter((r) => r.seq > seq).slice(0, limit) };
+}
+
+/** The entries that carry a record (a feed of records makes only those). */
+function withRecord(entries: OutEntry[]): Array<Extract<OutEntry, { record: QRecord }>> {
+  return entries.filter((e): e is Extract<OutEntry, { record: QRecord }> => 'record' in e);
 }
 
 function drain(reader: BatchReader): OutBatch[] {
@@ -199,9 +204,7 @@ test('a TCP session larger than a batch is split into ordered parts; only the la
   const id = uuidv7();
   const big = tcpSegment(id, 0, 40, 'closed', 8 * 1024);
   const reader = new BatchReader(feedOf([httpRecord(1), big, httpRecord(2)]), new TcpWatermarks(), { maxRecords: 100, maxBytes: 100 * 1024 });
-  const parts = drain(reader)
-    .flatMap((b) => b.entries)
-    .filter((e) => e.record.id === id);
+  const parts = withRecord(drain(reader).flatMap((b) => b.entries)).filter((e) => e.record.id === id);
   assert.ok(parts.length >= 3);
   let next = 0;
   for (const [i, p] of parts.entries()) {
@@ -221,7 +224,8 @@ test('an acknowledged watermark makes the next read of a session send only the n
   const marks = new TcpWatermarks();
   marks.ack(id, 6, false);
   const reader = new BatchReader(feedOf([tcpSegment(id, 0, 10, 'open')]), marks, { maxRecords: 10, maxBytes: 1024 * 1024 });
-  const e = reader.next()!.entries[0]!;
+  const [e] = withRecord(reader.next()!.entries);
+  assert.ok(e);
   assert.equal(e.chunkBase, 6);
   assert.equal((e.record as TcpRecord).chunks.length, 4);
   marks.ack(id, 10, true);

@@ -1,5 +1,4 @@
-import type { QRecord } from '../../recording/model.js';
-import { recordTime } from '../lag.js';
+import { recordTime, type RecordTimes } from '../lag.js';
 import type { SenderStore } from '../store-port.js';
 
 /**
@@ -24,7 +23,7 @@ export class PendingFigures {
   constructor(
     private readonly store: SenderStore,
     /** The oldest record sent and not yet acknowledged, when the link knows it without a store read. */
-    private readonly oldestInFlight: () => QRecord | undefined = () => undefined,
+    private readonly oldestInFlight: () => RecordTimes | undefined = () => undefined,
   ) {}
 
   read(cursor: number): { count: number; bytes: number; oldest: number | null } {

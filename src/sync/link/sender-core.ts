@@ -1,8 +1,7 @@
 import type { SenderStatusCommon } from '../../core/documents.js';
 import { notifyObserver } from '../../core/observer-guard.js';
-import type { QRecord } from '../../recording/model.js';
 import { Backoff } from '../backoff.js';
-import { lagSeconds, recordTime } from '../lag.js';
+import { lagSeconds, recordTime, type RecordTimes } from '../lag.js';
 import type { SyncFailureReason, SyncMetricsObserver } from '../observer.js';
 import type { SenderStore, SyncLogger } from '../store-port.js';
 import { DurableCursor, type CursorLayout } from './durable-cursor.js';
@@ -47,7 +46,7 @@ export interface SenderCoreOptions<C extends string, T extends string> extends S
   /** Whether the link is up now (gauges). */
   connected: () => boolean;
   /** The oldest record sent and not yet acknowledged, when known without a store read. */
-  oldestInFlight?: () => QRecord | undefined;
+  oldestInFlight?: () => RecordTimes | undefined;
 }
 
 /** A failure as a sending link reports it. */
@@ -108,7 +107,7 @@ export class SenderCore<C extends string, T extends string> {
   }
 
   /** The other side acknowledged `records` (`raw` bytes encoded, `wire` sent, in `seconds`): figures, metrics, back-off. */
-  acked(records: readonly QRecord[], a: { raw: number; wire: number; seconds: number }): void {
+  acked(records: readonly RecordTimes[], a: { raw: number; wire: number; seconds: number }): void {
     const now = Date.now();
     const newest = records.reduce((t, r) => Math.max(t, recordTime(r)), 0);
     this.lastLagMs = Math.max(0, now - newest);

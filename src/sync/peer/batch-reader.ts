@@ -1,10 +1,10 @@
 import type { HttpRecord, QRecord, TcpRecord } from '../../recording/model.js';
 import type { SenderStore } from '../store-port.js';
 import type { TcpWatermarks } from '../tcp-watermarks.js';
-import type { SyncEntry } from '../wire-format.js';
+import type { OutgoingEntry, StoredEntry, SyncEntry } from '../wire-format.js';
 
-/** An entry as the sender tracks it. */
-export interface OutEntry extends SyncEntry {
+/** An entry as the sender tracks it: a record, or an HTTP record as stored (batch format 2 sends it as it is). */
+export type OutEntry = OutgoingEntry & {
   /**
    * False for all but the last part of a TCP session too large for one batch: the cursor may only
    * pass this seq once the last part is acknowledged.
@@ -12,6 +12,11 @@ export interface OutEntry extends SyncEntry {
   complete: boolean;
   /** True for the second and later parts of a split session: they must reach the peer after the part before. */
   continuation: boolean;
+};
+
+/** What the sender logs and measures lag by, for either kind of entry (a stored one has no record). */
+export function entryHead(e: OutgoingEntry): { id: string; protocol: 'http' | 'tcp'; started_at: number; duration_ms: number } {
+  return 'stored' in e ? e.stored : e.record;
 }
 
 /** A batch to send: consecutive feed entries, within the record and byte budgets. */
@@ -33,6 +38,8 @@ const MIN_PART_BYTES = 64 * 1024;
 /** JSON, framing and header overhead of one entry beyond its headers and payload bytes. */
 const ENTRY_OVERHEAD = 600;
 const CHUNK_OVERHEAD = 48;
+/** A stored entry's head JSON (seq and blob numbers) and blob lengths, beyond its extent's bytes. */
+const STORED_OVERHEAD = 64;
 
 function headerBytes(lines: ReadonlyArray<readonly [string, string]>): number {
   let n = 0;
@@ -58,6 +65,10 @@ export function estimateBytes(r: QRecord): number {
   return n;
 }
 
+function entryBytes(e: SyncEntry | StoredEntry): number {
+  return 'stored' in e ? STORED_OVERHEAD + e.stored.bytes : estimateBytes(e.record);
+}
+
 interface Carry {
   seq: number;
   record: TcpRecord;
@@ -79,7 +90,7 @@ export class BatchReader {
   private avgBytes = 4096;
 
   constructor(
-    private readonly store: Pick<SenderStore, 'readAfter'>,
+    private readonly store: Pick<SenderStore, 'readStoredAfter'>,
     private readonly watermarks: TcpWatermarks,
     private readonly limits: BatchLimits,
   ) {}
@@ -103,9 +114,10 @@ export class BatchReader {
       const room = this.limits.maxRecords - batch.entries.length;
       const want = Math.max(1, Math.min(room, Math.ceil((this.limits.maxBytes - batch.estBytes) / this.avgBytes)));
       // Chunks the peer holds are not even read: a long session grows by one extent at a time.
-      const page = this.store.readAfter(this.pos, want, (id) => this.watermarks.get(id));
-      for (const { seq, record, chunkBase, doc } of page) {
-        if (!this.add(batch, seq, record, chunkBase ?? 0, doc)) return batch;
+      // HTTP records come as stored: format 2 sends them so, format 1 parses them when encoding.
+      const page = this.store.readStoredAfter(this.pos, want, (id) => this.watermarks.get(id));
+      for (const item of page) {
+        if (!this.add(batch, item)) return batch;
       }
       if (page.length < want) {
         batch.full = false;
@@ -116,14 +128,17 @@ export class BatchReader {
   }
 
   /** Adds one feed record to the batch; false when the batch is full (the record was left for the next one, or split). */
-  private add(batch: OutBatch, seq: number, record: QRecord, offset: number, doc: Buffer | undefined): boolean {
-    const entry = this.entryFor(seq, record, offset, doc);
-    const size = estimateBytes(entry.record);
+  private add(batch: OutBatch, item: StoredEntry | (SyncEntry & { doc?: Buffer })): boolean {
+    const seq = item.seq;
+    const entry: OutEntry = 'stored' in item ? { seq, stored: item.stored, complete: true, continuation: false } : this.entryFor(item);
+    const size = entryBytes(entry);
     this.avgBytes = Math.max(256, Math.round(this.avgBytes * 0.8 + size * 0.2));
     const left = this.limits.maxBytes - batch.estBytes;
+    // A TCP session of several chunks that does not fit may be split (see takeCarry).
+    const session = 'record' in item && item.record.protocol === 'tcp' && 'record' in entry && entry.record.protocol === 'tcp' && entry.record.chunks.length > 1 ? item.record : null;
     if (size <= left || batch.entries.length === 0) {
-      if (size > left && record.protocol === 'tcp' && entry.record.protocol === 'tcp' && entry.record.chunks.length > 1) {
-        this.carry = { seq, record, offset, next: entry.chunkBase ?? 0 };
+      if (size > left && session) {
+        this.carry = { seq, record: session, offset: (item as SyncEntry).chunkBase ?? 0, next: (entry as SyncEntry).chunkBase ?? 0 };
         this.takeCarry(batch);
         return false;
       }
@@ -132,8 +147,8 @@ export class BatchReader {
       this.pos = seq;
       return batch.entries.length < this.limits.maxRecords;
     }
-    if (record.protocol === 'tcp' && left >= MIN_PART_BYTES && entry.record.protocol === 'tcp' && entry.record.chunks.length > 1) {
-      this.carry = { seq, record, offset, next: entry.chunkBase ?? 0 };
+    if (session && left >= MIN_PART_BYTES) {
+      this.carry = { seq, record: session, offset: (item as SyncEntry).chunkBase ?? 0, next: (entry as SyncEntry).chunkBase ?? 0 };
       this.takeCarry(batch);
     }
     return false;
@@ -143,8 +158,9 @@ export class BatchReader {
    * The entry for a feed record: HTTP as is, with its stored document (sent as it lies on disk);
    * TCP from the peer's watermark on (`offset`: chunk number of `record.chunks[0]`).
    */
-  private entryFor(seq: number, record: QRecord, offset: number, doc: Buffer | undefined): OutEntry {
+  private entryFor({ seq, record, chunkBase, doc }: SyncEntry): OutEntry {
     if (record.protocol === 'http') return doc ? { seq, record, doc, complete: true, continuation: false } : { seq, record, complete: true, continuation: false };
+    const offset = chunkBase ?? 0;
     const total = offset + record.chunks.length;
     const base = Math.max(offset, Math.min(this.watermarks.get(record.id), total));
     const r = base === 0 ? record : { ...record, chunks: record.chunks.slice(base - offset) };

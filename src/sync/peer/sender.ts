@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../../core/errors.js';
-import { BatchReader, type BatchLimits, type OutBatch } from './batch-reader.js';
+import { BatchReader, entryHead, type BatchLimits, type OutBatch } from './batch-reader.js';
 import { CONTENT_ENCODING, compress, type Compression } from '../compression.js';
 import { SyncFailure, classifyError, classifyStatus } from './failure.js';
 import { settleWithin } from '../link/deadline.js';
@@ -73,7 +73,10 @@ export class SyncSender extends SendingLink<SenderStatus> {
       target: this.label,
       logPrefix: 'sync',
       connected: () => this.connected,
-      oldestInFlight: () => this.window.oldest()?.record,
+      oldestInFlight: () => {
+        const oldest = this.window.oldest();
+        return oldest ? entryHead(oldest) : undefined;
+      },
     });
     // The feed is read once per batch acknowledged, not per record: no need to hold off a dry feed.
     this.feed = this.core.feed(new BatchReader(opts.store, this.watermarks, opts.batch), () => this.pump(), 0);
@@ -262,7 +265,7 @@ export class SyncSender extends SendingLink<SenderStatus> {
   private onAck(slot: Slot, a: Answer): void {
     const entries = slot.batch.entries;
     for (const e of entries) {
-      if (e.record.protocol === 'tcp') {
+      if ('record' in e && e.record.protocol === 'tcp') {
         this.watermarks.ack(e.record.id, (e.chunkBase ?? 0) + e.record.chunks.length, e.complete && e.record.state === 'closed');
       }
     }
@@ -270,7 +273,7 @@ export class SyncSender extends SendingLink<SenderStatus> {
     this.core.cursor.add('sent_records', entries.length);
     this.core.cursor.add('sent_bytes', a.raw);
     this.core.acked(
-      entries.map((e) => e.record),
+      entries.map(entryHead),
       a,
     );
     this.core.log.up({ peer: this.label, after: this.core.log.said }, 'sync batches are acknowledged again');
@@ -291,8 +294,9 @@ export class SyncSender extends SendingLink<SenderStatus> {
       return;
     }
     const e = slot.batch.entries[0]!;
+    const head = entryHead(e);
     this.opts.logger.error(
-      { peer: this.label, id: e.record.id, seq: e.seq, protocol: e.record.protocol },
+      { peer: this.label, id: head.id, seq: e.seq, protocol: head.protocol },
       `the peer refused a record for good; it is skipped and counted (refused_by_peer): ${f.message}`,
     );
     this.core.cursor.add('refused_records', 1);
