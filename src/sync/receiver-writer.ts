@@ -1,5 +1,6 @@
 import { errorMessage } from '../core/errors.js';
 import type { SyncRejectReason } from './observer.js';
+import { SyncError } from './sync-error.js';
 import { ReceiverLedger, TALLY_KEYS, type NodeLedger } from './receiver-ledger.js';
 import type { ReceiverStore, SyncLogger } from './store-port.js';
 import { TcpReceiveState } from './tcp-receive-state.js';
@@ -22,6 +23,8 @@ interface Job {
   /** Runs only with nothing in flight (ledger entries for refused batches). */
   exclusive: boolean;
   run(): void;
+  /** A batch waiting for its turn when one before it failed. */
+  refuse?(err: Error): void;
 }
 
 /**
@@ -49,7 +52,9 @@ export class ReceiverWriter {
   private exclusiveRunning = false;
   /** A batch failed: states build on something that may not have happened, until the chain drains. */
   private broken = false;
-  private readonly waiting: Job[] = [];
+  /** What failed last, for the message of the batches refused with it. */
+  private failure: unknown = null;
+  private waiting: Job[] = [];
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -63,12 +68,15 @@ export class ReceiverWriter {
 
   /** Stores a validated batch; resolves after its commit. Rejects with the store's error (nothing of it stored). */
   storeBatch(batch: DecodedBatch): Promise<StoredBatch> {
+    // Arriving while the batches of a failure drain: refused like those waiting then (see refuseWaiting).
+    if (this.broken && this.inFlight > 0) return Promise.reject(this.failingError(this.failure));
     return new Promise<StoredBatch>((resolve, reject) => {
       this.waiting.push({
         exclusive: false,
         run: () => {
           this.runBatch(batch).then(resolve, reject);
         },
+        refuse: reject,
       });
       this.pump();
     });
@@ -132,7 +140,6 @@ export class ReceiverWriter {
 
   private async runBatch(batch: DecodedBatch): Promise<StoredBatch> {
     this.inFlight++;
-    let failed = true;
     try {
       const at = new Date();
       const maxSeq = new Map<string, number>();
@@ -140,15 +147,17 @@ export class ReceiverWriter {
       const prepared = this.tcp.prepare(batch.entries);
       const meta = { ...prepared.meta, ...this.ledger.metaForBatch(maxSeq, prepared.skippedByNode, at) };
       const outcome = await this.store.ingest(prepared.records, { tally: TALLY_KEYS, meta, docs: prepared.docs, chain: this.chain });
-      failed = false;
       prepared.commit();
       this.ledger.stored(maxSeq, outcome.byNode, prepared.skippedByNode, at);
       let tcpDup = 0;
       for (const n of prepared.skippedByNode.values()) tcpDup += n;
       return { stored: outcome.stored, skipped: outcome.skipped + tcpDup };
-    } finally {
+    } catch (err) {
       // A failed prepare counts too: its expected states may be half set.
-      if (failed) this.broken = true;
+      this.broken = true;
+      this.refuseWaiting(err);
+      throw err;
+    } finally {
       this.inFlight--;
       if (this.inFlight === 0) {
         // Nothing in flight: the next batch depends on nothing (a writer restarted meanwhile would refuse a link).
@@ -157,6 +166,26 @@ export class ReceiverWriter {
       }
       this.pump();
     }
+  }
+
+  /**
+   * Batches that arrived while the failed one was in flight fail with it. They come from the same
+   * senders' windows and may continue a TCP session of the failed batch: prepared on the durable
+   * state, such a segment would be stored with a gap and make the retry of the failed one look like
+   * a duplicate. The senders drop their window on the failure and send all of it again anyway.
+   */
+  private refuseWaiting(cause: unknown): void {
+    this.failure = cause;
+    const err = this.failingError(cause);
+    this.waiting = this.waiting.filter((job) => {
+      if (!job.refuse) return true;
+      job.refuse(err);
+      return false;
+    });
+  }
+
+  private failingError(cause: unknown): SyncError {
+    return new SyncError('QP_ERR_SYNC_STORE', `an earlier batch in the receiver's pipeline failed (${errorMessage(cause)}); nothing of this one was stored, send it again`);
   }
 
   private async persistRejected(node: string, reason: SyncRejectReason, records: number): Promise<void> {
