@@ -254,7 +254,7 @@ test('the disk filling mid-pipeline: batches after the failed segment write are 
   // 8 segments of 6 new chunks of 128 KiB (0.75 MiB a batch), and a 3.5 MiB body in batch 1, into about 4 MiB of room.
   const p = plan(8, 128 * 1024);
   const big = Buffer.alloc(3.5 * MiB, 7);
-  p.http[2]!.response.body = { data: big, size: big.byteLength, truncated: false };
+  p.http[2]!.response!.body = { data: big, size: big.byteLength, truncated: false };
   const ballast = join(fs.dir, 'ballast');
   writeFileSync(ballast, Buffer.alloc(8 * MiB));
 
