@@ -18,9 +18,9 @@ export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 /** Batches handed to the writer and not yet answered. Two keep it busy; more would only move the queue out of reach of its bound. */
 const MAX_BATCHES_IN_FLIGHT = 2;
 const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 10_000;
 /** Failed chained ingests remembered for their successors; a receiver has a handful in flight. */
 const UNPOSTED_REMEMBERED = 1024;
-const RESTART_MAX_MS = 10_000;
 
 type DropReason = Parameters<StoreObserver['dropped']>[0];
 type OpMessage = Extract<ToWriter, { opId: number }>;

@@ -52,8 +52,8 @@ export class TcpReceiveState {
   /** Committed states. */
   private readonly cache = new Map<string, SessionState | null>();
   /**
-   * The states batches prepared but not yet committed will leave, newest first in line: the next
-   * batch is prepared on top of them (the receiver keeps several in flight). `batch` tells which
+   * The states the batches prepared but not yet committed will leave (per session, the latest): the
+   * next batch is prepared on top of them (the receiver keeps several in flight). `batch` tells which
    * prepare set it, so a commit only clears what no later batch has overwritten. Never evicted:
    * it holds at most the sessions of the batches in flight.
    */
