@@ -12,7 +12,7 @@ import type { LazyHttpRecord } from './stored-body.js';
 import type { TailReport } from './segment-tail.js';
 import { PURGED_UNSENT_META, RESERVED_META_KEYS, metaCount, type IngestTally } from './meta-keys.js';
 import { SCHEMA_VERSION } from './schema.js';
-import type { ListQuery, ListResult, StoreHealth, StoreLogger, StoreOptions, StoreStats } from './types.js';
+import type { IngestChain, ListQuery, ListResult, StoreHealth, StoreLogger, StoreOptions, StoreStats } from './types.js';
 import { WritePipeline, closedError } from './write-pipeline.js';
 import type { FromWriter, IngestResult } from './writer-protocol.js';
 
@@ -260,19 +260,21 @@ export class Store implements RecordSink {
    * document of HTTP record i exactly as the sending store wrote it, already validated against the
    * record by the caller; it is stored as is (see record-frames.ts). Rejects with StoreError
    * `QP_ERR_STORE_WRITE`, `QP_ERR_STORE_WRITER_DOWN` (outcome unknown: the writer died) or
-   * `QP_ERR_STORE_CLOSED`.
+   * `QP_ERR_STORE_CLOSED`. `opts.chain`: see {@link IngestChain} — lets a receiver keep several
+   * batches in flight, each prepared on top of the one before.
    */
   ingest(
     records: QRecord[],
-    opts: { tally?: IngestTally; meta?: Record<string, string | null>; docs?: ReadonlyArray<Buffer | undefined> } = {},
+    opts: { tally?: IngestTally; meta?: Record<string, string | null>; docs?: ReadonlyArray<Buffer | undefined>; chain?: IngestChain } = {},
   ): Promise<IngestResult> {
     const meta = Object.entries(opts.meta ?? {});
     for (const [key] of meta) {
       if (RESERVED_META_KEYS.has(key)) {
+        if (opts.chain) this.pipeline.failLink(opts.chain);
         return Promise.reject(new StoreError('QP_ERR_STORE_META_KEY', `meta key "${key}" belongs to the store itself; choose another key`));
       }
     }
-    return this.pipeline.ingest(records, opts.tally ?? null, meta, opts.docs);
+    return this.pipeline.ingest(records, opts.tally ?? null, meta, opts.docs, opts.chain);
   }
 
   getMeta(key: string): string | null {

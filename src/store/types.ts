@@ -134,3 +134,12 @@ export interface StoreStats {
   /** Highest `seq` ever assigned (0 for a new store); never reused, even after deletes. */
   lastSeq: number;
 }
+
+/**
+ * Links a receiver's ingests (see Store.ingest): each one is posted in call order with the id of
+ * the one before it (`last`, 0: none), and commits only if that one committed. The caller sets
+ * `last` back to 0 to start a new chain (when nothing of the old one is in flight).
+ */
+export interface IngestChain {
+  last: number;
+}

@@ -7,7 +7,7 @@ import { queuedBytes } from './record-codec.js';
 import { FrameArena, frameRecord, releaseFramed, type FramedRecord } from './record-frames.js';
 import { RecordQueue } from './record-queue.js';
 import type { Extent, SegmentLog } from './segment-log.js';
-import type { StoreLogger, StoreObserver, StoreOptions } from './types.js';
+import type { IngestChain, StoreLogger, StoreObserver, StoreOptions } from './types.js';
 import type { FromWriter, IngestResult, ReopenOutcome, ToWriter, WriterFailure } from './writer-protocol.js';
 import { WriterThread, type Opened } from './writer-thread.js';
 
@@ -19,6 +19,8 @@ export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_BATCHES_IN_FLIGHT = 2;
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 10_000;
+/** Failed chained ingests remembered for their successors; a receiver has a handful in flight. */
+const UNPOSTED_REMEMBERED = 1024;
 
 type DropReason = Parameters<StoreObserver['dropped']>[0];
 type OpMessage = Extract<ToWriter, { opId: number }>;
@@ -57,6 +59,14 @@ export type PipelineOptions = Pick<StoreOptions, 'path' | 'synchronous' | 'queue
 /** What an ingest in flight gets when the writer thread dies under it. */
 function writerDown(): StoreError {
   return new StoreError('QP_ERR_STORE_WRITER_DOWN', 'the store writer thread is down (it restarts by itself); retry the batch shortly');
+}
+
+/** What a chained ingest gets when the one it was prepared on top of was never posted. */
+function brokenChain(ingestId: number, after: number): StoreError {
+  return new StoreError(
+    'QP_ERR_STORE_WRITE',
+    `store ingest failed, nothing of the batch was stored: ingest ${ingestId} was prepared on top of ingest ${after}, which failed (send the batch again)`,
+  );
 }
 
 /** The error every call on a closed store gets. */
@@ -120,6 +130,8 @@ export class WritePipeline {
   private readonly sentOps = new Map<number, Op>();
   private readonly ingests = new Map<number, PendingIngest>();
   private nextIngestId = 1;
+  /** Ingests never posted to the writer (segment write failed, writer down), until a successor looked. */
+  private readonly unposted = new Set<number>();
   private readonly reopens = new Map<number, { resolve(o: ReopenOutcome): void; reject(err: Error): void }>();
   private nextReopenId = 1;
   private readonly waiters: Array<{ target: number; resolve(): void }> = [];
@@ -245,12 +257,28 @@ export class WritePipeline {
    * Stores a received batch in one transaction (see writer-ingest.ts). Unlike ops it is never sent
    * again after a writer crash: whether it committed is unknown, so the caller gets
    * `QP_ERR_STORE_WRITER_DOWN` and decides (the sync receiver answers 503 and the sender retries).
+   * `chain`: ingests linked through it are posted in call order and each commits only if the one
+   * before it committed (see {@link IngestChain}).
    */
-  ingest(records: QRecord[], tally: IngestTally | null, meta: Array<[string, string | null]>, docs?: ReadonlyArray<Buffer | undefined>): Promise<IngestResult> {
+  ingest(
+    records: QRecord[],
+    tally: IngestTally | null,
+    meta: Array<[string, string | null]>,
+    docs?: ReadonlyArray<Buffer | undefined>,
+    chain?: IngestChain,
+  ): Promise<IngestResult> {
     if (this.stopping) return Promise.reject(closedError());
-    if (!this.writer) return Promise.reject(writerDown());
+    const ingestId = this.nextIngestId++;
+    // Linked before anything can fail: a successor prepared on top of this one must be refused too.
+    const after = chain?.last ?? 0;
+    if (chain) chain.last = ingestId;
+    if (!this.writer) {
+      if (chain) this.markUnposted(ingestId);
+      return Promise.reject(writerDown());
+    }
     const { framed, failed, error } = frameAll(records, docs);
     if (failed > 0) {
+      if (chain) this.markUnposted(ingestId);
       return Promise.reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${error?.message ?? 'a record could not be encoded'}`));
     }
     return new Promise<IngestResult>((resolve, reject) => {
@@ -258,15 +286,35 @@ export class WritePipeline {
         framed,
         (refs) => {
           const w = this.writer;
-          if (!w) return reject(writerDown());
-          const ingestId = this.nextIngestId++;
+          // The writer would refuse it too (it never saw the predecessor); not posting spares it the work.
+          const unposted = this.unposted.delete(after);
+          if (!w || unposted) {
+            if (chain) this.markUnposted(ingestId);
+            return reject(unposted ? brokenChain(ingestId, after) : writerDown());
+          }
           this.ingests.set(ingestId, { resolve, reject });
           const batch = packBatch(framed.map((f) => f.columns), refs);
-          w.post({ type: 'ingest', ingestId, batch, tally, meta }, [batch.nums.buffer as ArrayBuffer]);
+          w.post({ type: 'ingest', ingestId, after, batch, tally, meta }, [batch.nums.buffer as ArrayBuffer]);
         },
-        (err) => reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${errorMessage(err)}`, { cause: err })),
+        (err) => {
+          if (chain) this.markUnposted(ingestId);
+          reject(new StoreError('QP_ERR_STORE_WRITE', `store ingest failed, nothing of the batch was stored: ${errorMessage(err)}`, { cause: err }));
+        },
       );
     });
+  }
+
+  /** An ingest of `chain` refused before it reached the pipeline: its successors must fail too. */
+  failLink(chain: IngestChain): void {
+    const ingestId = this.nextIngestId++;
+    chain.last = ingestId;
+    this.markUnposted(ingestId);
+  }
+
+  private markUnposted(ingestId: number): void {
+    this.unposted.add(ingestId);
+    // A chain's last failure may never be looked up (its receiver starts a new chain): forget the oldest.
+    if (this.unposted.size > UNPOSTED_REMEMBERED) this.unposted.delete(this.unposted.values().next().value!);
   }
 
   /**

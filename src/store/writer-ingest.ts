@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { IndexRow } from './batch-pack.js';
 import { tallyKey, type IngestTally } from './meta-keys.js';
-import type { IngestResult } from './writer-protocol.js';
+import type { IngestResult, WriterFailure } from './writer-protocol.js';
 
 /** What an ingest needs from the writer's connection. */
 export interface IngestDeps {
@@ -60,4 +60,41 @@ export function ingestBatch(
     }
     return result;
   })();
+}
+
+/** Committed ingests remembered as possible predecessors; a chain needs only its last one. */
+const REMEMBERED_INGESTS = 1024;
+
+/**
+ * Why a pipelined receiver cannot lose data when one batch of its chain fails: batch N+1 was
+ * prepared assuming N commits (its TCP chunk counts and ledger figures build on N's), so N+1
+ * committing without N would claim chunks that were never stored, and the sender's retry of N
+ * would then be skipped as a duplicate. The writer handles ingests strictly in order, so when N+1
+ * arrives N's fate is known here: N+1 is refused unless N committed on this very writer. A
+ * restarted writer (or a reopened file) knows no predecessor and refuses every chained ingest
+ * until the receiver starts a new chain from what is durable.
+ */
+export class IngestChainGuard {
+  private readonly committed = new Set<number>();
+
+  /** Null when `after` (0: none) committed here; otherwise the failure to answer with. */
+  check(ingestId: number, after: number): WriterFailure | null {
+    if (after === 0 || this.committed.has(after)) return null;
+    return {
+      code: 'QP_ERR_STORE_INGEST_CHAIN',
+      message: `ingest ${ingestId} was prepared on top of ingest ${after}, which did not commit; nothing of it was stored (send the batch again)`,
+    };
+  }
+
+  committedNow(ingestId: number, after: number): void {
+    // A chain has one successor per ingest: the predecessor is not needed again.
+    this.committed.delete(after);
+    this.committed.add(ingestId);
+    if (this.committed.size > REMEMBERED_INGESTS) this.committed.delete(this.committed.values().next().value!);
+  }
+
+  /** The file was replaced: what committed in the old one is no ground to build on. */
+  forget(): void {
+    this.committed.clear();
+  }
 }

@@ -30,9 +30,11 @@ export type ToWriter =
   | { type: 'setMeta'; opId: number; key: string; value: string }
   /**
    * A batch received by sync: stored in one transaction with `meta` (null deletes the key); per
-   * origin node_id the stored/skipped counts are added to the meta keys `tally` names.
+   * origin node_id the stored/skipped counts are added to the meta keys `tally` names. `after`:
+   * the ingest this one was prepared on top of (0: none); it is refused unless that one committed
+   * on this writer (see IngestChainGuard in writer-ingest.ts).
    */
-  | { type: 'ingest'; ingestId: number; batch: PackedBatch; tally: IngestTally | null; meta: Array<[string, string | null]> }
+  | { type: 'ingest'; ingestId: number; after: number; batch: PackedBatch; tally: IngestTally | null; meta: Array<[string, string | null]> }
   /**
    * `floor`: records with a higher feed position are kept by retention (sync has not sent them
    * yet). `keepFrom`: segments from this id on are never removed (appends may be in flight).

@@ -8,6 +8,7 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { classifyOpenError } from './schema.js';
 import { WriterDb, toFailure, type Carry } from './writer-db.js';
+import { IngestChainGuard } from './writer-ingest.js';
 import type { FromWriter, ReopenOutcome, ToWriter, WriterInit } from './writer-protocol.js';
 
 type PurgeRequest = Extract<ToWriter, { type: 'purge' }>;
@@ -135,6 +136,7 @@ function serve(port: MessagePort, init: WriterInit, first: WriterDb): void {
   let db = first;
   const post = (msg: FromWriter): void => port.postMessage(msg);
   const purger = new Purger(() => db, post);
+  const chain = new IngestChainGuard();
   port.on('message', (msg: ToWriter) => {
     switch (msg.type) {
       case 'batch':
@@ -149,13 +151,21 @@ function serve(port: MessagePort, init: WriterInit, first: WriterDb): void {
           return true;
         });
         break;
-      case 'ingest':
+      case 'ingest': {
+        const refused = chain.check(msg.ingestId, msg.after);
+        if (refused) {
+          post({ type: 'ingestDone', ingestId: msg.ingestId, result: null, error: refused });
+          break;
+        }
         try {
-          post({ type: 'ingestDone', ingestId: msg.ingestId, result: db.ingest(msg.batch, msg.tally, msg.meta), error: null });
+          const result = db.ingest(msg.batch, msg.tally, msg.meta);
+          chain.committedNow(msg.ingestId, msg.after);
+          post({ type: 'ingestDone', ingestId: msg.ingestId, result, error: null });
         } catch (err) {
           post({ type: 'ingestDone', ingestId: msg.ingestId, result: null, error: toFailure(err) });
         }
         break;
+      }
       case 'purge':
         purger.request(msg);
         break;
@@ -168,6 +178,7 @@ function serve(port: MessagePort, init: WriterInit, first: WriterDb): void {
         try {
           const done = reopen(init, db, msg);
           db = done.db;
+          if (msg.lostFile) chain.forget();
           post({ type: 'reopenDone', reopenId: msg.reopenId, outcome: done.outcome, error: null });
         } catch (err) {
           // The old connection is closed and the path cannot be opened: the thread ends, and the

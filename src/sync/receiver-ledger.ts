@@ -49,11 +49,29 @@ function count(text: string | null): number {
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
-/** In-memory ledger mirrored to meta. Callers serialise writes (the receiver's write queue does). */
+/** In-memory ledger mirrored to meta. Callers order writes (the receiver's writer does). */
 export class ReceiverLedger {
+  /** Committed figures. */
   private readonly nodes = new Map<string, Tallied>();
+  /**
+   * What the batches prepared but not yet committed will leave in meta (the figures meta holds as
+   * absolute values): the next batch's meta builds on them, or it would overwrite their counts.
+   */
+  private readonly ahead = new Map<string, { last_seq: number; tcpDup: number }>();
 
   constructor(private readonly store: Pick<ReceiverStore, 'getMeta'>) {
+    this.reload();
+  }
+
+  /**
+   * Reads the ledger again from meta, forgetting expected figures: after a failed batch, when
+   * nothing prepared is waiting for its commit (a writer that died may have committed a batch it
+   * never answered for). A refused batch counted in memory but not persisted is forgotten.
+   */
+  reload(): void {
+    const store = this.store;
+    this.nodes.clear();
+    this.ahead.clear();
     for (const node of parseJson<string[]>(store.getMeta(NODES_KEY), [])) {
       if (typeof node !== 'string') continue;
       const info = parseJson<Partial<NodeInfo>>(store.getMeta(NODE_PREFIX + node), {});
@@ -70,24 +88,33 @@ export class ReceiverLedger {
 
   /**
    * Meta writes that record a batch from these nodes (ids seen, highest seq, time), to commit in the
-   * batch's own transaction. Nothing changes in memory until {@link stored} confirms the commit.
+   * batch's own transaction, on top of the batches prepared before it. The committed figures change
+   * only when {@link stored} confirms the commit.
    */
   metaForBatch(maxSeqByNode: ReadonlyMap<string, number>, tcpDupByNode: ReadonlyMap<string, number>, at: Date): Record<string, string> {
     const meta: Record<string, string> = {};
     let newNode = false;
     for (const [node, seq] of maxSeqByNode) {
       const cur = this.nodes.get(node);
-      if (!cur) newNode = true;
+      const prior = this.ahead.get(node) ?? (cur && { last_seq: cur.last_seq, tcpDup: cur.tcpDup });
+      if (!prior) newNode = true;
       const dup = tcpDupByNode.get(node) ?? 0;
-      if (dup > 0) meta[keyOf(TCP_DUP_KEY, node)] = String((cur?.tcpDup ?? 0) + dup);
+      const next = { last_seq: Math.max(prior?.last_seq ?? 0, seq), tcpDup: (prior?.tcpDup ?? 0) + dup };
+      this.ahead.set(node, next);
+      if (dup > 0) meta[keyOf(TCP_DUP_KEY, node)] = String(next.tcpDup);
       meta[NODE_PREFIX + node] = JSON.stringify({
         rejected: cur?.rejected ?? {},
-        last_seq: Math.max(cur?.last_seq ?? 0, seq),
+        last_seq: next.last_seq,
         last_received_at: at.toISOString(),
       } satisfies NodeInfo);
     }
-    if (newNode) meta[NODES_KEY] = JSON.stringify([...new Set([...this.nodes.keys(), ...maxSeqByNode.keys()])]);
+    if (newNode) meta[NODES_KEY] = JSON.stringify([...new Set([...this.nodes.keys(), ...this.ahead.keys()])]);
     return meta;
+  }
+
+  /** Every prepared batch committed: the committed figures are the expected ones again. */
+  caughtUp(): void {
+    this.ahead.clear();
   }
 
   /** The batch committed: mirror what {@link metaForBatch} and the store's tally wrote. */

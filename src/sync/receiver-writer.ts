@@ -1,5 +1,6 @@
 import { errorMessage } from '../core/errors.js';
 import type { SyncRejectReason } from './observer.js';
+import { SyncError } from './sync-error.js';
 import { ReceiverLedger, TALLY_KEYS, type NodeLedger } from './receiver-ledger.js';
 import type { ReceiverStore, SyncLogger } from './store-port.js';
 import { TcpReceiveState } from './tcp-receive-state.js';
@@ -12,55 +13,87 @@ export interface StoredBatch {
 }
 
 /**
- * Everything the receiver writes, one write at a time: batches (with their TCP segment trimming
- * and ledger entries in the same transaction) and ledger entries for refused batches. Serial on
- * purpose: a TCP segment's trimming reads the state the previous batch committed, and the store
- * has one writer anyway, so parallel ingests would only queue there.
+ * Batches handed to the store and not yet committed. The sender keeps `peer.streams` (default 4)
+ * batches in flight; as many here let each one's segment fdatasync and index commit overlap the
+ * next one's preparation and segment write, and bound what waits in memory.
+ */
+export const RECEIVER_BATCHES_IN_FLIGHT = 4;
+
+interface Job {
+  /** Runs only with nothing in flight (ledger entries for refused batches). */
+  exclusive: boolean;
+  run(): void;
+  /** A batch waiting for its turn when one before it failed. */
+  refuse?(err: Error): void;
+}
+
+/**
+ * Everything the receiver writes: batches (with their TCP segment trimming and ledger entries in
+ * the same transaction) and ledger entries for refused batches.
+ *
+ * Batches are pipelined through the store: batch N+1 is prepared (its TCP segments trimmed, its
+ * ledger meta computed) while N is still being written and committed, on top of the state N will
+ * leave (the expected states in TcpReceiveState and ReceiverLedger). A serial receiver sat idle
+ * during each fdatasync and SQLite commit while the sender's next batches queued up.
+ *
+ * What keeps that safe: batches commit in arrival order, each is acknowledged only after its own
+ * commit, and the store links them (an ingest chain) so that a batch prepared on top of one that
+ * failed is refused instead of committing figures that claim data never stored (a TCP session's
+ * chunk count would then make the sender's retry look like a duplicate). After a failure nothing
+ * new is prepared until every batch in flight has been answered; then the expected and cached
+ * states are dropped and read again from what is durable, which is right whether or not the failed
+ * batch committed (a writer that died may have committed without answering), and a new chain starts.
  */
 export class ReceiverWriter {
   readonly ledger: ReceiverLedger;
   private readonly tcp: TcpReceiveState;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly chain = { last: 0 };
+  private inFlight = 0;
+  private exclusiveRunning = false;
+  /** A batch failed: states build on something that may not have happened, until the chain drains. */
+  private broken = false;
+  /** What failed last, for the message of the batches refused with it. */
+  private failure: unknown = null;
+  private waiting: Job[] = [];
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly store: ReceiverStore,
     private readonly logger: SyncLogger,
+    private readonly maxInFlight = RECEIVER_BATCHES_IN_FLIGHT,
   ) {
     this.ledger = new ReceiverLedger(store);
     this.tcp = new TcpReceiveState(store, logger);
   }
 
-  /** Stores a validated batch; resolves after the commit. Rejects with the store's error (nothing stored). */
+  /** Stores a validated batch; resolves after its commit. Rejects with the store's error (nothing of it stored). */
   storeBatch(batch: DecodedBatch): Promise<StoredBatch> {
-    return this.enqueue(async () => {
-      const at = new Date();
-      const maxSeq = new Map<string, number>();
-      for (const e of batch.entries) maxSeq.set(e.record.node_id, Math.max(maxSeq.get(e.record.node_id) ?? 0, e.seq));
-      const prepared = this.tcp.prepare(batch.entries);
-      const meta = { ...prepared.meta, ...this.ledger.metaForBatch(maxSeq, prepared.skippedByNode, at) };
-      let outcome;
-      try {
-        outcome = await this.store.ingest(prepared.records, { tally: TALLY_KEYS, meta, docs: prepared.docs });
-      } catch (err) {
-        prepared.abandon();
-        throw err;
-      }
-      prepared.commit();
-      this.ledger.stored(maxSeq, outcome.byNode, prepared.skippedByNode, at);
-      let tcpDup = 0;
-      for (const n of prepared.skippedByNode.values()) tcpDup += n;
-      return { stored: outcome.stored, skipped: outcome.skipped + tcpDup };
+    // Arriving while the batches of a failure drain: refused like those waiting then (see refuseWaiting).
+    if (this.broken && this.inFlight > 0) return Promise.reject(this.failingError(this.failure));
+    return new Promise<StoredBatch>((resolve, reject) => {
+      this.waiting.push({
+        exclusive: false,
+        run: () => {
+          this.runBatch(batch).then(resolve, reject);
+        },
+        refuse: reject,
+      });
+      this.pump();
     });
   }
 
   /** Counts a refused batch in the ledger and persists it (best effort: a failed write is logged). */
   noteRejected(node: string, reason: SyncRejectReason, records: number): void {
-    const meta = this.ledger.rejected(node, reason, records);
-    void this.enqueue(async () => {
-      for (const [key, value] of Object.entries(meta)) await this.store.setMeta(key, value);
-    }).catch((err: unknown) => {
-      this.logger.warn({ err: errorMessage(err) }, 'sync ledger entry for a refused batch could not be persisted; it is counted in memory only');
+    this.waiting.push({
+      exclusive: true,
+      run: () => {
+        void this.persistRejected(node, reason, records).finally(() => {
+          this.exclusiveRunning = false;
+          this.pump();
+        });
+      },
     });
+    this.pump();
   }
 
   ledgerSnapshot(): Record<string, NodeLedger> {
@@ -69,15 +102,98 @@ export class ReceiverWriter {
 
   /** Resolves when every write queued so far has finished. */
   idle(): Promise<void> {
-    return this.tail.then(
-      () => undefined,
-      () => undefined,
-    );
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
+  private isIdle(): boolean {
+    return this.inFlight === 0 && !this.exclusiveRunning && this.waiting.length === 0;
+  }
+
+  /** Starts waiting jobs, in arrival order, as far as the rules allow. */
+  private pump(): void {
+    for (;;) {
+      const job = this.waiting[0];
+      if (!job || this.exclusiveRunning) break;
+      if (this.inFlight > 0 && (job.exclusive || this.broken || this.inFlight >= this.maxInFlight)) break;
+      if (this.inFlight === 0 && this.broken) this.reload();
+      this.waiting.shift();
+      if (job.exclusive) this.exclusiveRunning = true;
+      // A batch's prepare and its hand-off to the store run synchronously in here, so batches
+      // reach the store in the order they were prepared.
+      job.run();
+    }
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private reload(): void {
+    this.broken = false;
+    this.chain.last = 0;
+    this.tcp.reset();
+    try {
+      this.ledger.reload();
+    } catch (err) {
+      // The store could not be read (closed): the committed figures in memory are the best left.
+      this.logger.warn({ err: errorMessage(err) }, 'sync ledger could not be read again after a failed batch; its figures may miss that batch');
+    }
+  }
+
+  private async runBatch(batch: DecodedBatch): Promise<StoredBatch> {
+    this.inFlight++;
+    try {
+      const at = new Date();
+      const maxSeq = new Map<string, number>();
+      for (const e of batch.entries) maxSeq.set(e.record.node_id, Math.max(maxSeq.get(e.record.node_id) ?? 0, e.seq));
+      const prepared = this.tcp.prepare(batch.entries);
+      const meta = { ...prepared.meta, ...this.ledger.metaForBatch(maxSeq, prepared.skippedByNode, at) };
+      const outcome = await this.store.ingest(prepared.records, { tally: TALLY_KEYS, meta, docs: prepared.docs, chain: this.chain });
+      prepared.commit();
+      this.ledger.stored(maxSeq, outcome.byNode, prepared.skippedByNode, at);
+      let tcpDup = 0;
+      for (const n of prepared.skippedByNode.values()) tcpDup += n;
+      return { stored: outcome.stored, skipped: outcome.skipped + tcpDup };
+    } catch (err) {
+      // A failed prepare counts too: its expected states may be half set.
+      this.broken = true;
+      this.refuseWaiting(err);
+      throw err;
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) {
+        // Nothing in flight: the next batch depends on nothing (a writer restarted meanwhile would refuse a link).
+        this.chain.last = 0;
+        if (!this.broken) this.ledger.caughtUp();
+      }
+      this.pump();
+    }
+  }
+
+  /**
+   * Batches that arrived while the failed one was in flight fail with it. They come from the same
+   * senders' windows and may continue a TCP session of the failed batch: prepared on the durable
+   * state, such a segment would be stored with a gap and make the retry of the failed one look like
+   * a duplicate. The senders drop their window on the failure and send all of it again anyway.
+   */
+  private refuseWaiting(cause: unknown): void {
+    this.failure = cause;
+    const err = this.failingError(cause);
+    this.waiting = this.waiting.filter((job) => {
+      if (!job.refuse) return true;
+      job.refuse(err);
+      return false;
+    });
+  }
+
+  private failingError(cause: unknown): SyncError {
+    return new SyncError('QP_ERR_SYNC_STORE', `an earlier batch in the receiver's pipeline failed (${errorMessage(cause)}); nothing of this one was stored, send it again`);
+  }
+
+  private async persistRejected(node: string, reason: SyncRejectReason, records: number): Promise<void> {
+    const meta = this.ledger.rejected(node, reason, records);
+    try {
+      for (const [key, value] of Object.entries(meta)) await this.store.setMeta(key, value);
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'sync ledger entry for a refused batch could not be persisted; it is counted in memory only');
+    }
   }
 }

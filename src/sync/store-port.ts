@@ -51,10 +51,17 @@ export interface ReceiverStore {
    * Stores a batch in one transaction with `meta`; per origin node_id, the stored and skipped
    * counts are added to the meta keys `tally` names (`{node}` stands for the node_id). `docs[i]`:
    * HTTP record i's document as the sender's store wrote it (validated), stored verbatim.
+   * `chain`: ingests linked through it commit in call order, each only if the one before it
+   * (`last`, 0: none) committed; the store sets `last` to each new ingest's id.
    */
   ingest(
     records: QRecord[],
-    opts: { tally?: { stored: string; skipped: string }; meta?: Record<string, string | null>; docs?: ReadonlyArray<Buffer | undefined> },
+    opts: {
+      tally?: { stored: string; skipped: string };
+      meta?: Record<string, string | null>;
+      docs?: ReadonlyArray<Buffer | undefined>;
+      chain?: { last: number };
+    },
   ): Promise<IngestOutcome>;
   get(id: string): QRecord | null;
   getMeta(key: string): string | null;

@@ -38,8 +38,6 @@ export interface PreparedBatch {
   skippedByNode: Map<string, number>;
   /** Call after the batch committed. */
   commit(): void;
-  /** Call when the batch failed: whether it committed is unknown, so cached states are re-read. */
-  abandon(): void;
 }
 
 function stateOf(r: TcpRecord, chunks: number): SessionState {
@@ -51,7 +49,16 @@ function newerHeader(r: TcpRecord, s: SessionState): boolean {
 }
 
 export class TcpReceiveState {
+  /** Committed states. */
   private readonly cache = new Map<string, SessionState | null>();
+  /**
+   * The states the batches prepared but not yet committed will leave (per session, the latest): the
+   * next batch is prepared on top of them (the receiver keeps several in flight). `batch` tells which
+   * prepare set it, so a commit only clears what no later batch has overwritten. Never evicted:
+   * it holds at most the sessions of the batches in flight.
+   */
+  private readonly ahead = new Map<string, { state: SessionState | null; batch: number }>();
+  private batches = 0;
   private warnedGap = false;
 
   constructor(
@@ -59,8 +66,13 @@ export class TcpReceiveState {
     private readonly logger: SyncLogger,
   ) {}
 
-  /** Decides, entry by entry, what of a batch reaches the store. Not reentrant: callers serialise batches. */
+  /**
+   * Decides, entry by entry, what of a batch reaches the store, assuming every batch prepared
+   * before commits (callers commit them in prepare order, and after a failure {@link reset} before
+   * preparing again).
+   */
   prepare(entries: readonly SyncEntry[]): PreparedBatch {
+    const batch = ++this.batches;
     const records: QRecord[] = [];
     const docs: Array<Buffer | undefined> = [];
     const local = new Map<string, SessionState | null>();
@@ -81,19 +93,32 @@ export class TcpReceiveState {
       local.set(r.id, next.state);
     }
     const meta: Record<string, string | null> = {};
-    for (const [id, s] of local) meta[KEY_PREFIX + id] = s && !s.closed ? JSON.stringify(s) : null;
+    for (const [id, s] of local) {
+      meta[KEY_PREFIX + id] = s && !s.closed ? JSON.stringify(s) : null;
+      this.ahead.set(id, { state: s, batch });
+    }
     return {
       records,
       docs,
       meta,
       skippedByNode,
       commit: () => {
-        for (const [id, s] of local) this.remember(id, s);
-      },
-      abandon: () => {
-        for (const id of local.keys()) this.cache.delete(id);
+        for (const [id, s] of local) {
+          this.remember(id, s);
+          if (this.ahead.get(id)?.batch === batch) this.ahead.delete(id);
+        }
       },
     };
+  }
+
+  /**
+   * Forgets every cached and expected state: after a batch failed (whether it committed may be
+   * unknown, and batches prepared on top of it were refused) states are read again from what is
+   * durable. Call only when no prepared batch is still waiting for its commit.
+   */
+  reset(): void {
+    this.cache.clear();
+    this.ahead.clear();
   }
 
   /** What to store for one TCP entry given the session's stored state, and the state after it. */
@@ -112,6 +137,8 @@ export class TcpReceiveState {
 
   /** The stored state of a session: cache, then meta, then the record itself (a closed one, or one stored another way). */
   private load(id: string): SessionState | null {
+    const expected = this.ahead.get(id);
+    if (expected) return expected.state;
     if (this.cache.has(id)) return this.cache.get(id)!;
     const text = this.store.getMeta(KEY_PREFIX + id);
     if (text !== null) {

@@ -182,6 +182,16 @@ export class WriterFaults {
     return this.request({ op: 'crash-on-batch' });
   }
 
+  /** After `skip` more sync ingests the next one fails inside its transaction (once). */
+  failIngest(skip: number): Promise<void> {
+    return this.request({ op: 'fail-ingest', skip });
+  }
+
+  /** After `skip` more sync ingests the writer thread dies with the next one in hand (before its commit). */
+  crashOnIngest(skip: number): Promise<void> {
+    return this.request({ op: 'crash-on-ingest', skip });
+  }
+
   /** Every write of the writer's connection fails with SQLITE_READONLY (on), or succeeds again (off). */
   readOnly(on: boolean): Promise<void> {
     return this.request({ op: 'read-only', on });
