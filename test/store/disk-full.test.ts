@@ -5,35 +5,15 @@
  * succeed again once there is room.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HttpRecord } from '../../src/recording/model.js';
 import { Store } from '../../src/store/index.js';
-import { CountingObserver, MemoryLogger, binary, makeRecord, storeOptions } from './helpers.js';
+import { CountingObserver, MemoryLogger, binary, makeRecord, mountTmpfs, storeOptions } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
-/** A fresh tmpfs of `size` bytes, unmounted after the test; or why there cannot be one. */
-function mountTmpfs(size: number): { dir: string; unmount(): void } | string {
-  const dir = mkdtempSync(join(tmpdir(), 'qproxy-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    const why = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-    return `cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): ${why}`;
-  }
-  return {
-    dir,
-    unmount() {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 function withBody(bytes: number): HttpRecord {
   const r = makeRecord();

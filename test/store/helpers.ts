@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,4 +215,23 @@ export class WriterFaults {
       this.channel.postMessage({ ...msg, id });
     });
   }
+}
+
+/** A fresh tmpfs of `size` bytes, unmounted after the test; or why there cannot be one. */
+export function mountTmpfs(size: number): { dir: string; unmount(): void } | string {
+  const dir = mkdtempSync(join(tmpdir(), 'qproxy-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    const why = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
+    return `cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): ${why}`;
+  }
+  return {
+    dir,
+    unmount() {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

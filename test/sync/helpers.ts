@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,4 +227,22 @@ export async function startSender(t: TestContext, opts: SyncSenderOptions): Prom
   t.after(() => sender.close(500));
   await sender.start();
   return sender;
+}
+
+/**
+ * Listens on an ephemeral loopback port and returns it; after the test, open sessions are destroyed
+ * first (close() waits for every session, and the sender's may still be open), then the server closes.
+ */
+export async function listenH2(t: TestContext, server: Http2Server): Promise<number> {
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sessions) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as AddressInfo).port;
 }

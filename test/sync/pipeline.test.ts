@@ -6,9 +6,7 @@
  * everything exactly once — including a TCP session whose segments are spread over the batches.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HttpRecord, TcpRecord } from '../../src/recording/model.js';
@@ -18,7 +16,7 @@ import { RECEIVER_BATCHES_IN_FLIGHT, ReceiverWriter, type StoredBatch } from '..
 import type { ReceiverStore } from '../../src/sync/store-port.js';
 import type { NodeLedger } from '../../src/sync/receiver-ledger.js';
 import type { DecodedBatch, SyncEntry } from '../../src/sync/wire-format.js';
-import { WriterFaults } from '../store/helpers.js';
+import { WriterFaults, mountTmpfs } from '../store/helpers.js';
 import { MemoryLog, allRecords, httpRecord, openStore, tcpSegment, tempDir } from './helpers.js';
 
 const NODE = 'az-a-1';
@@ -215,24 +213,6 @@ test('the writer thread dying mid-pipeline: nothing after the last commit is ack
   assert.equal(await failThenRetry(store, writer, p, rest), 3);
 });
 
-/** A fresh tmpfs of `size` bytes, unmounted after the test; or why there cannot be one. */
-function mountTmpfs(size: number): { dir: string; unmount(): void } | string {
-  const dir = mkdtempSync(join(tmpdir(), 'qproxy-rxfull-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    const why = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-    return `cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): ${why}`;
-  }
-  return {
-    dir,
-    unmount() {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 test('the disk filling mid-pipeline: batches after the failed segment write are not posted, and a resend stores all once', async (t) => {
   const MiB = 1024 * 1024;

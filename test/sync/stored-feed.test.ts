@@ -7,8 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
@@ -17,7 +16,7 @@ import type { HttpRecord, QRecord, TcpRecord } from '../../src/recording/model.j
 import type { StoredFeedItem } from '../../src/store/index.js';
 import { decodeBatch } from '../../src/sync/wire-format.js';
 import { MemoryLogger } from '../store/helpers.js';
-import { allRecords, fill, httpRecord, openStore, senderOptions, startReceiver, startSender, tcpSegment, tempDir, waitFor } from './helpers.js';
+import { allRecords, fill, httpRecord, listenH2, openStore, senderOptions, startReceiver, startSender, tcpSegment, tempDir, waitFor } from './helpers.js';
 
 /** Flips the byte `at` bytes into record `id`'s extent (negative: from its end). */
 function flip(path: string, id: string, at: number): void {
@@ -214,17 +213,8 @@ async function formatOneReceiver(t: TestContext): Promise<{ port: number; record
       stream.end(JSON.stringify({ stored: batch.entries.length, skipped: 0 }));
     });
   });
-  const sessions = new Set<ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sessions) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port: (server.address() as AddressInfo).port, records, magics };
+  const port = await listenH2(t, server);
+  return { port, records, magics };
 }
 
 test('to a receiver without format 2 the stored records go as format 1 records, equal to what the store holds', async (t) => {

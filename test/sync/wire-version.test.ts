@@ -5,14 +5,13 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
+import { connect, createServer, type IncomingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { AddressInfo } from 'node:net';
 import type { HttpRecord } from '../../src/recording/model.js';
 import { decodeBatch, encodeBatch } from '../../src/sync/wire-format.js';
 import { segmentFrames } from '../store/helpers.js';
-import { MemoryLog, fill, httpRecord, openStore, senderOptions, startReceiver, startSender, tempDir, waitFor } from './helpers.js';
+import { MemoryLog, fill, httpRecord, listenH2, openStore, senderOptions, startReceiver, startSender, tempDir, waitFor } from './helpers.js';
 
 type Peer = 'announces 2' | 'announces nothing' | 'answers GET with 405';
 
@@ -48,18 +47,8 @@ async function fakeReceiver(t: TestContext, peer: Peer): Promise<{ port: number;
       stream.end(JSON.stringify({ stored: batch.entries.length, skipped: 0 }));
     });
   });
-  const sessions = new Set<ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  // close() waits for every session: the sender's may still be open when this runs.
-  t.after(() => {
-    for (const s of sessions) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port: (server.address() as AddressInfo).port, magics, seqs };
+  const port = await listenH2(t, server);
+  return { port, magics, seqs };
 }
 
 for (const [peer, magic] of [
