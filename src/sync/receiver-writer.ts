@@ -52,8 +52,10 @@ export class ReceiverWriter {
   private exclusiveRunning = false;
   /** A batch failed: states build on something that may not have happened, until the chain drains. */
   private broken = false;
-  /** What failed last, for the message of the batches refused with it. */
+  /** What failed first since the pipeline last ran clean, for the message of the batches refused with it. */
   private failure: unknown = null;
+  /** Batches failed so far: see {@link epoch}. */
+  private failures = 0;
   private waiting: Job[] = [];
   private idleWaiters: Array<() => void> = [];
 
@@ -66,10 +68,35 @@ export class ReceiverWriter {
     this.tcp = new TcpReceiveState(store, logger);
   }
 
-  /** Stores a validated batch; resolves after its commit. Rejects with the store's error (nothing of it stored). */
-  storeBatch(batch: DecodedBatch): Promise<StoredBatch> {
+  /**
+   * Counts the batches that failed. A sender drops its connection and its whole window when a
+   * batch fails, and sends everything unacknowledged again on a new one; a batch of the old window
+   * may still reach the receiver after the failure has drained (its body was still arriving or
+   * being decompressed). Prepared on the durable state, which lacks the failed batch, its TCP
+   * segment would be stored with a gap and make the resend of the failed one look like a duplicate.
+   * A peer connection notes the epoch it was opened in and passes it with each batch: a batch from a
+   * connection that was open when a batch failed is refused, whichever sender it came from.
+   */
+  get epoch(): number {
+    return this.failures;
+  }
+
+  /**
+   * Stores a validated batch; resolves after its commit. Rejects with the store's error (nothing of
+   * it stored), and refuses a batch from a connection opened before the latest failure (`openedIn`,
+   * the {@link epoch} then).
+   */
+  storeBatch(batch: DecodedBatch, openedIn?: number): Promise<StoredBatch> {
     // Arriving while the batches of a failure drain: refused like those waiting then (see refuseWaiting).
     if (this.broken && this.inFlight > 0) return Promise.reject(this.failingError(this.failure));
+    if (openedIn !== undefined && openedIn < this.failures) {
+      return Promise.reject(
+        new SyncError(
+          'QP_ERR_SYNC_STORE',
+          `a batch failed while this connection was open (${errorMessage(this.failure)}); nothing of this one was stored: reconnect and send everything unacknowledged again`,
+        ),
+      );
+    }
     return new Promise<StoredBatch>((resolve, reject) => {
       this.waiting.push({
         exclusive: false,
@@ -153,9 +180,14 @@ export class ReceiverWriter {
       for (const n of prepared.skippedByNode.values()) tcpDup += n;
       return { stored: outcome.stored, skipped: outcome.skipped + tcpDup };
     } catch (err) {
-      // A failed prepare counts too: its expected states may be half set.
-      this.broken = true;
-      this.refuseWaiting(err);
+      // A failed prepare counts too: its expected states may be half set. The batches in flight on
+      // top of this one fail after it; the first failure is the one to report.
+      if (!this.broken) {
+        this.broken = true;
+        this.failures++;
+        this.failure = err;
+      }
+      this.refuseWaiting();
       throw err;
     } finally {
       this.inFlight--;
@@ -174,9 +206,8 @@ export class ReceiverWriter {
    * state, such a segment would be stored with a gap and make the retry of the failed one look like
    * a duplicate. The senders drop their window on the failure and send all of it again anyway.
    */
-  private refuseWaiting(cause: unknown): void {
-    this.failure = cause;
-    const err = this.failingError(cause);
+  private refuseWaiting(): void {
+    const err = this.failingError(this.failure);
     this.waiting = this.waiting.filter((job) => {
       if (!job.refuse) return true;
       job.refuse(err);

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect, type ClientHttp2Session } from 'node:http2';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HttpRecord, TcpRecord } from '../../src/recording/model.js';
@@ -15,9 +16,9 @@ import type { Store } from '../../src/store/index.js';
 import { RECEIVER_BATCHES_IN_FLIGHT, ReceiverWriter, type StoredBatch } from '../../src/sync/receiver-writer.js';
 import type { ReceiverStore } from '../../src/sync/store-port.js';
 import type { NodeLedger } from '../../src/sync/receiver-ledger.js';
-import type { DecodedBatch, SyncEntry } from '../../src/sync/wire-format.js';
+import { encodeBatch, type DecodedBatch, type SyncEntry } from '../../src/sync/wire-format.js';
 import { WriterFaults, mountTmpfs } from '../store/helpers.js';
-import { MemoryLog, allRecords, httpRecord, openStore, tcpSegment, tempDir } from './helpers.js';
+import { MemoryLog, allRecords, httpRecord, openStore, startReceiver, tcpSegment, tempDir } from './helpers.js';
 
 const NODE = 'az-a-1';
 /** Chunks of the TCP session each batch adds. */
@@ -81,11 +82,15 @@ function counting(store: Store): { port: ReceiverStore; most: () => number } {
 }
 
 /** Hands every batch to the writer at once; the outcomes, and the order they settled in. */
-async function storeAll(writer: ReceiverWriter, batches: readonly DecodedBatch[]): Promise<{ results: Array<PromiseSettledResult<StoredBatch>>; order: number[] }> {
+async function storeAll(
+  writer: ReceiverWriter,
+  batches: readonly DecodedBatch[],
+  openedIn?: number,
+): Promise<{ results: Array<PromiseSettledResult<StoredBatch>>; order: number[] }> {
   const order: number[] = [];
   const results = await Promise.allSettled(
     batches.map((b, i) =>
-      writer.storeBatch(b).finally(() => {
+      writer.storeBatch(b, openedIn).finally(() => {
         order.push(i);
       }),
     ),
@@ -252,4 +257,98 @@ test('the disk filling mid-pipeline: batches after the failed segment write are 
 
   rmSync(ballast);
   await failThenRetry(store, writer, p, results);
+});
+
+test('a batch of a sender window that a failure ended, arriving after the failure drained, is refused instead of stored with a gap', async (t) => {
+  const dir = await tempDir(t);
+  const faults = new WriterFaults(t);
+  const store = await openStore(t, join(dir, 'b.db'), { writerEntry: faults.entry });
+  const writer = new ReceiverWriter(store, new MemoryLog());
+  const p = plan(7);
+
+  // The sender's first connection sends batches 0–2; 1 fails, 2 is refused with it.
+  const first = writer.epoch;
+  await faults.failIngest(1);
+  const { results } = await storeAll(writer, p.batches.slice(0, 3), first);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'rejected'],
+  );
+  await writer.idle();
+  assert.ok(writer.epoch > first, 'the failure starts a new epoch');
+
+  // Batch 3 of that window was still decompressing: it comes after everything drained. Its TCP
+  // segment starts at chunk 16 while 6 are stored; stored, it would leave a gap that batch 1's
+  // resend (chunks 4–11) could no longer fill, as the receive state would say 18 are here.
+  const late = await Promise.allSettled([writer.storeBatch(p.batches[3]!, first)]);
+  assert.equal(late[0].status, 'rejected');
+  assert.match(String((late[0]).reason), /while this connection was open.*test fault/s);
+  assertSession(store, p, CHUNKS, 'open');
+  assert.equal(httpIds(store).size, 2, 'nothing of the late batch is stored');
+
+  // The sender's new connection sends everything unacknowledged again: all of it arrives once.
+  const again = await storeAll(writer, p.batches.slice(1), writer.epoch);
+  for (const r of again.results) assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+  assertSession(store, p, p.total, 'closed');
+  assert.deepEqual(httpIds(store), new Set(p.http.map((r) => r.id)));
+  assert.equal(writer.ledgerSnapshot()[NODE]!.stored, p.batches.length * 3);
+});
+
+/** POSTs a batch on an open h2c session; the status and the error code of the answer. */
+function postOn(session: ClientHttp2Session, body: Buffer, records: number): Promise<{ status: number; code?: string; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/sync/v1/batches',
+      'content-type': 'application/x-qproxy-batch',
+      'x-qproxy-node': NODE,
+      'x-qproxy-records': String(records),
+    });
+    let status = 0;
+    const parts: Buffer[] = [];
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve({ status, ...(JSON.parse(Buffer.concat(parts).toString() || '{}') as { code?: string; error?: string }) }));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('peer receiver: a connection that was open when a batch failed gets its later batches refused; a new connection stores them', async (t) => {
+  const dir = await tempDir(t);
+  const faults = new WriterFaults(t);
+  const store = await openStore(t, join(dir, 'b.db'), { writerEntry: faults.entry });
+  const { port } = await startReceiver(t, { store });
+  const open = (): ClientHttp2Session => {
+    const s = connect(`http://127.0.0.1:${port}`);
+    s.on('error', () => {});
+    t.after(() => s.destroy());
+    return s;
+  };
+  const batch = (from: number): Buffer =>
+    encodeBatch(
+      NODE,
+      [0, 1].map((i) => ({ seq: from + i, record: httpRecord(from + i, { node_id: NODE }) })),
+      2,
+    );
+
+  const idle = open();
+  const failing = open();
+  assert.equal((await postOn(idle, batch(1), 2)).status, 200, 'both connections work before the failure');
+  await faults.failIngest(0);
+  const failed = await postOn(failing, batch(3), 2);
+  assert.equal(failed.status, 503);
+  assert.equal(failed.code, 'QP_ERR_SYNC_STORE');
+
+  // The idle connection was open then: a batch on it may belong to a window the failure ended.
+  const stale = await postOn(idle, batch(5), 2);
+  assert.equal(stale.status, 503);
+  assert.equal(stale.code, 'QP_ERR_SYNC_STORE');
+  assert.match(stale.error ?? '', /while this connection was open/);
+  assert.equal(allRecords(store).size, 2, 'nothing of the refused batches is stored');
+
+  const fresh = open();
+  assert.equal((await postOn(fresh, batch(3), 2)).status, 200);
+  assert.equal((await postOn(fresh, batch(5), 2)).status, 200);
+  assert.equal(allRecords(store).size, 6);
 });

@@ -22,6 +22,8 @@ export interface PeerConn {
   node: string | null;
   /** Passed the token and certificate checks once; the connection is then held like any peer's. */
   authenticated: boolean;
+  /** The writer's epoch when the connection opened: its batches are refused once a batch has failed since. */
+  epoch: number;
 }
 
 /** What the handler needs from the receiver. */
@@ -184,7 +186,7 @@ export async function handleBatchStream(stream: ServerHttp2Stream, headers: Inco
     const raw = await decompress(body, how, ctx.maxBatchBytes);
     const batch = decodeBatch(raw);
     const receivedAt = Date.now();
-    const done = await ctx.writer.storeBatch(batch);
+    const done = await ctx.writer.storeBatch(batch, peer.epoch);
     reply(stream, 200, { stored: done.stored, skipped: done.skipped } satisfies BatchAck);
     ctx.observer?.batchStored({
       stored: done.stored,

@@ -194,6 +194,7 @@ export class SyncReceiver extends LinkLifecycle<AddressInfo, ReceiverStatus> {
       identity: typeof socket.getPeerCertificate === 'function' ? certificateNames(socket.getPeerCertificate()) : [],
       node: null,
       authenticated: false,
+      epoch: this.writer.epoch,
     };
     this.sessions.set(session, peer);
     try {
@@ -209,7 +210,7 @@ export class SyncReceiver extends LinkLifecycle<AddressInfo, ReceiverStatus> {
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on('error', () => {});
     const session = stream.session as ServerHttp2Session;
-    const peer = this.sessions.get(session) ?? { address: '?', ip: '?', identity: [], node: null, authenticated: false };
+    const peer = this.sessions.get(session) ?? { address: '?', ip: '?', identity: [], node: null, authenticated: false, epoch: this.writer.epoch };
     const ctx: RequestContext = {
       token: this.token,
       allowedClients: this.opts.allowedClients,
