@@ -55,7 +55,6 @@ export class WriterDb {
   private readonly upsertMeta: Database.Statement<[string, string]>;
   private readonly addMeta: Database.Statement<[{ key: string; amount: number }]>;
   private readonly deleteMeta: Database.Statement<[string]>;
-  private readonly totalChanges: Database.Statement<[], number>;
   private readonly addTotals: Database.Statement<[number, number]>;
   private readonly insertAll: (rows: readonly IndexRow[]) => { stored: number; bytes: number };
   private readonly knownId: Database.Statement<[string], number>;
@@ -104,48 +103,58 @@ export class WriterDb {
        ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + CAST(@amount AS INTEGER) AS TEXT)`,
     );
     this.deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
-    this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
     this.addTotals = db.prepare('UPDATE totals SET count = count + ?, bytes = bytes + ? WHERE id = 1');
     this.retention = new Retention(db, segmentsDir, (key, amount) => this.addMeta.run({ key, amount }));
-    this.insertAll = db.transaction((rows: readonly IndexRow[]) => {
-      let stored = 0;
-      let bytes = 0;
-      let insertedBytes = 0;
-      for (const row of rows) {
-        // A TCP write whose id is known extends its open session (or, once closed, changes
-        // nothing). Looking first keeps it from burning an AUTOINCREMENT seq, as a conflicting
-        // INSERT would.
-        if (row.protocol === 'tcp' && this.knownId.get(row.id) !== undefined) {
-          bytes += this.appendExtent(row);
-          continue;
-        }
-        const res = this.insertRow.run(
-          row.id, row.protocol, row.node_id, row.started_at, row.duration_ms, row.size_bytes, row.method, row.url, row.status,
-          row.client, row.downstream, row.bytes_in, row.bytes_out, row.error, row.state, row.marks, row.nchunks, row.seg, row.off, row.len,
-        );
-        if (res.changes === 0) continue;
-        if (!this.knownSegments.has(row.seg)) {
-          this.insertSegment.run(row.seg, Number(res.lastInsertRowid));
-          this.knownSegments.add(row.seg);
-        }
-        insertedBytes += row.size_bytes;
-        stored++;
-        bytes += row.size_bytes;
+    this.insertAll = db.transaction((rows: readonly IndexRow[]) => this.insertRows(rows));
+  }
+
+  /**
+   * Inserts index rows inside the caller's transaction; `each` hears, per row, whether it changed
+   * the store (a new record or a segment appended to an open TCP session) or was skipped (a known
+   * id, a segment of a closed session). Returns the new rows and the bytes they and the appended
+   * segments add.
+   */
+  private insertRows(rows: readonly IndexRow[], each?: (row: IndexRow, changed: boolean) => void): { stored: number; bytes: number } {
+    let stored = 0;
+    let bytes = 0;
+    let insertedBytes = 0;
+    for (const row of rows) {
+      // A TCP write whose id is known extends its open session (or, once closed, changes
+      // nothing). Looking first keeps it from burning an AUTOINCREMENT seq, as a conflicting
+      // INSERT would.
+      if (row.protocol === 'tcp' && this.knownId.get(row.id) !== undefined) {
+        const appended = this.appendExtent(row);
+        if (appended !== null) bytes += appended;
+        each?.(row, appended !== null);
+        continue;
       }
-      // New rows only: a session's size change is counted by the records_totals_update trigger.
-      if (stored > 0) this.addTotals.run(stored, insertedBytes);
-      return { stored, bytes };
-    });
+      const res = this.insertRow.run(
+        row.id, row.protocol, row.node_id, row.started_at, row.duration_ms, row.size_bytes, row.method, row.url, row.status,
+        row.client, row.downstream, row.bytes_in, row.bytes_out, row.error, row.state, row.marks, row.nchunks, row.seg, row.off, row.len,
+      );
+      each?.(row, res.changes > 0);
+      if (res.changes === 0) continue;
+      if (!this.knownSegments.has(row.seg)) {
+        this.insertSegment.run(row.seg, Number(res.lastInsertRowid));
+        this.knownSegments.add(row.seg);
+      }
+      insertedBytes += row.size_bytes;
+      stored++;
+      bytes += row.size_bytes;
+    }
+    // New rows only: a session's size change is counted by the records_totals_update trigger.
+    if (stored > 0) this.addTotals.run(stored, insertedBytes);
+    return { stored, bytes };
   }
 
   /**
    * A later write of a TCP session whose row is still 'open': its extent is added after the ones
    * stored and the row takes the write's totals and state. A write for a closed session (a repeat,
-   * e.g. from a sync retry) changes nothing. Returns the bytes added.
+   * e.g. from a sync retry) changes nothing. Returns the bytes added, null when nothing changed.
    */
-  private appendExtent(row: IndexRow): number {
+  private appendExtent(row: IndexRow): number | null {
     const open = this.openSession.get(row.id);
-    if (!open) return 0;
+    if (!open) return null;
     this.insertExtent.run(open.seq, open.exts + 1, row.seg, row.off, row.len, open.nchunks);
     this.updateSession.run({
       seq: open.seq,
@@ -194,8 +203,7 @@ export class WriterDb {
     return ingestBatch(
       {
         db: this.db,
-        totalChanges: () => this.totalChanges.get()!,
-        insertAll: (rows) => this.insertAll(rows),
+        insertRows: (rows, each) => this.insertRows(rows, each),
         addMeta: (key, amount) => this.addMeta.run({ key, amount }),
         setMeta: (key, value) => this.upsertMeta.run(key, value),
         deleteMeta: (key) => this.deleteMeta.run(key),

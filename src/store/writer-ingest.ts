@@ -6,10 +6,11 @@ import type { IngestResult, WriterFailure } from './writer-protocol.js';
 /** What an ingest needs from the writer's connection. */
 export interface IngestDeps {
   db: Database.Database;
-  /** SQLite's total_changes(): rows written so far on this connection, triggers included. */
-  totalChanges(): number;
-  /** The writer's record insert (new record, or an extent appended to an open TCP session). */
-  insertAll(rows: readonly IndexRow[]): { stored: number; bytes: number };
+  /**
+   * The writer's record insert (new record, or an extent appended to an open TCP session), inside
+   * the ingest's transaction; `each` hears whether each row changed the store.
+   */
+  insertRows(rows: readonly IndexRow[], each: (row: IndexRow, changed: boolean) => void): { stored: number; bytes: number };
   /** Adds an integer to a meta value (created at 0). */
   addMeta(key: string, amount: number): void;
   setMeta(key: string, value: string): void;
@@ -32,13 +33,10 @@ export function ingestBatch(
 ): IngestResult {
   return deps.db.transaction(() => {
     const result: IngestResult = { stored: 0, skipped: 0, bytes: 0, byNode: {} };
-    for (const row of rows) {
-      const before = deps.totalChanges();
-      const done = deps.insertAll([row]);
-      // A skipped duplicate writes nothing; a new record or an appended segment always writes rows.
-      const changed = deps.totalChanges() > before;
-      const node = row.node_id;
-      const n = (result.byNode[node] ??= { stored: 0, skipped: 0 });
+    // One pass in this transaction: a savepoint and two total_changes() reads per row cost more
+    // than the insert itself (about a third of the receiver's CPU in a catch-up).
+    result.bytes = deps.insertRows(rows, (row, changed) => {
+      const n = (result.byNode[row.node_id] ??= { stored: 0, skipped: 0 });
       if (changed) {
         result.stored++;
         n.stored++;
@@ -46,8 +44,7 @@ export function ingestBatch(
         result.skipped++;
         n.skipped++;
       }
-      result.bytes += done.bytes;
-    }
+    }).bytes;
     if (tally !== null) {
       for (const [node, n] of Object.entries(result.byNode)) {
         if (n.stored > 0) deps.addMeta(tallyKey(tally.stored, node), n.stored);
