@@ -9,7 +9,7 @@ import type { QRecord, TcpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Backoff } from '../../src/sync/backoff.js';
 import { BatchReader, type OutBatch, type OutEntry } from '../../src/sync/peer/batch-reader.js';
-import { compress, decompress } from '../../src/sync/compression.js';
+import { compress, decompress, outputChunkBytes } from '../../src/sync/compression.js';
 import { SendWindow } from '../../src/sync/peer/send-window.js';
 import { SyncError } from '../../src/sync/sync-error.js';
 import { TcpWatermarks } from '../../src/sync/tcp-watermarks.js';
@@ -160,6 +160,24 @@ test('decompression stops at the cap, and a corrupt stream is malformed, not a c
   const br = await compress(Buffer.alloc(4 * 1024 * 1024), 'br');
   await assert.rejects(decompress(br, 'br', 1024 * 1024), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_TOO_LARGE');
   await assert.rejects(decompress(Buffer.from('not gzip'), 'gzip', 1024), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_MALFORMED');
+});
+
+test('decompression gives back every byte whether the output fits one chunk or spans several, up to exactly the cap', async () => {
+  // Varied bytes (not one repeated value) so that a chunk boundary in the wrong place would show.
+  const raw = Buffer.alloc(3 * 1024 * 1024 + 777);
+  for (let i = 0; i < raw.byteLength; i++) raw[i] = (i * 31 + (i >> 10)) & 0xff;
+  for (const how of ['gzip', 'br'] as const) {
+    const wire = await compress(raw, how);
+    // Highly compressible: the output spans several chunks of the largest size.
+    assert.ok(raw.byteLength > outputChunkBytes(wire.byteLength, raw.byteLength) * 2, 'several output chunks');
+    assert.ok((await decompress(wire, how, raw.byteLength)).equals(raw), `${how}: every byte, the cap equal to the size`);
+    await assert.rejects(decompress(wire, how, raw.byteLength - 1), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_TOO_LARGE');
+    const small = raw.subarray(0, 1500);
+    assert.ok((await decompress(await compress(small, how), how, 1024 * 1024)).equals(small), `${how}: a small body`);
+  }
+  assert.equal(outputChunkBytes(100, 64 * 1024 * 1024), 16 * 1024, 'a small message gets a small chunk');
+  assert.equal(outputChunkBytes(30_000, 64 * 1024 * 1024), 480_000);
+  assert.equal(outputChunkBytes(10_000_000, 64 * 1024 * 1024), 1024 * 1024);
 });
 
 /** A feed in memory, as the store's readStoredAfter returns it for records it does not keep as stored extents. */
