@@ -54,7 +54,7 @@ export class ReceiverWriter {
   private broken = false;
   /** What failed first since the pipeline last ran clean, for the message of the batches refused with it. */
   private failure: unknown = null;
-  /** Batches failed so far: see {@link epoch}. */
+  /** Failures so far, one per episode (a failed batch and those refused with it): see {@link epoch}. */
   private failures = 0;
   private waiting: Job[] = [];
   private idleWaiters: Array<() => void> = [];
@@ -69,7 +69,7 @@ export class ReceiverWriter {
   }
 
   /**
-   * Counts the batches that failed. A sender drops its connection and its whole window when a
+   * Counts failures (one per episode, the failed batch and those refused with it). A sender drops its connection and its whole window when a
    * batch fails, and sends everything unacknowledged again on a new one; a batch of the old window
    * may still reach the receiver after the failure has drained (its body was still arriving or
    * being decompressed). Prepared on the durable state, which lacks the failed batch, its TCP
