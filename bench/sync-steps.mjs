@@ -125,7 +125,8 @@ const pages = await step('read back', () => {
 });
 const raws = await step('encode', () => pages.map((p) => encode(p)));
 const wires = await step('compress (br, fast)', () => Promise.all(raws.map((r) => compress(r, 'br', true))));
-const back = await step('decompress', () => Promise.all(wires.map((w) => decompress(w, 'br', 64 * 1024 * 1024))));
+// With the size before compression, as a sender declares it (x-qproxy-raw-bytes); an older build ignores it.
+const back = await step('decompress', () => Promise.all(wires.map((w, i) => decompress(w, 'br', 64 * 1024 * 1024, raws[i].byteLength))));
 const batches = await step('decode + check', () => back.map((r) => decodeBatch(r)));
 const writer = new ReceiverWriter(b, quiet);
 await step('store (receiver)', async () => {

@@ -266,6 +266,13 @@ test('malformed, truncated, mis-typed, oversized and foreign batches get a clear
   for (const e of fresh) assert.deepEqual(b.get(e.record.id), e.record, 'stored from its document as sent, read back whole');
   const v1 = await post(port, {}, encodeBatch('az-x', fresh, 1));
   assert.equal(v1.body.skipped, 3, 'the same records in format 1 are recognised as already stored');
+  // x-qproxy-raw-bytes only sizes the Buffer a body is decompressed into: wrong or garbage, the batch is stored the same.
+  for (const [i, hint] of ['1', 'abc', '-5', '999999999999', '1e9'].entries()) {
+    const batch = Array.from({ length: 3 }, (_, j) => ({ seq: 20 + i * 3 + j, record: httpRecord(100 + i * 3 + j, { node_id: 'az-x' }) }));
+    const r = await post(port, { 'content-encoding': 'gzip', 'x-qproxy-raw-bytes': hint }, gzipSync(encodeBatch('az-x', batch, 2)));
+    assert.equal(r.status, 200, `declared ${hint}`);
+    assert.equal(r.body.stored, 3, `declared ${hint}`);
+  }
   assert.ok((rx.metrics.failuresByReason().malformed ?? 0) >= 6);
 });
 

@@ -172,12 +172,21 @@ test('decompression gives back every byte whether the output fits one chunk or s
     assert.ok(raw.byteLength > outputChunkBytes(wire.byteLength, raw.byteLength) * 2, 'several output chunks');
     assert.ok((await decompress(wire, how, raw.byteLength)).equals(raw), `${how}: every byte, the cap equal to the size`);
     await assert.rejects(decompress(wire, how, raw.byteLength - 1), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_TOO_LARGE');
+    // The size the sender declares is a hint: exact, too small or too large, the bytes are the same.
+    for (const hint of [raw.byteLength, 100, raw.byteLength * 4]) {
+      assert.ok((await decompress(wire, how, 64 * 1024 * 1024, hint)).equals(raw), `${how}: declared ${hint} bytes`);
+    }
+    const exact = await decompress(wire, how, 64 * 1024 * 1024, raw.byteLength);
+    assert.equal(exact.buffer.byteLength, raw.byteLength + 1, `${how}: with the size declared, one Buffer and no copy at the end`);
+    await assert.rejects(decompress(wire, how, raw.byteLength - 1, raw.byteLength * 4), (e: unknown) => e instanceof SyncError && e.code === 'QP_ERR_SYNC_BATCH_TOO_LARGE');
     const small = raw.subarray(0, 1500);
     assert.ok((await decompress(await compress(small, how), how, 1024 * 1024)).equals(small), `${how}: a small body`);
   }
   assert.equal(outputChunkBytes(100, 64 * 1024 * 1024), 16 * 1024, 'a small message gets a small chunk');
   assert.equal(outputChunkBytes(30_000, 64 * 1024 * 1024), 480_000);
   assert.equal(outputChunkBytes(10_000_000, 64 * 1024 * 1024), 1024 * 1024);
+  assert.equal(outputChunkBytes(100, 64 * 1024 * 1024, 5_000_000), 5_000_001, 'a declared size is used as it is');
+  assert.equal(outputChunkBytes(100, 1024 * 1024, 5_000_000), 1024 * 1024 + 1, 'but never past the cap');
 });
 
 /** A feed in memory, as the store's readStoredAfter returns it for records it does not keep as stored extents. */

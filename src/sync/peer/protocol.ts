@@ -7,6 +7,8 @@
  *   content-encoding: gzip | br | identity
  *   x-qproxy-node: <sender node_id>            (for logs and status; the ledger counts records by their own node_id)
  *   x-qproxy-records: <entries in the batch>   (for the ledger when the body turns out unreadable)
+ *   x-qproxy-raw-bytes: <batch size before compression>   (a hint: the receiver decompresses into one
+ *                                              Buffer of that size; optional, older senders leave it out)
  *   → 200 {"stored": n, "skipped": n}          only after the batch is committed on disk
  *   → 4xx/5xx {"error": "...", "code": "QP_ERR_SYNC_..."}
  *
@@ -27,6 +29,7 @@ export const SYNC_PATH = '/sync/v1/batches';
 export const BATCH_CONTENT_TYPE = 'application/x-qproxy-batch';
 export const HEADER_NODE = 'x-qproxy-node';
 export const HEADER_RECORDS = 'x-qproxy-records';
+export const HEADER_RAW_BYTES = 'x-qproxy-raw-bytes';
 export const HEADER_BATCH_FORMAT = 'x-qproxy-batch-format';
 
 /** What a receiver answers a stored batch with. */

@@ -4,7 +4,7 @@ import { identityAllowed } from './client-identity.js';
 import { compressionOf, decompress, type Compression } from '../compression.js';
 import { lagSeconds } from '../lag.js';
 import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
-import { BATCH_CONTENT_TYPE, HEADER_BATCH_FORMAT, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
+import { BATCH_CONTENT_TYPE, HEADER_BATCH_FORMAT, HEADER_NODE, HEADER_RAW_BYTES, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
 import type { ReceiverWriter } from '../receiver-writer.js';
 import { SyncError } from '../sync-error.js';
 import type { SyncToken } from './token.js';
@@ -129,6 +129,12 @@ function tooLargeWire(max: number): Refusal {
   );
 }
 
+/** The sender's x-qproxy-raw-bytes, when it is a plain count: only a hint for sizing the output Buffer. */
+function rawBytesHint(headers: IncomingHttpHeaders): number | undefined {
+  const text = headers[HEADER_RAW_BYTES];
+  return typeof text === 'string' && /^\d{1,12}$/.test(text) ? Number(text) : undefined;
+}
+
 function checkAccess(headers: IncomingHttpHeaders, peer: PeerConn, ctx: RequestContext): void {
   if (headers[':path'] !== SYNC_PATH) {
     throw new Refusal(404, 'not_found', 'QP_ERR_SYNC_NOT_FOUND', `no sync endpoint at ${String(headers[':path'])}; Record nodes POST to ${SYNC_PATH}`);
@@ -183,7 +189,7 @@ export async function handleBatchStream(stream: ServerHttp2Stream, headers: Inco
     const how = checkMedia(headers, ctx.maxBatchBytes);
     const body = await readBody(stream, ctx.maxBatchBytes);
     wireBytes = body.byteLength;
-    const raw = await decompress(body, how, ctx.maxBatchBytes);
+    const raw = await decompress(body, how, ctx.maxBatchBytes, rawBytesHint(headers));
     const batch = decodeBatch(raw);
     const receivedAt = Date.now();
     const done = await ctx.writer.storeBatch(batch, peer.epoch);

@@ -8,7 +8,7 @@ import type { FeedPoller } from '../link/feed-poller.js';
 import { SenderCore, type SendingLinkOptions } from '../link/sender-core.js';
 import { SendingLink } from '../link/sync-link.js';
 import { PeerConnection, peerLabel, type PeerEndpoint, type PeerTimers } from './connection.js';
-import { BATCH_CONTENT_TYPE, HEADER_BATCH_FORMAT, HEADER_NODE, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
+import { BATCH_CONTENT_TYPE, HEADER_BATCH_FORMAT, HEADER_NODE, HEADER_RAW_BYTES, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
 import { SendWindow, type Settled, type Slot } from './send-window.js';
 import { SENDER_CURSOR } from './sender-state.js';
 import { TcpWatermarks } from '../tcp-watermarks.js';
@@ -247,6 +247,7 @@ export class SyncSender extends SendingLink<SenderStatus> {
         'content-length': body.byteLength,
         [HEADER_NODE]: this.opts.nodeId,
         [HEADER_RECORDS]: slot.batch.entries.length,
+        [HEADER_RAW_BYTES]: raw.byteLength,
         ...(this.opts.peer.token && { authorization: `Bearer ${this.opts.peer.token}` }),
       },
       body,
