@@ -3,33 +3,14 @@
  * 500 QP_ERR_STORE_DAMAGED), every other record stays readable, and sync sends the rest.
  */
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { ApiServer } from '../../src/api/api-server.js';
 import { Store } from '../../src/store/index.js';
 import { call } from '../api/api-helpers.js';
 import { startReceiver, startSender, senderOptions, waitFor as waitForSync, allRecords } from '../sync/helpers.js';
-import { CountingObserver, MemoryLogger, binary, makeRecord, openStore, storeOptions, tempDir } from './helpers.js';
-
-/** Flips one byte of the extent of record `id`, `back` bytes before its end (inside its last body). */
-function corrupt(path: string, id: string, back = 100): void {
-  const db = new Database(path, { readonly: true });
-  const row = db.prepare('SELECT seg, off, len FROM records WHERE id = ?').get(id) as { seg: number; off: number; len: number };
-  db.close();
-  const fd = openSync(join(`${path}.segments`, `${String(row.seg).padStart(8, '0')}.seg`), 'r+');
-  try {
-    const at = row.off + row.len - back;
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0xff;
-    writeSync(fd, b, 0, 1, at);
-  } finally {
-    closeSync(fd);
-  }
-}
+import { CountingObserver, MemoryLogger, binary, flipExtentByte, makeRecord, openStore, storeOptions, tempDir } from './helpers.js';
 
 test('a corrupted frame makes that one record damaged; the rest reads back and syncs', async (t) => {
   const dir = await tempDir(t);
@@ -43,7 +24,7 @@ test('a corrupted frame makes that one record damaged; the rest reads back and s
   for (const r of records) writer.offer(r);
   await writer.close();
   const bad = records[2]!;
-  corrupt(path, bad.id);
+  flipExtentByte(path, bad.id, -100); // inside its last body
 
   const logger = new MemoryLogger();
   let damaged = 0;

@@ -1,16 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import Database from 'better-sqlite3';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { HttpRecord } from '../../src/recording/model.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
 import { Store } from '../../src/store/index.js';
 import type { StoreObserver, StoreOptions } from '../../src/store/index.js';
-import { FrameKind, SEGMENT_HEADER_BYTES, readFrame, segmentIdOf } from '../../src/store/segment-format.js';
+import { FrameKind, SEGMENT_HEADER_BYTES, readFrame, segmentFileName, segmentIdOf } from '../../src/store/segment-format.js';
 
 /** A complete HttpRecord; `over` replaces top-level fields. */
 export function makeRecord(over: Partial<HttpRecord> = {}): HttpRecord {
@@ -116,6 +117,23 @@ export function segmentFrames(path: string): Array<{ seg: number; off: number; k
 }
 
 /** A fresh temp folder, removed after the test. */
+/** Flips one byte `at` bytes into record `id`'s extent in the store at `path` (negative: from the extent's end). */
+export function flipExtentByte(path: string, id: string, at: number): void {
+  const db = new Database(path, { readonly: true });
+  const row = db.prepare('SELECT seg, off, len FROM records WHERE id = ?').get(id) as { seg: number; off: number; len: number };
+  db.close();
+  const fd = openSync(join(`${path}.segments`, segmentFileName(row.seg)), 'r+');
+  try {
+    const pos = row.off + (at < 0 ? row.len + at : at);
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, pos);
+    b[0] = b[0]! ^ 0xff;
+    writeSync(fd, b, 0, 1, pos);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'qproxy-store-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

@@ -6,7 +6,6 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -15,25 +14,8 @@ import { uuidv7 } from '../../src/core/uuidv7.js';
 import type { HttpRecord, QRecord, TcpRecord } from '../../src/recording/model.js';
 import type { StoredFeedItem } from '../../src/store/index.js';
 import { decodeBatch } from '../../src/sync/wire-format.js';
-import { MemoryLogger } from '../store/helpers.js';
+import { MemoryLogger, flipExtentByte } from '../store/helpers.js';
 import { allRecords, fill, httpRecord, listenH2, openStore, senderOptions, startReceiver, startSender, tcpSegment, tempDir, waitFor } from './helpers.js';
-
-/** Flips the byte `at` bytes into record `id`'s extent (negative: from its end). */
-function flip(path: string, id: string, at: number): void {
-  const db = new Database(path, { readonly: true });
-  const row = db.prepare('SELECT seg, off, len FROM records WHERE id = ?').get(id) as { seg: number; off: number; len: number };
-  db.close();
-  const fd = openSync(join(`${path}.segments`, `${String(row.seg).padStart(8, '0')}.seg`), 'r+');
-  try {
-    const pos = row.off + (at < 0 ? row.len + at : at);
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, pos);
-    b[0] = b[0]! ^ 0xff;
-    writeSync(fd, b, 0, 1, pos);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Segments and extents of a store's rows, by record id. */
 function extents(path: string): Map<string, { seg: number; off: number; len: number }> {
@@ -106,8 +88,8 @@ test('a damaged frame inside a run of contiguous records is that record reported
   }
   const badBody = records[11]!;
   const badDoc = records[20]!;
-  flip(path, badBody.id, -10); // inside its response body
-  flip(path, badDoc.id, 30); // inside its document
+  flipExtentByte(path, badBody.id, -10); // inside its response body
+  flipExtentByte(path, badDoc.id, 30); // inside its document
 
   const logger = new MemoryLogger();
   const a = await openStore(t, path, { logger });
