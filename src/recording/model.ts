@@ -232,3 +232,50 @@ export interface RecordSummary {
   /** TCP only: "open" while the session is still being recorded. */
   state?: 'open' | 'closed';
 }
+
+/**
+ * What an HTTP record's index row is made of: the record without its headers, bodies and
+ * messages. A sync receiver that checked a record's document off its main thread hands the store
+ * this with the document as it came, and never builds the record there.
+ */
+export interface HttpRecordHead {
+  id: string;
+  node_id: string;
+  started_at: number;
+  duration_ms: number;
+  method: string;
+  url: string;
+  /** Status QProxy sent to the client (HttpRecord.status). */
+  status: number | null;
+  client: Endpoint;
+  downstream: string | null;
+  /** The record's error code, if any. */
+  error: string | null;
+  /** Request and response body sizes as captured (before truncation). */
+  bytes_in: number;
+  bytes_out: number;
+  redacted: boolean;
+  request_truncated: boolean;
+  response_truncated: boolean;
+}
+
+/** The head of an HTTP record (see {@link HttpRecordHead}). */
+export function httpRecordHead(r: HttpRecord): HttpRecordHead {
+  return {
+    id: r.id,
+    node_id: r.node_id,
+    started_at: r.started_at,
+    duration_ms: r.duration_ms,
+    method: r.request.method,
+    url: r.request.url,
+    status: r.status,
+    client: r.client,
+    downstream: r.downstream,
+    error: r.error?.code ?? null,
+    bytes_in: r.request.body.size,
+    bytes_out: r.response?.body.size ?? 0,
+    redacted: r.redacted.length > 0,
+    request_truncated: r.request.body.truncated,
+    response_truncated: r.response?.body.truncated ?? false,
+  };
+}

@@ -7,3 +7,4 @@ export type { TcpFrom } from './reader.js';
 export type { FeedItem, StoredFeedItem, StoredHttp } from './feed-item.js';
 export type { LazyHttpRecord, StoredBody } from './stored-body.js';
 export type { IngestTally } from './meta-keys.js';
+export type { ReceivedHttp } from './record-frames.js';

@@ -16,7 +16,7 @@
  */
 import { StoreError } from '../core/errors.js';
 import { SMALL_BODY_BYTES, releaseBodies } from '../recording/capture.js';
-import type { HttpRecord, QRecord, TcpChunk, TcpRecord, WsMessage } from '../recording/model.js';
+import { httpRecordHead, type HttpRecord, type HttpRecordHead, type QRecord, type TcpChunk, type TcpRecord, type WsMessage } from '../recording/model.js';
 import { framedTcpChunks, releaseTcpChunks } from '../recording/tcp-capture.js';
 import { FRAME_HEADER_BYTES, FrameKind, readFrame, writeFrameHeader } from './segment-format.js';
 import type { PendingExtent } from './segment-log.js';
@@ -27,6 +27,7 @@ import { FRAME_HEADER_BYTES as CHUNK_HEADER_BYTES, unframeTcpChunks, writeChunkH
 const ARENA_BYTES = 256 * 1024;
 
 const NO_BODIES: readonly Buffer[] = [];
+const EMPTY = Buffer.alloc(0);
 
 /** Bits of `records.marks`: what the index says about a record without reading its frames. */
 export const Marks = {
@@ -71,14 +72,6 @@ export function releaseFramed(framed: FramedRecord): void {
   framed.releaseChunks?.();
 }
 
-function marksOf(record: QRecord): number {
-  let m = record.redacted.length > 0 ? Marks.redacted : 0;
-  if (record.protocol === 'tcp') return record.truncated ? m | Marks.responseTruncated : m;
-  if (record.request.body.truncated) m |= Marks.requestTruncated;
-  if (record.response?.body.truncated) m |= Marks.responseTruncated;
-  return m;
-}
-
 /**
  * The DOC frame (header and text in one arena region) plus `extra` bytes right after it, for the
  * headers (and inlined payloads) of the frames that follow. A document received by sync arrives as
@@ -97,18 +90,23 @@ function docFrame(arena: FrameArena, doc: string | Buffer, extra: number): { reg
 type BodyFrame = [kind: FrameKind, data: Uint8Array[], bytes: number, inline: boolean];
 
 function frameHttp(record: HttpRecord, arena: FrameArena, storedDoc: Buffer | undefined): FramedRecord {
-  const doc = storedDoc ?? httpDoc(record);
-  const req = record.request.body.data;
-  const res = record.response?.body.data ?? null;
+  const res = record.response?.body.data;
+  return frameHttpParts(httpRecordHead(record), storedDoc ?? httpDoc(record), record.request.body.data, res ?? EMPTY, record.websocket?.messages, arena);
+}
+
+/**
+ * The extent of an HTTP record from its parts: the document (text, or the bytes another store
+ * wrote), the body bytes, the WebSocket messages, and the head the index row is made of.
+ */
+function frameHttpParts(head: HttpRecordHead, doc: string | Buffer, req: Buffer, res: Buffer, messages: readonly WsMessage[] | undefined, arena: FrameArena): FramedRecord {
   const frames: BodyFrame[] = [];
   // A small body is copied next to the document (one region, one write piece, and the captured
   // Buffer is free at once); a large one is written from the Buffer it was captured in.
   if (req.byteLength > 0) frames.push([FrameKind.requestBody, [req], req.byteLength, req.byteLength <= SMALL_BODY_BYTES]);
-  if (res && res.byteLength > 0) frames.push([FrameKind.responseBody, [res], res.byteLength, res.byteLength <= SMALL_BODY_BYTES]);
+  if (res.byteLength > 0) frames.push([FrameKind.responseBody, [res], res.byteLength, res.byteLength <= SMALL_BODY_BYTES]);
   let wsBytes = 0;
-  const ws = record.websocket;
-  if (ws && ws.messages.length > 0) {
-    const framed = wsPayload(ws.messages, arena);
+  if (messages && messages.length > 0) {
+    const framed = wsPayload(messages, arena);
     wsBytes = framed.bytes;
     frames.push([FrameKind.websocket, framed.pieces, framed.length, false]);
   }
@@ -135,8 +133,8 @@ function frameHttp(record: HttpRecord, arena: FrameArena, storedDoc: Buffer | un
     from = cut;
   }
   if (cut > from) pieces.push(from === 0 ? region : region.subarray(from, cut));
-  const payload = req.byteLength + (res?.byteLength ?? 0) + wsBytes;
-  return { pieces, length, columns: columnsOf(record, docBytes + payload, marksOf(record), null), bodies: held };
+  const payload = req.byteLength + res.byteLength + wsBytes;
+  return { pieces, length, columns: httpColumns(head, docBytes + payload), bodies: held };
 }
 
 /** The WEBSOCKET frame's payload: each message's length (from the arena) and its bytes (referenced). */
@@ -177,7 +175,7 @@ function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
   const chunks = record.chunks;
   const { region, docBytes } = docFrame(arena, doc, chunks.length > 0 ? FRAME_HEADER_BYTES : 0);
   if (chunks.length === 0) {
-    return { pieces: [region], length: region.byteLength, columns: columnsOf(record, docBytes, marksOf(record), 0), bodies: NO_BODIES };
+    return { pieces: [region], length: region.byteLength, columns: tcpColumns(record, docBytes, 0), bodies: NO_BODIES };
   }
   // Chunks the recorder already laid out (tcp-capture.ts) go as the few runs they lie in.
   const laid = framedTcpChunks(record);
@@ -205,33 +203,54 @@ function frameTcp(record: TcpRecord, arena: FrameArena): FramedRecord {
   return {
     pieces: [region, ...payload],
     length: region.byteLength + payloadBytes,
-    columns: columnsOf(record, docBytes + dataBytes, marksOf(record), chunks.length),
+    columns: tcpColumns(record, docBytes + dataBytes, chunks.length),
     bodies: NO_BODIES,
     ...(laid && { releaseChunks: () => releaseTcpChunks(record) }),
   };
 }
 
-function columnsOf(record: QRecord, sizeBytes: number, marks: number, nchunks: number | null): IndexColumns {
-  const http = record.protocol === 'http' ? record : null;
+function tcpColumns(record: TcpRecord, sizeBytes: number, nchunks: number): IndexColumns {
   return {
     id: record.id,
-    protocol: record.protocol,
+    protocol: 'tcp',
     node_id: record.node_id,
     // The column orders pages and cursors; the exact value stays in the document.
     started_at: Math.trunc(record.started_at),
     duration_ms: record.duration_ms,
     size_bytes: sizeBytes,
-    method: http ? http.request.method : null,
-    url: http ? http.request.url : null,
-    status: record.protocol === 'http' ? record.status : null,
+    method: null,
+    url: null,
+    status: null,
     client: formatEndpoint(record.client),
     downstream: record.downstream,
-    bytes_in: http ? http.request.body.size : (record as TcpRecord).bytes_in,
-    bytes_out: http ? (http.response?.body.size ?? 0) : (record as TcpRecord).bytes_out,
+    bytes_in: record.bytes_in,
+    bytes_out: record.bytes_out,
     error: record.error?.code ?? null,
-    state: record.protocol === 'tcp' ? record.state : null,
-    marks,
+    state: record.state,
+    marks: (record.redacted.length > 0 ? Marks.redacted : 0) | (record.truncated ? Marks.responseTruncated : 0),
     nchunks,
+  };
+}
+
+function httpColumns(head: HttpRecordHead, sizeBytes: number): IndexColumns {
+  return {
+    id: head.id,
+    protocol: 'http',
+    node_id: head.node_id,
+    started_at: Math.trunc(head.started_at),
+    duration_ms: head.duration_ms,
+    size_bytes: sizeBytes,
+    method: head.method,
+    url: head.url,
+    status: head.status,
+    client: formatEndpoint(head.client),
+    downstream: head.downstream,
+    bytes_in: head.bytes_in,
+    bytes_out: head.bytes_out,
+    error: head.error,
+    state: null,
+    marks: (head.redacted ? Marks.redacted : 0) | (head.request_truncated ? Marks.requestTruncated : 0) | (head.response_truncated ? Marks.responseTruncated : 0),
+    nchunks: null,
   };
 }
 
@@ -243,6 +262,23 @@ function columnsOf(record: QRecord, sizeBytes: number, marks: number, nchunks: n
  */
 export function frameRecord(record: QRecord, arena: FrameArena, doc?: Buffer): FramedRecord {
   return record.protocol === 'tcp' ? frameTcp(record, arena) : frameHttp(record, arena, doc);
+}
+
+/**
+ * An HTTP record as another store kept it, received by sync: its document exactly as that store
+ * wrote it (checked by the receiver against the record model), its body bytes, and the head its
+ * index row is made of. Stored without the record ever being built.
+ */
+export interface ReceivedHttp {
+  head: HttpRecordHead;
+  doc: Buffer;
+  request: Buffer;
+  response: Buffer;
+}
+
+/** The extent and index columns of a received HTTP record (see {@link ReceivedHttp}). */
+export function frameReceived(item: ReceivedHttp, arena: FrameArena): FramedRecord {
+  return frameHttpParts(item.head, item.doc, item.request, item.response, undefined, arena);
 }
 
 function damaged(id: string, what: string): StoreError {
@@ -263,8 +299,6 @@ export function framesOf(id: string, extent: Buffer, where: string): Array<{ kin
   }
   return frames;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /**
  * Rebuilds a record from its extents in write order. `base` is what a v1 row already held (its

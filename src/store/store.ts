@@ -5,6 +5,7 @@ import type { QRecord } from '../recording/model.js';
 import type { RecordSink } from '../recording/sink.js';
 import { FILE_CHECK_INTERVAL_MS, FileGuard } from './file-guard.js';
 import { PayloadReader } from './payload-reader.js';
+import type { ReceivedHttp } from './record-frames.js';
 import type { FeedItem, StoredFeedItem } from './feed-item.js';
 import { StoreReader, type DamagedRecord, type TcpFrom } from './reader.js';
 import { SegmentLog } from './segment-log.js';
@@ -258,13 +259,15 @@ export class Store implements RecordSink {
    * counts are added to the meta keys the caller names (see {@link IngestTally}) in the same transaction.
    * `opts.meta`: key/values written (null deletes) in the same transaction. `opts.docs[i]`: the
    * document of HTTP record i exactly as the sending store wrote it, already validated against the
-   * record by the caller; it is stored as is (see record-frames.ts). Rejects with StoreError
+   * record by the caller; it is stored as is (see record-frames.ts). An item with a `head` is an
+   * HTTP record received as its document, body bytes and head ({@link ReceivedHttp}): stored the
+   * same way, without the record being built. Rejects with StoreError
    * `QP_ERR_STORE_WRITE`, `QP_ERR_STORE_WRITER_DOWN` (outcome unknown: the writer died) or
    * `QP_ERR_STORE_CLOSED`. `opts.chain`: see {@link IngestChain} — lets a receiver keep several
    * batches in flight, each prepared on top of the one before.
    */
   ingest(
-    records: QRecord[],
+    records: ReadonlyArray<QRecord | ReceivedHttp>,
     opts: { tally?: IngestTally; meta?: Record<string, string | null>; docs?: ReadonlyArray<Buffer | undefined>; chain?: IngestChain } = {},
   ): Promise<IngestResult> {
     const meta = Object.entries(opts.meta ?? {});

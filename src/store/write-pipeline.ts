@@ -4,7 +4,7 @@ import type { QRecord } from '../recording/model.js';
 import { packBatch } from './batch-pack.js';
 import type { IngestTally } from './meta-keys.js';
 import { queuedBytes } from './record-codec.js';
-import { FrameArena, frameRecord, releaseFramed, type FramedRecord } from './record-frames.js';
+import { FrameArena, frameReceived, frameRecord, releaseFramed, type FramedRecord, type ReceivedHttp } from './record-frames.js';
 import { RecordQueue } from './record-queue.js';
 import type { Extent, SegmentLog } from './segment-log.js';
 import type { IngestChain, StoreLogger, StoreObserver, StoreOptions } from './types.js';
@@ -81,18 +81,19 @@ interface Framed {
   error: WriterFailure | null;
 }
 
-function frameAll(records: readonly QRecord[], docs?: ReadonlyArray<Buffer | undefined>): Framed {
+function frameAll(records: ReadonlyArray<QRecord | ReceivedHttp>, docs?: ReadonlyArray<Buffer | undefined>): Framed {
   const arena = new FrameArena();
   const framed: FramedRecord[] = [];
   let failed = 0;
   let error: WriterFailure | null = null;
   for (let i = 0; i < records.length; i++) {
-    const record = records[i]!;
+    const item = records[i]!;
     try {
-      framed.push(frameRecord(record, arena, docs?.[i]));
+      framed.push('head' in item ? frameReceived(item, arena) : frameRecord(item, arena, docs?.[i]));
     } catch (err) {
       failed++;
-      error = { code: 'QP_ERR_STORE_RECORD', message: `record ${i} (${String(record.id)}) could not be encoded: ${errorMessage(err)}` };
+      const id = 'head' in item ? item.head.id : item.id;
+      error = { code: 'QP_ERR_STORE_RECORD', message: `record ${i} (${String(id)}) could not be encoded: ${errorMessage(err)}` };
     }
   }
   return { framed, failed, error };
@@ -261,7 +262,7 @@ export class WritePipeline {
    * before it committed (see {@link IngestChain}).
    */
   ingest(
-    records: QRecord[],
+    records: ReadonlyArray<QRecord | ReceivedHttp>,
     tally: IngestTally | null,
     meta: Array<[string, string | null]>,
     docs?: ReadonlyArray<Buffer | undefined>,

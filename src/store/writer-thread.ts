@@ -1,7 +1,6 @@
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { StoreError, errorMessage } from '../core/errors.js';
+import { siblingEntry, startWorker } from '../core/worker-entry.js';
 import type { FromWriter, ToWriter, WriterInit } from './writer-protocol.js';
 
 /** What opening the file did to it (see schema.ts). */
@@ -18,19 +17,13 @@ export interface WriterEvents {
 }
 
 /**
- * Starts the writer entry (writer-worker with the same extension as this module: `.js` under dist,
- * `.ts` when running from source; or the one `StoreOptions.writerEntry` names). Node 20 does not
- * apply the parent's `--import` loader hooks to worker threads (privatenumber/tsx#354), so from
- * source the worker registers tsx itself before loading the entry; dist never touches tsx.
+ * Starts the writer entry (writer-worker beside this module, or the one `StoreOptions.writerEntry`
+ * names); see core/worker-entry.ts for running from source.
  */
 function spawn(init: WriterInit, entryOverride: URL | undefined): Worker {
-  const ext = extname(fileURLToPath(import.meta.url));
-  const entry = entryOverride ?? new URL(`./writer-worker${ext}`, import.meta.url);
+  const entry = entryOverride ?? siblingEntry(import.meta.url, 'writer-worker');
   try {
-    if (ext === '.js') return new Worker(entry, { workerData: init });
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;
-    return new Worker(bootstrap, { eval: true, workerData: init });
+    return startWorker(entry, { workerData: init });
   } catch (err) {
     throw new StoreError('QP_ERR_STORE_OPEN', `cannot start the store writer thread (${entry.href}): ${errorMessage(err)}`, {
       cause: err,

@@ -4,7 +4,7 @@ import { SyncError } from './sync-error.js';
 import { ReceiverLedger, TALLY_KEYS, type NodeLedger } from './receiver-ledger.js';
 import type { ReceiverStore, SyncLogger } from './store-port.js';
 import { TcpReceiveState } from './tcp-receive-state.js';
-import type { DecodedBatch } from './wire-format.js';
+import type { ReceivedBatch } from './wire-format.js';
 
 /** What storing one batch came to. */
 export interface StoredBatch {
@@ -86,7 +86,7 @@ export class ReceiverWriter {
    * it stored), and refuses a batch from a connection opened before the latest failure (`openedIn`,
    * the {@link epoch} then).
    */
-  storeBatch(batch: DecodedBatch, openedIn?: number): Promise<StoredBatch> {
+  storeBatch(batch: ReceivedBatch, openedIn?: number): Promise<StoredBatch> {
     // Arriving while the batches of a failure drain: refused like those waiting then (see refuseWaiting).
     if (this.broken && this.inFlight > 0) return Promise.reject(this.failingError(this.failure));
     if (openedIn !== undefined && openedIn < this.failures) {
@@ -165,12 +165,15 @@ export class ReceiverWriter {
     }
   }
 
-  private async runBatch(batch: DecodedBatch): Promise<StoredBatch> {
+  private async runBatch(batch: ReceivedBatch): Promise<StoredBatch> {
     this.inFlight++;
     try {
       const at = new Date();
       const maxSeq = new Map<string, number>();
-      for (const e of batch.entries) maxSeq.set(e.record.node_id, Math.max(maxSeq.get(e.record.node_id) ?? 0, e.seq));
+      for (const e of batch.entries) {
+        const node = 'received' in e ? e.received.head.node_id : e.record.node_id;
+        maxSeq.set(node, Math.max(maxSeq.get(node) ?? 0, e.seq));
+      }
       const prepared = this.tcp.prepare(batch.entries);
       const meta = { ...prepared.meta, ...this.ledger.metaForBatch(maxSeq, prepared.skippedByNode, at) };
       const outcome = await this.store.ingest(prepared.records, { tally: TALLY_KEYS, meta, docs: prepared.docs, chain: this.chain });

@@ -5,7 +5,7 @@
  * @module
  */
 import type { QRecord } from '../recording/model.js';
-import type { StoredEntry } from './wire-format.js';
+import type { ReceivedHttp, StoredEntry } from './wire-format.js';
 
 /** Per origin node: entries that changed the store, and entries already there. */
 export interface IngestOutcome {
@@ -50,12 +50,13 @@ export interface ReceiverStore {
   /**
    * Stores a batch in one transaction with `meta`; per origin node_id, the stored and skipped
    * counts are added to the meta keys `tally` names (`{node}` stands for the node_id). `docs[i]`:
-   * HTTP record i's document as the sender's store wrote it (validated), stored verbatim.
+   * HTTP record i's document as the sender's store wrote it (validated), stored verbatim; a
+   * {@link ReceivedHttp} is stored the same way, from its head, document and body bytes.
    * `chain`: ingests linked through it commit in call order, each only if the one before it
    * (`last`, 0: none) committed; the store sets `last` to each new ingest's id.
    */
   ingest(
-    records: QRecord[],
+    records: ReadonlyArray<QRecord | ReceivedHttp>,
     opts: {
       tally?: { stored: string; skipped: string };
       meta?: Record<string, string | null>;

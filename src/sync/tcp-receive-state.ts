@@ -1,5 +1,5 @@
 import type { QRecord, TcpRecord } from '../recording/model.js';
-import type { SyncEntry } from './wire-format.js';
+import type { ReceivedEntry, ReceivedHttp, SyncEntry } from './wire-format.js';
 import type { ReceiverStore, SyncLogger } from './store-port.js';
 
 /**
@@ -30,7 +30,8 @@ interface SessionState {
 
 /** A batch made ready for the store: records to ingest and meta to write with them. */
 export interface PreparedBatch {
-  records: QRecord[];
+  /** What to store: records, and HTTP records as received (their heads and documents). */
+  records: Array<QRecord | ReceivedHttp>;
   /** `docs[i]`: the checked document of `records[i]` as the sender stored it (HTTP of a format 2 batch), stored as is. */
   docs: Array<Buffer | undefined>;
   meta: Record<string, string | null>;
@@ -71,13 +72,18 @@ export class TcpReceiveState {
    * before commits (callers commit them in prepare order, and after a failure {@link reset} before
    * preparing again).
    */
-  prepare(entries: readonly SyncEntry[]): PreparedBatch {
+  prepare(entries: ReadonlyArray<SyncEntry | ReceivedEntry>): PreparedBatch {
     const batch = ++this.batches;
-    const records: QRecord[] = [];
+    const records: Array<QRecord | ReceivedHttp> = [];
     const docs: Array<Buffer | undefined> = [];
     const local = new Map<string, SessionState | null>();
     const skippedByNode = new Map<string, number>();
     for (const e of entries) {
+      if ('received' in e) {
+        records.push(e.received);
+        docs.push(undefined);
+        continue;
+      }
       if (e.record.protocol !== 'tcp') {
         records.push(e.record);
         docs.push(e.doc);

@@ -23,7 +23,7 @@
  * never go through JSON (binary bodies stay binary, no base64 growth before compression) and
  * decoding hands each payload out as a slice of the batch, no copy.
  */
-import type { HttpRecord, QRecord, TcpChunk, TcpRecord, WsMessage } from '../recording/model.js';
+import type { HttpRecord, HttpRecordHead, QRecord, TcpChunk, TcpRecord, WsMessage } from '../recording/model.js';
 import { RECORD_FORMAT_VERSION } from '../recording/model.js';
 import { NODE_ID, RecordFault, array, checkRecord, count, object, str, strict, type BlobRef } from './record-check.js';
 import { SyncError } from './sync-error.js';
@@ -76,6 +76,31 @@ export interface StoredEntry {
 
 /** What a sender puts in a batch. */
 export type OutgoingEntry = SyncEntry | StoredEntry;
+
+/**
+ * An HTTP record as the receiver gets it from its batch decoder thread (batch-decoder.ts): the
+ * document as the sender's store wrote it, already checked against the record model there, its
+ * body bytes, and its head (what the index row is made of). The record itself is never built on
+ * the receiver's main thread. The store takes it as it is (its `ReceivedHttp`).
+ */
+export interface ReceivedHttp {
+  head: HttpRecordHead;
+  doc: Buffer;
+  request: Buffer;
+  response: Buffer;
+}
+
+/** A received entry of a batch the decoder thread checked (see {@link ReceivedHttp}). */
+export interface ReceivedEntry {
+  seq: number;
+  received: ReceivedHttp;
+}
+
+/** A batch as the receiver stores it: decoded entries, or HTTP records as received. */
+export interface ReceivedBatch {
+  node: string;
+  entries: ReadonlyArray<SyncEntry | ReceivedEntry>;
+}
 
 /** A decoded, validated batch. */
 export interface DecodedBatch {

@@ -1,7 +1,6 @@
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { QProxyError, errorMessage } from '../../core/errors.js';
+import { siblingEntry, startWorker } from '../../core/worker-entry.js';
 import type { Logger } from '../../core/log.js';
 import type { RecordedOutcome } from '../compare/compare-http.js';
 import type { CompareOptions, ResponseSide } from '../compare/types.js';
@@ -25,17 +24,9 @@ function threadError(message: string): QProxyError {
   return new QProxyError('QP_ERR_PLAYBACK_RESULTS', message);
 }
 
-/**
- * Starts the entry with the same extension as this module (`.js` from dist, `.ts` from source,
- * where tsx is registered inside the thread: Node 20 does not pass `--import` hooks to workers).
- */
+/** Starts the results entry beside this module (see core/worker-entry.ts for running from source). */
 function spawn(init: ResultsInit): Worker {
-  const ext = extname(fileURLToPath(import.meta.url));
-  const entry = new URL(`./results-worker${ext}`, import.meta.url);
-  if (ext === '.js') return new Worker(entry, { workerData: init });
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: init });
+  return startWorker(siblingEntry(import.meta.url, 'results-worker'), { workerData: init });
 }
 
 /**

@@ -1,14 +1,15 @@
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { QProxyError, errorMessage } from '../../core/errors.js';
 import { identityAllowed } from './client-identity.js';
-import { compressionOf, decompress, type Compression } from '../compression.js';
+import type { BatchDecoder } from '../batch-decoder.js';
+import { compressionOf, type Compression } from '../compression.js';
 import { lagSeconds } from '../lag.js';
 import type { SyncMetricsObserver, SyncRejectReason } from '../observer.js';
 import { BATCH_CONTENT_TYPE, HEADER_BATCH_FORMAT, HEADER_NODE, HEADER_RAW_BYTES, HEADER_RECORDS, SYNC_PATH, type BatchAck } from './protocol.js';
 import type { ReceiverWriter } from '../receiver-writer.js';
 import { SyncError } from '../sync-error.js';
 import type { SyncToken } from './token.js';
-import { WIRE_FORMAT, decodeBatch } from '../wire-format.js';
+import { WIRE_FORMAT } from '../wire-format.js';
 
 /** One connected peer, as the receiver knows it. */
 export interface PeerConn {
@@ -31,6 +32,8 @@ export interface RequestContext {
   token: SyncToken;
   allowedClients: readonly string[];
   maxBatchBytes: number;
+  /** Decompresses, decodes and checks batch bodies off the main thread. */
+  decoder: Pick<BatchDecoder, 'decode'>;
   writer: ReceiverWriter;
   observer: Pick<SyncMetricsObserver, 'batchStored' | 'batchRefused'> | undefined;
   closing(): boolean;
@@ -189,18 +192,17 @@ export async function handleBatchStream(stream: ServerHttp2Stream, headers: Inco
     const how = checkMedia(headers, ctx.maxBatchBytes);
     const body = await readBody(stream, ctx.maxBatchBytes);
     wireBytes = body.byteLength;
-    const raw = await decompress(body, how, ctx.maxBatchBytes, rawBytesHint(headers));
-    const batch = decodeBatch(raw);
+    const batch = await ctx.decoder.decode(body, how, ctx.maxBatchBytes, rawBytesHint(headers));
     const receivedAt = Date.now();
     const done = await ctx.writer.storeBatch(batch, peer.epoch);
     reply(stream, 200, { stored: done.stored, skipped: done.skipped } satisfies BatchAck);
     ctx.observer?.batchStored({
       stored: done.stored,
       skipped: done.skipped,
-      rawBytes: raw.byteLength,
+      rawBytes: batch.rawBytes,
       wireBytes,
       lagSeconds: lagSeconds(
-        batch.entries.map((e) => e.record),
+        batch.entries.map((e) => ('received' in e ? e.received.head : e.record)),
         receivedAt,
       ),
     });

@@ -18,6 +18,7 @@ import { RefusalLog } from '../../net/refusal-log.js';
 import { certificateNames } from './client-identity.js';
 import type { SyncMetricsObserver } from '../observer.js';
 import { handleBatchStream, type PeerConn, type Refusal, type RequestContext } from './receiver-request.js';
+import { BatchDecoder } from '../batch-decoder.js';
 import { ReceiverWriter } from '../receiver-writer.js';
 import type { ReceiverStore, SyncLogger } from '../store-port.js';
 import { settleWithin } from '../link/deadline.js';
@@ -74,6 +75,8 @@ export interface SyncReceiverOptions {
   store: ReceiverStore;
   observer?: SyncMetricsObserver;
   logger: SyncLogger;
+  /** The batch decoder thread's entry (tests); default: decode-worker beside batch-decoder. */
+  decoderEntry?: URL;
 }
 
 /**
@@ -89,6 +92,7 @@ export class SyncReceiver extends LinkLifecycle<AddressInfo, ReceiverStatus> {
   private readonly refused = Object.fromEntries(GATE_REFUSALS.map((r) => [r, 0])) as Record<GateRefusal, number>;
   private readonly token: SyncToken;
   private readonly writer: ReceiverWriter;
+  private readonly decoder: BatchDecoder;
   private readonly sessions = new Map<ServerHttp2Session, PeerConn>();
   private readonly peers = new Map<string, PeerStatus>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -102,6 +106,7 @@ export class SyncReceiver extends LinkLifecycle<AddressInfo, ReceiverStatus> {
     super();
     this.token = new SyncToken(opts.token);
     this.writer = new ReceiverWriter(opts.store, opts.logger);
+    this.decoder = new BatchDecoder(opts.decoderEntry);
     const settings = { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: STREAM_WINDOW, maxHeaderListSize: 16 * 1024 };
     const common = { settings, maxSessionMemory: 128 };
     this.server = opts.tls
@@ -215,6 +220,7 @@ export class SyncReceiver extends LinkLifecycle<AddressInfo, ReceiverStatus> {
       token: this.token,
       allowedClients: this.opts.allowedClients,
       maxBatchBytes: this.opts.maxBatchBytes,
+      decoder: this.decoder,
       writer: this.writer,
       observer: this.opts.observer,
       closing: () => this.stopping,
@@ -339,6 +345,7 @@ export class SyncReceiver extends LinkLifecycle<AddressInfo, ReceiverStatus> {
     this.gate.destroyAll();
     await closed;
     await this.writer.idle();
+    await this.decoder.close();
   }
 }
 
