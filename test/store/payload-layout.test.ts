@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import type { HttpRecord } from '../../src/recording/model.js';
+import { httpRecordHead, type HttpRecord } from '../../src/recording/model.js';
 import { httpDoc } from '../../src/store/record-codec.js';
 import { CountingObserver, MemoryLogger, binary, makeRecord, openStore, segmentFrames } from './helpers.js';
 
@@ -102,6 +102,39 @@ test('records fed to another store through ingest are framed the same way and ke
   assert.deepEqual(
     segmentFrames(b.path).map((f) => f.payload),
     segmentFrames(a.path).map((f) => f.payload),
+  );
+});
+
+test('HTTP records ingested as received (head, stored document, bodies) are stored as the records themselves are: same frames, same index rows', async (t) => {
+  const a = await openStore(t);
+  const viaRecords = await openStore(t);
+  const viaReceived = await openStore(t);
+  const redacted = withBodies(makeRecord({ redacted: ['request.headers.authorization'], error: { code: 'QP_ERR_UPSTREAM_RESET', message: 'reset' } }), 3, 2 * CHUNK);
+  const noResponse = withBodies(makeRecord({ response: null, status: 502, client: { address: '::1', port: 4242 } }), 0, 0);
+  const records = [withBodies(makeRecord(), 10, 2000), redacted, noResponse];
+  for (const r of records) a.store.offer(r);
+  await a.store.flush();
+
+  const stored = a.store.readStoredAfter(0, 10);
+  const received = stored.map((item, i) => {
+    assert.ok('stored' in item, `record ${i} was read as a record, not as stored`);
+    return { head: httpRecordHead(records[i]!), doc: item.stored.doc, request: item.stored.request, response: item.stored.response };
+  });
+  assert.equal((await viaReceived.store.ingest(received)).stored, 3);
+  assert.equal((await viaRecords.store.ingest(records)).stored, 3);
+  for (const r of records) assert.deepEqual(viaReceived.store.get(r.id), r);
+  const index = (path: string): unknown[] => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.prepare('SELECT * FROM records ORDER BY seq').all().map((row) => ({ ...(row as object), seq: undefined }));
+    } finally {
+      db.close();
+    }
+  };
+  assert.deepEqual(index(viaReceived.path), index(viaRecords.path));
+  assert.deepEqual(
+    segmentFrames(viaReceived.path).map((f) => f.payload),
+    segmentFrames(viaRecords.path).map((f) => f.payload),
   );
 });
 
