@@ -133,6 +133,7 @@ export class StoreReader {
   private readonly exists: Database.Statement<[string], number>;
   private readonly after: Database.Statement<[number, number], FeedValues>;
   private readonly pending: Database.Statement<[number], { count: number; bytes: number }>;
+  private readonly pendingUpTo: Database.Statement<[number, number], { count: number; bytes: number }>;
   private readonly totals: Database.Statement<[], { count: number; bytes: number; last_seq: number | null }>;
   private readonly meta: Database.Statement<[string], string>;
 
@@ -164,6 +165,9 @@ export class StoreReader {
     if (names !== FEED_NAMES) throw new Error(`the feed statement returns ${names}, feedRow expects ${FEED_NAMES}`);
     this.pending = this.db.prepare(
       'SELECT count(*) AS count, coalesce(sum(size_bytes), 0) AS bytes FROM records WHERE coalesce(feed_seq, seq) > ?',
+    );
+    this.pendingUpTo = this.db.prepare(
+      'SELECT count(*) AS count, coalesce(sum(size_bytes), 0) AS bytes FROM records WHERE coalesce(feed_seq, seq) > ? AND coalesce(feed_seq, seq) <= ?',
     );
     this.totals = this.db.prepare(
       `SELECT count, bytes, (SELECT seq FROM sqlite_sequence WHERE name = 'records') AS last_seq FROM totals WHERE id = 1`,
@@ -318,9 +322,12 @@ export class StoreReader {
     return { record, chunkBase: skip === 0 ? 0 : extents[skip]!.first_chunk!, doc };
   }
 
-  /** Records (and their stored bytes) whose feed position is above `seq`: what sync has not yet sent. */
-  countAfter(seq: number): { count: number; bytes: number } {
-    return this.pending.get(seq) ?? { count: 0, bytes: 0 };
+  /**
+   * Records (and their stored bytes) whose feed position is above `seq` (and at most `upTo`): what
+   * sync has not yet sent. Linear in the rows counted.
+   */
+  countAfter(seq: number, upTo?: number): { count: number; bytes: number } {
+    return (upTo === undefined ? this.pending.get(seq) : this.pendingUpTo.get(seq, upTo)) ?? { count: 0, bytes: 0 };
   }
 
   /**

@@ -248,8 +248,8 @@ export class Store implements RecordSink {
    * Records (and their stored bytes) whose feed position is above `seq` — what the sync sender
    * with that cursor has still to send. A range count over an index: cache it, do not call per record.
    */
-  countAfter(seq: number): { count: number; bytes: number } {
-    return this.read().countAfter(seq);
+  countAfter(seq: number, upTo?: number): { count: number; bytes: number } {
+    return this.read().countAfter(seq, upTo);
   }
 
   /**

@@ -36,8 +36,8 @@ export interface SenderStore {
     limit: number,
     tcpFrom?: (id: string, open: boolean) => number,
   ): Array<{ seq: number; record: QRecord; chunkBase?: number; doc?: Buffer } | StoredEntry>;
-  /** Records and bytes with a feed position above `seq`. */
-  countAfter(seq: number): { count: number; bytes: number };
+  /** Records and bytes with a feed position above `seq` (and at most `upTo`); linear in the rows counted. */
+  countAfter(seq: number, upTo?: number): { count: number; bytes: number };
   stats(): { lastSeq: number };
   /** Records (and bytes) the store purged or lost before sync sent them, since it was created. */
   purgedUnsent(): { records: number; bytes: number };

@@ -10,6 +10,7 @@ import { settleWithin } from '../../src/sync/link/deadline.js';
 import { DurableCursor } from '../../src/sync/link/durable-cursor.js';
 import { FeedPoller, type FeedPollerOptions, type FeedSource } from '../../src/sync/link/feed-poller.js';
 import { LinkLog } from '../../src/sync/link/link-log.js';
+import { PendingFigures } from '../../src/sync/link/pending.js';
 import { PUBLISHER_CURSOR, readNatsCursor } from '../../src/sync/nats/publisher-state.js';
 import { SENDER_CURSOR, SENDER_META_KEY, readDurableCursor } from '../../src/sync/peer/sender-state.js';
 import type { Store } from '../../src/store/index.js';
@@ -195,4 +196,43 @@ test('the feed poller keeps one poll timer however often asked, and none once st
   a.schedule();
   await afterA();
   assert.equal(wakes, 1, 'stop cancels the timer set and refuses new ones');
+});
+
+test('the pending figures stay exact as the cursor moves and records arrive, counting only what moved between full counts', async (t) => {
+  const dir = await tempDir(t);
+  const store = await openStore(t, join(dir, 'a.db'));
+  await fill(store, Array.from({ length: 300 }, (_, i) => httpRecord(i)));
+  const seqs = store.readAfter(0, 1000).map((f) => f.seq);
+  const counted: Array<[number, number | undefined]> = [];
+  const counting: Store = Object.create(store) as Store;
+  counting.countAfter = (seq: number, upTo?: number) => {
+    counted.push([seq, upTo]);
+    return store.countAfter(seq, upTo);
+  };
+  const exact = (cursor: number) => ({ ...store.countAfter(cursor) });
+  // Full counts are reused for a minute here: what is checked must not depend on how fast the machine is.
+  const pending = new PendingFigures(counting, undefined, 60_000);
+
+  const first = pending.read(0);
+  assert.deepEqual({ count: first.count, bytes: first.bytes }, exact(0));
+  assert.equal(first.count, 300);
+  assert.deepEqual(counted, [[0, undefined]], 'the first reading counts everything after the cursor');
+
+  counted.length = 0;
+  const moved = pending.read(seqs[99]!);
+  assert.deepEqual({ count: moved.count, bytes: moved.bytes }, exact(seqs[99]!));
+  assert.equal(moved.count, 200);
+  assert.deepEqual(counted, [[0, seqs[99]]], 'a moved cursor counts only the records sent since');
+
+  counted.length = 0;
+  await fill(store, Array.from({ length: 25 }, (_, i) => httpRecord(300 + i)));
+  const grown = pending.read(seqs[149]!);
+  assert.deepEqual({ count: grown.count, bytes: grown.bytes }, exact(seqs[149]!));
+  assert.equal(grown.count, 175);
+  assert.deepEqual(counted, [[seqs[99], seqs[149]], [seqs.at(-1), undefined]], 'new records are counted from the last seq seen');
+
+  counted.length = 0;
+  const all = pending.read(store.stats().lastSeq);
+  assert.deepEqual({ count: all.count, bytes: all.bytes, oldest: all.oldest }, { count: 0, bytes: 0, oldest: null });
+  assert.deepEqual(counted, [], 'a cursor at the last seq has nothing after it, without a count');
 });
