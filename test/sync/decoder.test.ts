@@ -13,7 +13,7 @@ import { BatchDecoder } from '../../src/sync/batch-decoder.js';
 import { decompress, type Compression } from '../../src/sync/compression.js';
 import { SyncError } from '../../src/sync/sync-error.js';
 import { decodeBatch, encodeBatch, type SyncEntry } from '../../src/sync/wire-format.js';
-import { allRecords, httpRecord, openStore, startReceiver, tcpSegment, tempDir } from './helpers.js';
+import { allRecords, httpRecord, openStore, postBatch, startReceiver, tcpSegment, tempDir } from './helpers.js';
 import { uuidv7 } from '../../src/core/uuidv7.js';
 
 const MAX = 16 * 1024 * 1024;
@@ -134,25 +134,14 @@ test('peer receiver: a batch whose decoder thread died is answered 503 and store
   const session = connect(`http://127.0.0.1:${port}`);
   session.on('error', () => {});
   t.after(() => session.close());
-  const post = (body: Buffer): Promise<{ status: number; code?: string; error?: string }> =>
-    new Promise((resolve, reject) => {
-      const req = session.request({ ':method': 'POST', ':path': '/sync/v1/batches', 'content-type': 'application/x-qproxy-batch', 'x-qproxy-node': 'az-a-1', 'x-qproxy-records': '2' });
-      let status = 0;
-      const parts: Buffer[] = [];
-      req.on('response', (h) => (status = Number(h[':status'])));
-      req.on('data', (c: Buffer) => parts.push(c));
-      req.on('end', () => resolve({ status, ...(JSON.parse(Buffer.concat(parts).toString() || '{}') as { code?: string; error?: string }) }));
-      req.on('error', reject);
-      req.end(body);
-    });
   const rs = records(2);
   const batch = encodeBatch('az-a-1', rs.map((record, i) => ({ seq: i + 1, record })), 2);
-  const refused = await post(Buffer.concat([Buffer.from('CRASH'), batch]));
+  const refused = await postBatch(session, Buffer.concat([Buffer.from('CRASH'), batch]), 2);
   assert.equal(refused.status, 503);
   assert.equal(refused.code, 'QP_ERR_SYNC_STORE');
   assert.match(refused.error ?? '', /decoder thread stopped .*accepted on retry/);
   assert.equal(allRecords(store).size, 0);
-  const stored = await post(batch);
+  const stored = await postBatch(session, batch, 2);
   assert.equal(stored.status, 200);
   const back = allRecords(store);
   assert.deepEqual([...back.keys()].sort(), rs.map((r) => r.id).sort());

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import type { ClientHttp2Session, Http2Server, ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -245,4 +245,24 @@ export async function listenH2(t: TestContext, server: Http2Server): Promise<num
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return (server.address() as AddressInfo).port;
+}
+
+/** POSTs a batch on an open h2c session as sender `node`; the status and the error code and message of the answer. */
+export function postBatch(session: ClientHttp2Session, body: Buffer, records: number, node = 'az-a-1'): Promise<{ status: number; code?: string; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/sync/v1/batches',
+      'content-type': 'application/x-qproxy-batch',
+      'x-qproxy-node': node,
+      'x-qproxy-records': String(records),
+    });
+    let status = 0;
+    const parts: Buffer[] = [];
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve({ status, ...(JSON.parse(Buffer.concat(parts).toString() || '{}') as { code?: string; error?: string }) }));
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -18,7 +18,7 @@ import type { ReceiverStore } from '../../src/sync/store-port.js';
 import type { NodeLedger } from '../../src/sync/receiver-ledger.js';
 import { encodeBatch, type DecodedBatch, type SyncEntry } from '../../src/sync/wire-format.js';
 import { WriterFaults, mountTmpfs } from '../store/helpers.js';
-import { MemoryLog, allRecords, httpRecord, openStore, startReceiver, tcpSegment, tempDir } from './helpers.js';
+import { MemoryLog, allRecords, httpRecord, openStore, postBatch, startReceiver, tcpSegment, tempDir } from './helpers.js';
 
 const NODE = 'az-a-1';
 /** Chunks of the TCP session each batch adds. */
@@ -294,26 +294,6 @@ test('a batch of a sender window that a failure ended, arriving after the failur
   assert.equal(writer.ledgerSnapshot()[NODE]!.stored, p.batches.length * 3);
 });
 
-/** POSTs a batch on an open h2c session; the status and the error code of the answer. */
-function postOn(session: ClientHttp2Session, body: Buffer, records: number): Promise<{ status: number; code?: string; error?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/sync/v1/batches',
-      'content-type': 'application/x-qproxy-batch',
-      'x-qproxy-node': NODE,
-      'x-qproxy-records': String(records),
-    });
-    let status = 0;
-    const parts: Buffer[] = [];
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve({ status, ...(JSON.parse(Buffer.concat(parts).toString() || '{}') as { code?: string; error?: string }) }));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 test('peer receiver: a connection that was open when a batch failed gets its later batches refused; a new connection stores them', async (t) => {
   const dir = await tempDir(t);
   const faults = new WriterFaults(t);
@@ -334,21 +314,21 @@ test('peer receiver: a connection that was open when a batch failed gets its lat
 
   const idle = open();
   const failing = open();
-  assert.equal((await postOn(idle, batch(1), 2)).status, 200, 'both connections work before the failure');
+  assert.equal((await postBatch(idle, batch(1), 2)).status, 200, 'both connections work before the failure');
   await faults.failIngest(0);
-  const failed = await postOn(failing, batch(3), 2);
+  const failed = await postBatch(failing, batch(3), 2);
   assert.equal(failed.status, 503);
   assert.equal(failed.code, 'QP_ERR_SYNC_STORE');
 
   // The idle connection was open then: a batch on it may belong to a window the failure ended.
-  const stale = await postOn(idle, batch(5), 2);
+  const stale = await postBatch(idle, batch(5), 2);
   assert.equal(stale.status, 503);
   assert.equal(stale.code, 'QP_ERR_SYNC_STORE');
   assert.match(stale.error ?? '', /while this connection was open/);
   assert.equal(allRecords(store).size, 2, 'nothing of the refused batches is stored');
 
   const fresh = open();
-  assert.equal((await postOn(fresh, batch(3), 2)).status, 200);
-  assert.equal((await postOn(fresh, batch(5), 2)).status, 200);
+  assert.equal((await postBatch(fresh, batch(3), 2)).status, 200);
+  assert.equal((await postBatch(fresh, batch(5), 2)).status, 200);
   assert.equal(allRecords(store).size, 6);
 });
